@@ -1,0 +1,202 @@
+"""The `tracker` command. It calls the services directly and never builds the Flask app.
+
+Results go to stdout, problems to stderr. Exit codes: 0 ok, 1 not found or conflict,
+2 invalid input (every problem printed with its path).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from tracker import dispatch, migrate
+from tracker.config import Settings, from_env
+from tracker.db import session_scope
+from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.facts import infer_timeline
+from tracker.queries import patient_record
+from tracker.services import records
+from tracker.timeline import json_schema, load_timeline
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CLI_ACTOR = "cli"
+
+
+def fail(problems: list[Problem], code: int = 2) -> None:
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map the error hierarchy to exit codes at this one edge."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except InvalidInput as exc:
+            fail(exc.problems, 2)
+        except CalcitrackError as exc:
+            fail([Problem("", str(exc))], 1)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def settings() -> Settings:
+    return from_env()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    with session_scope(settings().database_url) as s:
+        yield s
+
+
+def parse_as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail([Problem("--as-of", f"{value!r} is not a date (YYYY-MM-DD)")])
+        raise
+
+
+def read_file(path: str, max_bytes: int) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        fail([Problem(path, "no such file")])
+    size = p.stat().st_size
+    if size > max_bytes:
+        fail([Problem(path, f"file is {size} bytes; the limit is {max_bytes} bytes")])
+    return p.read_bytes()
+
+
+def emit(doc: Any, output: str | None = None) -> None:
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if output in (None, "-"):
+        click.echo(text, nl=False)
+    else:
+        Path(str(output)).write_text(text, encoding="utf-8")
+
+
+@click.group()
+def main() -> None:
+    """calcitrack: follow-up of soft-tissue calcifications and ossifications."""
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@reports_errors
+def import_cmd(file: str) -> None:
+    """Validate a lesion-timeline/1 FILE whole, then store it in one transaction."""
+    cfg = settings()
+    timeline = load_timeline(
+        read_file(file, cfg.max_timeline_bytes), today=date.today(),
+        max_bytes=cfg.max_timeline_bytes,
+    )
+    with session() as s:
+        summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
+    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
+
+
+@main.command("export")
+@click.option("--patient", "patient", default=None, help="Only this patient id.")
+@click.option("-o", "--output", default=None, help="File to write (default: stdout).")
+@reports_errors
+def export_cmd(patient: str | None, output: str | None) -> None:
+    """Write the stored record as lesion-timeline/1 (the backup format)."""
+    with session() as s:
+        emit(records.export_timeline(s, patient), output)
+
+
+@main.command("show")
+@click.argument("patient_id")
+@click.option("--json", "as_json", is_flag=True, help="Stable machine-readable output.")
+@reports_errors
+def show_cmd(patient_id: str, as_json: bool) -> None:
+    """Print what is stored for a patient: lesions, stages, transitions, open alerts."""
+    with session() as s:
+        record = patient_record(s, patient_id)
+    if as_json:
+        emit(record)
+        return
+    click.echo(render_record(record))
+
+
+def render_record(record: dict[str, Any]) -> str:
+    lines = [f"Patient {record['patient']}"
+             + (f" (born {record['birth_year']})" if record["birth_year"] else "")]
+    for lesion in record["lesions"]:
+        site = lesion["site"]
+        a = lesion["assessment"]
+        entity = lesion["entity"] or (f"{a['entity']} (suggested)" if a["entity"] else "undiagnosed")
+        lines.append("")
+        lines.append(
+            f"  Lesion {lesion['lesion']}: {site['laterality']} {site['region']}"
+            + (f", {site['structure']}" if site["structure"] else "")
+            + f" [{site['compartment']}], {entity}"
+        )
+        lines.append(
+            f"    stage: {a['stage']}   next follow-up: {a['next_follow_up'] or '-'}"
+        )
+        for o in lesion["observations"]:
+            size = "x".join(f"{s:g}" for s in o.get("size_mm", [])) or "not seen"
+            conf = f" ({o['confidence']:.2f})" if "confidence" in o else ""
+            lines.append(f"    {o['date']} {o['modality']:<2} {size:<12} {o['stage']}{conf}")
+        for t in lesion["transitions"]:
+            lines.append(f"    transition {t['date']}: {t['from']} -> {t['to']}")
+        for al in lesion["alerts"]:
+            lines.append(
+                f"    ALERT {al['severity'].upper()} {al['kind']} since {al['since']}"
+                f" [{al['state']}]: {al['reason']}"
+            )
+    return "\n".join(lines)
+
+
+@main.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of lesion-timeline/1."""
+    emit(json_schema())
+
+
+@main.command("infer")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
+@reports_errors
+def infer_cmd(file: str, as_of: str | None) -> None:
+    """Print lesion-assessment/1 for every lesion of FILE; touches no database."""
+    when = parse_as_of(as_of)
+    cfg = settings()
+    timeline = load_timeline(
+        read_file(file, cfg.max_timeline_bytes), today=date.today(),
+        max_bytes=cfg.max_timeline_bytes,
+    )
+    emit(infer_timeline(timeline, when))
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the configured database (DATABASE_URL) to the latest schema."""
+    migrate.upgrade(settings().database_url, revision)
+    click.echo(f"database at {revision}")

@@ -1,0 +1,62 @@
+"""Settings read from the environment, shared by the CLI, the workers and the web layer.
+
+Standard library only. The embedded default needs no server: a SQLite database and a SQLite
+broker under the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_INSTANCE = Path(os.environ.get("CALCITRACK_INSTANCE", Path.cwd() / "instance"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    result_backend: str | None
+    secret_key: str
+    instance_path: Path
+    scan_hour: int
+    scan_minute: int
+    sweep_grace_seconds: int
+    smtp_host: str | None
+    smtp_port: int
+    smtp_sender: str
+    alert_emails: tuple[str, ...]
+    webhook_url: str | None
+    max_timeline_bytes: int
+
+
+def _embedded_sqlite(instance: Path, name: str) -> str:
+    return f"sqlite:///{(instance / name).resolve()}"
+
+
+def from_env(instance_path: Path | str | None = None) -> Settings:
+    """Read every setting; missing ones fall back to the embedded default."""
+    env = os.environ
+    instance = Path(instance_path) if instance_path is not None else DEFAULT_INSTANCE
+    redis_url = env.get("REDIS_URL")
+    broker = env.get("BROKER_URL") or redis_url or (
+        "sqla+" + _embedded_sqlite(instance, "broker.sqlite")
+    )
+    backend = env.get("RESULT_BACKEND") or redis_url
+    return Settings(
+        database_url=env.get("DATABASE_URL") or _embedded_sqlite(instance, "calcitrack.sqlite"),
+        broker_url=broker,
+        result_backend=backend,
+        secret_key=env.get("SECRET_KEY", "dev-only-secret-change-me"),
+        instance_path=instance,
+        scan_hour=int(env.get("SCAN_HOUR", "6")),
+        scan_minute=int(env.get("SCAN_MINUTE", "0")),
+        sweep_grace_seconds=int(env.get("SWEEP_GRACE_SECONDS", "60")),
+        smtp_host=env.get("SMTP_HOST") or None,
+        smtp_port=int(env.get("SMTP_PORT", "25")),
+        smtp_sender=env.get("SMTP_SENDER", "calcitrack@localhost"),
+        alert_emails=tuple(a.strip() for a in env.get("ALERT_EMAILS", "").split(",") if a.strip()),
+        webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
+        max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
+    )

@@ -1,0 +1,37 @@
+"""Ask for lesions to be assessed after a commit, without tracker/ importing the workers.
+
+The workers package registers a sender under the `calcitrack.dispatch` entry point group
+(pyproject.toml). Sending is best effort by design: the lesion was already marked in the
+committed transaction (`Lesion.assessment_due_at`), so if no sender is installed or the broker
+is down, the periodic sweep sends it later. Nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[Sequence[int]], int]
+
+
+@lru_cache(maxsize=1)
+def _senders() -> tuple[Sender, ...]:
+    return tuple(ep.load() for ep in entry_points(group="calcitrack.dispatch"))
+
+
+def request_assessment(lesion_ids: Sequence[int]) -> int:
+    """Queue an assessment per lesion; returns how many were handed to a broker."""
+    if not lesion_ids:
+        return 0
+    sent = 0
+    for sender in _senders():
+        try:
+            sent = max(sent, sender(lesion_ids))
+        except Exception:  # the outbox mark covers us; say so and go on
+            log.warning("could not queue assessment of %d lesion(s); the sweep will",
+                        len(lesion_ids), exc_info=True)
+    return sent

@@ -1,0 +1,38 @@
+"""The one error hierarchy. Edges map it: the CLI to exit codes, the web layer to HTTP statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, and where: a JSON path, a form field or a CLI argument."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class CalcitrackError(Exception):
+    """Base of every error the product reports to a person."""
+
+
+class InvalidInput(CalcitrackError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class NotFound(CalcitrackError):
+    pass
+
+
+class Conflict(CalcitrackError):
+    pass
+
+
+class Forbidden(CalcitrackError):
+    pass

@@ -1,0 +1,98 @@
+"""Turn stored rows or validated timeline input into the engine's plain facts.
+
+The engine never sees an ORM row or a pydantic model: this module is the one translation, used
+by `tracker infer`, the assessment service and the web layer alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from tracker.engine import Finding, LesionFacts, assessment_to_json, infer
+from tracker.models import Lesion, Observation
+from tracker.timeline import LesionIn, ObservationIn, Timeline
+from tracker.vocabulary import (
+    Compartment,
+    Density,
+    Entity,
+    Feature,
+    Margin,
+    Modality,
+    Pattern,
+    Region,
+    Texture,
+)
+
+
+def finding_of_input(obs: ObservationIn) -> Finding:
+    return Finding(
+        date=obs.date,
+        modality=obs.modality,
+        visible=obs.visible,
+        size_mm=tuple(obs.size_mm or ()),
+        density=obs.density,
+        margin=obs.margin,
+        texture=obs.texture,
+        pattern=obs.pattern,
+        features=tuple(dict.fromkeys(obs.features)),
+        pain=obs.pain,
+    )
+
+
+def facts_of_input(lesion: LesionIn) -> LesionFacts:
+    return LesionFacts(
+        compartment=lesion.site.compartment,
+        region=lesion.site.region,
+        entity=lesion.entity,
+        event_date=lesion.event_date,
+        findings=tuple(finding_of_input(o) for o in lesion.observations),
+    )
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _opt(kind: type[E], value: str | None) -> E | None:
+    return None if value is None else kind(value)
+
+
+def finding_of_row(obs: Observation) -> Finding:
+    return Finding(
+        date=obs.date,
+        modality=Modality(obs.modality),
+        visible=obs.visible,
+        size_mm=tuple(obs.size_mm),
+        density=_opt(Density, obs.density),
+        margin=_opt(Margin, obs.margin),
+        texture=_opt(Texture, obs.texture),
+        pattern=_opt(Pattern, obs.pattern),
+        features=tuple(Feature(f) for f in obs.features),
+        pain=obs.pain,
+    )
+
+
+def facts_of_row(lesion: Lesion, observations: Iterable[Observation] | None = None) -> LesionFacts:
+    """Needs the lesion's observations and their features loaded."""
+    rows = lesion.observations if observations is None else observations
+    return LesionFacts(
+        compartment=Compartment(lesion.compartment),
+        region=Region(lesion.region),
+        entity=_opt(Entity, lesion.entity),
+        event_date=lesion.event_date,
+        findings=tuple(finding_of_row(o) for o in rows),
+    )
+
+
+def infer_timeline(timeline: Timeline, as_of: date) -> dict[str, Any]:
+    """`lesion-assessment/1` for every lesion of a validated timeline, in id order."""
+    lesions = []
+    for patient in sorted(timeline.patients, key=lambda p: p.id):
+        for lesion in sorted(patient.lesions, key=lambda le: le.id):
+            result = infer(facts_of_input(lesion), as_of)
+            lesions.append(
+                {"patient": patient.id, "lesion": lesion.id, **assessment_to_json(result)}
+            )
+    return {"format": "lesion-assessment/1", "as_of": as_of.isoformat(), "lesions": lesions}

@@ -1,0 +1,379 @@
+"""The stored record: patients, lesions, observations, and what the engine and clinicians said
+about them.
+
+Constraints live in the database too (codes, ranges, uniqueness, ON DELETE), so no writer can
+store what the validation layer would have refused. Relationships are `lazy="raise"`: every
+query says what it loads, so an N+1 fails loudly instead of slowly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.db import Base
+from tracker.vocabulary import (
+    AlertKind,
+    AlertState,
+    Compartment,
+    Density,
+    Entity,
+    Feature,
+    Laterality,
+    Margin,
+    Modality,
+    Pattern,
+    Region,
+    Role,
+    Severity,
+    Sex,
+    Stage,
+    Texture,
+)
+
+MAX_SIZE_MM = 500
+MAX_NOTE_CHARS = 2000
+MAX_STRUCTURE_CHARS = 120
+MAX_ID_CHARS = 64
+
+
+def code_check(column: str, codes: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """A column may hold only the vocabulary's codes (or NULL)."""
+    values = ", ".join(f"'{c.value}'" for c in codes)
+    return CheckConstraint(f"{column} IS NULL OR {column} IN ({values})", name=name or column)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), unique=True)
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    lesions: Mapped[list[Lesion]] = relationship(
+        back_populates="patient", lazy="raise", order_by="Lesion.external_id"
+    )
+
+    __table_args__ = (
+        code_check("sex", Sex),
+        CheckConstraint("birth_year IS NULL OR birth_year >= 1900", name="birth_year_range"),
+    )
+
+
+class Lesion(Base):
+    """One calcification or ossification followed over time.
+
+    `data_version` grows with every change to the lesion or its observations; the assessment
+    records the version it saw, so a worker can tell a stale result from a current one and a
+    chart can be cached by it. `assessment_due_at` is the outbox mark: set in the same
+    transaction as the change, cleared by the assessment that saw that version.
+    """
+
+    __tablename__ = "lesions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(MAX_ID_CHARS))
+    compartment: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(20))
+    structure: Mapped[str | None] = mapped_column(String(MAX_STRUCTURE_CHARS))
+    laterality: Mapped[str] = mapped_column(String(8))
+    entity: Mapped[str | None] = mapped_column(String(40))
+    event_date: Mapped[date | None] = mapped_column(Date)
+
+    data_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    assessment_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assessed_version: Mapped[int | None] = mapped_column(Integer)
+    assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    engine_version: Mapped[str | None] = mapped_column(String(32))
+    # Lesion-level results of the latest assessment (per-observation stages are in Assessment).
+    current_stage: Mapped[str | None] = mapped_column(String(20))
+    assessed_entity: Mapped[str | None] = mapped_column(String(40))
+    entity_source: Mapped[str | None] = mapped_column(String(10))
+    suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    next_follow_up: Mapped[date | None] = mapped_column(Date)
+
+    patient: Mapped[Patient] = relationship(back_populates="lesions", lazy="raise")
+    observations: Mapped[list[Observation]] = relationship(
+        back_populates="lesion", lazy="raise", order_by="Observation.date"
+    )
+    transitions: Mapped[list[Transition]] = relationship(
+        back_populates="lesion", lazy="raise", order_by="Transition.date"
+    )
+    alerts: Mapped[list[Alert]] = relationship(
+        back_populates="lesion", lazy="raise", order_by="Alert.since"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "external_id"),
+        code_check("compartment", Compartment),
+        code_check("region", Region),
+        code_check("laterality", Laterality),
+        code_check("entity", Entity),
+        code_check("assessed_entity", Entity),
+        code_check("current_stage", Stage),
+        CheckConstraint(
+            "entity_source IS NULL OR entity_source IN ('given', 'suggested')",
+            name="entity_source",
+        ),
+        Index("ix_lesions_assessment_due", "assessment_due_at"),
+        Index("ix_lesions_engine_version", "engine_version"),
+        Index("ix_lesions_next_follow_up", "next_follow_up"),
+    )
+
+
+class Observation(Base):
+    """One visit's finding. Sizes in separate columns so that scans can query them."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(Date)
+    modality: Mapped[str] = mapped_column(String(2))
+    visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    size1_mm: Mapped[float | None] = mapped_column(Float)
+    size2_mm: Mapped[float | None] = mapped_column(Float)
+    size3_mm: Mapped[float | None] = mapped_column(Float)
+    density: Mapped[str | None] = mapped_column(String(10))
+    margin: Mapped[str | None] = mapped_column(String(14))
+    texture: Mapped[str | None] = mapped_column(String(14))
+    pattern: Mapped[str | None] = mapped_column(String(16))
+    pain: Mapped[int | None] = mapped_column(SmallInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+    lesion: Mapped[Lesion] = relationship(back_populates="observations", lazy="raise")
+    feature_rows: Mapped[list[ObservationFeature]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ObservationFeature.feature",
+    )
+    assessment: Mapped[Assessment | None] = relationship(
+        back_populates="observation", lazy="raise", passive_deletes=True
+    )
+
+    __table_args__ = (
+        UniqueConstraint("lesion_id", "date"),
+        code_check("modality", Modality),
+        code_check("density", Density),
+        code_check("margin", Margin),
+        code_check("texture", Texture),
+        code_check("pattern", Pattern),
+        *(
+            CheckConstraint(
+                f"{c} IS NULL OR ({c} > 0 AND {c} <= {MAX_SIZE_MM})", name=f"{c}_range"
+            )
+            for c in ("size1_mm", "size2_mm", "size3_mm")
+        ),
+        CheckConstraint("size2_mm IS NULL OR size2_mm <= size1_mm", name="size2_not_longest"),
+        CheckConstraint("size3_mm IS NULL OR size3_mm <= size1_mm", name="size3_not_longest"),
+        CheckConstraint("size3_mm IS NULL OR size2_mm IS NOT NULL", name="size3_needs_size2"),
+        CheckConstraint(
+            "(visible AND size1_mm IS NOT NULL AND density IS NOT NULL AND margin IS NOT NULL)"
+            " OR (NOT visible AND size1_mm IS NULL AND density IS NULL AND margin IS NULL"
+            " AND texture IS NULL AND pattern IS NULL)",
+            name="visible_fields",
+        ),
+        CheckConstraint("pain IS NULL OR (pain >= 0 AND pain <= 10)", name="pain_range"),
+        CheckConstraint(
+            f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
+        ),
+        Index("ix_observations_lesion_date", "lesion_id", "date"),
+    )
+
+    @property
+    def size_mm(self) -> list[float]:
+        return [s for s in (self.size1_mm, self.size2_mm, self.size3_mm) if s is not None]
+
+    @property
+    def features(self) -> list[str]:
+        """Features in vocabulary order (the order evidence uses)."""
+        order = {f.value: i for i, f in enumerate(Feature)}
+        return sorted((r.feature for r in self.feature_rows), key=order.__getitem__)
+
+
+class ObservationFeature(Base):
+    """A feature seen at one visit: a row per code, so "every lesion with bone lysis" is a join."""
+
+    __tablename__ = "observation_features"
+
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(24), primary_key=True)
+
+    __table_args__ = (
+        code_check("feature", Feature),
+        Index("ix_observation_features_feature", "feature"),
+    )
+
+
+class Assessment(Base):
+    """The engine's stage for one observation, with the evidence behind it."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), unique=True
+    )
+    lesion_id: Mapped[int] = mapped_column(
+        ForeignKey("lesions.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(20))
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    classifications: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    engine_version: Mapped[str] = mapped_column(String(32))
+    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    observation: Mapped[Observation] = relationship(back_populates="assessment", lazy="raise")
+
+    __table_args__ = (
+        code_check("stage", Stage),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+    )
+
+
+class Transition(Base):
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(
+        ForeignKey("lesions.id", ondelete="CASCADE"), index=True
+    )
+    date: Mapped[date] = mapped_column(Date)
+    from_stage: Mapped[str] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    unexpected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    lesion: Mapped[Lesion] = relationship(back_populates="transitions", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("lesion_id", "date"),
+        code_check("from_stage", Stage),
+        code_check("to_stage", Stage),
+    )
+
+
+class Alert(Base):
+    """An alert the engine raised. The engine owns kind/severity/since/reason and clearing; a
+    clinician owns acknowledgement and snooze, which re-assessment never overwrites while the
+    alert stays open. At most one uncleared alert per lesion and kind (a partial unique index),
+    so overlapping scans cannot duplicate one."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    rule: Mapped[str] = mapped_column(String(64))
+    since: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(14), default=AlertState.OPEN.value)
+    state_by: Mapped[str | None] = mapped_column(String(64))
+    state_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lesion: Mapped[Lesion] = relationship(back_populates="alerts", lazy="raise")
+
+    __table_args__ = (
+        code_check("kind", AlertKind),
+        code_check("severity", Severity),
+        code_check("state", AlertState),
+        CheckConstraint(
+            "state <> 'snoozed' OR snoozed_until IS NOT NULL", name="snooze_needs_date"
+        ),
+        Index(
+            "uq_alerts_lesion_kind_uncleared",
+            "lesion_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("state <> 'cleared'"),
+            sqlite_where=text("state <> 'cleared'"),
+        ),
+        Index("ix_alerts_state_severity", "state", "severity"),
+    )
+
+
+class AuditEvent(Base):
+    """Who changed what, when, with the before and after, written in the change's transaction."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now()
+    )
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target_type: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(12))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    __table_args__ = (code_check("role", Role),)
+
+
+class ApiToken(Base):
+    """A machine client's token; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

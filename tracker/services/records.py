@@ -1,0 +1,472 @@
+"""The only writer of patients, lesions and observations.
+
+Each public function is one use case and one transaction: it takes the caller's Session, writes
+the change, its audit event and the lesion's outbox mark (`assessment_due_at`), and commits once.
+Callers send the assessment task after the commit (the mark makes a lost task harmless: the
+sweep re-sends it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.errors import Conflict, InvalidInput, NotFound, Problem
+from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
+from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline
+
+SYSTEM_ACTOR = "system"
+
+
+def now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit event to the caller's transaction (so it commits or rolls back with it)."""
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            at=now(),
+        )
+    )
+
+
+def mark_for_assessment(lesion: Lesion) -> None:
+    """The outbox mark: this lesion's data changed and its stored assessment is stale."""
+    lesion.data_version = (lesion.data_version or 0) + 1
+    lesion.assessment_due_at = now()
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def observation_snapshot(obs: Observation) -> dict[str, Any]:
+    """An observation as the timeline format writes it (canonical: defaults left out)."""
+    out: dict[str, Any] = {"date": obs.date.isoformat(), "modality": obs.modality}
+    if not obs.visible:
+        out["visible"] = False
+    if obs.size_mm:
+        out["size_mm"] = obs.size_mm
+    for key in ("density", "margin", "texture", "pattern"):
+        if getattr(obs, key) is not None:
+            out[key] = getattr(obs, key)
+    if obs.features:
+        out["features"] = obs.features
+    if obs.pain is not None:
+        out["pain"] = obs.pain
+    if obs.note is not None:
+        out["note"] = obs.note
+    return out
+
+
+def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
+    site: dict[str, Any] = {
+        "compartment": lesion.compartment,
+        "region": lesion.region,
+        "laterality": lesion.laterality,
+    }
+    if lesion.structure is not None:
+        site["structure"] = lesion.structure
+    out: dict[str, Any] = {"id": lesion.external_id, "site": site}
+    if lesion.entity is not None:
+        out["entity"] = lesion.entity
+    if lesion.event_date is not None:
+        out["event_date"] = lesion.event_date.isoformat()
+    return out
+
+
+def patient_snapshot(patient: Patient) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": patient.external_id}
+    if patient.birth_year is not None:
+        out["birth_year"] = patient.birth_year
+    if patient.sex is not None:
+        out["sex"] = patient.sex
+    return out
+
+
+# --------------------------------------------------------------------------- field copying
+
+
+def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
+    sizes = list(obs.size_mm or []) + [None, None, None]
+    return {
+        "date": obs.date,
+        "modality": obs.modality.value,
+        "visible": obs.visible,
+        "size1_mm": sizes[0],
+        "size2_mm": sizes[1],
+        "size3_mm": sizes[2],
+        "density": obs.density.value if obs.density else None,
+        "margin": obs.margin.value if obs.margin else None,
+        "texture": obs.texture.value if obs.texture else None,
+        "pattern": obs.pattern.value if obs.pattern else None,
+        "pain": obs.pain,
+        "note": obs.note,
+    }
+
+
+def _apply_observation(row: Observation, obs: ObservationIn) -> None:
+    for key, value in _observation_columns(obs).items():
+        setattr(row, key, value)
+    row.feature_rows = [ObservationFeature(feature=f.value) for f in dict.fromkeys(obs.features)]
+
+
+def _site_columns(site: Site) -> dict[str, Any]:
+    return {
+        "compartment": site.compartment.value,
+        "region": site.region.value,
+        "structure": site.structure,
+        "laterality": site.laterality.value,
+    }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_lesion(session: Session, lesion_id: int) -> Lesion:
+    """A lesion with its patient and observations (and their features) loaded."""
+    lesion = session.scalar(
+        select(Lesion)
+        .where(Lesion.id == lesion_id)
+        .options(
+            selectinload(Lesion.patient),
+            selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+        )
+    )
+    if lesion is None:
+        raise NotFound(f"lesion {lesion_id} does not exist")
+    return lesion
+
+
+def _check_against_lesion(lesion: Lesion, obs: ObservationIn, path: str = "") -> None:
+    """What the observation alone cannot know: birth year and event date of its lesion."""
+    problems: list[Problem] = []
+    where = f"{path}.date" if path else "date"
+    by = lesion.patient.birth_year
+    if by is not None and obs.date.year < by:
+        problems.append(Problem(where, f"{obs.date} is before the patient's birth year {by}"))
+    if lesion.event_date is not None and obs.date < lesion.event_date:
+        problems.append(
+            Problem(where, f"{obs.date} is before the lesion's event_date {lesion.event_date}")
+        )
+    if problems:
+        raise InvalidInput(problems)
+
+
+# --------------------------------------------------------------------------- use cases
+
+
+def record_observation(
+    session: Session, lesion_id: int, obs: ObservationIn, *, actor: str
+) -> Observation:
+    """Store one visit's finding; the caller queues the assessment after this commits."""
+    lesion = load_lesion(session, lesion_id)
+    _check_against_lesion(lesion, obs)
+    if any(o.date == obs.date for o in lesion.observations):
+        raise Conflict(f"lesion {lesion.external_id} already has an observation on {obs.date}")
+    row = Observation(lesion_id=lesion.id)
+    _apply_observation(row, obs)
+    session.add(row)
+    mark_for_assessment(lesion)
+    session.flush()
+    audit(session, actor, "observation.record", "observation", row.id, None,
+          observation_snapshot(row))
+    session.commit()
+    return row
+
+
+def _load_observation(session: Session, observation_id: int) -> Observation:
+    row = session.scalar(
+        select(Observation)
+        .where(Observation.id == observation_id)
+        .options(
+            selectinload(Observation.feature_rows),
+            selectinload(Observation.lesion).selectinload(Lesion.patient),
+        )
+    )
+    if row is None:
+        raise NotFound(f"observation {observation_id} does not exist")
+    return row
+
+
+def update_observation(
+    session: Session, observation_id: int, obs: ObservationIn, *, actor: str
+) -> Observation:
+    row = _load_observation(session, observation_id)
+    lesion = row.lesion
+    _check_against_lesion(lesion, obs)
+    clash = session.scalar(
+        select(Observation.id).where(
+            Observation.lesion_id == lesion.id,
+            Observation.date == obs.date,
+            Observation.id != row.id,
+        )
+    )
+    if clash is not None:
+        raise Conflict(f"lesion {lesion.external_id} already has an observation on {obs.date}")
+    before = observation_snapshot(row)
+    _apply_observation(row, obs)
+    after = observation_snapshot(row)
+    if before != after:
+        mark_for_assessment(lesion)
+        audit(session, actor, "observation.update", "observation", row.id, before, after)
+    session.commit()
+    return row
+
+
+def delete_observation(session: Session, observation_id: int, *, actor: str) -> int:
+    """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
+    row = _load_observation(session, observation_id)
+    lesion = row.lesion
+    before = observation_snapshot(row)
+    session.delete(row)
+    mark_for_assessment(lesion)
+    audit(session, actor, "observation.delete", "observation", observation_id, before, None)
+    session.commit()
+    return lesion.id
+
+
+# --------------------------------------------------------------------------- timeline import
+
+
+@dataclass
+class ImportSummary:
+    patients_created: int = 0
+    patients_updated: int = 0
+    lesions_created: int = 0
+    lesions_updated: int = 0
+    observations_created: int = 0
+    observations_updated: int = 0
+    observations_unchanged: int = 0
+    changed_lesion_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "changed_lesion_ids"}
+
+
+def _check_against_stored(
+    patient_in: PatientIn, ppath: str, patient: Patient | None, stored: dict[str, Lesion]
+) -> list[Problem]:
+    """Rules that a valid file can still break against what is already stored."""
+    problems: list[Problem] = []
+    by = patient_in.birth_year if patient_in.birth_year is not None else (
+        patient.birth_year if patient else None
+    )
+    for li, lesion_in in enumerate(patient_in.lesions):
+        existing = stored.get(lesion_in.id)
+        event = lesion_in.event_date
+        for oi, obs in enumerate(lesion_in.observations):
+            where = f"{ppath}.lesions[{li}].observations[{oi}].date"
+            if by is not None and obs.date.year < by:
+                problems.append(Problem(where, f"{obs.date} is before the birth year {by}"))
+            if event is not None and obs.date < event:
+                problems.append(Problem(where, f"{obs.date} is before event_date {event}"))
+        if existing is not None and event is not None:
+            early = [o.date for o in existing.observations if o.date < event]
+            if early:
+                problems.append(
+                    Problem(
+                        f"{ppath}.lesions[{li}].event_date",
+                        f"{event} is after the stored observation of {min(early)}",
+                    )
+                )
+    return problems
+
+
+def import_timeline(session: Session, timeline: Timeline, *, actor: str) -> ImportSummary:
+    """Merge a validated timeline in one transaction: match patients and lesions by id and
+    observations by lesion and date; update what changed (audited), add what is new, and
+    leave what the file does not mention. Importing the same file twice changes nothing."""
+    summary = ImportSummary()
+    ids = [p.id for p in timeline.patients]
+    existing = {
+        p.external_id: p
+        for p in session.scalars(
+            select(Patient)
+            .where(Patient.external_id.in_(ids))
+            .options(
+                selectinload(Patient.lesions)
+                .selectinload(Lesion.observations)
+                .selectinload(Observation.feature_rows)
+            )
+        )
+    }
+    problems: list[Problem] = []
+    for pi, patient_in in enumerate(timeline.patients):
+        patient = existing.get(patient_in.id)
+        stored = {lesion.external_id: lesion for lesion in (patient.lesions if patient else [])}
+        problems += _check_against_stored(patient_in, f"patients[{pi}]", patient, stored)
+    if problems:
+        raise InvalidInput(problems)
+
+    changed: set[int] = set()
+    for patient_in in timeline.patients:
+        patient = existing.get(patient_in.id)
+        if patient is None:
+            patient = Patient(external_id=patient_in.id, lesions=[])
+            _merge_patient(patient, patient_in)
+            session.add(patient)
+            session.flush()
+            audit(session, actor, "patient.import", "patient", patient.id, None,
+                  patient_snapshot(patient))
+            summary.patients_created += 1
+        else:
+            before = patient_snapshot(patient)
+            _merge_patient(patient, patient_in)
+            if patient_snapshot(patient) != before:
+                audit(session, actor, "patient.update", "patient", patient.id, before,
+                      patient_snapshot(patient))
+                summary.patients_updated += 1
+        stored = {lesion.external_id: lesion for lesion in patient.lesions}
+        for lesion_in in patient_in.lesions:
+            lesion = stored.get(lesion_in.id)
+            if _import_lesion(session, patient, lesion, lesion_in, actor, summary):
+                changed.add(_lesion_id_after(session, patient, lesion_in.id, lesion))
+    session.commit()
+    summary.changed_lesion_ids = sorted(changed)
+    return summary
+
+
+def _lesion_id_after(session: Session, patient: Patient, external_id: str,
+                     lesion: Lesion | None) -> int:
+    if lesion is not None:
+        return lesion.id
+    found = session.scalar(
+        select(Lesion.id).where(Lesion.patient_id == patient.id, Lesion.external_id == external_id)
+    )
+    assert found is not None
+    return found
+
+
+def _merge_patient(patient: Patient, patient_in: PatientIn) -> None:
+    if patient_in.birth_year is not None:
+        patient.birth_year = patient_in.birth_year
+    if patient_in.sex is not None:
+        patient.sex = patient_in.sex.value
+
+
+def _import_lesion(
+    session: Session,
+    patient: Patient,
+    lesion: Lesion | None,
+    lesion_in: LesionIn,
+    actor: str,
+    summary: ImportSummary,
+) -> bool:
+    """Create or merge one lesion; True when anything of it changed."""
+    columns = {
+        **_site_columns(lesion_in.site),
+        "entity": lesion_in.entity.value if lesion_in.entity else None,
+        "event_date": lesion_in.event_date,
+    }
+    changed = False
+    if lesion is None:
+        lesion = Lesion(patient_id=patient.id, external_id=lesion_in.id, data_version=0,
+                        **columns)
+        lesion.observations = []
+        session.add(lesion)
+        session.flush()
+        audit(session, actor, "lesion.import", "lesion", lesion.id, None,
+              lesion_snapshot(lesion))
+        summary.lesions_created += 1
+        changed = True
+    else:
+        before = lesion_snapshot(lesion)
+        for key, value in columns.items():
+            setattr(lesion, key, value)
+        if lesion_snapshot(lesion) != before:
+            audit(session, actor, "lesion.update", "lesion", lesion.id, before,
+                  lesion_snapshot(lesion))
+            summary.lesions_updated += 1
+            changed = True
+    by_date = {o.date: o for o in lesion.observations}
+    for obs in lesion_in.observations:
+        row = by_date.get(obs.date)
+        if row is None:
+            row = Observation(lesion_id=lesion.id)
+            _apply_observation(row, obs)
+            session.add(row)
+            session.flush()
+            audit(session, actor, "observation.import", "observation", row.id, None,
+                  observation_snapshot(row))
+            summary.observations_created += 1
+            changed = True
+            continue
+        before = observation_snapshot(row)
+        _apply_observation(row, obs)
+        after = observation_snapshot(row)
+        if after != before:
+            audit(session, actor, "observation.update", "observation", row.id, before, after)
+            summary.observations_updated += 1
+            changed = True
+        else:
+            summary.observations_unchanged += 1
+    if changed:
+        mark_for_assessment(lesion)
+    return changed
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_timeline(session: Session, patient_external_id: str | None = None) -> dict[str, Any]:
+    """The stored record as lesion-timeline/1: the backup format (import gives it back)."""
+    query = (
+        select(Patient)
+        .order_by(Patient.external_id)
+        .options(
+            selectinload(Patient.lesions)
+            .selectinload(Lesion.observations)
+            .selectinload(Observation.feature_rows)
+        )
+    )
+    if patient_external_id is not None:
+        query = query.where(Patient.external_id == patient_external_id)
+    patients = list(session.scalars(query))
+    if patient_external_id is not None and not patients:
+        raise NotFound(f"patient {patient_external_id} does not exist")
+    return {
+        "format": "lesion-timeline/1",
+        "patients": [
+            {
+                **patient_snapshot(p),
+                "lesions": [
+                    {
+                        **lesion_snapshot(lesion),
+                        "observations": [observation_snapshot(o) for o in lesion.observations],
+                    }
+                    for lesion in p.lesions
+                ],
+            }
+            for p in patients
+        ],
+    }
+
+
+def find_patient(session: Session, external_id: str) -> Patient:
+    patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
+    if patient is None:
+        raise NotFound(f"patient {external_id} does not exist")
+    return patient
+
+
+def today() -> date:
+    return date.today()

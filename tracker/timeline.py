@@ -1,0 +1,440 @@
+"""Read, validate and write `lesion-timeline/1` (shared/spec/timeline-format.md).
+
+One set of pydantic models validates the CLI import, the API and the web forms, so every entry
+point reports the same problems with the same paths. Validation runs in two passes over the
+whole document and collects every problem before anything is written: field rules (pydantic),
+then the rules that span fields (dates against birth year and event date, duplicates, what an
+invisible observation may carry), which also run on the parts pydantic could not accept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from tracker.errors import InvalidInput, Problem
+from tracker.vocabulary import (
+    Compartment,
+    Density,
+    Entity,
+    Feature,
+    Laterality,
+    Margin,
+    Modality,
+    Pattern,
+    Region,
+    Sex,
+    Texture,
+)
+
+FORMAT = "lesion-timeline/1"
+MAX_SIZE_MM = 500
+MAX_NOTE_CHARS = 2000
+MIN_BIRTH_YEAR = 1900
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+]
+SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Site(_Strict):
+    compartment: Compartment
+    region: Region
+    structure: Annotated[str, StringConstraints(max_length=120)] | None = None
+    laterality: Laterality
+
+
+class ObservationIn(_Strict):
+    """One visit. Also what the web form and the API post for a new or changed observation."""
+
+    date: date
+    modality: Modality
+    visible: bool = True
+    size_mm: Annotated[list[SizeMm], Field(min_length=1, max_length=3)] | None = None
+    density: Density | None = None
+    margin: Margin | None = None
+    texture: Texture | None = None
+    pattern: Pattern | None = None
+    features: list[Feature] = Field(default_factory=list)
+    pain: Annotated[int, Field(ge=0, le=10, strict=True)] | None = None
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)] | None = None
+
+
+class LesionIn(_Strict):
+    id: Identifier
+    site: Site
+    entity: Entity | None = None
+    event_date: date | None = None
+    observations: Annotated[list[ObservationIn], Field(min_length=1)]
+
+
+class PatientIn(_Strict):
+    id: Identifier
+    birth_year: Annotated[int, Field(ge=MIN_BIRTH_YEAR, strict=True)] | None = None
+    sex: Sex | None = None
+    lesions: list[LesionIn]
+
+
+class Timeline(_Strict):
+    format: Literal["lesion-timeline/1"]
+    patients: list[PatientIn]
+
+
+# --------------------------------------------------------------------------- paths and messages
+
+
+def json_path(loc: Iterable[int | str]) -> str:
+    """('patients', 3, 'size_mm', 0) -> 'patients[3].size_mm[0]'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before", "constrained-str"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return json.dumps(value) if len(value) <= 60 else json.dumps(value[:57] + "...")
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    return json.dumps(value)
+
+
+_CODE_FIELDS: dict[str, type] = {
+    "compartment": Compartment,
+    "region": Region,
+    "laterality": Laterality,
+    "entity": Entity,
+    "modality": Modality,
+    "density": Density,
+    "margin": Margin,
+    "texture": Texture,
+    "pattern": Pattern,
+    "features": Feature,
+    "sex": Sex,
+}
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    names = [p for p in loc if isinstance(p, str)]
+    return names[-1] if names else ""
+
+
+def _message(err: Any) -> str:
+    """Pydantic's error in the words of the spec, with the offending value."""
+    kind: str = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    loc = tuple(err["loc"])
+    field = _field_name(loc)
+    if kind == "extra_forbidden":
+        return f"unknown key {json.dumps(str(loc[-1]))}"
+    if kind == "missing":
+        return "is required"
+    if kind in ("enum", "literal_error"):
+        if field == "format":
+            return f"{_show(value)} is not a supported format; expected \"{FORMAT}\""
+        codes = _CODE_FIELDS.get(field)
+        allowed = ", ".join(c.value for c in codes) if codes else str(ctx.get("expected", ""))
+        return f"{_show(value)} is not a {field.rstrip('s')} code (one of: {allowed})"
+    if kind == "less_than_equal":
+        return f"{_show(value)} is above {_show(ctx['le'])}"
+    if kind == "greater_than":
+        return f"{_show(value)} must be above {_show(ctx['gt'])}"
+    if kind == "greater_than_equal":
+        return f"{_show(value)} is below {_show(ctx['ge'])}"
+    if kind == "string_too_long":
+        return f"is {len(value)} characters; at most {ctx['max_length']} allowed"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-64 characters)"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"has {ctx.get('actual_length')} items; at most {ctx.get('max_length')} allowed"
+    if kind.startswith("date"):
+        return f"{_show(value)} is not a date (YYYY-MM-DD)"
+    if kind in ("finite_number",):
+        return f"{_show(value)} is not a finite number"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{_show(value)} is not a whole number"
+    if kind in ("float_type", "float_parsing"):
+        return f"{_show(value)} is not a number"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{_show(value)} is not true or false"
+    if kind in ("string_type",):
+        return f"{_show(value)} is not text"
+    if kind in ("list_type",):
+        return f"{_show(value)} is not a list"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{_show(value)} is not an object"
+    return str(err.get("msg", kind))
+
+
+def _problems_of(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # Optional fields report one error per union branch ("X | None"); keep the useful one.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p == "none")))
+        if err["type"] == "none_required":
+            continue
+        p = Problem(json_path(prefix + loc), _message({**err, "loc": loc}))
+        if (p.path, p.message) not in seen:
+            seen.add((p.path, p.message))
+            out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------------- cross-field rules
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, date) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def observation_problems(
+    obs: dict[str, Any],
+    path: str,
+    *,
+    today: date,
+    birth_year: Any = None,
+    event_date: Any = None,
+) -> Iterator[Problem]:
+    """Rules of one observation that span fields or need today's date (also used by forms)."""
+    d = _as_date(obs.get("date"))
+    if d is not None:
+        if d > today:
+            yield Problem(f"{path}.date", f"{d} is in the future")
+        if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
+            yield Problem(f"{path}.date", f"{d} is before the patient's birth year {birth_year}")
+        ev = _as_date(event_date)
+        if ev is not None and d < ev:
+            yield Problem(f"{path}.date", f"{d} is before the lesion's event_date {ev}")
+    visible = obs.get("visible", True)
+    if visible is False:
+        for key in ("size_mm", "density", "margin", "texture", "pattern"):
+            if obs.get(key) is not None:
+                yield Problem(f"{path}.{key}", "must be absent when visible is false")
+    elif visible is True:
+        for key in ("size_mm", "density", "margin"):
+            if obs.get(key) is None:
+                yield Problem(f"{path}.{key}", "is required when the lesion is visible")
+    sizes = obs.get("size_mm")
+    if isinstance(sizes, list) and sizes and all(
+        isinstance(s, (int, float)) and not isinstance(s, bool) for s in sizes
+    ):
+        if max(sizes) != sizes[0]:
+            yield Problem(
+                f"{path}.size_mm",
+                f"the first size must be the longest diameter ({sizes[0]} < {max(sizes)})",
+            )
+    features = _list(obs.get("features"))
+    dupes = sorted({f for f in features if isinstance(f, str) and features.count(f) > 1})
+    for f in dupes:
+        yield Problem(f"{path}.features", f"{json.dumps(f)} is listed more than once")
+
+
+def _duplicates(items: list[Any], key: str) -> dict[Any, list[int]]:
+    seen: dict[Any, list[int]] = {}
+    for i, item in enumerate(items):
+        k = _dict(item).get(key)
+        if isinstance(k, str):
+            seen.setdefault(k, []).append(i)
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
+    """Cross-field rules over the raw document, tolerant of parts with the wrong shape."""
+    patients = _list(raw.get("patients"))
+    for pid, idx in _duplicates(patients, "id").items():
+        for i in idx[1:]:
+            yield Problem(f"patients[{i}].id", f"{json.dumps(pid)} is used by patients[{idx[0]}] too")
+    for pi, patient in enumerate(patients):
+        patient = _dict(patient)
+        ppath = f"patients[{pi}]"
+        by = patient.get("birth_year")
+        if isinstance(by, int) and not isinstance(by, bool) and by > today.year:
+            yield Problem(f"{ppath}.birth_year", f"{by} is after the current year {today.year}")
+        lesions = _list(patient.get("lesions"))
+        for lid, idx in _duplicates(lesions, "id").items():
+            for i in idx[1:]:
+                yield Problem(
+                    f"{ppath}.lesions[{i}].id",
+                    f"{json.dumps(lid)} is used by {ppath}.lesions[{idx[0]}] too",
+                )
+        for li, lesion in enumerate(lesions):
+            lesion = _dict(lesion)
+            lpath = f"{ppath}.lesions[{li}]"
+            ev = _as_date(lesion.get("event_date"))
+            if ev is not None and ev > today:
+                yield Problem(f"{lpath}.event_date", f"{ev} is in the future")
+            observations = _list(lesion.get("observations"))
+            for d, idx in _duplicates(observations, "date").items():
+                for i in idx[1:]:
+                    yield Problem(
+                        f"{lpath}.observations[{i}].date",
+                        f"{d} is also the date of {lpath}.observations[{idx[0]}];"
+                        " one observation per lesion per day",
+                    )
+            for oi, obs in enumerate(observations):
+                if isinstance(obs, dict):
+                    yield from observation_problems(
+                        obs,
+                        f"{lpath}.observations[{oi}]",
+                        today=today,
+                        birth_year=by,
+                        event_date=lesion.get("event_date"),
+                    )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _sort_key(p: Problem) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"\[(\d+)\]", p.path)]
+
+
+def _drop_nulls(value: Any) -> Any:
+    """`null` for an optional field means absent (clinical-rules §9a.22)."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def parse_json(data: bytes | str, *, max_bytes: int) -> Any:
+    """Decode JSON or say exactly where it is broken."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > max_bytes:
+        raise InvalidInput(
+            [Problem("", f"file is {size} bytes; the limit is {max_bytes} bytes")]
+        )
+    if not (data.strip() if isinstance(data, str) else data.strip()):
+        raise InvalidInput([Problem("", "file is empty; expected a lesion-timeline/1 document")])
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput([Problem("", f"not UTF-8 text (byte {exc.start})")]) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            [Problem(f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}")]
+        ) from exc
+
+
+def validate_timeline(raw: Any, *, today: date) -> Timeline:
+    """The whole document, every problem at once; raises InvalidInput listing them all."""
+    if not isinstance(raw, dict):
+        raise InvalidInput([Problem("", "expected a JSON object with format and patients")])
+    cleaned = _drop_nulls(raw)
+    problems: list[Problem] = []
+    timeline: Timeline | None = None
+    try:
+        timeline = Timeline.model_validate(cleaned)
+    except ValidationError as exc:
+        problems.extend(_problems_of(exc))
+    problems.extend(document_problems(cleaned, today=today))
+    if problems:
+        raise InvalidInput(sorted(problems, key=_sort_key))
+    assert timeline is not None
+    return timeline
+
+
+def load_timeline(data: bytes | str, *, today: date, max_bytes: int) -> Timeline:
+    return validate_timeline(parse_json(data, max_bytes=max_bytes), today=today)
+
+
+def validate_observation(
+    raw: Any,
+    *,
+    today: date,
+    birth_year: int | None = None,
+    event_date: date | None = None,
+    path: str = "",
+) -> ObservationIn:
+    """One observation posted by a form or the API, checked like one inside a timeline."""
+    if not isinstance(raw, dict):
+        raise InvalidInput([Problem(path, "expected an object")])
+    cleaned = _drop_nulls(raw)
+    problems: list[Problem] = []
+    obs: ObservationIn | None = None
+    try:
+        obs = ObservationIn.model_validate(cleaned)
+    except ValidationError as exc:
+        problems.extend(_problems_of(exc, (path,) if path else ()))
+    problems.extend(
+        Problem(p.path.lstrip("."), p.message)
+        for p in observation_problems(
+            cleaned, path, today=today, birth_year=birth_year, event_date=event_date
+        )
+    )
+    if problems:
+        raise InvalidInput(sorted(problems, key=_sort_key))
+    assert obs is not None
+    return obs
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of lesion-timeline/1, generated from the validation models."""
+    schema = TypeAdapter(Timeline).json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "urn:calcitrack:lesion-timeline/1"
+    schema["description"] = (
+        "calcitrack timeline exchange format. Rules that span fields (dates not in the future, "
+        "not before birth_year or event_date; no two observations of a lesion on one date; "
+        "size_mm, density and margin required when visible and absent when not) are checked "
+        "by calcitrack on import."
+    )
+    return schema
+
+
+def observation_json(obs: ObservationIn) -> dict[str, Any]:
+    """Canonical form: defaults (visible true, no features) and absent fields left out."""
+    out = obs.model_dump(mode="json", exclude_none=True)
+    if out.get("visible") is True:
+        del out["visible"]
+    if not out.get("features"):
+        out.pop("features", None)
+    return out

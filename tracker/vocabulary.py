@@ -1,0 +1,371 @@
+"""The spec's codes (`shared/spec/vocabulary.md`) as enums and tables.
+
+Standard library only: the engine, the validation models, the database constraints and the web
+forms all read their codes from here, so a code exists in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Compartment(StrEnum):
+    TENDON = "tendon"
+    ARTICULAR = "articular"
+    SPINE = "spine"
+    SOFT_TISSUE = "soft_tissue"
+    VASCULAR = "vascular"
+
+
+class Region(StrEnum):
+    SHOULDER = "shoulder"
+    UPPER_ARM = "upper_arm"
+    ELBOW = "elbow"
+    FOREARM = "forearm"
+    WRIST = "wrist"
+    HAND = "hand"
+    CERVICAL_SPINE = "cervical_spine"
+    THORACIC_SPINE = "thoracic_spine"
+    LUMBAR_SPINE = "lumbar_spine"
+    TRUNK = "trunk"
+    NECK = "neck"
+    PELVIS = "pelvis"
+    HIP = "hip"
+    THIGH = "thigh"
+    KNEE = "knee"
+    LOWER_LEG = "lower_leg"
+    ANKLE = "ankle"
+    FOOT = "foot"
+
+
+class Laterality(StrEnum):
+    RIGHT = "right"
+    LEFT = "left"
+    MIDLINE = "midline"
+
+
+class Sex(StrEnum):
+    F = "F"
+    M = "M"
+    X = "X"
+
+
+class Modality(StrEnum):
+    XR = "XR"
+    CT = "CT"
+    MR = "MR"
+    US = "US"
+
+
+class Density(StrEnum):
+    FAINT = "faint"
+    MODERATE = "moderate"
+    DENSE = "dense"
+
+
+class Margin(StrEnum):
+    WELL_DEFINED = "well_defined"
+    ILL_DEFINED = "ill_defined"
+
+
+class Texture(StrEnum):
+    HOMOGENEOUS = "homogeneous"
+    HETEROGENEOUS = "heterogeneous"
+
+
+class Pattern(StrEnum):
+    NODULAR = "nodular"
+    CLOUD = "cloud"
+    LINEAR = "linear"
+    LAYERED = "layered"
+    RING_ARC = "ring_arc"
+    MULTILOCULATED = "multiloculated"
+    SHEET = "sheet"
+    CIGAR = "cigar"
+    CENTRAL_LUCENCY = "central_lucency"
+    SHELL = "shell"
+    BONE = "bone"
+
+
+class Feature(StrEnum):
+    """Declared in vocabulary order: evidence lists features in this order."""
+
+    INTRABURSAL_MIGRATION = "intrabursal_migration"
+    INTRAOSSEOUS_EXTENSION = "intraosseous_extension"
+    BONE_ORGANIZATION = "bone_organization"
+    ZONAL_PERIPHERAL = "zonal_peripheral"
+    CENTRAL_MINERALIZATION = "central_mineralization"
+    MASS_EFFECT = "mass_effect"
+    BONE_LYSIS = "bone_lysis"
+    FLUID_LEVEL = "fluid_level"
+    COMET_TAIL = "comet_tail"
+
+
+class Family(StrEnum):
+    """The stage model an entity follows."""
+
+    HADD = "hadd"
+    HO = "ho"
+    GENERIC = "generic"
+
+
+class Course(StrEnum):
+    """What a clinician expects of an entity over time."""
+
+    RESOLVES = "resolves"
+    PERSISTS = "persists"
+    MATURES = "matures"
+    PROGRESSES = "progresses"
+    VARIABLE = "variable"
+
+
+class Entity(StrEnum):
+    """Declared in vocabulary order (which is also each compartment's suggestion order)."""
+
+    HADD = "hadd"
+    ENTHESOPATHY = "enthesopathy"
+    SERONEGATIVE_ENTHESITIS = "seronegative_enthesitis"
+    POST_TRAUMATIC_OSSIFICATION = "post_traumatic_ossification"
+    CPPD = "cppd"
+    HADD_PERIARTICULAR = "hadd_periarticular"
+    POST_INJECTION = "post_injection"
+    RAPIDLY_DESTRUCTIVE_ARTHROPATHY = "rapidly_destructive_arthropathy"
+    GOUT = "gout"
+    SYNOVIAL_OSTEOCHONDROMATOSIS = "synovial_osteochondromatosis"
+    CROWNED_DENS = "crowned_dens"
+    LONGUS_COLLI_TENDINITIS = "longus_colli_tendinitis"
+    DISC_CPPD = "disc_cppd"
+    DISC_HADD = "disc_hadd"
+    FACET_HADD = "facet_hadd"
+    TUMORAL_CALCINOSIS = "tumoral_calcinosis"
+    METABOLIC_CALCINOSIS = "metabolic_calcinosis"
+    CALCINOSIS_CIRCUMSCRIPTA = "calcinosis_circumscripta"
+    CALCINOSIS_UNIVERSALIS = "calcinosis_universalis"
+    INJECTION_GRANULOMA = "injection_granuloma"
+    HO = "ho"
+    PARASITIC = "parasitic"
+    SOFT_TISSUE_TUMOR = "soft_tissue_tumor"
+    ARTERIAL_INTIMAL = "arterial_intimal"
+    ARTERIAL_MEDIAL = "arterial_medial"
+    PHLEBOLITH = "phlebolith"
+    VENOUS_MALFORMATION = "venous_malformation"
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    label: str
+    compartment: Compartment
+    family: Family
+    course: Course
+
+
+_C, _F, _K = Compartment, Family, Course
+ENTITIES: dict[Entity, EntityInfo] = {
+    Entity.HADD: EntityInfo("Calcific tendinopathy (hydroxyapatite)", _C.TENDON, _F.HADD, _K.RESOLVES),
+    Entity.ENTHESOPATHY: EntityInfo("Degenerative enthesopathy", _C.TENDON, _F.GENERIC, _K.PERSISTS),
+    Entity.SERONEGATIVE_ENTHESITIS: EntityInfo(
+        "Enthesitis (seronegative spondyloarthropathy)", _C.TENDON, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.POST_TRAUMATIC_OSSIFICATION: EntityInfo(
+        "Post-traumatic tendon/ligament ossification", _C.TENDON, _F.HO, _K.MATURES
+    ),
+    Entity.CPPD: EntityInfo(
+        "Calcium pyrophosphate deposition (chondrocalcinosis)", _C.ARTICULAR, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.HADD_PERIARTICULAR: EntityInfo(
+        "Periarticular hydroxyapatite deposition", _C.ARTICULAR, _F.HADD, _K.RESOLVES
+    ),
+    Entity.POST_INJECTION: EntityInfo(
+        "Post-corticosteroid-injection calcification", _C.ARTICULAR, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.RAPIDLY_DESTRUCTIVE_ARTHROPATHY: EntityInfo(
+        "Rapidly destructive arthropathy", _C.ARTICULAR, _F.GENERIC, _K.PROGRESSES
+    ),
+    Entity.GOUT: EntityInfo("Gout (tophus)", _C.ARTICULAR, _F.GENERIC, _K.VARIABLE),
+    Entity.SYNOVIAL_OSTEOCHONDROMATOSIS: EntityInfo(
+        "Synovial osteochondromatosis", _C.ARTICULAR, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.CROWNED_DENS: EntityInfo("Crowned dens", _C.SPINE, _F.GENERIC, _K.VARIABLE),
+    Entity.LONGUS_COLLI_TENDINITIS: EntityInfo(
+        "Calcific tendinitis of longus colli", _C.SPINE, _F.HADD, _K.RESOLVES
+    ),
+    Entity.DISC_CPPD: EntityInfo("Intervertebral disc CPPD", _C.SPINE, _F.GENERIC, _K.PERSISTS),
+    Entity.DISC_HADD: EntityInfo(
+        "Intervertebral disc hydroxyapatite", _C.SPINE, _F.HADD, _K.RESOLVES
+    ),
+    Entity.FACET_HADD: EntityInfo("Facet joint hydroxyapatite", _C.SPINE, _F.HADD, _K.RESOLVES),
+    Entity.TUMORAL_CALCINOSIS: EntityInfo(
+        "Tumoral calcinosis", _C.SOFT_TISSUE, _F.GENERIC, _K.VARIABLE
+    ),
+    Entity.METABOLIC_CALCINOSIS: EntityInfo(
+        "Metabolic (secondary) calcinosis", _C.SOFT_TISSUE, _F.GENERIC, _K.VARIABLE
+    ),
+    Entity.CALCINOSIS_CIRCUMSCRIPTA: EntityInfo(
+        "Calcinosis circumscripta (scleroderma)", _C.SOFT_TISSUE, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.CALCINOSIS_UNIVERSALIS: EntityInfo(
+        "Calcinosis universalis (dermatomyositis)", _C.SOFT_TISSUE, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.INJECTION_GRANULOMA: EntityInfo(
+        "Injection granuloma", _C.SOFT_TISSUE, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.HO: EntityInfo(
+        "Heterotopic ossification / myositis ossificans", _C.SOFT_TISSUE, _F.HO, _K.MATURES
+    ),
+    Entity.PARASITIC: EntityInfo(
+        "Parasitic calcification (cysticercosis)", _C.SOFT_TISSUE, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.SOFT_TISSUE_TUMOR: EntityInfo(
+        "Calcified soft-tissue tumour", _C.SOFT_TISSUE, _F.GENERIC, _K.PROGRESSES
+    ),
+    Entity.ARTERIAL_INTIMAL: EntityInfo(
+        "Arterial intimal calcification", _C.VASCULAR, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.ARTERIAL_MEDIAL: EntityInfo(
+        "Arterial medial (Mönckeberg) calcification", _C.VASCULAR, _F.GENERIC, _K.PERSISTS
+    ),
+    Entity.PHLEBOLITH: EntityInfo("Phlebolith", _C.VASCULAR, _F.GENERIC, _K.PERSISTS),
+    Entity.VENOUS_MALFORMATION: EntityInfo(
+        "Venous malformation", _C.VASCULAR, _F.GENERIC, _K.PERSISTS
+    ),
+}
+
+
+def entities_of(compartment: Compartment) -> list[Entity]:
+    """The compartment's entities in suggestion order (vocabulary order)."""
+    return [e for e in Entity if ENTITIES[e].compartment is compartment]
+
+
+class Stage(StrEnum):
+    # hadd (Uhthoff)
+    PRECALCIFIC = "precalcific"
+    FORMATIVE = "formative"
+    RESTING = "resting"
+    RESORPTIVE = "resorptive"
+    POSTCALCIFIC = "postcalcific"
+    # ho (zonal maturation)
+    HO_EARLY = "ho_early"
+    HO_INTERMEDIATE = "ho_intermediate"
+    HO_MATURE = "ho_mature"
+    # generic
+    PROGRESSING = "progressing"
+    STABLE = "stable"
+    REGRESSING = "regressing"
+    # every model
+    RESOLVED = "resolved"
+
+
+STAGES_OF: dict[Family, tuple[Stage, ...]] = {
+    Family.HADD: (
+        Stage.PRECALCIFIC,
+        Stage.FORMATIVE,
+        Stage.RESTING,
+        Stage.RESORPTIVE,
+        Stage.POSTCALCIFIC,
+        Stage.RESOLVED,
+    ),
+    Family.HO: (Stage.HO_EARLY, Stage.HO_INTERMEDIATE, Stage.HO_MATURE, Stage.RESOLVED),
+    Family.GENERIC: (Stage.PROGRESSING, Stage.STABLE, Stage.REGRESSING, Stage.RESOLVED),
+}
+
+
+class AlertKind(StrEnum):
+    NO_RESOLUTION = "no_resolution"
+    HO_NOT_MATURING = "ho_not_maturing"
+    HO_ATYPICAL = "ho_atypical"
+    RAPID_PROGRESSION = "rapid_progression"
+    UNEXPECTED_REGROWTH = "unexpected_regrowth"
+    RESORPTIVE_BONE_INVOLVEMENT = "resorptive_bone_involvement"
+    FOLLOW_UP_OVERDUE = "follow_up_overdue"
+
+
+class Severity(StrEnum):
+    """Declared from most to least urgent: sorting uses this order."""
+
+    URGENT = "urgent"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_RANK: dict[Severity, int] = {s: i for i, s in enumerate(Severity)}
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    CLEARED = "cleared"
+
+
+class Role(StrEnum):
+    CLINICIAN = "clinician"
+    RADIOLOGIST = "radiologist"
+    ADMIN = "admin"
+
+
+LABELS: dict[str, str] = {
+    # compartments
+    "tendon": "Tendon and enthesis",
+    "articular": "Joint and periarticular",
+    "spine": "Spine",
+    "soft_tissue": "Soft tissue and muscle",
+    "vascular": "Vascular",
+    # patterns
+    "nodular": "Nodular / oval deposit",
+    "cloud": "Fluffy, cloud-like",
+    "linear": "Linear",
+    "layered": "Layered / stratified",
+    "ring_arc": "Rings and arcs (chondroid)",
+    "multiloculated": "Multiloculated, lobulated",
+    "sheet": "Sheet-like",
+    "cigar": "Cigar-shaped, elongated along muscle fibres",
+    "central_lucency": "Round with central lucency",
+    "shell": "Thin shell / rim",
+    "bone": "Organised bone (cortex and medulla)",
+    # features
+    "intrabursal_migration": "Migration into the bursa (crescent)",
+    "intraosseous_extension": "Extension into / erosion of adjacent bone",
+    "bone_organization": "Trabecular / corticomedullary organisation",
+    "zonal_peripheral": "Zonal pattern, mature periphery",
+    "central_mineralization": "Mineralisation denser at the centre than the periphery",
+    "mass_effect": "Soft-tissue mass effect",
+    "bone_lysis": "Lysis of adjacent bone",
+    "fluid_level": "Fluid-calcium level (sedimentation)",
+    "comet_tail": "Comet-tail extension",
+    # modalities
+    "XR": "Radiograph",
+    "CT": "CT",
+    "MR": "MR",
+    "US": "Ultrasound",
+}
+LABELS.update({e.value: info.label for e, info in ENTITIES.items()})
+LABELS.update({r.value: r.value.replace("_", " ").capitalize() for r in Region})
+
+REGION_SNOMED: dict[Region, str] = {
+    Region.SHOULDER: "16982005",
+    Region.UPPER_ARM: "40983000",
+    Region.ELBOW: "127949000",
+    Region.FOREARM: "14975008",
+    Region.WRIST: "8205005",
+    Region.HAND: "85562004",
+    Region.CERVICAL_SPINE: "122494005",
+    Region.THORACIC_SPINE: "122495006",
+    Region.LUMBAR_SPINE: "122496007",
+    Region.TRUNK: "22943007",
+    Region.NECK: "45048000",
+    Region.PELVIS: "12921003",
+    Region.HIP: "29836001",
+    Region.THIGH: "68367000",
+    Region.KNEE: "72696002",
+    Region.LOWER_LEG: "30021000",
+    Region.ANKLE: "344001",
+    Region.FOOT: "56459004",
+}
+
+
+def label(code: str | None) -> str:
+    """What the web layer shows for a code; the code itself where no label is defined."""
+    if code is None:
+        return ""
+    return LABELS.get(code, code.replace("_", " "))
