@@ -189,6 +189,30 @@ def infer_cmd(file: str, as_of: str | None) -> None:
     emit(infer_timeline(timeline, when))
 
 
+@main.command("demo")
+@click.option("--seed", default=7, show_default=True)
+@reports_errors
+def demo_cmd(seed: int) -> None:
+    """Load the demo cohort once (nothing happens if it is already there)."""
+    from tracker.demo import DEMO_PREFIX, generate
+    from tracker.timeline import validate_timeline
+
+    with session() as s:
+        if records.patient_exists(s, f"{DEMO_PREFIX}001"):
+            click.echo("demo cohort already loaded")
+            return
+        doc = generate(date.today(), seed=seed)
+        summary = records.import_timeline(
+            s, validate_timeline(doc, today=date.today()), actor="demo"
+        )
+    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    click.echo(
+        f"demo cohort loaded: {summary.patients_created} patients, "
+        f"{summary.lesions_created} lesions, {summary.observations_created} observations"
+        f" ({sent} assessments queued)"
+    )
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""

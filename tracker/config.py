@@ -10,7 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_INSTANCE = Path(os.environ.get("CALCITRACK_INSTANCE", Path.cwd() / "instance"))
+
+def default_instance() -> Path:
+    """Where the embedded default keeps its files (CALCITRACK_INSTANCE, else ./instance)."""
+    return Path(os.environ.get("CALCITRACK_INSTANCE") or Path.cwd() / "instance")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def _embedded_sqlite(instance: Path, name: str) -> str:
 def from_env(instance_path: Path | str | None = None) -> Settings:
     """Read every setting; missing ones fall back to the embedded default."""
     env = os.environ
-    instance = Path(instance_path) if instance_path is not None else DEFAULT_INSTANCE
+    instance = Path(instance_path) if instance_path is not None else default_instance()
     redis_url = env.get("REDIS_URL")
     broker = env.get("BROKER_URL") or redis_url or (
         "sqla+" + _embedded_sqlite(instance, "broker.sqlite")

@@ -20,7 +20,13 @@ Sender = Callable[[Sequence[int]], int]
 
 @lru_cache(maxsize=1)
 def _senders() -> tuple[Sender, ...]:
-    return tuple(ep.load() for ep in entry_points(group="calcitrack.dispatch"))
+    found = []
+    for ep in entry_points(group="calcitrack.dispatch"):
+        try:
+            found.append(ep.load())
+        except ImportError:
+            log.warning("assessment sender %s is not importable; the sweep will send", ep.value)
+    return tuple(found)
 
 
 def request_assessment(lesion_ids: Sequence[int]) -> int:

@@ -9,7 +9,7 @@ sweep re-sends it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -461,12 +461,12 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
     }
 
 
+def patient_exists(session: Session, external_id: str) -> bool:
+    return session.scalar(select(Patient.id).where(Patient.external_id == external_id)) is not None
+
+
 def find_patient(session: Session, external_id: str) -> Patient:
     patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
     if patient is None:
         raise NotFound(f"patient {external_id} does not exist")
     return patient
-
-
-def today() -> date:
-    return date.today()

@@ -1,0 +1,58 @@
+# calcitrack: two commands set everything up.
+#   make run   install, migrate, load the demo cohort, start web + worker + beat (embedded default)
+#   make test  install, start PostgreSQL/Redis if needed, lint, type-check, run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export CALCITRACK_INSTANCE ?= $(CURDIR)/instance
+
+.PHONY: run test install migrate demo services browser lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/tracker db upgrade
+
+demo: migrate
+	$(BIN)/tracker demo
+	$(BIN)/tracker user demo
+
+run: demo
+	@echo ""
+	@echo "  calcitrack is starting at http://$(HOST):$(PORT)/"
+	@echo "  sign in as: demo / $$($(BIN)/tracker user demo --print-password)"
+	@echo "  data: $(CALCITRACK_INSTANCE) (DATABASE_URL / REDIS_URL override it); Ctrl-C stops all"
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A workers worker --loglevel=WARNING --concurrency=2 --pool=threads & \
+	$(BIN)/celery -A workers beat --loglevel=WARNING --schedule=$(CALCITRACK_INSTANCE)/beat-schedule & \
+	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
+
+services:
+	@bash .ci/services
+
+browser:
+	@test -x /usr/bin/chromium || bash .ci/browser
+
+lint: install
+	$(BIN)/ruff check tracker workers web migrations tests bench
+	$(BIN)/mypy tracker workers web
+
+test: install services browser lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install services
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/scan.py
+
+clean:
+	rm -rf $(VENV) instance tests/artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,213 @@
+"""`tracker import / export / show / schema` as a user runs them, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker import models
+from tracker.cli import main
+from tracker.db import session_factory
+from tracker.demo import generate
+
+BAD = Path(__file__).resolve().parents[1] / "bad_inputs"
+EXPECTED_PATHS: dict[str, str] = json.loads((BAD / "expected_paths.json").read_text())
+TABLES = [models.Patient, models.Lesion, models.Observation, models.ObservationFeature,
+          models.AuditEvent, models.Assessment, models.Alert]
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CALCITRACK_INSTANCE", str(tmp_path))
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def row_counts(url: str) -> dict[str, int]:
+    with session_factory(url)() as s:
+        return {t.__tablename__: s.scalar(select(func.count()).select_from(t)) or 0
+                for t in TABLES}
+
+
+def normalised(doc: dict[str, Any]) -> dict[str, Any]:
+    """Order-normalised timeline with defaults dropped, as the format defines equality."""
+    def obs(o: dict[str, Any]) -> dict[str, Any]:
+        o = {k: v for k, v in o.items() if v is not None}
+        if o.get("visible", True) is True:
+            o.pop("visible", None)
+        if not o.get("features"):
+            o.pop("features", None)
+        if "size_mm" in o:
+            o["size_mm"] = [float(x) for x in o["size_mm"]]
+        return o
+
+    def lesion(le: dict[str, Any]) -> dict[str, Any]:
+        le = {k: v for k, v in le.items() if v is not None}
+        le["site"] = {k: v for k, v in le["site"].items() if v is not None}
+        le["observations"] = sorted((obs(o) for o in le["observations"]),
+                                    key=lambda o: o["date"])
+        return le
+
+    patients = []
+    for p in doc["patients"]:
+        p = {k: v for k, v in p.items() if v is not None}
+        p["lesions"] = sorted((lesion(le) for le in p["lesions"]), key=lambda le: le["id"])
+        patients.append(p)
+    return {"format": doc["format"], "patients": sorted(patients, key=lambda p: p["id"])}
+
+
+def write(tmp_path: Path, doc: dict[str, Any], name: str = "t.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_demo_cohort_round_trips(run: Any, tmp_path: Path) -> None:
+    doc = generate(date.today(), seed=3)
+    first = run("import", write(tmp_path, doc))
+    assert first.exit_code == 0, first.output
+    out = tmp_path / "export.json"
+    assert run("export", "-o", str(out)).exit_code == 0
+    assert normalised(json.loads(out.read_text())) == normalised(doc)
+
+
+def test_vignettes_round_trip(run: Any, tmp_path: Path, shared_dir: Path) -> None:
+    files = sorted((shared_dir / "vignettes").glob("*.timeline.json"))
+    assert files, "no vignette timelines found"
+    for f in files:
+        doc = json.loads(f.read_text())
+        assert run("import", str(f)).exit_code == 0
+        for p in doc["patients"]:
+            res = run("export", "--patient", p["id"])
+            assert res.exit_code == 0
+            got = json.loads(res.output)
+            assert normalised(got) == normalised({"format": doc["format"], "patients": [p]})
+
+
+def test_reimport_changes_nothing_and_update_is_audited(
+    run: Any, tmp_path: Path, database_url: str
+) -> None:
+    doc = generate(date.today(), seed=5, copies=1)
+    path = write(tmp_path, doc)
+    assert run("import", path).exit_code == 0
+    before = row_counts(database_url)
+    again = run("import", path)
+    assert again.exit_code == 0
+    summary = json.loads(again.output)
+    assert summary["observations_created"] == 0 and summary["observations_updated"] == 0
+    assert row_counts(database_url) == before
+
+    changed = json.loads(json.dumps(doc))
+    target = changed["patients"][1]["lesions"][0]["observations"][0]
+    old_size = target["size_mm"][0]
+    target["size_mm"] = [old_size + 3]
+    res = run("import", write(tmp_path, changed, "changed.json"))
+    assert json.loads(res.output)["observations_updated"] == 1
+    with session_factory(database_url)() as s:
+        events = s.scalars(select(models.AuditEvent).where(
+            models.AuditEvent.action == "observation.update")).all()
+    assert len(events) == 1
+    assert events[0].before is not None and events[0].after is not None
+    assert events[0].before["size_mm"] == [old_size]
+    assert events[0].after["size_mm"] == [old_size + 3]
+    assert events[0].actor == "cli"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PATHS))
+def test_bad_input_is_rejected_with_its_path_and_writes_nothing(
+    run: Any, name: str, database_url: str
+) -> None:
+    # Something already stored, so "writes nothing" is checked against a non-empty database.
+    seed = generate(date.today(), seed=1, copies=1)
+    seed["patients"] = seed["patients"][:2]
+    seed_path = BAD.parent / "artifacts"
+    seed_path.mkdir(exist_ok=True)
+    assert run("import", write(seed_path, seed, f"seed-{name}")).exit_code == 0
+    before = row_counts(database_url)
+    res = run("import", str(BAD / name))
+    assert res.exit_code == 2, res.output
+    assert EXPECTED_PATHS[name] in res.stderr, res.stderr
+    assert row_counts(database_url) == before
+
+
+def test_every_problem_is_reported_at_once(run: Any) -> None:
+    res = run("import", str(BAD / "size_four_numbers.json"))
+    assert "at most 3 allowed" in res.stderr
+    doc = json.loads((BAD / "size_four_numbers.json").read_text())
+    doc["patients"][0]["lesions"][0]["observations"][1]["density"] = "bright"
+    doc["patients"][0]["sex"] = "Q"
+    path = BAD.parent / "artifacts" / "many.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(doc))
+    res = run("import", str(path))
+    assert res.exit_code == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 3, res.stderr
+
+
+def test_size_message_names_the_value_and_the_limit(run: Any) -> None:
+    res = run("import", str(BAD / "size_501.json"))
+    assert ("patients[0].lesions[0].observations[0].size_mm[0]: 501 is above 500"
+            in res.stderr)
+
+
+def test_oversized_file_is_rejected(run: Any, tmp_path: Path, database_url: str) -> None:
+    big = tmp_path / "big.json"
+    pad = "x" * 1000
+    with big.open("w") as f:  # a 20 MB timeline
+        f.write('{"format": "lesion-timeline/1", "patients": [')
+        f.write(",".join(f'{{"id": "P{i}", "lesions": [], "pad": "{pad}"}}'
+                         for i in range(20_000)))
+        f.write("]}")
+    assert big.stat().st_size > 20_000_000
+    before = row_counts(database_url)
+    res = run("import", str(big))
+    assert res.exit_code == 2
+    assert "limit" in res.stderr and str(big) in res.stderr
+    assert row_counts(database_url) == before
+
+
+def test_show_prints_pending_until_assessed(run: Any, tmp_path: Path) -> None:
+    doc = generate(date.today(), seed=2, copies=1)
+    assert run("import", write(tmp_path, doc)).exit_code == 0
+    res = run("show", "DEMO-002", "--json")
+    assert res.exit_code == 0
+    record = json.loads(res.output)
+    assert record["patient"] == "DEMO-002"
+    stages = [o["stage"] for le in record["lesions"] for o in le["observations"]]
+    assert stages and set(stages) == {"pending"}
+    text = run("show", "DEMO-002")
+    assert "Lesion L1" in text.output and "pending" in text.output
+    missing = run("show", "NOPE")
+    assert missing.exit_code == 1 and "NOPE" in missing.stderr
+
+
+def test_schema_is_generated_and_rejects_unknown_keys(run: Any) -> None:
+    res = run("schema")
+    schema = json.loads(res.output)
+    assert schema["properties"]["format"]["const"] == "lesion-timeline/1"
+    assert schema["additionalProperties"] is False
+    obs = schema["$defs"]["ObservationIn"]
+    assert obs["additionalProperties"] is False
+    assert "size_mm" in obs["properties"]
+
+
+def test_import_of_a_missing_file_says_so(run: Any) -> None:
+    res = run("import", "/nonexistent/timeline.json")
+    assert res.exit_code == 2 and "no such file" in res.stderr
+
+
+def _session(url: str) -> Session:
+    return session_factory(url)()
