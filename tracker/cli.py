@@ -144,7 +144,8 @@ def render_record(record: dict[str, Any]) -> str:
     for lesion in record["lesions"]:
         site = lesion["site"]
         a = lesion["assessment"]
-        entity = lesion["entity"] or (f"{a['entity']} (suggested)" if a["entity"] else "undiagnosed")
+        suggested = f"{a['entity']} (suggested)" if a["entity"] else "undiagnosed"
+        entity = lesion["entity"] or suggested
         lines.append("")
         lines.append(
             f"  Lesion {lesion['lesion']}: {site['laterality']} {site['region']}"

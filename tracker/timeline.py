@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -125,7 +126,7 @@ def _show(value: Any) -> str:
     return json.dumps(value)
 
 
-_CODE_FIELDS: dict[str, type] = {
+_CODE_FIELDS: dict[str, type[StrEnum]] = {
     "compartment": Compartment,
     "region": Region,
     "laterality": Laterality,
@@ -160,7 +161,9 @@ def _message(err: Any) -> str:
         if field == "format":
             return f"{_show(value)} is not a supported format; expected \"{FORMAT}\""
         codes = _CODE_FIELDS.get(field)
-        allowed = ", ".join(c.value for c in codes) if codes else str(ctx.get("expected", ""))
+        allowed = (
+            ", ".join(c.value for c in list(codes)) if codes else str(ctx.get("expected", ""))
+        )
         return f"{_show(value)} is not a {field.rstrip('s')} code (one of: {allowed})"
     if kind == "less_than_equal":
         return f"{_show(value)} is above {_show(ctx['le'])}"
@@ -261,14 +264,14 @@ def observation_problems(
             if obs.get(key) is None:
                 yield Problem(f"{path}.{key}", "is required when the lesion is visible")
     sizes = obs.get("size_mm")
-    if isinstance(sizes, list) and sizes and all(
+    numbers = isinstance(sizes, list) and all(
         isinstance(s, (int, float)) and not isinstance(s, bool) for s in sizes
-    ):
-        if max(sizes) != sizes[0]:
-            yield Problem(
-                f"{path}.size_mm",
-                f"the first size must be the longest diameter ({sizes[0]} < {max(sizes)})",
-            )
+    )
+    if numbers and sizes and max(sizes) != sizes[0]:
+        yield Problem(
+            f"{path}.size_mm",
+            f"the first size must be the longest diameter ({sizes[0]} < {max(sizes)})",
+        )
     features = _list(obs.get("features"))
     dupes = sorted({f for f in features if isinstance(f, str) and features.count(f) > 1})
     for f in dupes:
@@ -289,7 +292,9 @@ def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
     patients = _list(raw.get("patients"))
     for pid, idx in _duplicates(patients, "id").items():
         for i in idx[1:]:
-            yield Problem(f"patients[{i}].id", f"{json.dumps(pid)} is used by patients[{idx[0]}] too")
+            yield Problem(
+                f"patients[{i}].id", f"{json.dumps(pid)} is used by patients[{idx[0]}] too"
+            )
     for pi, patient in enumerate(patients):
         patient = _dict(patient)
         ppath = f"patients[{pi}]"
@@ -351,7 +356,7 @@ def parse_json(data: bytes | str, *, max_bytes: int) -> Any:
         raise InvalidInput(
             [Problem("", f"file is {size} bytes; the limit is {max_bytes} bytes")]
         )
-    if not (data.strip() if isinstance(data, str) else data.strip()):
+    if not data.strip():
         raise InvalidInput([Problem("", "file is empty; expected a lesion-timeline/1 document")])
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data

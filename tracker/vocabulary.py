@@ -121,7 +121,7 @@ class Course(StrEnum):
 
 
 class Entity(StrEnum):
-    """Declared in vocabulary order (which is also each compartment's suggestion order)."""
+    """Declared in vocabulary order (entity table); suggestion order is `SUGGESTION_ORDER`."""
 
     HADD = "hadd"
     ENTHESOPATHY = "enthesopathy"
@@ -162,8 +162,12 @@ class EntityInfo:
 
 _C, _F, _K = Compartment, Family, Course
 ENTITIES: dict[Entity, EntityInfo] = {
-    Entity.HADD: EntityInfo("Calcific tendinopathy (hydroxyapatite)", _C.TENDON, _F.HADD, _K.RESOLVES),
-    Entity.ENTHESOPATHY: EntityInfo("Degenerative enthesopathy", _C.TENDON, _F.GENERIC, _K.PERSISTS),
+    Entity.HADD: EntityInfo(
+        "Calcific tendinopathy (hydroxyapatite)", _C.TENDON, _F.HADD, _K.RESOLVES
+    ),
+    Entity.ENTHESOPATHY: EntityInfo(
+        "Degenerative enthesopathy", _C.TENDON, _F.GENERIC, _K.PERSISTS
+    ),
     Entity.SERONEGATIVE_ENTHESITIS: EntityInfo(
         "Enthesitis (seronegative spondyloarthropathy)", _C.TENDON, _F.GENERIC, _K.PERSISTS
     ),
@@ -171,7 +175,10 @@ ENTITIES: dict[Entity, EntityInfo] = {
         "Post-traumatic tendon/ligament ossification", _C.TENDON, _F.HO, _K.MATURES
     ),
     Entity.CPPD: EntityInfo(
-        "Calcium pyrophosphate deposition (chondrocalcinosis)", _C.ARTICULAR, _F.GENERIC, _K.PERSISTS
+        "Calcium pyrophosphate deposition (chondrocalcinosis)",
+        _C.ARTICULAR,
+        _F.GENERIC,
+        _K.PERSISTS,
     ),
     Entity.HADD_PERIARTICULAR: EntityInfo(
         "Periarticular hydroxyapatite deposition", _C.ARTICULAR, _F.HADD, _K.RESOLVES
@@ -232,9 +239,52 @@ ENTITIES: dict[Entity, EntityInfo] = {
 }
 
 
+# vocabulary.md `compartment` table, "entities that live there (suggestion order)". This order
+# differs from the entity table's for soft_tissue (ho first) and vascular (phlebolith first).
+SUGGESTION_ORDER: dict[Compartment, tuple[Entity, ...]] = {
+    Compartment.TENDON: (
+        Entity.HADD,
+        Entity.ENTHESOPATHY,
+        Entity.SERONEGATIVE_ENTHESITIS,
+        Entity.POST_TRAUMATIC_OSSIFICATION,
+    ),
+    Compartment.ARTICULAR: (
+        Entity.CPPD,
+        Entity.HADD_PERIARTICULAR,
+        Entity.POST_INJECTION,
+        Entity.RAPIDLY_DESTRUCTIVE_ARTHROPATHY,
+        Entity.GOUT,
+        Entity.SYNOVIAL_OSTEOCHONDROMATOSIS,
+    ),
+    Compartment.SPINE: (
+        Entity.CROWNED_DENS,
+        Entity.LONGUS_COLLI_TENDINITIS,
+        Entity.DISC_CPPD,
+        Entity.DISC_HADD,
+        Entity.FACET_HADD,
+    ),
+    Compartment.SOFT_TISSUE: (
+        Entity.HO,
+        Entity.TUMORAL_CALCINOSIS,
+        Entity.METABOLIC_CALCINOSIS,
+        Entity.CALCINOSIS_CIRCUMSCRIPTA,
+        Entity.CALCINOSIS_UNIVERSALIS,
+        Entity.INJECTION_GRANULOMA,
+        Entity.PARASITIC,
+        Entity.SOFT_TISSUE_TUMOR,
+    ),
+    Compartment.VASCULAR: (
+        Entity.PHLEBOLITH,
+        Entity.VENOUS_MALFORMATION,
+        Entity.ARTERIAL_INTIMAL,
+        Entity.ARTERIAL_MEDIAL,
+    ),
+}
+
+
 def entities_of(compartment: Compartment) -> list[Entity]:
-    """The compartment's entities in suggestion order (vocabulary order)."""
-    return [e for e in Entity if ENTITIES[e].compartment is compartment]
+    """The compartment's entities in suggestion order (vocabulary.md, compartment table)."""
+    return list(SUGGESTION_ORDER[compartment])
 
 
 class Stage(StrEnum):

@@ -106,7 +106,7 @@ def patient_snapshot(patient: Patient) -> dict[str, Any]:
 
 
 def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
-    sizes = list(obs.size_mm or []) + [None, None, None]
+    sizes: list[float | None] = [*(obs.size_mm or []), None, None, None]
     return {
         "date": obs.date,
         "modality": obs.modality.value,
