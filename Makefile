@@ -51,8 +51,7 @@ test: install services browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install services
-	$(BIN)/python bench/latency.py
-	$(BIN)/python bench/scan.py
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance tests/artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tracker.vocabulary import Course, Entity, Family, Stage
+from tracker.vocabulary import Course, Entity, Stage
 
 # §1 size comparison: a change must clear both the absolute and the relative floor.
 # RECIST 1.1 [S12], CT measurement spread [S11]; 2 mm floor design; cross-modality doubled (design).
@@ -212,6 +212,3 @@ SUGGESTION_CUES: dict[Entity, tuple[tuple[str, int], ...]] = {
 # §7 Bosworth [S7][S5]: small L < 5, medium 5-15, large L > 15 mm.
 BOSWORTH_SMALL_BELOW_MM = Decimal("5")
 BOSWORTH_LARGE_ABOVE_MM = Decimal("15")
-
-# Families by which the follow-up and stage tables above are keyed (for readers and tests).
-FAMILIES_WITH_FOLLOW_UP: tuple[Family, ...] = (Family.HADD, Family.HO, Family.GENERIC)

@@ -184,7 +184,7 @@ class Observation(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("lesion_id", "date"),
+        UniqueConstraint("lesion_id", "date"),  # also the index scans read a lesion by
         code_check("modality", Modality),
         code_check("density", Density),
         code_check("margin", Margin),
@@ -209,7 +209,6 @@ class Observation(Base):
         CheckConstraint(
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),
-        Index("ix_observations_lesion_date", "lesion_id", "date"),
     )
 
     @property

@@ -166,9 +166,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_observations')),
     sa.UniqueConstraint('lesion_id', 'date', name=op.f('uq_observations_lesion_id_date'))
     )
-    with op.batch_alter_table('observations', schema=None) as batch_op:
-        batch_op.create_index('ix_observations_lesion_date', ['lesion_id', 'date'], unique=False)
-
     op.create_table('transitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('lesion_id', sa.Integer(), nullable=False),
@@ -233,9 +230,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_transitions_lesion_id'))
 
     op.drop_table('transitions')
-    with op.batch_alter_table('observations', schema=None) as batch_op:
-        batch_op.drop_index('ix_observations_lesion_date')
-
     op.drop_table('observations')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('uq_alerts_lesion_kind_uncleared', postgresql_where=sa.text("state <> 'cleared'"), sqlite_where=sa.text("state <> 'cleared'"))

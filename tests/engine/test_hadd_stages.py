@@ -1,0 +1,301 @@
+"""§2.1 HADD (Uhthoff cycle), row by row, as small shoulder vignettes."""
+
+from __future__ import annotations
+
+from tracker.vocabulary import Density, Entity, Feature, Margin, Modality, Pattern, Texture
+
+from .builders import (
+    DWH_,
+    DWHN,
+    FIHC,
+    MIHC,
+    MWHN,
+    D,
+    Morph,
+    alert,
+    alert_kinds,
+    assess,
+    confidences,
+    mr,
+    not_seen,
+    stages,
+    us,
+    xr,
+)
+
+HADD = Entity.HADD
+
+
+def test_h1_not_seen_on_mr_carries_the_previous_stage() -> None:
+    """MR is insensitive to calcium: a deposit 'not seen' on MR is not resolved [S1]."""
+    a = assess(
+        HADD,
+        xr("2024-01-10", 12),
+        xr("2024-03-10", 12),
+        not_seen("2024-05-10", Modality.MR),
+        as_of="2024-05-10",
+    )
+    assert stages(a) == ["formative", "resting", "resting"]
+    assert a.stages[2].confidence == 0.20
+    assert a.stages[2].evidence == ("not seen on MR (insensitive to calcification); stage carried",)
+    assert a.stages[2].rule == "H1"
+    assert len(a.transitions) == 1
+    assert a.next_follow_up == D("2024-11-10")  # resting +6 months, from the carried stage
+
+
+def test_h2_not_seen_after_being_seen_is_resolved() -> None:
+    a = assess(HADD, xr("2024-01-10", 12), not_seen("2024-07-10", Modality.US), as_of="2024-08-01")
+    assert stages(a) == ["formative", "resolved"]
+    assert a.stages[1].confidence == 0.80
+    assert a.stages[1].evidence == ("not seen",)
+    assert a.next_follow_up is None
+
+
+def test_h3_only_invisible_observations_are_precalcific() -> None:
+    a = assess(
+        HADD,
+        not_seen("2024-01-10"),
+        not_seen("2024-02-10", Modality.MR),
+        as_of="2024-12-31",
+    )
+    assert stages(a) == ["precalcific", "precalcific"]
+    assert confidences(a) == [0.30, 0.30]  # MR with nothing seen before is H3, not H1
+    assert a.alerts == ()
+    assert a.next_follow_up is None
+    assert a.transitions == ()
+
+
+def test_h4_deposit_back_after_resolution_is_a_recurrence() -> None:
+    a = assess(
+        HADD,
+        xr("2023-01-10", 9),
+        not_seen("2023-07-10"),
+        xr("2024-01-10", 6, MIHC),
+        as_of="2024-02-01",
+    )
+    assert stages(a) == ["formative", "resolved", "formative"]
+    assert a.stages[2].confidence == 0.60
+    assert a.stages[2].rule == "H4"  # first matching row wins over H5's resorptive signs
+    assert a.transitions[-1].unexpected
+    assert "unexpected: resolved→formative" in a.transitions[-1].evidence
+    regrowth = alert(a, "unexpected_regrowth")
+    assert regrowth.reason == "deposit regrew after resolved (9.0→6.0 mm)"  # 9a.21
+
+
+def test_h5_one_sign_group_on_a_first_image_is_resorptive() -> None:
+    a = assess(HADD, xr("2024-01-10", 12, MIHC), as_of="2024-01-10")
+    assert stages(a) == ["resorptive"]
+    assert confidences(a) == [0.60]
+    assert a.next_follow_up == D("2024-04-10")  # resorptive +3 months [S4]
+
+
+def test_h5_adds_a_tenth_per_further_sign_group() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-10", 12),
+        xr("2024-02-10", 12.5, DWHN, Feature.INTRABURSAL_MIGRATION),  # F only
+        xr("2024-03-10", 9, FIHC, Feature.COMET_TAIL),  # M + F + D
+        as_of="2024-03-10",
+    )
+    assert stages(a) == ["formative", "resorptive", "resorptive"]
+    assert confidences(a) == [0.50, 0.60, 0.80]
+
+
+def test_h6_shrinking_to_exactly_5_mm_is_postcalcific_and_bosworth_medium() -> None:
+    """9a.11: a 5.0 mm residue is post-calcific (<= 5) and Bosworth 'medium' (small is < 5)."""
+    a = assess(HADD, xr("2024-01-10", 8, MWHN), xr("2024-06-10", 5, MWHN), as_of="2024-06-10")
+    assert stages(a) == ["formative", "postcalcific"]
+    assert a.stages[1].confidence == 0.70
+    assert dict(a.stages[1].classifications)["bosworth"] == "medium"
+    assert a.next_follow_up == D("2025-06-10")
+
+
+def test_h7_shrinking_but_larger_than_5_mm_is_still_resorbing() -> None:
+    a = assess(HADD, xr("2024-01-10", 8, MWHN), xr("2024-06-10", 5.1, MWHN), as_of="2024-06-10")
+    assert stages(a) == ["formative", "resorptive"]
+    assert a.stages[1].confidence == 0.60
+    assert a.stages[1].rule == "H7"
+
+
+def test_d_catches_slow_shrinkage_from_the_run_peak() -> None:
+    """15 → 13.5 → 12 mm: each step is noise, but 12 is 20 % below the run's 15 mm peak."""
+    a = assess(
+        HADD,
+        xr("2024-01-10", 15),
+        xr("2024-04-10", 13.5),
+        xr("2024-07-10", 12),
+        as_of="2024-07-10",
+    )
+    assert stages(a) == ["formative", "resting", "resorptive"]
+    assert a.stages[2].evidence[:2] == (
+        "size stable (13.5→12.0 mm)",
+        "-20% from peak (15.0→12.0 mm)",
+    )
+    assert a.stages[2].confidence == 0.60
+
+
+def test_d_run_peak_one_tenth_short_of_the_threshold_is_not_shrinkage() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-10", 15),
+        xr("2024-04-10", 13.5),
+        xr("2024-07-10", 12.1),
+        as_of="2024-08-01",
+    )
+    assert stages(a) == ["formative", "resting", "resting"]
+    assert not any("from peak" in e for e in a.stages[2].evidence)
+
+
+def test_d_run_peak_counts_only_the_same_modality() -> None:
+    """A 15 mm ultrasound peak says nothing about a 12 mm radiograph."""
+    a = assess(
+        HADD, us("2024-01-10", 15), xr("2024-04-10", 13.5), xr("2024-07-10", 12), as_of="2024-08-01"
+    )
+    assert stages(a) == ["formative", "resting", "resting"]
+    b = assess(
+        HADD, xr("2024-01-10", 15), us("2024-04-10", 13.5), xr("2024-07-10", 12), as_of="2024-08-01"
+    )
+    assert stages(b) == ["formative", "resting", "resorptive"]
+
+
+def test_d_run_survives_a_carried_mr_observation() -> None:
+    """9a.17: MR not-seen neither breaks the formative/resting run nor its peak."""
+    a = assess(
+        HADD,
+        xr("2024-01-10", 15),
+        xr("2024-03-10", 14),
+        not_seen("2024-05-10", Modality.MR),
+        xr("2024-07-10", 12),
+        as_of="2024-08-01",
+    )
+    assert stages(a) == ["formative", "resting", "resting", "resorptive"]
+
+
+def test_h8_growth_after_rest_is_formative_and_allowed() -> None:
+    a = assess(
+        HADD, xr("2024-01-10", 10), xr("2024-03-10", 10), xr("2024-09-10", 13), as_of="2024-09-10"
+    )
+    assert stages(a) == ["formative", "resting", "formative"]
+    assert a.stages[2].confidence == 0.75
+    assert not a.transitions[-1].unexpected
+    assert "unexpected_regrowth" not in alert_kinds(a)
+
+
+def test_h8_growth_after_post_calcific_is_less_certain_and_unexpected() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-10", 8, MWHN),
+        xr("2024-06-10", 4, MWHN),
+        xr("2024-12-10", 8, MWHN),
+        as_of="2024-12-10",
+    )
+    assert stages(a) == ["formative", "postcalcific", "formative"]
+    assert a.stages[2].confidence == 0.60
+    assert a.transitions[-1].unexpected
+    assert (
+        alert(a, "unexpected_regrowth").reason == "deposit regrew after postcalcific (4.0→8.0 mm)"
+    )
+
+
+def test_h9_a_single_quiet_image_is_formative() -> None:
+    a = assess(HADD, xr("2024-01-10", 14), as_of="2024-01-10")
+    assert stages(a) == ["formative"]
+    assert a.stages[0].evidence == (
+        "first observation",
+        "dense",
+        "well_defined",
+        "homogeneous",
+        "nodular",
+    )
+    assert a.next_follow_up == D("2024-07-10")
+
+
+def test_first_visible_after_never_seen_is_a_first_observation() -> None:
+    a = assess(HADD, not_seen("2024-01-10", Modality.US), us("2024-03-10", 6), as_of="2024-03-10")
+    assert stages(a) == ["precalcific", "formative"]
+    assert a.stages[1].evidence[0] == "first observation"
+
+
+def test_h11_unchanged_residue_stays_post_calcific_and_needs_no_more_imaging() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-10", 8, MWHN),
+        xr("2024-06-10", 4, MWHN),
+        xr("2025-06-10", 4, MWHN),
+        as_of="2025-06-10",
+    )
+    assert stages(a) == ["formative", "postcalcific", "postcalcific"]
+    assert a.stages[2].rule == "H11"
+    assert a.next_follow_up is None  # prev(o) was already post-calcific
+
+
+def test_h11_small_deposit_unchanged_after_resorption_is_post_calcific() -> None:
+    a = assess(HADD, xr("2024-01-10", 5, MIHC), xr("2024-04-10", 5, MWHN), as_of="2024-04-10")
+    assert stages(a) == ["resorptive", "postcalcific"]
+    assert a.stages[1].confidence == 0.70
+
+
+def test_h12_unchanged_after_resorption_above_5_mm_is_stalled() -> None:
+    a = assess(HADD, xr("2024-01-10", 9, MIHC), xr("2024-04-10", 9, DWHN), as_of="2024-04-10")
+    assert stages(a) == ["resorptive", "resting"]
+    assert a.stages[1].confidence == 0.60
+    assert "resorption stalled" in a.stages[1].evidence
+    assert not a.transitions[0].unexpected  # resorptive → resting is allowed
+
+
+def test_classifications_on_radiograph_ct_and_ultrasound() -> None:
+    faint_cloud = Morph(Density.FAINT, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.CLOUD)
+    lobulated = Morph(
+        Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.MULTILOCULATED
+    )
+    a = assess(
+        HADD,
+        xr("2024-01-10", 4.9, DWH_),  # texture given, pattern missing
+        xr("2024-02-10", 4.9, Morph(Density.DENSE, Margin.WELL_DEFINED, None, Pattern.NODULAR)),
+        xr("2024-03-10", 4.9, lobulated),
+        xr("2024-04-10", 15, faint_cloud),
+        us("2024-05-10", 15.1),
+        as_of="2024-05-10",
+    )
+    cls = [dict(s.classifications) for s in a.stages]
+    assert cls[0] == {"gartner": "I", "sfa": "A", "bosworth": "small"}
+    assert cls[1] == {"gartner": "I", "sfa": "C", "bosworth": "small"}  # 9a.10
+    assert cls[2] == {"gartner": "I", "sfa": "B", "bosworth": "small"}
+    assert cls[3] == {"gartner": "III", "sfa": "C", "bosworth": "medium"}
+    assert cls[4] == {"bosworth": "large"}  # Gärtner and SFA are radiographic
+    assert all("brooker" not in c for c in cls)
+
+
+def test_gartner_tests_i_then_iii_then_ii() -> None:
+    a = assess(
+        HADD,
+        xr(
+            "2024-01-10",
+            10,
+            Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.CLOUD),
+        ),
+        xr(
+            "2024-02-10",
+            10,
+            Morph(Density.DENSE, Margin.ILL_DEFINED, Texture.HOMOGENEOUS, Pattern.NODULAR),
+        ),
+        xr(
+            "2024-03-10",
+            10,
+            Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.NODULAR),
+        ),
+        as_of="2024-03-10",
+    )
+    assert [dict(s.classifications)["gartner"] for s in a.stages] == ["I", "II", "II"]
+
+
+def test_no_classification_outside_the_hadd_family_or_when_not_seen() -> None:
+    a = assess(Entity.ENTHESOPATHY, xr("2024-01-10", 10), as_of="2024-01-10")
+    assert a.stages[0].classifications == ()
+    b = assess(HADD, xr("2024-01-10", 10), not_seen("2024-06-10"), as_of="2024-06-10")
+    assert b.stages[1].classifications == ()
+
+
+def test_mr_visible_deposit_is_staged_like_any_other() -> None:
+    a = assess(HADD, mr("2024-01-10", 10), mr("2024-02-10", 10), as_of="2024-02-10")
+    assert stages(a) == ["formative", "resting"]

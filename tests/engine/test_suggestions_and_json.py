@@ -1,0 +1,180 @@
+"""§6 entity suggestions and the `lesion-assessment/1` per-lesion JSON."""
+
+from __future__ import annotations
+
+import json
+
+from tracker.engine import ENGINE_VERSION, assessment_to_json, suggestion_cues
+from tracker.vocabulary import (
+    Compartment,
+    Density,
+    Entity,
+    Feature,
+    Margin,
+    Modality,
+    Pattern,
+    Region,
+)
+
+from .builders import DWHB, DWHN, MIHC, Morph, assess, lesion, not_seen, stages, us, xr
+
+
+def test_soft_tissue_prior_follows_the_compartment_order_not_the_entity_table() -> None:
+    """vocabulary.md lists ho first among soft-tissue entities (prior 0.40)."""
+    a = assess(
+        None,
+        xr("2024-01-10", 20, Morph(Density.FAINT, Margin.ILL_DEFINED, None, None)),
+        compartment=Compartment.SOFT_TISSUE,
+        region=Region.THIGH,
+        as_of="2024-01-10",
+    )
+    assert [(s.entity.value, s.score) for s in a.suggestions] == [
+        ("ho", 0.4),
+        ("tumoral_calcinosis", 0.3),
+        ("metabolic_calcinosis", 0.2),
+    ]
+    assert (a.entity, a.entity_source, a.family.value) == (Entity.HO, "suggested", "ho")
+    assert stages(a) == ["ho_early"]
+
+
+def test_cues_count_once_and_the_score_is_clamped_to_one() -> None:
+    a = assess(
+        None,
+        xr("2024-01-10", 12, DWHN),
+        xr("2024-03-10", 10, MIHC, Feature.INTRABURSAL_MIGRATION, Feature.COMET_TAIL),
+        xr("2024-05-10", 8, MIHC, Feature.COMET_TAIL),
+        not_seen("2024-09-10"),
+        compartment=Compartment.TENDON,
+        region=Region.SHOULDER,
+        as_of="2024-09-10",
+    )
+    top = a.suggestions[0]
+    assert (top.entity, top.score) == (Entity.HADD, 1.0)
+    assert top.why == (
+        "tendon",
+        "nodular",
+        "cloud",
+        "dense",
+        "comet_tail",
+        "intrabursal_migration",
+        "resolved_seen",
+        "region:shoulder",
+    )
+    assert len(a.suggestions) == 3
+    assert stages(a) == ["formative", "resorptive", "resorptive", "resolved"]
+
+
+def test_not_seen_on_mr_is_no_resolved_cue() -> None:
+    """9a.7: MR does not show calcium, so not seeing it there is no resolution."""
+    on_mr = lesion(
+        None,
+        xr("2024-01-10", 12),
+        not_seen("2024-03-10", Modality.MR),
+        compartment=Compartment.SPINE,
+    )
+    assert "resolved_seen" not in suggestion_cues(on_mr)
+    on_ct = lesion(
+        None,
+        xr("2024-01-10", 12),
+        not_seen("2024-03-10", Modality.CT),
+        compartment=Compartment.SPINE,
+    )
+    assert "resolved_seen" in suggestion_cues(on_ct)
+
+
+def test_ties_rank_by_compartment_order() -> None:
+    a = assess(
+        None,
+        us("2024-01-10", 6, Morph(Density.MODERATE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
+        compartment=Compartment.SPINE,
+        region=Region.THORACIC_SPINE,
+        as_of="2024-01-10",
+    )
+    # crowned_dens .40+.20, longus_colli .30, disc_cppd .20+.30+.10 = .60 (tie: crowned_dens first)
+    assert [(s.entity.value, s.score) for s in a.suggestions] == [
+        ("crowned_dens", 0.6),
+        ("disc_cppd", 0.6),
+        ("longus_colli_tendinitis", 0.3),
+    ]
+
+
+def test_suggestions_use_every_observation_whatever_as_of_and_are_output_when_given() -> None:
+    """9a.8."""
+    a = assess(
+        Entity.ENTHESOPATHY,
+        xr("2024-01-10", 8, DWHB),
+        xr("2025-01-10", 8, DWHB, Feature.BONE_ORGANIZATION),
+        as_of="2024-02-01",
+    )
+    assert a.entity_source == "given"
+    assert a.suggestions[0].why == ("tendon", "bone", "bone_organization")
+
+
+def test_event_date_is_a_cue() -> None:
+    a = assess(
+        None,
+        xr("2024-03-10", 8, MIHC),
+        compartment=Compartment.ARTICULAR,
+        region=Region.KNEE,
+        event="2024-01-10",
+        as_of="2024-03-10",
+    )
+    post_injection = next(s for s in a.suggestions if s.entity is Entity.POST_INJECTION)
+    assert post_injection.why == ("articular", "event_date", "cloud")
+
+
+def test_json_shape_rounding_and_optional_classifications() -> None:
+    a = assess(
+        Entity.HADD,
+        xr("2024-01-10", 14, DWHN),
+        not_seen("2024-09-10"),
+        xr("2025-01-10", 14, DWHN),
+        as_of="2025-09-01",
+    )
+    doc = assessment_to_json(a)
+    assert list(doc) == [
+        "entity",
+        "entity_source",
+        "suggested_entities",
+        "stages",
+        "transitions",
+        "alerts",
+        "next_follow_up",
+    ]
+    assert doc["entity"] == "hadd" and doc["entity_source"] == "given"
+    assert doc["stages"][0] == {
+        "date": "2024-01-10",
+        "stage": "formative",
+        "confidence": 0.5,
+        "evidence": ["first observation", "dense", "well_defined", "homogeneous", "nodular"],
+        "classifications": {"gartner": "I", "sfa": "A", "bosworth": "medium"},
+    }
+    assert "classifications" not in doc["stages"][1]
+    assert doc["transitions"][0] == {
+        "date": "2024-09-10",
+        "from": "formative",
+        "to": "resolved",
+        "evidence": ["not seen"],
+    }
+    assert [x["kind"] for x in doc["alerts"]] == ["unexpected_regrowth", "follow_up_overdue"]
+    assert doc["alerts"][0] == {
+        "kind": "unexpected_regrowth",
+        "severity": "warning",
+        "since": "2025-01-10",
+        "reason": "deposit regrew after resolved (14.0→14.0 mm)",
+        "rule": "hadd.unexpected_regrowth",
+    }
+    assert doc["next_follow_up"] == "2025-07-10"
+    assert all(round(s["score"], 2) == s["score"] for s in doc["suggested_entities"])
+    json.dumps(doc)  # plain JSON types only
+    assert a.engine_version == ENGINE_VERSION
+
+
+def test_json_next_follow_up_null() -> None:
+    a = assess(Entity.HADD, xr("2024-01-10", 14), not_seen("2024-09-10"), as_of="2024-09-10")
+    assert assessment_to_json(a)["next_follow_up"] is None
+
+
+def test_empty_lesion_has_no_stages_but_a_suggested_entity() -> None:
+    a = assess(None, compartment=Compartment.VASCULAR, as_of="2024-01-01")
+    assert (a.entity, a.stages, a.alerts, a.next_follow_up) == (Entity.PHLEBOLITH, (), (), None)

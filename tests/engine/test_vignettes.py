@@ -1,0 +1,110 @@
+"""Every shared vignette set (`shared/vignettes/*.expected.json`) run through the engine directly.
+
+Mirrors `check.py`: the timeline is cut to observations dated on or before each check's `as_of`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracker.engine import assessment_to_json, infer
+
+from .timeline_facts import lesion_facts, lesions_of
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+VIGNETTES = SHARED / "vignettes"
+
+
+def _expected_files() -> list[Path]:
+    return sorted(VIGNETTES.glob("*.expected.json")) if VIGNETTES.is_dir() else []
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for path in _expected_files():
+        expected = json.loads(path.read_text())
+        for check in expected["checks"]:
+            for key, want in check["lesions"].items():
+                cases.append(
+                    pytest.param(
+                        path,
+                        expected["timeline"],
+                        check["as_of"],
+                        key,
+                        want,
+                        id=f"{path.name.split('.')[0]}:{key}@{check['as_of']}",
+                    )
+                )
+    return cases
+
+
+def _assessment(timeline: dict[str, Any], key: str, as_of: str) -> dict[str, Any]:
+    lesion = dict(lesions_of(timeline))[key]
+    day = date.fromisoformat(as_of)
+    return assessment_to_json(infer(lesion_facts(lesion, day), day))
+
+
+requires_shared = pytest.mark.skipif(
+    not _expected_files(), reason=f"no vignettes at {VIGNETTES} (shared folder missing)"
+)
+
+
+@requires_shared
+@pytest.mark.parametrize(("path", "timeline_name", "as_of", "key", "want"), _cases())
+def test_vignette(
+    path: Path, timeline_name: str, as_of: str, key: str, want: dict[str, Any]
+) -> None:
+    timeline = json.loads((path.parent / timeline_name).read_text())
+    got = _assessment(timeline, key, as_of)
+    alerts = {a["kind"]: a for a in got["alerts"]}
+    if "stages" in want:
+        assert len(got["stages"]) == len(want["stages"])
+        for i, (s, ok) in enumerate(zip(got["stages"], want["stages"], strict=True)):
+            assert s["stage"] in ok, f"observation {i}: {s['stage']} not in {ok}"
+    for kind in want.get("alerts_required", []):
+        assert kind in alerts, f"{kind} missing; open: {sorted(alerts)}"
+    for kind in want.get("alerts_forbidden", []):
+        assert kind not in alerts, f"{kind} must not be open"
+    for kind, severity in want.get("severity", {}).items():
+        assert alerts[kind]["severity"] == severity
+    pairs = [(t["from"], t["to"]) for t in got["transitions"]]
+    for a, b in want.get("transitions_include", []):
+        assert (a, b) in pairs
+    if "top_suggestion" in want:
+        assert got["suggested_entities"][0]["entity"] == want["top_suggestion"]
+    if "next_follow_up" in want:
+        assert got["next_follow_up"] == want["next_follow_up"]
+    if "entity_source" in want:
+        assert got["entity_source"] == want["entity_source"]
+
+
+@requires_shared
+@pytest.mark.parametrize("path", _expected_files(), ids=lambda p: p.name)
+def test_vignette_confidence_orderings(path: Path) -> None:
+    expected = json.loads(path.read_text())
+    timeline = json.loads((path.parent / expected["timeline"]).read_text())
+    for check in expected["checks"]:
+        if "conf_lower" not in check:
+            continue
+        (low_key, i), (high_key, j) = check["conf_lower"]
+        low = _assessment(timeline, low_key, check["as_of"])["stages"][i]["confidence"]
+        high = _assessment(timeline, high_key, check["as_of"])["stages"][j]["confidence"]
+        assert low < high
+
+
+@requires_shared
+@pytest.mark.parametrize("path", _expected_files(), ids=lambda p: p.name)
+def test_vignette_output_ignores_input_order(path: Path) -> None:
+    expected = json.loads(path.read_text())
+    timeline = json.loads((path.parent / expected["timeline"]).read_text())
+    day = date.fromisoformat(max(c["as_of"] for c in expected["checks"]))
+    for _, lesion in lesions_of(timeline):
+        reversed_lesion = {**lesion, "observations": lesion["observations"][::-1]}
+        forward = assessment_to_json(infer(lesion_facts(lesion), day))
+        backward = assessment_to_json(infer(lesion_facts(reversed_lesion), day))
+        assert json.dumps(forward) == json.dumps(backward)
