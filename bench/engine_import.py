@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tracker.db import session_factory
 from tracker.demo import generate
-from tracker.facts import facts_of_input
 from tracker.engine import infer
+from tracker.facts import facts_of_input
 from tracker.migrate import upgrade
 from tracker.services.records import export_timeline, import_timeline
 from tracker.timeline import validate_timeline
@@ -36,8 +36,9 @@ def main() -> None:
             infer(facts_of_input(le), TODAY)
         runs.append(time.perf_counter() - t0)
     best = min(runs)
+    median = statistics.median(runs)
     print(f"engine: {len(lesions)} lesions ({observations} observations) in {best:.3f} s"
-          f" -> {len(lesions) / best:,.0f} lesions/s (best of 3, median {statistics.median(runs):.3f} s)")
+          f" -> {len(lesions) / best:,.0f} lesions/s (best of 3, median {median:.3f} s)")
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"

@@ -225,3 +225,124 @@ def db_upgrade(revision: str) -> None:
     """Migrate the configured database (DATABASE_URL) to the latest schema."""
     migrate.upgrade(settings().database_url, revision)
     click.echo(f"database at {revision}")
+
+
+# --------------------------------------------------------------------------- assessment
+
+
+@main.command("assess")
+@click.option("--all", "all_", is_flag=True, help="Every lesion.")
+@click.option("--patient", "patient", default=None, help="Every lesion of this patient id.")
+@click.option("--stale", is_flag=True, help="Lesions never assessed or by another engine.")
+@click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
+@reports_errors
+def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) -> None:
+    """Assess lesions in this process (the service the workers run), and store the result."""
+    from tracker.services import assessment
+
+    if sum((all_, patient is not None, stale)) != 1:
+        fail([Problem("assess", "give exactly one of --all, --patient ID, --stale")])
+    when = parse_as_of(as_of)
+    with session() as s:
+        if patient is not None:
+            ids = assessment.lesions_of_patient(s, patient)
+        elif stale:
+            ids = assessment.stale_lesions(s)
+        else:
+            ids = assessment.all_lesions(s)
+        report = assessment.assess_lesions(s, ids, when)
+    click.echo(json.dumps(report.as_dict()))
+
+
+@main.command("scan")
+@click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
+@reports_errors
+def scan_cmd(as_of: str | None) -> None:
+    """Re-evaluate time-dependent alerts of every lesion; print opened/cleared/kept counts."""
+    from tracker.services import assessment
+
+    when = parse_as_of(as_of)
+    with session() as s:
+        report = assessment.scan_alerts(s, when)
+    click.echo(json.dumps({"as_of": when.isoformat(), **report.as_dict()}))
+
+
+@main.command("sweep")
+@click.option("--grace-seconds", type=int, default=None,
+              help="Only changes older than this (default: SWEEP_GRACE_SECONDS).")
+@reports_errors
+def sweep_cmd(grace_seconds: int | None) -> None:
+    """Re-send the assessment of every lesion whose change is still unassessed."""
+    from tracker.services import assessment
+
+    grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
+    with session() as s:
+        ids = assessment.sweep_pending(s, grace)
+    sent = dispatch.request_assessment(ids)
+    click.echo(json.dumps({"pending": len(ids), "queued": sent}))
+
+
+# --------------------------------------------------------------------------- users (web layer)
+
+
+@main.group("user")
+def user_group() -> None:
+    """People who sign in to the web pages, and API tokens for machine clients."""
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["clinician", "radiologist", "admin"]),
+              default="clinician", show_default=True)
+@click.option("--password", default=None,
+              help="Password (prompted, hidden, when not given; at least 10 characters).")
+@reports_errors
+def user_add_cmd(username: str, role: str, password: str | None) -> None:
+    """Add a user who signs in to the web pages."""
+    from tracker.services import users
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with session() as s:
+        made = users.create_user(s, username, str(password), role, actor=CLI_ACTOR)
+    click.echo(f"user {made.username} added ({made.role.value})")
+
+
+@user_group.command("token")
+@click.argument("username")
+@click.argument("name")
+@reports_errors
+def user_token_cmd(username: str, name: str) -> None:
+    """Issue an API token NAME for USERNAME; it is printed once and stored only hashed."""
+    from tracker.services import users
+
+    with session() as s:
+        token = users.issue_token(s, username, name, actor=CLI_ACTOR)
+    click.echo(token)
+
+
+@user_group.command("demo")
+@click.option("--print-password", is_flag=True, help="Only print the demo user's password.")
+@reports_errors
+def user_demo_cmd(print_password: bool) -> None:
+    """Create the `demo` admin once, with a random password kept in the instance folder."""
+    import secrets
+
+    from tracker.services import users
+
+    cfg = settings()
+    secret = Path(cfg.instance_path) / "demo-password"
+    if not secret.exists():
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text(secrets.token_urlsafe(12) + "\n", encoding="utf-8")
+        secret.chmod(0o600)
+    password = secret.read_text(encoding="utf-8").strip()
+    if print_password:
+        click.echo(password)
+        return
+    with session() as s:
+        if users.user_exists(s, "demo"):
+            click.echo("demo user already exists")
+            return
+        users.create_user(s, "demo", password, "admin", actor=CLI_ACTOR)
+    click.echo(f"demo user added (password in {secret})")

@@ -50,8 +50,15 @@ def audit(
 
 
 def mark_for_assessment(lesion: Lesion) -> None:
-    """The outbox mark: this lesion's data changed and its stored assessment is stale."""
-    lesion.data_version = (lesion.data_version or 0) + 1
+    """The outbox mark: this lesion's data changed and its stored assessment is stale.
+
+    The version is incremented in SQL, not in Python, so two writers on one lesion at once
+    cannot both write N+1 (the later assessment would then look current while missing one).
+    """
+    if lesion.id is None:  # not inserted yet: there is no stored version to race on
+        lesion.data_version = 1
+    else:
+        lesion.data_version = Lesion.data_version + 1
     lesion.assessment_due_at = now()
 
 

@@ -1,0 +1,96 @@
+"""Users, tokens and alert actions: one audited transaction each, on both databases."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import make_lesion, obs
+from tracker.errors import Conflict, InvalidInput, NotFound
+from tracker.models import Alert, AuditEvent, User
+from tracker.services import alerts, users
+
+TODAY = date(2025, 1, 15)
+
+
+def test_create_user_hashes_password_and_audits(session: Session) -> None:
+    made = users.create_user(session, "dr.a", "long-enough-1", "radiologist", actor="admin")
+    row = session.scalar(select(User).where(User.username == "dr.a"))
+    assert row is not None and row.password_hash.startswith("$argon2")
+    assert users.authenticate(session, "dr.a", "long-enough-1") == made
+    assert users.authenticate(session, "dr.a", "wrong-password") is None
+    assert users.authenticate(session, "nobody", "long-enough-1") is None
+    with pytest.raises(Conflict):
+        users.create_user(session, "dr.a", "long-enough-1", "radiologist", actor="admin")
+    with pytest.raises(InvalidInput) as exc:
+        users.create_user(session, "bad name", "short", "nurse", actor="admin")
+    assert {p.path for p in exc.value.problems} == {"username", "password", "role"}
+    assert session.scalar(select(AuditEvent.action)) == "user.create"
+
+
+def test_tokens_resolve_until_revoked_or_deactivated(session: Session) -> None:
+    users.create_user(session, "bot", "long-enough-1", "clinician", actor="admin")
+    token = users.issue_token(session, "bot", "ris", actor="admin")
+    assert users.user_by_token(session, token) is not None
+    assert users.user_by_token(session, token + "x") is None
+    users.set_user_active(session, "bot", False, actor="admin")
+    assert users.user_by_token(session, token) is None
+    assert users.authenticate(session, "bot", "long-enough-1") is None
+    users.set_user_active(session, "bot", True, actor="admin")
+    token_id = users.tokens_of(session)[0].id
+    users.revoke_token(session, token_id, actor="admin")
+    assert users.user_by_token(session, token) is None
+    with pytest.raises(NotFound):
+        users.issue_token(session, "ghost", "x", actor="admin")
+
+
+def _alert(session: Session) -> int:
+    lesion = make_lesion(session, observations=[obs("2024-01-10", 10)])
+    alert = Alert(lesion_id=lesion.id, kind="no_resolution", severity="warning",
+                  rule="hadd.no_resolution", since=date(2024, 12, 1), reason="unchanged")
+    session.add(alert)
+    session.commit()
+    return alert.id
+
+
+def test_acknowledge_and_snooze(session: Session) -> None:
+    alert_id = _alert(session)
+    alerts.acknowledge_alert(session, alert_id, actor="dr.b", reason="  seen  ")
+    row = session.get(Alert, alert_id)
+    assert row is not None and row.state == "acknowledged" and row.state_reason == "seen"
+    with pytest.raises(InvalidInput) as exc:
+        alerts.snooze_alert(session, alert_id, TODAY, actor="dr.b", reason="", today=TODAY)
+    assert {p.path for p in exc.value.problems} == {"until", "reason"}
+    alerts.snooze_alert(session, alert_id, TODAY + timedelta(days=7), actor="dr.b",
+                        reason="await MR", today=TODAY)
+    assert row.state == "snoozed" and row.snoozed_until == TODAY + timedelta(days=7)
+    events = list(session.scalars(select(AuditEvent).where(AuditEvent.target_type == "alert")))
+    assert [e.action for e in events] == ["alert.acknowledge", "alert.snooze"]
+    assert events[1].before is not None and events[1].before["state"] == "acknowledged"
+    row.state = "cleared"
+    session.commit()
+    with pytest.raises(Conflict):
+        alerts.acknowledge_alert(session, alert_id, actor="dr.b")
+    with pytest.raises(NotFound):
+        alerts.acknowledge_alert(session, 10**6, actor="dr.b")
+
+
+def test_cli_user_add_and_token(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    r = runner.invoke(main, ["user", "add", "boss", "--role", "admin"],
+                      input="long-enough-1\nlong-enough-1\n")
+    assert r.exit_code == 0, r.output
+    assert "user boss added (admin)" in r.output
+    r = runner.invoke(main, ["user", "add", "boss", "--password", "long-enough-1"])
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = runner.invoke(main, ["user", "add", "x", "--password", "short"])
+    assert r.exit_code == 2 and "password: needs at least 10 characters" in r.output
+    r = runner.invoke(main, ["user", "token", "boss", "ci"])
+    assert r.exit_code == 0 and r.output.startswith("ct_")

@@ -1,0 +1,639 @@
+"""Store what the engine says about lesions: stages, transitions, lesion-level results, alerts.
+
+Owns the write side of assessment. One code path serves a single lesion (`assess_lesion`, the
+task run after every change) and thousands (`scan_alerts`, `assess_lesions`): a chunk of lesions
+is locked, loaded with a fixed number of statements, run through the pure engine, compared with
+what is stored, and only the differences are written with bulk statements, then committed. So a
+rerun writes nothing (idempotent, safe with `acks_late`), two workers on one lesion serialise on
+the lesion row and the second finds nothing to change, and a scan's statement count grows with
+the number of chunks, not of lesions.
+
+Imports SQLAlchemy, the models and the engine; never Celery or `workers/` (the callers queue).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from tracker.engine import ENGINE_VERSION, AlertCall, LesionAssessment, infer
+from tracker.errors import NotFound
+from tracker.facts import facts_of_row
+from tracker.models import (
+    Alert,
+    Assessment,
+    AuditEvent,
+    Lesion,
+    Observation,
+    ObservationFeature,
+    Patient,
+    Transition,
+)
+from tracker.services.records import find_patient, now
+from tracker.vocabulary import AlertState, Severity
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 500
+SYSTEM_ACTOR = "system"
+
+LESIONS: Table = Lesion.__table__  # type: ignore[assignment]
+ASSESSMENTS: Table = Assessment.__table__  # type: ignore[assignment]
+TRANSITIONS: Table = Transition.__table__  # type: ignore[assignment]
+ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+
+# Lesion columns an assessment writes (and so must refresh in the caller's identity map).
+_LESION_RESULT_COLUMNS = (
+    "current_stage",
+    "assessed_entity",
+    "entity_source",
+    "suggestions",
+    "next_follow_up",
+    "engine_version",
+    "assessed_version",
+    "assessed_at",
+    "assessment_due_at",
+)
+
+
+@dataclass(frozen=True)
+class AssessOutcome:
+    """What one lesion's assessment changed. `current` is False when the lesion's data changed
+    while it was being assessed (its outbox mark then stays, and the next task or sweep runs)."""
+
+    lesion_id: int
+    assessed_version: int
+    changed: bool
+    current: bool
+    opened: int
+    cleared: int
+    kept: int
+    reopened: int
+    urgent_alert_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class ScanReport:
+    """Counts over every chunk of a scan (or of a batch assessment)."""
+
+    opened: int = 0
+    cleared: int = 0
+    kept: int = 0
+    lesions: int = 0
+    changed: int = 0
+    reopened: int = 0
+    failed: list[int] = field(default_factory=list)
+    urgent_alert_ids: list[int] = field(default_factory=list)
+    chunks: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lesions": self.lesions,
+            "changed": self.changed,
+            "opened": self.opened,
+            "cleared": self.cleared,
+            "kept": self.kept,
+            "reopened": self.reopened,
+            "failed": list(self.failed),
+            "chunks": self.chunks,
+        }
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class _Plan:
+    """Every write of one chunk, gathered before any is sent, so each kind is one statement."""
+
+    assessment_inserts: list[dict[str, Any]] = field(default_factory=list)
+    assessment_updates: list[dict[str, Any]] = field(default_factory=list)
+    assessment_deletes: list[int] = field(default_factory=list)
+    transition_inserts: list[dict[str, Any]] = field(default_factory=list)
+    transition_updates: list[dict[str, Any]] = field(default_factory=list)
+    transition_deletes: list[int] = field(default_factory=list)
+    alert_clears: list[int] = field(default_factory=list)
+    alert_refreshes: list[dict[str, Any]] = field(default_factory=list)
+    alert_reopens: list[int] = field(default_factory=list)
+    alert_inserts: list[dict[str, Any]] = field(default_factory=list)
+    lesion_updates: list[dict[str, Any]] = field(default_factory=list)
+    kept: int = 0
+    changed_lesions: set[int] = field(default_factory=set)
+
+
+def _suggestions_json(a: LesionAssessment) -> list[dict[str, Any]]:
+    return [
+        {"entity": g.entity.value, "score": round(g.score, 2), "why": list(g.why)}
+        for g in a.suggestions
+    ]
+
+
+def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan) -> bool:
+    """Assessment rows: one per observation, updated in place so ids stay stable."""
+    by_date = {o.date: o for o in lesion.observations}
+    changed = False
+    seen: set[int] = set()
+    for call in a.stages:
+        obs = by_date[call.date]
+        seen.add(obs.id)
+        want = {
+            "stage": call.stage.value,
+            "confidence": call.confidence,
+            "evidence": list(call.evidence),
+            "classifications": dict(call.classifications),
+            "engine_version": a.engine_version,
+        }
+        have = obs.assessment
+        if have is None:
+            plan.assessment_inserts.append(
+                {"observation_id": obs.id, "lesion_id": lesion.id, "assessed_at": at, **want}
+            )
+            changed = True
+        elif any(getattr(have, k) != v for k, v in want.items()):
+            plan.assessment_updates.append({"b_id": have.id, "assessed_at": at, **want})
+            changed = True
+    for obs in lesion.observations:
+        if obs.assessment is not None and obs.id not in seen:
+            plan.assessment_deletes.append(obs.assessment.id)
+            changed = True
+    return changed
+
+
+def _plan_transitions(lesion: Lesion, a: LesionAssessment, plan: _Plan) -> bool:
+    have = {t.date: t for t in lesion.transitions}
+    changed = False
+    for call in a.transitions:
+        want = {
+            "from_stage": call.from_stage.value,
+            "to_stage": call.to_stage.value,
+            "evidence": list(call.evidence),
+            "unexpected": call.unexpected,
+        }
+        row = have.pop(call.date, None)
+        if row is None:
+            plan.transition_inserts.append({"lesion_id": lesion.id, "date": call.date, **want})
+            changed = True
+        elif any(getattr(row, k) != v for k, v in want.items()):
+            plan.transition_updates.append({"b_id": row.id, **want})
+            changed = True
+    for row in have.values():
+        plan.transition_deletes.append(row.id)
+        changed = True
+    return changed
+
+
+def _plan_alerts(
+    lesion: Lesion, calls: Sequence[AlertCall], as_of: date, at: datetime, plan: _Plan
+) -> bool:
+    """Reconcile the lesion's uncleared alerts with the engine's.
+
+    Same kind and the episode did not restart: keep the row (and so the clinician's
+    acknowledgement or snooze), refresh what the engine owns. The engine no longer reports it:
+    clear. A `since` later than the stored one is a new episode (the old one ended between two
+    assessments): the old row is cleared and a new one opened, so an acknowledgement of the old
+    episode cannot silence the new one. A snooze that ended before `as_of` returns to open.
+    """
+    alive = {al.kind: al for al in lesion.alerts if al.state != AlertState.CLEARED.value}
+    changed = False
+    for call in calls:
+        row = alive.pop(call.kind.value, None)
+        if row is not None and call.since > row.since:
+            plan.alert_clears.append(row.id)
+            row = None
+        if row is None:
+            plan.alert_inserts.append(
+                {
+                    "lesion_id": lesion.id,
+                    "kind": call.kind.value,
+                    "severity": call.severity.value,
+                    "rule": call.rule,
+                    "since": call.since,
+                    "reason": call.reason,
+                    "state": AlertState.OPEN.value,
+                    "opened_at": at,
+                }
+            )
+            changed = True
+            continue
+        plan.kept += 1
+        want = {
+            "severity": call.severity.value,
+            "rule": call.rule,
+            "since": call.since,
+            "reason": call.reason,
+        }
+        if any(getattr(row, k) != v for k, v in want.items()):
+            plan.alert_refreshes.append({"b_id": row.id, **want})
+            changed = True
+        if (
+            row.state == AlertState.SNOOZED.value
+            and row.snoozed_until is not None
+            and row.snoozed_until < as_of
+        ):
+            plan.alert_reopens.append(row.id)
+            changed = True
+    for row in alive.values():
+        plan.alert_clears.append(row.id)
+        changed = True
+    return changed
+
+
+def _plan_lesion(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan,
+                 rows_changed: bool) -> None:
+    want: dict[str, Any] = {
+        "current_stage": a.stages[-1].stage.value if a.stages else None,
+        "assessed_entity": a.entity.value,
+        "entity_source": a.entity_source,
+        "suggestions": _suggestions_json(a),
+        "next_follow_up": a.next_follow_up,
+        "engine_version": a.engine_version,
+        "assessed_version": lesion.data_version,
+    }
+    differs = any(getattr(lesion, k) != v for k, v in want.items())
+    if not (differs or rows_changed or lesion.assessment_due_at is not None):
+        return
+    plan.changed_lesions.add(lesion.id)
+    plan.lesion_updates.append(
+        {"b_id": lesion.id, "b_seen": lesion.data_version, "assessed_at": at, **want}
+    )
+
+
+# --------------------------------------------------------------------------- load, lock, write
+
+
+def _lock(session: Session, ids: Sequence[int]) -> None:
+    """Serialise with other writers of these lesions before reading them.
+
+    SQLite has one writer at a time: a no-op UPDATE as the transaction's first statement takes
+    the write lock (BEGIN IMMEDIATE semantics; the busy timeout waits for it), so what we read
+    next is what we overwrite. PostgreSQL locks just the rows (FOR NO KEY UPDATE in `_load`),
+    which still lets observations be inserted meanwhile; their lesion update then waits for us.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(LESIONS)
+            .where(LESIONS.c.id.in_(ids))
+            .values(data_version=LESIONS.c.data_version)
+        )
+
+
+def _load(session: Session, ids: Sequence[int]) -> list[Lesion]:
+    """The chunk's lesions with observations, features, stored stages, transitions and
+    uncleared alerts: six statements whatever the chunk size (below the IN batch limit)."""
+    query = (
+        select(Lesion)
+        .where(Lesion.id.in_(ids))
+        .order_by(Lesion.id)
+        .options(
+            selectinload(Lesion.observations),
+            selectinload(Lesion.transitions),
+            selectinload(Lesion.alerts.and_(Alert.state != AlertState.CLEARED.value)),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True, of=Lesion)
+    lesions = list(session.scalars(query))
+    features: dict[int, list[ObservationFeature]] = defaultdict(list)
+    for feature in session.scalars(
+        select(ObservationFeature)
+        .join(Observation, Observation.id == ObservationFeature.observation_id)
+        .where(Observation.lesion_id.in_(ids))
+        .execution_options(populate_existing=True)
+    ):
+        features[feature.observation_id].append(feature)
+    stored = {
+        a.observation_id: a
+        for a in session.scalars(
+            select(Assessment)
+            .where(Assessment.lesion_id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+    }
+    for lesion in lesions:
+        for obs in lesion.observations:
+            set_committed_value(obs, "feature_rows", features.get(obs.id, []))
+            set_committed_value(obs, "assessment", stored.get(obs.id))
+    return lesions
+
+
+def _by_id(table: Table, rows: list[dict[str, Any]]) -> Any:
+    """An executemany UPDATE keyed by `b_id`, setting each other key's column from its
+    parameter (every row of one plan list has the same keys)."""
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({k: bindparam(k) for k in rows[0] if not k.startswith("b_")})
+    )
+
+
+def _write(session: Session, plan: _Plan, as_of: date, at: datetime) -> list[int]:
+    """Send the plan: one statement (or one executemany) per kind of change. Returns the ids of
+    newly opened urgent alerts."""
+    if plan.assessment_deletes:
+        session.execute(delete(ASSESSMENTS).where(ASSESSMENTS.c.id.in_(plan.assessment_deletes)))
+    if plan.assessment_updates:
+        session.execute(_by_id(ASSESSMENTS, plan.assessment_updates), plan.assessment_updates)
+    if plan.assessment_inserts:
+        session.execute(insert(ASSESSMENTS), plan.assessment_inserts)
+    if plan.transition_deletes:
+        session.execute(delete(TRANSITIONS).where(TRANSITIONS.c.id.in_(plan.transition_deletes)))
+    if plan.transition_updates:
+        session.execute(_by_id(TRANSITIONS, plan.transition_updates), plan.transition_updates)
+    if plan.transition_inserts:
+        session.execute(insert(TRANSITIONS), plan.transition_inserts)
+    # Clears first: the partial unique index allows one uncleared alert per lesion and kind.
+    if plan.alert_clears:
+        session.execute(
+            update(ALERTS)
+            .where(ALERTS.c.id.in_(plan.alert_clears))
+            .values(state=AlertState.CLEARED.value, cleared_at=at)
+        )
+    if plan.alert_refreshes:
+        # Engine-owned columns only: a clinician's concurrent acknowledgement is never undone.
+        session.execute(_by_id(ALERTS, plan.alert_refreshes), plan.alert_refreshes)
+    if plan.alert_reopens:
+        session.execute(
+            update(ALERTS)
+            .where(
+                ALERTS.c.id.in_(plan.alert_reopens),
+                ALERTS.c.state == AlertState.SNOOZED.value,
+                ALERTS.c.snoozed_until < as_of,
+            )
+            .values(
+                state=AlertState.OPEN.value,
+                state_by=SYSTEM_ACTOR,
+                state_at=at,
+                state_reason=literal("snooze ended ") + cast(ALERTS.c.snoozed_until, String),
+                snoozed_until=None,
+            )
+        )
+    urgent: list[int] = []
+    if plan.alert_inserts:
+        rows = session.execute(
+            insert(ALERTS).returning(ALERTS.c.id, ALERTS.c.severity), plan.alert_inserts
+        )
+        urgent = sorted(r.id for r in rows if r.severity == Severity.URGENT.value)
+    if plan.alert_reopens:
+        session.execute(
+            insert(AuditEvent),
+            [
+                {"actor": SYSTEM_ACTOR, "action": "alert.snooze_ended", "target_type": "alert",
+                 "target_id": alert_id, "before": None, "after": {"state": "open"}, "at": at}
+                for alert_id in plan.alert_reopens
+            ],
+        )
+    if plan.lesion_updates:
+        first = plan.lesion_updates[0]
+        columns: dict[str, Any] = {k: bindparam(k) for k in first if not k.startswith("b_")}
+        session.execute(
+            update(LESIONS)
+            .where(LESIONS.c.id == bindparam("b_id"))
+            .values(
+                **columns,
+                # The outbox mark goes only if no change arrived after the version we read.
+                assessment_due_at=case(
+                    (LESIONS.c.data_version == bindparam("b_seen"), None),
+                    else_=LESIONS.c.assessment_due_at,
+                ),
+            ),
+            plan.lesion_updates,
+        )
+    return urgent
+
+
+@dataclass(frozen=True)
+class _ChunkResult:
+    report: ScanReport
+    per_lesion: dict[int, tuple[int, bool]]  # id -> (version seen, changed)
+
+
+def _assess_chunk(
+    session: Session,
+    ids: Sequence[int],
+    as_of: date,
+    after_lock: Callable[[], None] | None = None,
+) -> _ChunkResult:
+    """Lock, load, infer, diff, write and commit one chunk: one transaction."""
+    report = ScanReport(chunks=1)
+    _lock(session, ids)
+    lesions = _load(session, ids)
+    if after_lock is not None:
+        after_lock()
+    at = now()
+    plan = _Plan()
+    per_lesion: dict[int, tuple[int, bool]] = {}
+    for lesion in lesions:
+        try:
+            result = infer(facts_of_row(lesion), as_of)
+        except ValueError:  # input the rules cannot read; the rest of the chunk goes on
+            log.exception("lesion %s could not be assessed", lesion.id)
+            report.failed.append(lesion.id)
+            continue
+        clears, inserts = len(plan.alert_clears), len(plan.alert_inserts)
+        reopens = len(plan.alert_reopens)
+        rows_changed = _plan_stages(lesion, result, at, plan)
+        rows_changed = _plan_transitions(lesion, result, plan) or rows_changed
+        rows_changed = _plan_alerts(lesion, result.alerts, as_of, at, plan) or rows_changed
+        _plan_lesion(lesion, result, at, plan, rows_changed)
+        report.cleared += len(plan.alert_clears) - clears
+        report.opened += len(plan.alert_inserts) - inserts
+        report.reopened += len(plan.alert_reopens) - reopens
+        per_lesion[lesion.id] = (lesion.data_version, lesion.id in plan.changed_lesions)
+    report.kept = plan.kept
+    report.lesions = len(lesions)
+    report.changed = len(plan.changed_lesions)
+    report.urgent_alert_ids = _write(session, plan, as_of, at)
+    session.commit()
+    _forget(session, lesions)
+    return _ChunkResult(report, per_lesion)
+
+
+def _forget(session: Session, lesions: Iterable[Lesion]) -> None:
+    """Core writes bypass the identity map: expire what they may have changed, so a caller
+    that reads through the same session sees the stored result, not the one loaded before."""
+    for lesion in lesions:
+        session.expire(lesion, list(_LESION_RESULT_COLUMNS))
+        for row in (*lesion.alerts, *lesion.transitions):
+            session.expire(row)
+        for obs in lesion.observations:
+            if obs.assessment is not None:
+                session.expire(obs.assessment)
+
+
+# --------------------------------------------------------------------------- use cases
+
+
+def assess_lesion(
+    session: Session,
+    lesion_id: int,
+    as_of: date,
+    *,
+    after_lock: Callable[[], None] | None = None,
+) -> AssessOutcome:
+    """Assess one lesion as of a date and store the result in one transaction.
+
+    Idempotent: a rerun finds nothing to change and writes nothing. `after_lock` runs once the
+    lesion is locked and loaded (a test hook: it lets a test kill a worker mid-assessment).
+    """
+    result = _assess_chunk(session, [lesion_id], as_of, after_lock)
+    if lesion_id not in result.per_lesion:
+        if lesion_id in result.report.failed:
+            raise ValueError(f"lesion {lesion_id}: the engine could not read its observations")
+        raise NotFound(f"lesion {lesion_id} does not exist")
+    seen, changed = result.per_lesion[lesion_id]
+    data_version = session.scalar(select(Lesion.data_version).where(Lesion.id == lesion_id))
+    session.rollback()  # end the read transaction this check opened
+    r = result.report
+    return AssessOutcome(
+        lesion_id=lesion_id,
+        assessed_version=seen,
+        changed=changed,
+        current=data_version == seen,
+        opened=r.opened,
+        cleared=r.cleared,
+        kept=r.kept,
+        reopened=r.reopened,
+        urgent_alert_ids=tuple(r.urgent_alert_ids),
+    )
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _merge(total: ScanReport, part: ScanReport) -> None:
+    total.opened += part.opened
+    total.cleared += part.cleared
+    total.kept += part.kept
+    total.lesions += part.lesions
+    total.changed += part.changed
+    total.reopened += part.reopened
+    total.failed += part.failed
+    total.urgent_alert_ids += part.urgent_alert_ids
+    total.chunks += part.chunks
+
+
+def assess_lesions(
+    session: Session, lesion_ids: Sequence[int], as_of: date, chunk_size: int = DEFAULT_CHUNK
+) -> ScanReport:
+    """Assess many lesions in-process (CLI, stale reassessment): one transaction per chunk."""
+    total = ScanReport()
+    ordered = sorted(set(lesion_ids))
+    for chunk in _chunks(ordered, chunk_size):
+        _merge(total, _assess_chunk(session, chunk, as_of).report)
+    return total
+
+
+def scan_alerts(session: Session, as_of: date, chunk_size: int = DEFAULT_CHUNK) -> ScanReport:
+    """Re-evaluate every lesion as of `as_of`: time-dependent alerts (`hadd.no_resolution`,
+    `ho.not_maturing`, `any.follow_up_overdue`), ended snoozes, `next_follow_up`, and any
+    lesion whose change was never assessed (a lost task). Keyset pagination by id; each chunk
+    is one transaction with a constant number of statements, so a long scan holds no lock for
+    long and its cost is linear in chunks."""
+    total = ScanReport()
+    last = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(Lesion.id).where(Lesion.id > last).order_by(Lesion.id).limit(chunk_size)
+            )
+        )
+        session.rollback()  # no snapshot held between chunks
+        if not ids:
+            return total
+        _merge(total, _assess_chunk(session, ids, as_of).report)
+        last = ids[-1]
+
+
+def sweep_pending(session: Session, grace_seconds: int) -> list[int]:
+    """Lesions changed more than `grace_seconds` ago and still not assessed: their task was
+    lost (broker down, worker killed). Their mark is moved to now so that a lesion is re-sent
+    at most once per grace period while a backlog drains; the caller sends them."""
+    at = now()
+    cutoff = at - timedelta(seconds=grace_seconds)
+    ids = list(
+        session.scalars(
+            select(Lesion.id)
+            .where(Lesion.assessment_due_at.is_not(None), Lesion.assessment_due_at <= cutoff)
+            .order_by(Lesion.id)
+        )
+    )
+    if ids:
+        for chunk in _chunks(ids, DEFAULT_CHUNK):
+            session.execute(
+                update(LESIONS)
+                .where(
+                    LESIONS.c.id.in_(chunk),
+                    LESIONS.c.assessment_due_at.is_not(None),
+                    LESIONS.c.assessment_due_at <= cutoff,
+                )
+                .values(assessment_due_at=at)
+            )
+        session.commit()
+    else:
+        session.rollback()
+    return ids
+
+
+def stale_lesions(session: Session) -> list[int]:
+    """Lesions never assessed, assessed by another engine version, or whose stored assessment
+    saw older data than they hold (a safety net for anything the outbox mark missed)."""
+    ids = list(
+        session.scalars(
+            select(Lesion.id)
+            .where(
+                or_(
+                    Lesion.engine_version.is_(None),
+                    Lesion.engine_version != ENGINE_VERSION,
+                    Lesion.assessed_version.is_(None),
+                    Lesion.assessed_version != Lesion.data_version,
+                )
+            )
+            .order_by(Lesion.id)
+        )
+    )
+    session.rollback()
+    return ids
+
+
+def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
+    patient = find_patient(session, patient_external_id)
+    ids = list(
+        session.scalars(
+            select(Lesion.id)
+            .join(Patient, Patient.id == Lesion.patient_id)
+            .where(and_(Patient.id == patient.id))
+            .order_by(Lesion.id)
+        )
+    )
+    session.rollback()
+    return ids
+
+
+def all_lesions(session: Session) -> list[int]:
+    ids = list(session.scalars(select(Lesion.id).order_by(Lesion.id)))
+    session.rollback()
+    return ids
