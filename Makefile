@@ -26,6 +26,7 @@ demo: migrate
 	$(BIN)/tracker demo
 	$(BIN)/tracker user demo
 
+run: export SESSION_COOKIE_SECURE = false
 run: demo
 	@echo ""
 	@echo "  calcitrack is starting at http://$(HOST):$(PORT)/"

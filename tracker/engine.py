@@ -38,10 +38,10 @@ Choices where the rules leave room (a musculoskeletal radiologist's reading)
 3.  A not-visible observation lists its features (the format allows them, 9a.15) after `"not seen"`.
 4.  The gap modifier (-0.10) applies to every observation with a `prev(o)`, visible or not,
     carried included; cross-modality only where sizes are compared (9a.4).
-5.  Carried observations (H1, O1, G1) neither trigger nor clear stage alerts (§4). The one
-    exception is new `bone_lysis` recorded on them (9a.15): MR shows bone destruction well even
-    when it cannot show calcium, and missing a destructive process is the worse error, so it
-    still fires `any.rapid_progression` (it never clears anything there).
+5.  Carried observations (H1, O1, G1) neither trigger nor clear any alert (§4), not even with
+    new `bone_lysis` recorded on them: 9a.15 lets features on a *not-visible* observation count,
+    but §4 excludes carried ones explicitly, so only a non-MR not-seen finding can fire
+    `any.rapid_progression` through new lysis.
 6.  `ho.atypical` "maturity fell" compares a visible HO stage with the highest stage reached by
     an earlier *visible* observation on the same modality (a carried stage was never seen).
     Where several atypical signs are present the reason names the first in template order:
@@ -101,7 +101,7 @@ from tracker.vocabulary import (
     entities_of,
 )
 
-ENGINE_VERSION = "2026.11.1"
+ENGINE_VERSION = "2026.11.2"
 
 # --------------------------------------------------------------------------------------------
 # Public facts and results
@@ -1001,7 +1001,6 @@ class AlertRule:
     family: Family | None  # None: every family
     trigger: Trigger
     clears: Clears
-    fires_on_carried: bool = False  # only any.rapid_progression, for new bone lysis (9a.15)
 
 
 def formative_run_start(s: _Staged) -> date:
@@ -1196,23 +1195,22 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         None,
         any_rapid_progression,
         rapid_progression_over,
-        fires_on_carried=True,
     ),
 )
 FOLLOW_UP_OVERDUE_RULE = "any.follow_up_overdue"
 
 
 def walk_alerts(staged: Sequence[_Staged], family: Family) -> dict[str, AlertCall]:
-    """§4: at each observation clear first, then fire; carried stages do neither (but 9a.15)."""
+    """§4: at each observation clear first, then fire; carried stages do neither."""
     rules = [r for r in ALERT_RULES if r.family is None or r.family is family]
     open_alerts: dict[str, AlertCall] = {}
     for s in staged:
+        if s.carried:  # H1/O1/G1: MR not seeing calcium is not news (§4)
+            continue
         for r in rules:
-            if not s.carried and r.rule in open_alerts and r.clears(s):
+            if r.rule in open_alerts and r.clears(s):
                 del open_alerts[r.rule]
         for r in rules:
-            if s.carried and not r.fires_on_carried:
-                continue
             reason = r.trigger(s)
             if reason is None:
                 continue

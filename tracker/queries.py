@@ -6,10 +6,12 @@ number of lesions and observations.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from tracker.errors import NotFound
 from tracker.models import Alert, Lesion, Observation, Patient
@@ -132,3 +134,271 @@ def patient_record(session: Session, external_id: str) -> dict[str, Any]:
         "sex": patient.sex,
         "lesions": [lesion_json(lesion) for lesion in patient.lesions],
     }
+
+
+# --------------------------------------------------------------------------- web pages
+# Patient list, alert worklist, one lesion, chart versions.
+
+
+T = TypeVar("T")
+
+WORKLIST_STATES: dict[str, tuple[str, ...]] = {
+    # what a clinician still has to act on: open, acknowledged, and snoozes that ran out
+    "active": (AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value, AlertState.SNOOZED.value),
+    "open": (AlertState.OPEN.value,),
+    "acknowledged": (AlertState.ACKNOWLEDGED.value,),
+    "snoozed": (AlertState.SNOOZED.value,),
+    "uncleared": (AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value, AlertState.SNOOZED.value),
+}
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One line of the patient list: what needs attention, and when the patient was last seen."""
+
+    external_id: str
+    birth_year: int | None
+    sex: str | None
+    lesions: int
+    urgent: int
+    warning: int
+    info: int
+    pending: int
+    last_visit: date | None
+    next_follow_up: date | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _needs_action(today: date) -> ColumnElement[bool]:
+    """Open, or snoozed until a date that has come."""
+    return or_(
+        Alert.state == AlertState.OPEN.value,
+        and_(Alert.state == AlertState.SNOOZED.value, Alert.snoozed_until <= today),
+    )
+
+
+def _severity_rank() -> ColumnElement[int]:
+    return case(
+        {s.value: rank for s, rank in SEVERITY_RANK.items()}, value=Alert.severity, else_=99
+    )
+
+
+def patient_list(
+    session: Session, *, today: date, search: str = "", page: int = 1, per_page: int = 25
+) -> Page[PatientRow]:
+    """Patients, those with the most urgent open alerts first; two statements per page."""
+    counts = (
+        select(
+            Lesion.patient_id.label("patient_id"),
+            *(
+                func.sum(case((Alert.severity == s.value, 1), else_=0)).label(s.value)
+                for s in Severity
+            ),
+        )
+        .join(Alert, Alert.lesion_id == Lesion.id)
+        .where(_needs_action(today))
+        .group_by(Lesion.patient_id)
+        .subquery()
+    )
+    lesion_stats = (
+        select(
+            Lesion.patient_id.label("patient_id"),
+            func.count(Lesion.id).label("lesions"),
+            func.sum(
+                case(
+                    (
+                        or_(
+                            Lesion.assessed_version.is_(None),
+                            Lesion.assessed_version != Lesion.data_version,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ).label("pending"),
+            func.min(Lesion.next_follow_up).label("next_follow_up"),
+        )
+        .group_by(Lesion.patient_id)
+        .subquery()
+    )
+    visits = (
+        select(Lesion.patient_id.label("patient_id"), func.max(Observation.date).label("last"))
+        .join(Observation, Observation.lesion_id == Lesion.id)
+        .group_by(Lesion.patient_id)
+        .subquery()
+    )
+    where = []
+    if search.strip():
+        where.append(Patient.external_id.icontains(search.strip(), autoescape=True))
+    total = session.scalar(select(func.count(Patient.id)).where(*where)) or 0
+    page = max(1, page)
+    urgent = func.coalesce(counts.c.urgent, 0)
+    warning = func.coalesce(counts.c.warning, 0)
+    info = func.coalesce(counts.c.info, 0)
+    rows = session.execute(
+        select(
+            Patient.external_id,
+            Patient.birth_year,
+            Patient.sex,
+            func.coalesce(lesion_stats.c.lesions, 0),
+            urgent,
+            warning,
+            info,
+            func.coalesce(lesion_stats.c.pending, 0),
+            visits.c.last,
+            lesion_stats.c.next_follow_up,
+        )
+        .outerjoin(counts, counts.c.patient_id == Patient.id)
+        .outerjoin(lesion_stats, lesion_stats.c.patient_id == Patient.id)
+        .outerjoin(visits, visits.c.patient_id == Patient.id)
+        .where(*where)
+        .order_by(urgent.desc(), warning.desc(), info.desc(), Patient.external_id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    items = [
+        PatientRow(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]),
+                   r[8], r[9])
+        for r in rows
+    ]
+    return Page(items, int(total), page, per_page)
+
+
+@dataclass(frozen=True)
+class WorklistFilter:
+    kind: str | None = None
+    severity: str | None = None
+    region: str | None = None
+    state: str = "active"
+
+
+def worklist(
+    session: Session, flt: WorklistFilter, *, today: date, page: int = 1, per_page: int = 50
+) -> Page[Alert]:
+    """Uncleared alerts across patients, most severe first, then oldest first.
+
+    `state="active"` (the default view) leaves out alerts snoozed until a date still to come.
+    Each alert comes with its lesion and patient loaded; two statements per page.
+    """
+    where: list[ColumnElement[bool]] = [
+        Alert.state.in_(WORKLIST_STATES.get(flt.state, WORKLIST_STATES["active"]))
+    ]
+    if flt.state == "active":
+        where.append(
+            or_(Alert.state != AlertState.SNOOZED.value, Alert.snoozed_until <= today)
+        )
+    if flt.kind:
+        where.append(Alert.kind == flt.kind)
+    if flt.severity:
+        where.append(Alert.severity == flt.severity)
+    if flt.region:
+        where.append(Lesion.region == flt.region)
+    base = select(Alert).join(Lesion, Alert.lesion_id == Lesion.id).where(*where)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page = max(1, page)
+    alerts = session.scalars(
+        base.options(contains_eager(Alert.lesion).joinedload(Lesion.patient))
+        .order_by(_severity_rank(), Alert.since, Alert.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).unique()
+    return Page(list(alerts), int(total), page, per_page)
+
+
+def attention_counts(session: Session, *, today: date) -> dict[str, int]:
+    """Alerts needing action now, by severity (the banner every page shows)."""
+    rows = session.execute(
+        select(Alert.severity, func.count(Alert.id))
+        .where(_needs_action(today))
+        .group_by(Alert.severity)
+    ).all()
+    found = {sev: int(n) for sev, n in rows}
+    return {s.value: found.get(s.value, 0) for s in Severity}
+
+
+def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
+    """A lesion with its patient, observations (features, assessment), transitions and alerts."""
+    lesion = session.scalar(
+        select(Lesion)
+        .where(Lesion.id == lesion_id)
+        .options(
+            selectinload(Lesion.patient),
+            selectinload(Lesion.observations).options(
+                selectinload(Observation.feature_rows),
+                selectinload(Observation.assessment),
+            ),
+            selectinload(Lesion.transitions),
+            selectinload(Lesion.alerts),
+        )
+    )
+    if lesion is None:
+        raise NotFound(f"lesion {lesion_id} does not exist")
+    return lesion
+
+
+def lesion_versions(session: Session, lesion_id: int) -> tuple[int, int | None]:
+    """(data_version, assessed_version): what a cached chart of the lesion depends on."""
+    row = session.execute(
+        select(Lesion.data_version, Lesion.assessed_version).where(Lesion.id == lesion_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"lesion {lesion_id} does not exist")
+    return int(row[0]), row[1]
+
+
+def patient_versions(session: Session, external_id: str) -> tuple[tuple[object, ...], ...]:
+    """What a cached timeline chart of the patient depends on, in two statements: each lesion's
+    (id, data_version, assessed_version) and each uncleared alert's (id, severity, since)."""
+    rows = session.execute(
+        select(Patient.id, Lesion.id, Lesion.data_version, Lesion.assessed_version)
+        .outerjoin(Lesion, Lesion.patient_id == Patient.id)
+        .where(Patient.external_id == external_id)
+        .order_by(Lesion.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"patient {external_id} does not exist")
+    alerts = session.execute(
+        select(Alert.id, Alert.severity, Alert.since)
+        .join(Lesion, Alert.lesion_id == Lesion.id)
+        .where(Lesion.patient_id == rows[0][0], Alert.state != AlertState.CLEARED.value)
+        .order_by(Alert.id)
+    ).all()
+    lesions = tuple((r[1], r[2], r[3]) for r in rows if r[1] is not None)
+    return (*lesions, ("alerts",), *((a[0], a[1], a[2].isoformat()) for a in alerts))
+
+
+def alert_with_lesion(session: Session, alert_id: int) -> Alert:
+    alert = session.scalar(
+        select(Alert)
+        .where(Alert.id == alert_id)
+        .options(selectinload(Alert.lesion).selectinload(Lesion.patient))
+    )
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    return alert
+
+
+def observation_with_lesion(session: Session, observation_id: int) -> Observation:
+    """An observation with its features, and its lesion with the patient (the edit form)."""
+    row = session.scalar(
+        select(Observation)
+        .where(Observation.id == observation_id)
+        .options(
+            selectinload(Observation.feature_rows),
+            selectinload(Observation.lesion).selectinload(Lesion.patient),
+        )
+    )
+    if row is None:
+        raise NotFound(f"observation {observation_id} does not exist")
+    return row

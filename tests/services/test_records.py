@@ -122,3 +122,13 @@ def test_database_refuses_two_observations_on_one_day(session: Session) -> None:
     with pytest.raises(IntegrityError):
         session.commit()
     session.rollback()
+
+
+def test_the_only_observation_of_a_lesion_cannot_be_deleted(session: Session) -> None:
+    lesion = make_lesion(session, observations=[obs("2025-01-10", 14)])
+    only = session.scalars(select(Observation.id).where(Observation.lesion_id == lesion.id)).one()
+    with pytest.raises(Conflict, match="only one"):
+        records.delete_observation(session, only, actor="a")
+    session.rollback()
+    assert session.get(Observation, only) is not None
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
@@ -243,6 +243,16 @@ def delete_observation(session: Session, observation_id: int, *, actor: str) -> 
     """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
     row = _load_observation(session, observation_id)
     lesion = row.lesion
+    count = session.scalar(
+        select(func.count()).select_from(Observation).where(Observation.lesion_id == lesion.id)
+    )
+    if count == 1:
+        # A lesion is defined by at least one observation (timeline format): keep the record
+        # exportable and importable instead of leaving an empty lesion behind.
+        raise Conflict(
+            f"observation {observation_id} is the only one of lesion {lesion.external_id};"
+            " correct it instead of deleting it"
+        )
     before = observation_snapshot(row)
     session.delete(row)
     mark_for_assessment(lesion)

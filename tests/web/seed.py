@@ -1,0 +1,87 @@
+"""Seed what the engine and workers would write (assessments, transitions, alerts), so the
+web tests do not depend on them; plus users of each role."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from tests.factories import make_lesion, make_patient, obs
+from tracker.models import Alert, Assessment, Lesion, Transition
+from tracker.services.users import create_user
+
+PASSWORD = "correct-horse-battery"
+ROLES = ("clinician", "radiologist", "admin")
+WHEN = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def make_users(session: Session) -> None:
+    for role in ROLES:
+        create_user(session, role, PASSWORD, role, actor="test")
+
+
+def assess(
+    session: Session,
+    lesion_id: int,
+    stages: list[str],
+    *,
+    alerts: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    transitions: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    entity: str | None = None,
+    suggestions: list[dict[str, Any]] | None = None,
+    next_follow_up: date | None = None,
+    classifications: dict[str, str] | None = None,
+) -> None:
+    """Store an assessment of the lesion's current data, as the worker would."""
+    lesion = session.scalar(
+        select(Lesion).where(Lesion.id == lesion_id).options(selectinload(Lesion.observations))
+    )
+    assert lesion is not None
+    session.execute(delete(Assessment).where(Assessment.lesion_id == lesion.id))
+    for o, stage in zip(lesion.observations, stages, strict=True):
+        session.add(Assessment(observation_id=o.id, lesion_id=lesion.id, stage=stage,
+                               confidence=0.8, evidence=[f"{stage} evidence", "dense"],
+                               classifications=classifications or {}, engine_version="test-1",
+                               assessed_at=WHEN))
+    for t in transitions:
+        session.add(Transition(lesion_id=lesion.id, **t))
+    for a in alerts:
+        session.add(Alert(lesion_id=lesion.id, **{"rule": f"test.{a['kind']}",
+                                                   "reason": f"reason for {a['kind']}", **a}))
+    lesion.assessed_version = lesion.data_version
+    lesion.assessment_due_at = None
+    lesion.assessed_at = WHEN
+    lesion.engine_version = "test-1"
+    lesion.current_stage = stages[-1]
+    lesion.assessed_entity = entity or lesion.entity
+    lesion.entity_source = "given" if lesion.entity else "suggested"
+    lesion.suggestions = suggestions
+    lesion.next_follow_up = next_follow_up
+    session.commit()
+
+
+def seed_patient(session: Session, external_id: str = "P-0001", lesions: int = 2) -> list[int]:
+    """A patient with `lesions` HADD lesions; the first assessed with a warning alert."""
+    patient = make_patient(session, external_id, birth_year=1968, sex="F")
+    ids = []
+    for i in range(lesions):
+        lesion = make_lesion(
+            session, patient=patient, external_id=f"L{i + 1}",
+            observations=[obs("2024-01-10", 14), obs("2024-03-02", 9, "faint", "ill_defined"),
+                          obs("2024-09-15", 9.5, modality="US")],
+        )
+        ids.append(lesion.id)
+        if i % 2 == 0:
+            assess(
+                session, lesion.id, ["formative", "resorptive", "resorptive"],
+                alerts=[{"kind": "no_resolution", "severity": "warning",
+                         "since": date(2024, 9, 15)}],
+                transitions=[{"date": date(2024, 3, 2), "from_stage": "formative",
+                              "to_stage": "resorptive", "evidence": ["size -36%", "ill_defined"]}],
+                next_follow_up=date(2025, 3, 1),
+                classifications={"gartner": "I", "sfa": "A", "bosworth": "medium"},
+            )
+    return ids

@@ -1,0 +1,164 @@
+"""`/api/v1`: shapes, validation errors with the CLI's paths, 404/409, import/export, OpenAPI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from tests.web.seed import seed_patient
+from tracker.models import Alert, AuditEvent, Observation, Patient
+from tracker.services.users import issue_token
+
+
+@pytest.fixture
+def api(app: Any, db: Session) -> Any:
+    """A machine client: bearer token of a radiologist, no cookies, no CSRF token."""
+    token = issue_token(db, "radiologist", "test", actor="admin")
+    client = app.test_client()
+
+    def call(method: str, url: str, **kw: Any) -> Any:
+        return client.open(url, method=method,
+                           headers={"Authorization": f"Bearer {token}"}, **kw)
+
+    return call
+
+
+GOOD = {"date": "2024-12-01", "modality": "XR", "size_mm": [7.5], "density": "faint",
+        "margin": "ill_defined", "features": ["comet_tail"], "pain": 3}
+
+
+def test_patients_and_lesions(api: Any, db: Session) -> None:
+    ids = seed_patient(db)
+    listing = api("GET", "/api/v1/patients").json
+    assert listing["total"] == 1
+    item = listing["items"][0]
+    assert item["id"] == "P-0001" and item["open_alerts"] == {"urgent": 0, "warning": 1, "info": 0}
+    assert item["pending_assessments"] == 1 and item["last_visit"] == "2024-09-15"
+    record = api("GET", "/api/v1/patients/P-0001").json
+    assert record["format"] == "calcitrack-patient/1" and len(record["lesions"]) == 2
+    lesion = api("GET", f"/api/v1/lesions/{ids[0]}").json
+    assert lesion["assessment"]["stage"] == "resorptive"
+    assert lesion["transitions"][0]["from"] == "formative"
+    assessment = api("GET", f"/api/v1/lesions/{ids[1]}/assessment").json
+    assert assessment["status"] == "pending"
+    assert {s["stage"] for s in assessment["stages"]} == {"pending"}
+    missing = api("GET", "/api/v1/patients/NOPE")
+    assert missing.status_code == 404 and missing.json == {
+        "errors": [{"path": "", "message": "patient NOPE does not exist"}]}
+    assert api("GET", "/api/v1/patients?per_page=0").json["errors"][0]["path"] == "per_page"
+
+
+def test_observation_create_update_delete(api: Any, db: Session,
+                                          queued: list[list[int]]) -> None:
+    ids = seed_patient(db)
+    r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=GOOD)
+    assert r.status_code == 201, r.json
+    assert r.json["stage"] == "pending" and r.json["size_mm"] == [7.5]
+    assert r.headers["Location"].endswith(f"/api/v1/lesions/{ids[0]}")
+    assert queued == [[ids[0]]]
+    obs_id = r.json["id"]
+    conflict = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=GOOD)
+    assert conflict.status_code == 409
+    assert "already has an observation on 2024-12-01" in conflict.json["errors"][0]["message"]
+    r = api("PUT", f"/api/v1/observations/{obs_id}", json={**GOOD, "pain": 5})
+    assert r.status_code == 200 and r.json["pain"] == 5
+    assert api("DELETE", f"/api/v1/observations/{obs_id}").status_code == 204
+    assert api("DELETE", f"/api/v1/observations/{obs_id}").status_code == 404
+    assert api("POST", "/api/v1/lesions/999999/observations", json=GOOD).status_code == 404
+    assert len(queued) == 3
+    actors = set(db.scalars(
+        select(AuditEvent.actor).where(AuditEvent.target_type == "observation")))
+    assert actors == {"radiologist (api token)"}
+
+
+def test_observation_validation_errors_name_paths(api: Any, db: Session,
+                                                  queued: list[list[int]]) -> None:
+    ids = seed_patient(db)
+    future = (date.today() + timedelta(days=3)).isoformat()
+    body = {"date": future, "modality": "PET", "size_mm": [3, 0], "density": "dense",
+            "margin": "ill_defined", "pain": 11, "colour": "blue"}
+    r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=body)
+    assert r.status_code == 400
+    paths = {e["path"] for e in r.json["errors"]}
+    assert {"date", "modality", "size_mm[1]", "pain", "colour"} <= paths
+    messages = {e["path"]: e["message"] for e in r.json["errors"]}
+    assert messages["colour"] == 'unknown key "colour"'
+    assert messages["pain"] == "11 is above 10"
+    r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", data="{oops",
+            content_type="application/json")
+    assert r.status_code == 400 and r.json["errors"][0]["path"] == "line 1 column 2"
+    r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=[1])
+    assert r.status_code == 400 and r.json["errors"][0]["message"] == "expected an object"
+    assert queued == []
+    assert db.scalar(select(func.count(Observation.id))) == 6
+
+
+def test_alerts_list_acknowledge_snooze(api: Any, db: Session) -> None:
+    seed_patient(db)
+    alert_id = db.scalar(select(Alert.id))
+    items = api("GET", "/api/v1/alerts").json["items"]
+    assert items[0]["patient"] == "P-0001" and items[0]["severity"] == "warning"
+    assert api("GET", "/api/v1/alerts?severity=loud").status_code == 400
+    r = api("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"reason": "on it"})
+    assert r.status_code == 200 and r.json["state"] == "acknowledged"
+    r = api("POST", f"/api/v1/alerts/{alert_id}/snooze", json={"until": "2001-01-01"})
+    assert r.status_code == 400
+    assert {e["path"] for e in r.json["errors"]} == {"until", "reason"}
+    until = (date.today() + timedelta(days=10)).isoformat()
+    r = api("POST", f"/api/v1/alerts/{alert_id}/snooze", json={"until": until, "reason": "MR"})
+    assert r.status_code == 200 and r.json["snoozed_until"] == until
+    assert api("GET", "/api/v1/alerts").json["total"] == 0
+    assert api("GET", "/api/v1/alerts?state=snoozed").json["total"] == 1
+    assert api("POST", "/api/v1/alerts/999/acknowledge", json={}).status_code == 404
+    db.execute(update(Alert).values(state="cleared"))
+    db.commit()
+    assert api("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={}).status_code == 409
+
+
+def test_timeline_import_export_roundtrip(api: Any, db: Session,
+                                          queued: list[list[int]]) -> None:
+    doc = {"format": "lesion-timeline/1", "patients": [{"id": "T-1", "birth_year": 1970,
+           "lesions": [{"id": "L1", "site": {"compartment": "tendon", "region": "shoulder",
+                                              "laterality": "right"},
+                        "observations": [{"date": "2024-01-10", "modality": "XR",
+                                          "size_mm": [14.0], "density": "dense",
+                                          "margin": "well_defined"}]}]}]}
+    bad = json.loads(json.dumps(doc))
+    bad["patients"][0]["lesions"][0]["observations"][0]["date"] = "1960-01-01"
+    r = api("POST", "/api/v1/timelines", data=json.dumps(bad), content_type="application/json")
+    assert r.status_code == 400
+    assert r.json["errors"][0]["path"] == "patients[0].lesions[0].observations[0].date"
+    assert db.scalar(select(func.count(Patient.id))) == 0
+    r = api("POST", "/api/v1/timelines", data=json.dumps(doc), content_type="application/json")
+    assert r.status_code == 200 and r.json["patients_created"] == 1 and len(queued) == 1
+    assert api("GET", "/api/v1/patients/T-1/timeline").json == doc
+    assert api("GET", "/api/v1/timelines").json == doc
+
+
+def test_openapi_document_and_offline_docs(app: Any) -> None:
+    client = app.test_client()
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    for path in ("/api/v1/patients", "/api/v1/lesions/{lesion_id}/observations",
+                 "/api/v1/alerts/{alert_id}/snooze", "/api/v1/timelines",
+                 "/api/v1/observations/{observation_id}"):
+        assert path in paths, path
+    create = paths["/api/v1/lesions/{lesion_id}/observations"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ObservationIn")
+    assert {"400", "404", "409", "201"} <= set(create["responses"])
+    assert "ObservationIn" in spec["components"]["schemas"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert not any(p.startswith("/patients") for p in paths)  # pages are not the API
+    docs = client.get("/api/v1/docs").text
+    import re
+
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200

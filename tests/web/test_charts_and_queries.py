@@ -1,0 +1,137 @@
+"""Charts are cached by data_version + assessed_version and served with ETags; every page's
+statement count is fixed whatever the number of lesions and observations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from tests.factories import make_lesion, make_patient, obs
+from tests.web.conftest import Client
+from tests.web.seed import assess, seed_patient
+from tracker.db import engine_for
+from web.charts import ChartCache
+
+Login = Callable[[str | None], Client]
+
+
+def _cache(app: Any) -> ChartCache:
+    cache: ChartCache = app.extensions["calcitrack_charts"]
+    return cache
+
+
+def test_lesion_chart_etag_304_and_cache(app: Any, login: Login, db: Session) -> None:
+    ids = seed_patient(db)
+    client = login("clinician")
+    url = f"/lesions/{ids[0]}/chart.png"
+    first = client.get(url)
+    assert first.status_code == 200 and first.mimetype == "image/png"
+    assert first.data.startswith(b"\x89PNG")
+    etag = first.headers["ETag"]
+    assert _cache(app).renders == 1
+    again = client.get(url)
+    assert again.data == first.data and _cache(app).renders == 1  # served from the cache
+    not_modified = client.get(url, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not not_modified.data
+    assert _cache(app).renders == 1
+    svg = client.get(f"/lesions/{ids[0]}/chart.svg?download=1")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    assert svg.headers["ETag"] != etag
+    assert 'attachment; filename="lesion-' in svg.headers["Content-Disposition"]
+    assert _cache(app).renders == 2
+    assert client.get(f"/lesions/{ids[0]}/chart.gif").status_code == 404
+
+    # new data: a new version, so a new ETag and one new render
+    saved = login("radiologist").post(f"/lesions/{ids[0]}/observations/new", {
+        "date": "2024-12-01", "modality": "XR", "visible": "no"})
+    assert saved.status_code == 302, saved.text
+    changed = client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert _cache(app).renders == 3
+    # the assessment of that data: new assessed_version, new chart
+    assess(db, ids[0], ["formative", "resorptive", "resorptive", "resolved"])
+    assessed = client.get(url, headers={"If-None-Match": changed.headers["ETag"]})
+    assert assessed.status_code == 200 and _cache(app).renders == 4
+
+
+def test_timeline_chart_cached_and_follows_alerts(app: Any, login: Login, db: Session) -> None:
+    seed_patient(db)
+    client = login("clinician")
+    url = "/patients/P-0001/timeline.svg"
+    first = client.get(url)
+    assert first.status_code == 200 and b"<svg" in first.data
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert _cache(app).renders == 1
+    assert client.get("/patients/NOPE/timeline.png").status_code == 404
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_args: Any) -> None:
+        self.count += 1
+
+
+@contextmanager
+def statements(url: str) -> Iterator[Counter]:
+    counter = Counter()
+    engine = engine_for(url)
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+
+
+def _patient_with(db: Session, external_id: str, lesions: int) -> tuple[int, list[int]]:
+    patient = make_patient(db, external_id, birth_year=1960)
+    ids = []
+    for i in range(lesions):
+        lesion = make_lesion(db, patient=patient, external_id=f"L{i:03d}", commit=False,
+                             observations=[obs("2024-01-10", 14, features=("comet_tail",)),
+                                           obs("2024-05-02", 10, modality="US"),
+                                           obs("2024-09-02", 8)])
+        ids.append(lesion.id)
+    db.commit()
+    for lesion_id in ids:
+        assess(db, lesion_id, ["formative", "resorptive", "resorptive"],
+               alerts=[{"kind": "no_resolution", "severity": "warning",
+                        "since": date(2024, 9, 2)}],
+               transitions=[{"date": date(2024, 5, 2), "from_stage": "formative",
+                             "to_stage": "resorptive", "evidence": ["size -29%"]}])
+    return patient.id, ids
+
+
+def test_statement_count_does_not_grow_with_lesions(app: Any, login: Login, db: Session,
+                                                    database_url: str) -> None:
+    _, few = _patient_with(db, "FEW", 5)
+    _, many = _patient_with(db, "MANY", 50)
+    client = login("clinician")
+    pages = [
+        ("/patients/{p}", "/patients/FEW", "/patients/MANY"),
+        ("/patients/{p}/timeline.png", "/patients/FEW/timeline.png",
+         "/patients/MANY/timeline.png"),
+        ("/lesions/{l}", f"/lesions/{few[0]}", f"/lesions/{many[0]}"),
+        ("/lesions/{l}/chart.png", f"/lesions/{few[1]}/chart.png",
+         f"/lesions/{many[1]}/chart.png"),
+        ("/api/v1/patients/{p}", "/api/v1/patients/FEW", "/api/v1/patients/MANY"),
+        ("/api/v1/lesions/{l}", f"/api/v1/lesions/{few[0]}", f"/api/v1/lesions/{many[0]}"),
+    ]
+    for name, small, large in pages:
+        with statements(database_url) as n_small:
+            assert client.get(small).status_code == 200
+        with statements(database_url) as n_large:
+            assert client.get(large).status_code == 200
+        assert n_small.count == n_large.count, (name, n_small.count, n_large.count)
+        assert n_small.count <= 12, (name, n_small.count)
+    # worklist and patient list: 5 alerts versus 55
+    for url in ("/alerts", "/patients", "/api/v1/alerts", "/api/v1/patients"):
+        with statements(database_url) as n:
+            assert client.get(url).status_code == 200
+        assert n.count <= 6, (url, n.count)

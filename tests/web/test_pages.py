@@ -1,0 +1,243 @@
+"""The pages: what a clinician sees, and what the forms change (audited, queued, validated)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.factories import make_lesion, make_patient, obs
+from tests.web.conftest import Client
+from tests.web.seed import assess, seed_patient
+from tracker.models import Alert, AuditEvent, Observation, Patient
+
+Login = Callable[[str | None], Client]
+
+
+def test_worklist_sorted_by_severity_then_age_and_filtered(login: Login, db: Session) -> None:
+    p = make_patient(db, "P-1")
+    a = make_lesion(db, patient=p, external_id="A", observations=[obs("2024-01-10", 10)])
+    b = make_lesion(db, patient=p, external_id="B", region="knee",
+                    observations=[obs("2024-01-10", 10)])
+    assess(db, a.id, ["formative"], alerts=[
+        {"kind": "no_resolution", "severity": "warning", "since": date(2024, 1, 1)},
+        {"kind": "follow_up_overdue", "severity": "info", "since": date(2023, 1, 1)},
+    ])
+    assess(db, b.id, ["formative"], alerts=[
+        {"kind": "rapid_progression", "severity": "urgent", "since": date(2024, 6, 1)},
+        {"kind": "no_resolution", "severity": "warning", "since": date(2023, 6, 1)},
+    ])
+    client = login("clinician")
+    text = client.get("/alerts").text
+    order = [text.index(s) for s in ("reason for rapid_progression",
+                                     "reason for no_resolution", "reason for follow_up_overdue")]
+    assert order == sorted(order)
+    # within warning, the older one (B, 2023) first
+    assert text.index("2023-06-01") < text.index("2024-01-01")
+    knee = client.get("/alerts?region=knee").text
+    assert "reason for rapid_progression" in knee and "reason for follow_up_overdue" not in knee
+    urgent = client.get("/alerts?severity=urgent").text
+    assert urgent.count('class="row-sev-') == 1
+    kinds = client.get("/alerts?kind=no_resolution").text
+    assert kinds.count('class="row-sev-') == 2
+    assert client.get("/alerts?severity=bogus").status_code == 200  # ignored, not an error
+
+
+def test_acknowledge_and_snooze_are_audited(login: Login, db: Session) -> None:
+    seed_patient(db)
+    alert_id = db.scalar(select(Alert.id))
+    client = login("clinician")
+    r = client.post(f"/alerts/{alert_id}/acknowledge", {"reason": "seen", "next": "/alerts"})
+    assert r.status_code == 302
+    db.expire_all()
+    alert = db.get(Alert, alert_id)
+    assert alert is not None and alert.state == "acknowledged" and alert.state_by == "clinician"
+    until = (date.today() + timedelta(days=30)).isoformat()
+    r = client.post(f"/alerts/{alert_id}/snooze", {"until": until, "reason": "await MR"})
+    db.expire_all()
+    alert = db.get(Alert, alert_id)
+    assert alert is not None and alert.state == "snoozed"
+    assert alert.snoozed_until is not None and alert.snoozed_until.isoformat() == until
+    actions = list(db.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "alert")))
+    assert actions == ["alert.acknowledge", "alert.snooze"]
+    # a snoozed alert leaves the default worklist but shows under "snoozed"
+    assert "reason for no_resolution" not in client.get("/alerts").text
+    assert "reason for no_resolution" in client.get("/alerts?state=snoozed").text
+    # a snooze needs a future date and a reason
+    r = client.post(f"/alerts/{alert_id}/snooze", {"until": "2001-01-01", "reason": ""},
+                    follow_redirects=True)
+    assert "not snoozed" in r.text and "is not after today" in r.text
+
+
+def test_patient_list_search_order_and_pages(login: Login, db: Session) -> None:
+    quiet = make_patient(db, "AAA-1")
+    make_lesion(db, patient=quiet, observations=[obs("2024-02-01", 5)])
+    seed_patient(db, "ZZZ-9")  # has a warning alert: listed first despite the name
+    client = login("clinician")
+    text = client.get("/patients").text
+    assert text.index("ZZZ-9") < text.index("AAA-1")
+    assert "1 warning" in text and "2024-09-15" in text
+    found = client.get("/patients?q=aaa").text
+    assert "AAA-1" in found and "ZZZ-9" not in found
+    assert "No patient id contains" in client.get("/patients?q=%25").text  # % is literal
+    for i in range(30):
+        make_patient(db, f"B-{i:02d}")
+    db.commit()
+    page2 = client.get("/patients?page=2").text
+    assert "Page 2 of 2" in page2
+
+
+def test_timeline_and_lesion_pages_show_stage_entity_follow_up(login: Login, db: Session) -> None:
+    ids = seed_patient(db)
+    client = login("clinician")
+    text = client.get("/patients/P-0001").text
+    assert "Resorptive" in text and "pending" in text  # L1 assessed, L2 not yet
+    assert "Calcific tendinopathy (hydroxyapatite)" in text and "2025-03-01" in text
+    assert "Needs attention" in text
+    lesion = client.get(f"/lesions/{ids[0]}").text
+    for expected in ("No resolution", "test.no_resolution", "reason for no_resolution",
+                     "size -36%", "Gärtner", "≠ modality", "Morphology per visit",
+                     "Ill defined", "chart.png", "chart.svg?download=1"):
+        assert expected in lesion, expected
+    pending = client.get(f"/lesions/{ids[1]}").text
+    assert "data-poll-url" in pending and "Assessment pending" in pending
+    assert client.get("/patients/NOPE").status_code == 404
+    assert client.get("/lesions/999999").status_code == 404
+
+
+def test_suggested_entity_is_marked_suggested(login: Login, db: Session) -> None:
+    lesion = make_lesion(db, entity=None, observations=[obs("2024-01-10", 10)])
+    assess(db, lesion.id, ["formative"], entity="hadd",
+           suggestions=[{"entity": "hadd", "score": 0.8, "why": ["tendon", "nodular"]}])
+    text = login("clinician").get(f"/lesions/{lesion.id}").text
+    assert "suggested" in text and "tendon, nodular" in text and "0.80" in text
+
+
+def test_user_text_is_escaped(login: Login, db: Session) -> None:
+    lesion = make_lesion(db, structure="<script>alert(1)</script>",
+                         observations=[obs("2024-01-10", 10, note="<img src=x onerror=alert(1)>")])
+    client = login("clinician")
+    for url in (f"/lesions/{lesion.id}", "/alerts", f"/patients/{lesion_patient(db, lesion.id)}"):
+        text = client.get(url).text
+        assert "<script>alert(1)" not in text and "<img src=x" not in text
+
+
+def lesion_patient(db: Session, lesion_id: int) -> str:
+    from tracker.models import Lesion
+
+    lesion = db.get(Lesion, lesion_id)
+    assert lesion is not None
+    patient = db.get(Patient, lesion.patient_id)
+    assert patient is not None
+    return patient.external_id
+
+
+def _form(**kw: str | list[str]) -> dict[str, str | list[str]]:
+    base: dict[str, str | list[str]] = {
+        "date": "2024-12-01", "modality": "XR", "visible": "yes", "size_mm": ["7", "", ""],
+        "density": "faint", "margin": "ill_defined", "texture": "", "pattern": "cloud",
+        "features": ["comet_tail"], "pain": "4", "note": "shrinking",
+    }
+    base.update(kw)
+    return base
+
+
+def test_record_observation_validates_like_the_cli(login: Login, db: Session,
+                                                   queued: list[list[int]]) -> None:
+    ids = seed_patient(db)
+    client = login("radiologist")
+    url = f"/lesions/{ids[0]}/observations/new"
+    bad = client.post(url, _form(size_mm=["0", "9", ""], pain="11", density="solid",
+                                 date="2999-01-01", features=["comet_tail", "comet_tail"]))
+    assert bad.status_code == 400
+    for message in ("diameter 1: 0 must be above 0", "11 is above 10",
+                    "is not a density code", "2999-01-01 is in the future",
+                    "the first size must be the longest diameter",
+                    "is listed more than once"):
+        assert message in bad.text, message
+    assert 'aria-invalid="true"' in bad.text
+    invisible = client.post(url, _form(visible="no"))
+    assert invisible.status_code == 400 and "must be absent when visible is false" in invisible.text
+    before = client.post(url, _form(date="1950-01-01"))
+    assert "before the patient&#39;s birth year 1968" in before.text
+    assert queued == []
+    assert db.scalar(select(func.count(Observation.id))) == 6
+
+    ok = client.post(url, _form())
+    assert ok.status_code == 302
+    assert ok.headers["Location"].endswith(f"/lesions/{ids[0]}#observations")
+    assert queued == [[ids[0]]]
+    row = db.scalar(select(Observation).where(Observation.date == date(2024, 12, 1)))
+    assert row is not None and row.size1_mm == 7 and row.pain == 4
+    page = client.get(f"/lesions/{ids[0]}").text
+    assert "Assessment pending" in page
+    status = client.get(f"/lesions/{ids[0]}/status.json").json
+    assert status is not None and status["status"] == "pending"
+
+    again = client.post(url, _form())
+    assert again.status_code == 409 and "already has an observation on 2024-12-01" in again.text
+
+
+def test_edit_and_delete_observation(login: Login, db: Session, queued: list[list[int]]) -> None:
+    ids = seed_patient(db)
+    obs_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[0])
+                       .order_by(Observation.date))
+    client = login("radiologist")
+    form = client.get(f"/observations/{obs_id}/edit").text
+    assert 'value="2024-01-10"' in form and 'value="14"' in form
+    clash = client.post(f"/observations/{obs_id}/edit", _form(date="2024-03-02"))
+    assert clash.status_code == 409
+    r = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11"))
+    assert r.status_code == 302 and queued == [[ids[0]]]
+    r = client.post(f"/observations/{obs_id}/delete")
+    assert r.status_code == 302 and queued[-1] == [ids[0]]
+    assert db.get(Observation, obs_id) is None
+    actions = set(db.scalars(select(AuditEvent.action).where(AuditEvent.actor == "radiologist")))
+    assert {"observation.update", "observation.delete"} <= actions
+
+
+def _timeline(date_: str = "2024-05-01", size: float = 12) -> dict[str, object]:
+    return {"format": "lesion-timeline/1", "patients": [{"id": "IMP-1", "lesions": [{
+        "id": "L1", "site": {"compartment": "tendon", "region": "shoulder",
+                             "laterality": "left"},
+        "observations": [{"date": date_, "modality": "XR", "size_mm": [size],
+                          "density": "dense", "margin": "well_defined"}]}]}]}
+
+
+def test_import_upload(login: Login, db: Session, queued: list[list[int]]) -> None:
+    client = login("radiologist")
+    bad = _timeline(size=0)
+    bad["patients"][0]["lesions"][0]["site"]["region"] = "elbw"  # type: ignore[index]
+    r = client.post("/import", {"file": (io.BytesIO(json.dumps(bad).encode()), "t.json")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert "patients[0].lesions[0].observations[0].size_mm[0]" in r.text
+    assert "patients[0].lesions[0].site.region" in r.text
+    assert db.scalar(select(func.count(Patient.id))) == 0 and queued == []
+    r = client.post("/import", {"file": (io.BytesIO(b"{not json"), "t.json")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "not valid JSON" in r.text
+    r = client.post("/import", {"file": (io.BytesIO(json.dumps(_timeline()).encode()), "t.json")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200 and "Patients created" in r.text
+    assert db.scalar(select(func.count(Patient.id))) == 1 and len(queued) == 1
+
+
+def test_admin_creates_users_and_tokens(login: Login, db: Session) -> None:
+    client = login("admin")
+    r = client.post("/admin/users", {"username": "nurse", "password": "short", "role": "clinician"})
+    assert r.status_code == 400 and "at least 10 characters" in r.text
+    r = client.post("/admin/users", {"username": "dr.who", "password": "long-enough-pw",
+                                     "role": "radiologist"})
+    assert r.status_code == 302
+    r = client.post("/admin/users", {"username": "dr.who", "password": "long-enough-pw",
+                                     "role": "radiologist"})
+    assert r.status_code == 409
+    r = client.post("/admin/users/dr.who/tokens", {"name": "ris"})
+    assert r.status_code == 200 and "ct_" in r.text and "shown only once" in r.text
+    assert r.headers["Cache-Control"] == "no-store"
+    assert "ct_" not in client.get("/admin/users").text

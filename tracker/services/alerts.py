@@ -1,0 +1,100 @@
+"""What a clinician does to an alert: acknowledge it, or snooze it until a date, with a reason.
+
+One function = one transaction with its audit event. The engine owns the alert itself (kind,
+severity, reason, clearing); these functions touch only the state columns a person owns.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from tracker.errors import Conflict, InvalidInput, NotFound, Problem
+from tracker.models import Alert
+from tracker.services.records import audit, now
+from tracker.vocabulary import AlertState
+
+MAX_REASON_CHARS = 2000
+MAX_SNOOZE_DAYS = 366
+
+
+def _state(alert: Alert) -> dict[str, str | None]:
+    return {
+        "state": alert.state,
+        "state_by": alert.state_by,
+        "state_reason": alert.state_reason,
+        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
+    }
+
+
+def _load(session: Session, alert_id: int) -> Alert:
+    """Lock the alert row, so a clearing assessment and this action cannot both win: whichever
+    commits second sees the other's state (a cleared alert is never revived)."""
+    alert = session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    if alert.state == AlertState.CLEARED.value:
+        raise Conflict(f"alert {alert_id} was cleared by a later assessment")
+    return alert
+
+
+def _clean_reason(reason: str | None, *, required: bool) -> str | None:
+    text = (reason or "").strip()
+    if len(text) > MAX_REASON_CHARS:
+        raise InvalidInput(
+            [Problem("reason", f"is {len(text)} characters; at most {MAX_REASON_CHARS} allowed")]
+        )
+    if required and not text:
+        raise InvalidInput([Problem("reason", "is required")])
+    return text or None
+
+
+def acknowledge_alert(
+    session: Session, alert_id: int, *, actor: str, reason: str | None = None
+) -> Alert:
+    """Say "seen, I am handling it": the alert stays on the worklist, marked acknowledged."""
+    text = _clean_reason(reason, required=False)
+    alert = _load(session, alert_id)
+    before = _state(alert)
+    alert.state = AlertState.ACKNOWLEDGED.value
+    alert.state_by = actor
+    alert.state_at = now()
+    alert.state_reason = text
+    alert.snoozed_until = None
+    audit(session, actor, "alert.acknowledge", "alert", alert.id, before, _state(alert))
+    session.commit()
+    return alert
+
+
+def snooze_alert(
+    session: Session,
+    alert_id: int,
+    until: date,
+    *,
+    actor: str,
+    reason: str | None,
+    today: date,
+) -> Alert:
+    """Hide an alert until a date, with the reason why waiting is safe (required)."""
+    problems = []
+    if until <= today:
+        problems.append(Problem("until", f"{until} is not after today ({today})"))
+    elif (until - today).days > MAX_SNOOZE_DAYS:
+        problems.append(Problem("until", f"{until} is more than {MAX_SNOOZE_DAYS} days ahead"))
+    try:
+        text = _clean_reason(reason, required=True)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    alert = _load(session, alert_id)
+    before = _state(alert)
+    alert.state = AlertState.SNOOZED.value
+    alert.state_by = actor
+    alert.state_at = now()
+    alert.state_reason = text
+    alert.snoozed_until = until
+    audit(session, actor, "alert.snooze", "alert", alert.id, before, _state(alert))
+    session.commit()
+    return alert

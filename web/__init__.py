@@ -1,0 +1,99 @@
+"""The web layer: pages for people, `/api/v1` for machines. Built by `create_app`, never at import.
+
+Run with `flask --app web run` or `gunicorn 'web:create_app()'`. The web layer parses input,
+calls one service, queues assessment after the commit, and renders; it never commits itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from apiflask import APIFlask
+from flask import redirect, url_for
+from werkzeug.wrappers import Response
+
+from tracker.config import default_instance, from_env
+
+DEV_SECRET = "dev-only-secret-change-me"
+log = logging.getLogger(__name__)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
+    """Build the app: environment settings, then instance config.py (or the test mapping)."""
+    app = APIFlask(
+        __name__,
+        # the same instance folder as the CLI and the workers (CALCITRACK_INSTANCE or ./instance)
+        instance_path=str(default_instance().resolve()),
+        instance_relative_config=True,
+        title="calcitrack API",
+        version="1",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/docs",
+        json_errors=False,  # web/errors.py answers JSON under /api and HTML elsewhere
+    )
+    settings = from_env(instance_path=app.instance_path)
+    app.config.from_mapping(
+        DATABASE_URL=settings.database_url,
+        SECRET_KEY=settings.secret_key,
+        MAX_TIMELINE_BYTES=settings.max_timeline_bytes,
+        MAX_CONTENT_LENGTH=settings.max_timeline_bytes + 64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure unless explicitly turned off or running the debug server over plain HTTP.
+        SESSION_COOKIE_SECURE=_flag("SESSION_COOKIE_SECURE", not app.debug),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        CHART_CACHE_SIZE=256,
+        # The OpenAPI docs page loads Swagger UI from this app, never from a CDN.
+        SWAGGER_UI_CSS="/api/v1/docs/assets/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS="/api/v1/docs/assets/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS="/api/v1/docs/assets/swagger-ui-standalone-preset.js",
+        DOCS_FAVICON="/static/favicon.svg",
+        # Swagger UI 4 (what swagger-ui-bundle ships) renders OpenAPI 3.0 documents.
+        OPENAPI_VERSION="3.0.3",
+        TAGS=["patients", "lesions", "assessments", "observations", "alerts", "timelines"],
+        SECURITY_SCHEMES={
+            "bearerAuth": {"type": "http", "scheme": "bearer",
+                           "description": "A per-user API token (`tracker user token`)."}
+        },
+        DESCRIPTION=(
+            "Longitudinal follow-up of soft-tissue calcifications. Validation errors answer 400 "
+            'with `{"errors": [{"path": ..., "message": ...}]}`, the same paths as '
+            "`tracker import`."
+        ),
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
+        log.warning("SECRET_KEY is the development default: set SECRET_KEY in production")
+
+    from web import api, auth, charts, db, errors, filters
+    from web.views import admin, alerts, imports, lesions, patients
+    from web.views import auth as auth_views
+
+    db.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    charts.init_app(app)
+    filters.init_app(app)
+    for bp in (auth_views.bp, patients.bp, lesions.bp, alerts.bp, imports.bp, admin.bp):
+        app.register_blueprint(bp)
+    api.init_app(app)
+
+    @app.get("/")
+    @app.doc(hide=True)
+    def index() -> Response:
+        return redirect(url_for("alerts.worklist"))
+
+    return app

@@ -1,0 +1,340 @@
+"""Charts as PNG or SVG: a lesion's size over time and a patient's timeline of lesions.
+
+matplotlib through `Figure` objects only (Agg), never pyplot's global state. A rendered chart is
+cached under a key of what it depends on (the lesions' data_version and assessed_version, the
+format and this module's STYLE), so a cached chart is served without touching matplotlib, and
+the key's hash is the ETag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, cast
+
+from flask import Flask, current_app
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import date2num as _date2num
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from tracker.models import Lesion, Observation, Patient
+from tracker.queries import is_current, open_alerts_of
+from tracker.vocabulary import Stage
+from tracker.vocabulary import label as code_label
+
+STYLE = "2"  # bump when the drawing changes, so caches and ETags move on
+FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
+
+STAGE_COLORS: dict[str, str] = {
+    Stage.PRECALCIFIC.value: "#d9f0d3",
+    Stage.FORMATIVE.value: "#fdd49e",
+    Stage.RESTING.value: "#c6dbef",
+    Stage.RESORPTIVE.value: "#fcae91",
+    Stage.POSTCALCIFIC.value: "#c7e9c0",
+    Stage.HO_EARLY.value: "#fdd0a2",
+    Stage.HO_INTERMEDIATE.value: "#fdae6b",
+    Stage.HO_MATURE.value: "#9ecae1",
+    Stage.PROGRESSING.value: "#fb9a99",
+    Stage.STABLE.value: "#c6dbef",
+    Stage.REGRESSING.value: "#b8e186",
+    Stage.RESOLVED.value: "#e0e0e0",
+    "pending": "#f0f0f0",
+}
+SEVERITY_COLORS = {"urgent": "#b42318", "warning": "#c4650a", "info": "#2f6fbf"}
+MODALITY_MARKERS = {"XR": "o", "CT": "s", "MR": "D", "US": "^"}
+INK = "#1f2933"
+date2num = cast(Callable[[date], float], _date2num)
+
+
+def label(code: str) -> str:
+    text = code_label(code)
+    return text[:1].upper() + text[1:]
+MUTED = "#6b7785"
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@dataclass
+class ChartCache:
+    """A small thread-safe LRU of rendered charts; `renders` counts matplotlib calls."""
+
+    size: int = 256
+    renders: int = 0
+    _items: OrderedDict[Hashable, bytes] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        body = render()
+        with self._lock:
+            self.renders += 1
+            self._items[key] = body
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return body
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
+
+def cache() -> ChartCache:
+    found: ChartCache = current_app.extensions["calcitrack_charts"]
+    return found
+
+
+def etag_of(key: Hashable) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["calcitrack_charts"] = ChartCache(size=int(app.config["CHART_CACHE_SIZE"]))
+    css = stage_css()
+
+    def stages_css() -> Any:
+        from flask import Response
+
+        return Response(css, mimetype="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    hidden = cast(Any, app).doc(hide=True)  # a page asset, not part of the API document
+    app.add_url_rule("/stages.css", "stages_css", hidden(stages_css))
+
+
+# --------------------------------------------------------------------------- drawing helpers
+
+_render_lock = threading.Lock()  # matplotlib's font cache and text layout are not thread-safe
+
+
+def _save(fig: Figure, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "svg":
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    else:
+        fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _dates_axis(ax: Any) -> None:
+    locator = cast(Any, AutoDateLocator)(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(cast(Any, ConciseDateFormatter)(locator))
+
+
+def _style(ax: Any) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#c5ccd3")
+    ax.tick_params(colors=INK, labelsize=9)
+
+
+def stage_of(obs: Observation, current: bool) -> str:
+    """The stage to draw: the stored one if it saw the current data, else pending."""
+    if current and obs.assessment is not None:
+        return obs.assessment.stage
+    return "pending"
+
+
+def cross_modality(observations: Sequence[Observation]) -> set[int]:
+    """Ids of measured observations taken on another modality than the previous measurement:
+    their sizes are not directly comparable (vocabulary.md, modality)."""
+    flagged: set[int] = set()
+    previous: str | None = None
+    for o in observations:
+        if o.visible and o.size1_mm is not None:
+            if previous is not None and o.modality != previous:
+                flagged.add(o.id)
+            previous = o.modality
+    return flagged
+
+
+def _span_end(dates: Sequence[date], i: int, pad: timedelta) -> date:
+    return dates[i + 1] if i + 1 < len(dates) else dates[i] + pad
+
+
+# --------------------------------------------------------------------------- lesion chart
+
+
+def render_lesion(lesion: Lesion, fmt: str) -> bytes:
+    """Longest diameter over time, stage bands behind, marker shape by modality."""
+    with _render_lock:
+        return _save(_lesion_figure(lesion), fmt)
+
+
+def _lesion_figure(lesion: Lesion) -> Figure:
+    fig = Figure(figsize=(10.4, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    _style(ax)
+    obs = list(lesion.observations)
+    current = is_current(lesion)
+    flagged = cross_modality(obs)
+    dates = [o.date for o in obs]
+    sizes = [o.size1_mm for o in obs if o.size1_mm is not None]
+    top = max(sizes, default=10.0) * 1.25 + 1
+    pad = timedelta(days=max(30, ((dates[-1] - dates[0]).days // 12) if dates else 30))
+    stages_seen: dict[str, None] = {}
+    for i, o in enumerate(obs):
+        st = stage_of(o, current)
+        stages_seen[st] = None
+        ax.axvspan(date2num(o.date), date2num(_span_end(dates, i, pad)),
+                   color=STAGE_COLORS.get(st, "#eeeeee"), alpha=0.75, lw=0, zorder=0)
+    measured = [(o.date, o.size1_mm) for o in obs if o.visible and o.size1_mm is not None]
+    if measured:
+        ax.plot([date2num(d) for d, _ in measured], [s for _, s in measured],
+                color=INK, lw=1.4, zorder=2)
+    for o in obs:
+        x = date2num(o.date)
+        if not o.visible:
+            ax.scatter([x], [0], marker="x", s=60, color=MUTED, zorder=3, linewidths=1.6)
+            continue
+        size = o.size1_mm or 0.0
+        ax.scatter([x], [size], marker=MODALITY_MARKERS.get(o.modality, "o"), s=58,
+                   facecolor="white", edgecolor=INK, linewidths=1.6, zorder=4)
+        if o.id in flagged:
+            ax.scatter([x], [size], marker="o", s=260, facecolor="none",
+                       edgecolor=SEVERITY_COLORS["warning"], linewidths=1.4, linestyle="--",
+                       zorder=3)
+    ax.set_ylim(0, top)
+    if dates:
+        ax.set_xlim(date2num(dates[0] - pad / 2), date2num(dates[-1] + pad))
+    ax.set_ylabel("Longest diameter (mm)", color=INK, fontsize=9)
+    _dates_axis(ax)
+    handles: list[Any] = [
+        Line2D([], [], marker=MODALITY_MARKERS[m], ls="", markerfacecolor="white",
+               markeredgecolor=INK, label=label(m))
+        for m in dict.fromkeys(o.modality for o in obs)
+    ]
+    if any(not o.visible for o in obs):
+        handles.append(Line2D([], [], marker="x", ls="", color=MUTED, label="Not seen"))
+    if flagged:
+        handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none", markersize=11,
+                              markeredgecolor=SEVERITY_COLORS["warning"],
+                              label="Other modality than previous"))
+    handles += [Patch(color=STAGE_COLORS.get(s, "#eeeeee"), label=label(s)) for s in stages_seen]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------- patient timeline
+
+
+def lesion_caption(lesion: Lesion) -> str:
+    side = {"right": "R", "left": "L", "midline": "mid"}.get(lesion.laterality, lesion.laterality)
+    where = f"{side} {code_label(lesion.region).lower()}"
+    if lesion.structure:
+        where += f", {lesion.structure}"
+    return f"{lesion.external_id} · {where}"
+
+
+def render_timeline(patient: Patient, fmt: str) -> bytes:
+    """Every lesion on one time axis: a swimlane per lesion coloured by stage, a marker per
+    visit by modality, alert markers by severity and the next follow-up."""
+    with _render_lock:
+        return _save(_timeline_figure(patient), fmt)
+
+
+def _timeline_figure(patient: Patient) -> Figure:
+    lesions = list(patient.lesions)
+    fig = Figure(figsize=(10.4, 1.1 + 0.62 * max(1, len(lesions))), layout="constrained")
+    ax = fig.add_subplot()
+    _style(ax)
+    ax.spines["left"].set_visible(False)
+    all_dates = [o.date for le in lesions for o in le.observations]
+    all_dates += [le.next_follow_up for le in lesions if le.next_follow_up]
+    first = min(all_dates, default=date.today())
+    last = max(all_dates, default=first)
+    pad = timedelta(days=max(20, (last - first).days // 25))
+    stages_seen: dict[str, None] = {}
+    severities: dict[str, None] = {}
+    modalities: dict[str, None] = {}
+    for row, lesion in enumerate(lesions):
+        y = len(lesions) - 1 - row
+        current = is_current(lesion)
+        obs = list(lesion.observations)
+        dates = [o.date for o in obs]
+        for i, o in enumerate(obs):
+            st = stage_of(o, current)
+            stages_seen[st] = None
+            end = _span_end(dates, i, pad)
+            ax.broken_barh([(date2num(o.date), date2num(end) - date2num(o.date))],
+                           (y - 0.28, 0.56), facecolors=STAGE_COLORS.get(st, "#eeeeee"),
+                           edgecolors="white", linewidth=1)
+        for o in obs:
+            modalities[o.modality] = None
+            if o.visible:
+                ax.scatter([date2num(o.date)], [y], marker=MODALITY_MARKERS.get(o.modality, "o"),
+                           s=44, facecolor="white", edgecolor=INK, linewidths=1.3, zorder=4)
+            else:
+                ax.scatter([date2num(o.date)], [y], marker="x", s=44, color=MUTED, zorder=4)
+        for alert in open_alerts_of(lesion):
+            severities[alert.severity] = None
+            ax.scatter([date2num(alert.since)], [y + 0.36], marker="v", s=70, zorder=5,
+                       color=SEVERITY_COLORS.get(alert.severity, INK))
+        if lesion.next_follow_up and dates:
+            ax.plot([date2num(dates[-1] + pad), date2num(lesion.next_follow_up)], [y, y],
+                    ls=":", color=MUTED, lw=1)
+            ax.scatter([date2num(lesion.next_follow_up)], [y], marker="|", s=160, color=INK,
+                       zorder=4)
+    ax.set_yticks(range(len(lesions)))
+    ax.set_yticklabels([lesion_caption(le) for le in reversed(lesions)], fontsize=9, color=INK)
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(-0.7, len(lesions) - 0.3 + 0.25)
+    ax.set_xlim(date2num(first - pad), date2num(last + pad * 2))
+    ax.grid(axis="x", color="#e6e9ed", lw=0.8)
+    ax.set_axisbelow(True)
+    _dates_axis(ax)
+    handles: list[Any] = [Patch(color=STAGE_COLORS.get(s, "#eeeeee"), label=label(s))
+                          for s in stages_seen]
+    handles += [Line2D([], [], marker=MODALITY_MARKERS.get(m, "o"), ls="",
+                       markerfacecolor="white", markeredgecolor=INK, label=label(m))
+                for m in modalities]
+    handles += [Line2D([], [], marker="v", ls="", color=SEVERITY_COLORS.get(s, INK),
+                       label=f"Alert: {s}") for s in severities]
+    if any(le.next_follow_up for le in lesions):
+        handles.append(Line2D([], [], marker="|", ls="", color=INK, markersize=10,
+                              label="Next follow-up"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              fontsize=8)
+    return fig
+
+
+def stage_css() -> str:
+    """Badge colours for the pages, from the palette the charts use (one source)."""
+    return "\n".join(
+        f".stage-{code} {{ background: {color}; }}" for code, color in STAGE_COLORS.items()
+    ) + "\n"
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def serve(key: Hashable, render: Callable[[], bytes], fmt: str, filename: str,
+          *, download: bool) -> Any:
+    """A chart response with ETag: 304 when the client has it, the cached bytes when we do,
+    and only otherwise a render. `private, no-cache`: patient data, always revalidated."""
+    from flask import Response, abort, request
+
+    if fmt not in FORMATS:
+        abort(404)
+    full_key = (*(key if isinstance(key, tuple) else (key,)), fmt, STYLE)
+    tag = etag_of(full_key)
+    headers = {"ETag": f'"{tag}"', "Cache-Control": "private, no-cache",
+               "X-Content-Type-Options": "nosniff"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    if tag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    body = cache().get_or_render(full_key, render)
+    return Response(body, mimetype=FORMATS[fmt], headers=headers)

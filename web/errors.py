@@ -1,0 +1,82 @@
+"""The edge where the error hierarchy becomes HTTP: 400/404/409 as a page or as JSON.
+
+Under `/api/` every error is `{"errors": [{"path": ..., "message": ...}]}`; elsewhere a page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from tracker.errors import CalcitrackError, Conflict, Forbidden, InvalidInput, NotFound, Problem
+
+log = logging.getLogger(__name__)
+ResponseT = Any
+
+
+def status_of(exc: CalcitrackError) -> int:
+    if isinstance(exc, InvalidInput):
+        return 400
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, Forbidden):
+        return 403
+    return 400
+
+
+def problems_of(exc: CalcitrackError) -> list[Problem]:
+    return exc.problems if isinstance(exc, InvalidInput) else [Problem("", str(exc))]
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def errors_json(problems: list[Problem]) -> dict[str, list[dict[str, str]]]:
+    return {"errors": [{"path": p.path, "message": p.message} for p in problems]}
+
+
+def _render(status: int, title: str, problems: list[Problem]) -> ResponseT:
+    if wants_json():
+        return errors_json(problems), status
+    return render_template("error.html", status=status, title=title, problems=problems), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CalcitrackError)
+    def _domain(exc: CalcitrackError) -> ResponseT:
+        status = status_of(exc)
+        titles = {400: "Invalid input", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
+        return _render(status, titles.get(status, "Error"), problems_of(exc))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> ResponseT:
+        return _render(400, "Form expired", [Problem("", "the form's security token is missing or "
+                                                      "expired; reload the page and try again")])
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        if exc.code is None or exc.code < 400:
+            return exc
+        message = exc.description or exc.name
+        if exc.code == 401:
+            message = "sign in, or send Authorization: Bearer <token>"
+        if exc.code == 403:
+            message = "your role does not allow this"
+        response = _render(exc.code, exc.name, [Problem("", message)])
+        if exc.code == 401 and wants_json():
+            return response[0], 401, {"WWW-Authenticate": 'Bearer realm="calcitrack"'}
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _internal(exc: InternalServerError) -> ResponseT:
+        log.exception("unhandled error", exc_info=exc.original_exception)
+        return _render(500, "Something went wrong",
+                       [Problem("", "the server could not complete this request; reload the "
+                                    "page to see what was saved")])

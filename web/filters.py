@@ -1,0 +1,63 @@
+"""Jinja filters: how codes, dates and sizes read on a page (templates format, never compute)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from flask import Flask
+
+from tracker.vocabulary import label
+from web.clock import today
+
+
+def code_label(code: str | None) -> str:
+    """A code as its vocabulary label, first letter capitalised."""
+    text = label(code)
+    return text[:1].upper() + text[1:] if text else ""
+
+
+def sizes(values: Sequence[float]) -> str:
+    return " × ".join(f"{v:g}" for v in values) if values else "—"
+
+
+def day(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def ago(value: date | None) -> str:
+    """'today', '3 days ago', '5 months ago', 'in 12 days'."""
+    if value is None:
+        return ""
+    days = (today() - value).days
+    if days == 0:
+        return "today"
+    if days < 0:
+        return f"in {-days} day{'s' if days != -1 else ''}"
+    if days < 60:
+        return f"{days} day{'s' if days != 1 else ''} ago"
+    months = round(days / 30.44)
+    if months < 24:
+        return f"{months} months ago"
+    return f"{days / 365.25:.1f} years ago"
+
+
+def is_past(value: date | None) -> bool:
+    return value is not None and value < today()
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.0f}%"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(code_label, "label")
+    app.add_template_filter(sizes, "sizes")
+    app.add_template_filter(day, "day")
+    app.add_template_filter(ago, "ago")
+    app.add_template_filter(percent, "percent")
+    app.add_template_test(is_past, "past")

@@ -1,0 +1,99 @@
+"""HTML forms to the spec's JSON shape and back, so forms validate with `validate_observation`
+exactly like the API and `tracker import`, and each problem lands next to its field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from tracker.errors import Problem
+from tracker.models import Observation
+
+OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
+                      "pattern", "features", "pain", "note")
+
+
+def _number(text: str) -> Any:
+    """A number when it reads as one, else the text itself (so the message quotes it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+def _whole(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def observation_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The posted form as a lesion-timeline/1 observation; blank fields are absent."""
+    raw: dict[str, Any] = {}
+    for key in ("date", "modality", "density", "margin", "texture", "pattern", "note"):
+        value = form.get(key, "")
+        if key != "note":
+            value = value.strip()
+        if value.strip():
+            raw[key] = value
+    raw["visible"] = form.get("visible", "yes") != "no"
+    sizes = [s.strip() for s in form.getlist("size_mm")]
+    while sizes and not sizes[-1]:
+        sizes.pop()
+    if sizes:
+        raw["size_mm"] = [_number(s) if s else s for s in sizes]
+    features = [f for f in form.getlist("features") if f]
+    if features:
+        raw["features"] = features
+    pain = form.get("pain", "").strip()
+    if pain:
+        raw["pain"] = _whole(pain)
+    return raw
+
+
+def form_from_observation(obs: Observation) -> dict[str, Any]:
+    """A stored observation as the form's initial values."""
+    return {
+        "date": obs.date.isoformat(),
+        "modality": obs.modality,
+        "visible": obs.visible,
+        "size_mm": [f"{s:g}" for s in obs.size_mm],
+        "density": obs.density or "",
+        "margin": obs.margin or "",
+        "texture": obs.texture or "",
+        "pattern": obs.pattern or "",
+        "features": obs.features,
+        "pain": "" if obs.pain is None else str(obs.pain),
+        "note": obs.note or "",
+    }
+
+
+def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
+    """What the person typed, to show again next to the errors."""
+    return {
+        **{k: form.get(k, "") for k in OBSERVATION_FIELDS
+           if k not in ("size_mm", "features", "visible")},
+        "visible": form.get("visible", "yes") != "no",
+        "size_mm": form.getlist("size_mm"),
+        "features": form.getlist("features"),
+    }
+
+
+def field_errors(problems: Iterable[Problem]) -> dict[str, list[str]]:
+    """Problems by form field: `size_mm[1]` belongs to `size_mm`; no path = the whole form."""
+    out: dict[str, list[str]] = {}
+    for p in problems:
+        name = p.path.split("[", 1)[0].split(".", 1)[0] or "_form"
+        if name not in OBSERVATION_FIELDS:
+            name = "_form"
+        index = p.path[len(name) + 1 :].split("]", 1)[0] if p.path.startswith(name + "[") else ""
+        if index.isdigit():
+            which = "diameter" if name == "size_mm" else "item"
+            out.setdefault(name, []).append(f"{which} {int(index) + 1}: {p.message}")
+        else:
+            out.setdefault(name, []).append(p.message)
+    return out

@@ -1,0 +1,166 @@
+"""Response shapes of `/api/v1`, for the OpenAPI document and as a check on what we send.
+
+Request bodies are the timeline format's own models (`tracker.timeline`), so the API, the forms
+and `tracker import` share one validation. Response models allow extra keys: a field added to
+`tracker.queries.lesion_json` reaches clients even before it is described here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class ErrorItem(_Out):
+    path: str = Field(description="JSON path of the offending value ('' = the whole request)")
+    message: str
+
+
+class Errors(_Out):
+    errors: list[ErrorItem]
+
+
+class AlertOut(_Out):
+    id: int
+    kind: str
+    severity: str = Field(description="urgent, warning or info")
+    rule: str = Field(description="the clinical rule id, e.g. hadd.no_resolution")
+    since: str
+    reason: str
+    state: str = Field(description="open, acknowledged, snoozed (cleared alerts are not listed)")
+    state_by: str | None = None
+    state_at: str | None = None
+    state_reason: str | None = None
+    snoozed_until: str | None = None
+
+
+class WorklistAlertOut(AlertOut):
+    lesion_id: int
+    lesion: str
+    patient: str
+    region: str
+    laterality: str
+
+
+class SiteOut(_Out):
+    compartment: str
+    region: str
+    structure: str | None = None
+    laterality: str
+
+
+class ObservationOut(_Out):
+    id: int
+    date: str
+    modality: str
+    visible: bool = True
+    size_mm: list[float] | None = None
+    density: str | None = None
+    margin: str | None = None
+    texture: str | None = None
+    pattern: str | None = None
+    features: list[str] | None = None
+    pain: int | None = None
+    note: str | None = None
+    stage: str = Field(description="the assessed stage, or 'pending' until assessed")
+    confidence: float | None = None
+    evidence: list[str] | None = None
+    classifications: dict[str, str] | None = None
+
+
+class AssessmentOut(_Out):
+    status: str = Field(description="current, or pending while the data changed since")
+    stage: str | None = None
+    entity: str | None = None
+    entity_source: str | None = None
+    suggested_entities: list[dict[str, Any]] = []
+    next_follow_up: str | None = None
+    engine_version: str | None = None
+    assessed_at: str | None = None
+
+
+class TransitionOut(_Out):
+    date: str
+    from_: str = Field(alias="from")
+    to: str
+    evidence: list[str]
+    unexpected: bool = False
+
+
+class LesionOut(_Out):
+    id: int
+    lesion: str
+    site: SiteOut
+    entity: str | None = None
+    event_date: str | None = None
+    assessment: AssessmentOut
+    observations: list[ObservationOut]
+    transitions: list[TransitionOut]
+    alerts: list[AlertOut]
+
+
+class PatientRecordOut(_Out):
+    format: str
+    patient: str
+    birth_year: int | None = None
+    sex: str | None = None
+    lesions: list[LesionOut]
+
+
+class PatientSummaryOut(_Out):
+    id: str
+    birth_year: int | None = None
+    sex: str | None = None
+    lesions: int
+    open_alerts: dict[str, int] = Field(description="alerts needing action, by severity")
+    pending_assessments: int
+    last_visit: str | None = None
+    next_follow_up: str | None = None
+
+
+class PatientListOut(_Out):
+    items: list[PatientSummaryOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class AlertListOut(_Out):
+    items: list[WorklistAlertOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class AssessmentDetailOut(AssessmentOut):
+    lesion_id: int
+    stages: list[dict[str, Any]]
+    transitions: list[TransitionOut]
+    alerts: list[AlertOut]
+
+
+class ImportOut(_Out):
+    patients_created: int
+    patients_updated: int
+    lesions_created: int
+    lesions_updated: int
+    observations_created: int
+    observations_updated: int
+    observations_unchanged: int
+    assessments_queued: int
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SnoozeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    until: str = Field(description="YYYY-MM-DD, after today")
+    reason: str = Field(max_length=2000, description="why waiting is safe (required)")
