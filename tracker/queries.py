@@ -387,18 +387,3 @@ def alert_with_lesion(session: Session, alert_id: int) -> Alert:
     if alert is None:
         raise NotFound(f"alert {alert_id} does not exist")
     return alert
-
-
-def observation_with_lesion(session: Session, observation_id: int) -> Observation:
-    """An observation with its features, and its lesion with the patient (the edit form)."""
-    row = session.scalar(
-        select(Observation)
-        .where(Observation.id == observation_id)
-        .options(
-            selectinload(Observation.feature_rows),
-            selectinload(Observation.lesion).selectinload(Lesion.patient),
-        )
-    )
-    if row is None:
-        raise NotFound(f"observation {observation_id} does not exist")
-    return row

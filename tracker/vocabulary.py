@@ -389,6 +389,19 @@ LABELS: dict[str, str] = {
     "MR": "MR",
     "US": "Ultrasound",
 }
+LABELS.update(
+    {
+        # stages and alert kinds whose plain spelling would hide an abbreviation
+        "ho_early": "HO early",
+        "ho_intermediate": "HO intermediate",
+        "ho_mature": "HO mature",
+        "precalcific": "Pre-calcific",
+        "postcalcific": "Post-calcific",
+        "ho_not_maturing": "HO not maturing",
+        "ho_atypical": "HO atypical",
+        "follow_up_overdue": "Follow-up overdue",
+    }
+)
 LABELS.update({e.value: info.label for e, info in ENTITIES.items()})
 LABELS.update({r.value: r.value.replace("_", " ").capitalize() for r in Region})
 

@@ -28,7 +28,6 @@ from tracker.queries import (
     alert_with_lesion,
     lesion_json,
     lesion_with_everything,
-    observation_with_lesion,
     patient_list,
     patient_record,
     worklist,
@@ -281,7 +280,7 @@ def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, s
 @requires(Role.RADIOLOGIST)
 def update_observation(observation_id: int) -> dict[str, Any]:
     session = get_session()
-    lesion = observation_with_lesion(session, observation_id).lesion
+    lesion = records.load_observation(session, observation_id).lesion
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     records.update_observation(session, observation_id, obs, actor=actor())

@@ -29,7 +29,7 @@ from tracker.queries import is_current, open_alerts_of
 from tracker.vocabulary import Stage
 from tracker.vocabulary import label as code_label
 
-STYLE = "2"  # bump when the drawing changes, so caches and ETags move on
+STYLE = "3"  # bump when the drawing changes, so caches and ETags move on
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 STAGE_COLORS: dict[str, str] = {
@@ -42,7 +42,7 @@ STAGE_COLORS: dict[str, str] = {
     Stage.HO_INTERMEDIATE.value: "#fdae6b",
     Stage.HO_MATURE.value: "#9ecae1",
     Stage.PROGRESSING.value: "#fb9a99",
-    Stage.STABLE.value: "#c6dbef",
+    Stage.STABLE.value: "#dadaeb",
     Stage.REGRESSING.value: "#b8e186",
     Stage.RESOLVED.value: "#e0e0e0",
     "pending": "#f0f0f0",

@@ -200,7 +200,8 @@ def record_observation(
     return row
 
 
-def _load_observation(session: Session, observation_id: int) -> Observation:
+def load_observation(session: Session, observation_id: int) -> Observation:
+    """An observation with its features, and its lesion with the patient."""
     row = session.scalar(
         select(Observation)
         .where(Observation.id == observation_id)
@@ -217,7 +218,7 @@ def _load_observation(session: Session, observation_id: int) -> Observation:
 def update_observation(
     session: Session, observation_id: int, obs: ObservationIn, *, actor: str
 ) -> Observation:
-    row = _load_observation(session, observation_id)
+    row = load_observation(session, observation_id)
     lesion = row.lesion
     _check_against_lesion(lesion, obs)
     clash = session.scalar(
@@ -241,7 +242,7 @@ def update_observation(
 
 def delete_observation(session: Session, observation_id: int, *, actor: str) -> int:
     """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
-    row = _load_observation(session, observation_id)
+    row = load_observation(session, observation_id)
     lesion = row.lesion
     count = session.scalar(
         select(func.count()).select_from(Observation).where(Observation.lesion_id == lesion.id)

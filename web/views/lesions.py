@@ -16,7 +16,6 @@ from tracker.queries import (
     is_current,
     lesion_versions,
     lesion_with_everything,
-    observation_with_lesion,
     open_alerts_of,
 )
 from tracker.services import records
@@ -144,7 +143,7 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
 @requires(Role.RADIOLOGIST)
 def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    row = observation_with_lesion(session, observation_id)
+    row = records.load_observation(session, observation_id)
     lesion = row.lesion
     if request.method != "POST":
         return _form(lesion, form_from_observation(row), {}, observation_id)
