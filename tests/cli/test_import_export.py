@@ -127,14 +127,12 @@ def test_reimport_changes_nothing_and_update_is_audited(
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PATHS))
 def test_bad_input_is_rejected_with_its_path_and_writes_nothing(
-    run: Any, name: str, database_url: str
+    run: Any, name: str, database_url: str, tmp_path: Path
 ) -> None:
     # Something already stored, so "writes nothing" is checked against a non-empty database.
     seed = generate(date.today(), seed=1, copies=1)
     seed["patients"] = seed["patients"][:2]
-    seed_path = BAD.parent / "artifacts"
-    seed_path.mkdir(exist_ok=True)
-    assert run("import", write(seed_path, seed, f"seed-{name}")).exit_code == 0
+    assert run("import", write(tmp_path, seed, "seed.json")).exit_code == 0
     before = row_counts(database_url)
     res = run("import", str(BAD / name))
     assert res.exit_code == 2, res.output
@@ -142,16 +140,13 @@ def test_bad_input_is_rejected_with_its_path_and_writes_nothing(
     assert row_counts(database_url) == before
 
 
-def test_every_problem_is_reported_at_once(run: Any) -> None:
+def test_every_problem_is_reported_at_once(run: Any, tmp_path: Path) -> None:
     res = run("import", str(BAD / "size_four_numbers.json"))
     assert "at most 3 allowed" in res.stderr
     doc = json.loads((BAD / "size_four_numbers.json").read_text())
     doc["patients"][0]["lesions"][0]["observations"][1]["density"] = "bright"
     doc["patients"][0]["sex"] = "Q"
-    path = BAD.parent / "artifacts" / "many.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(doc))
-    res = run("import", str(path))
+    res = run("import", write(tmp_path, doc, "many.json"))
     assert res.exit_code == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 3, res.stderr
