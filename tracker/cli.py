@@ -82,15 +82,22 @@ def read_file(path: str, max_bytes: int) -> bytes:
     size = p.stat().st_size
     if size > max_bytes:
         fail([Problem(path, f"file is {size} bytes; the limit is {max_bytes} bytes")])
-    return p.read_bytes()
+    try:
+        return p.read_bytes()
+    except OSError as exc:  # e.g. permission denied
+        fail([Problem(path, f"cannot be read: {exc.strerror or exc}")])
+        raise
 
 
 def emit(doc: Any, output: str | None = None) -> None:
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if output in (None, "-"):
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         Path(str(output)).write_text(text, encoding="utf-8")
+    except OSError as exc:  # e.g. no such directory, permission denied
+        fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
 
 @click.group()

@@ -44,6 +44,7 @@ FORMAT = "lesion-timeline/1"
 MAX_SIZE_MM = 500
 MAX_NOTE_CHARS = 2000
 MIN_BIRTH_YEAR = 1900
+MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -349,24 +350,54 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def parse_json(data: bytes | str, *, max_bytes: int) -> Any:
-    """Decode JSON or say exactly where it is broken."""
+def _unstorable(doc: Any) -> list[Problem]:
+    """What no database can hold, whatever the document: nesting far deeper than any
+    lesion-timeline/1 document (it would exhaust the stack), or a NUL character in text
+    (PostgreSQL refuses it)."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return [Problem(path, f"is nested more than {MAX_JSON_DEPTH} levels deep")]
+        if isinstance(value, str) and "\x00" in value:
+            problems.append(
+                Problem(path, "contains a NUL character (\\u0000), which cannot be stored")
+            )
+        elif isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}" if path else k, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+    return sorted(problems, key=_sort_key)
+
+
+def parse_json(data: bytes | str, *, max_bytes: int, what: str = "file") -> Any:
+    """Decode JSON or say exactly where it is broken. `what` names the input in messages."""
     size = len(data.encode() if isinstance(data, str) else data)
     if size > max_bytes:
         raise InvalidInput(
-            [Problem("", f"file is {size} bytes; the limit is {max_bytes} bytes")]
+            [Problem("", f"{what} is {size} bytes; the limit is {max_bytes} bytes")]
         )
     if not data.strip():
-        raise InvalidInput([Problem("", "file is empty; expected a lesion-timeline/1 document")])
+        expected = "a lesion-timeline/1 document" if what == "file" else "a JSON object"
+        raise InvalidInput([Problem("", f"{what} is empty; expected {expected}")])
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text)
+        doc = json.loads(text)
     except UnicodeDecodeError as exc:
         raise InvalidInput([Problem("", f"not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             [Problem(f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}")]
         ) from exc
+    except RecursionError as exc:
+        raise InvalidInput(
+            [Problem("", f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")]
+        ) from exc
+    problems = _unstorable(doc)
+    if problems:
+        raise InvalidInput(problems)
+    return doc
 
 
 def validate_timeline(raw: Any, *, today: date) -> Timeline:

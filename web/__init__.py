@@ -12,18 +12,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import redirect, url_for
+from flask import redirect, request, url_for
+from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from tracker.config import default_instance, from_env
+from tracker.errors import InvalidInput, Problem
 
 DEV_SECRET = "dev-only-secret-change-me"
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
 log = logging.getLogger(__name__)
 
 
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in a URL is a row id: a number no row can have is a 404, not a database
+    error (SQLite cannot bind it, PostgreSQL refuses it as an INTEGER)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(*args, **kwargs)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
@@ -78,6 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
         log.warning("SECRET_KEY is the development default: set SECRET_KEY in production")
 
+    app.url_map.converters["int"] = RowId
     from web import api, auth, charts, db, errors, filters
     from web.views import admin, alerts, imports, lesions, patients
     from web.views import auth as auth_views
@@ -90,6 +103,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     for bp in (auth_views.bp, patients.bp, lesions.bp, alerts.bp, imports.bp, admin.bp):
         app.register_blueprint(bp)
     api.init_app(app)
+
+    @app.before_request
+    def _refuse_nul_characters() -> None:
+        """A NUL character cannot be stored, nor even looked up (PostgreSQL refuses it), so a
+        URL, query or form field carrying one is a 400 naming the field. JSON bodies and files
+        are checked by `tracker.timeline.parse_json`."""
+        fields = [("address", request.path), *request.args.items(multi=True),
+                  *request.form.items(multi=True)]
+        bad = dict.fromkeys(name for name, value in fields if "\x00" in value)
+        if bad:
+            raise InvalidInput([Problem(name, "contains a NUL character, which cannot be stored")
+                                for name in bad])
 
     @app.get("/")
     @app.doc(hide=True)

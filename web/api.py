@@ -135,7 +135,8 @@ def _complete_spec(spec: Any) -> Any:
 
 
 def json_body() -> Any:
-    return parse_json(request.get_data(), max_bytes=int(current_app.config["MAX_TIMELINE_BYTES"]))
+    return parse_json(request.get_data(), max_bytes=int(current_app.config["MAX_TIMELINE_BYTES"]),
+                      what="request body")
 
 
 def int_arg(name: str, default: int, *, low: int = 1, high: int = 10**6) -> int:

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker.errors import CalcitrackError, Conflict, Forbidden, InvalidInput, NotFound, Problem
+from web.db import close_session
 
 log = logging.getLogger(__name__)
 ResponseT = Any
@@ -77,6 +78,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def _internal(exc: InternalServerError) -> ResponseT:
         log.exception("unhandled error", exc_info=exc.original_exception)
+        # A failed statement leaves the request's session unusable, and the page's banner
+        # reads through it: start the error page on a fresh session.
+        close_session()
         return _render(500, "Something went wrong",
                        [Problem("", "the server could not complete this request; reload the "
                                     "page to see what was saved")])

@@ -206,3 +206,35 @@ def test_import_of_a_missing_file_says_so(run: Any) -> None:
 
 def _session(url: str) -> Session:
     return session_factory(url)()
+
+
+def test_birth_year_after_stored_visits_is_refused_so_the_backup_stays_valid(
+    run: Any, tmp_path: Path, database_url: str
+) -> None:
+    """A later file that only corrects the birth year must not make the stored visits
+    impossible: the export (the backup) would then no longer import."""
+    site = {"compartment": "tendon", "region": "shoulder", "laterality": "left"}
+    first = {"format": "lesion-timeline/1", "patients": [{
+        "id": "P-1", "birth_year": 1970, "lesions": [{
+            "id": "L1", "site": site, "observations": [
+                {"date": "2020-05-01", "modality": "XR", "size_mm": [9], "density": "dense",
+                 "margin": "well_defined"}]}]}]}
+    assert run("import", write(tmp_path, first, "first.json")).exit_code == 0
+    before = row_counts(database_url)
+    later = {"format": "lesion-timeline/1",
+             "patients": [{"id": "P-1", "birth_year": 2021, "lesions": []}]}
+    res = run("import", write(tmp_path, later, "later.json"))
+    assert res.exit_code == 2
+    assert ("patients[0].birth_year: 2021 is after the stored observation of 2020-05-01"
+            in res.stderr), res.stderr
+    assert row_counts(database_url) == before
+    backup = tmp_path / "backup.json"
+    assert run("export", "-o", str(backup)).exit_code == 0
+    assert run("import", str(backup)).exit_code == 0
+
+
+def test_export_to_a_folder_that_does_not_exist_says_so(run: Any, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "backup.json"
+    res = run("export", "-o", str(target))
+    assert res.exit_code == 2
+    assert f"{target}: cannot be written: No such file or directory" in res.stderr

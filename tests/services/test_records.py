@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.factories import make_lesion, make_patient, obs
+from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
 from tracker.services import records
@@ -132,3 +133,19 @@ def test_the_only_observation_of_a_lesion_cannot_be_deleted(session: Session) ->
     session.rollback()
     assert session.get(Observation, only) is not None
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_two_writers_racing_for_one_day_get_a_conflict_not_a_crash(
+    session: Session, database_url: str
+) -> None:
+    """Both pass the same-day check; the unique constraint stops the second, as a Conflict."""
+    lesion = make_lesion(session, observations=[obs("2025-01-10", 14)])
+    records.load_lesion(session, lesion.id)  # this writer has read the visits...
+    session.commit()
+    with session_factory(database_url)() as other:  # ...when another records the same day
+        records.record_observation(other, lesion.id, finding(), actor="other")
+    with pytest.raises(Conflict, match="2025-03-02"):
+        records.record_observation(session, lesion.id, finding(size_mm=[5.0]), actor="late")
+    count = session.scalar(select(func.count()).select_from(Observation).where(
+        Observation.lesion_id == lesion.id))
+    assert count == 2

@@ -32,6 +32,25 @@ def test_create_user_hashes_password_and_audits(session: Session) -> None:
     assert session.scalar(select(AuditEvent.action)) == "user.create"
 
 
+def test_username_leaves_room_for_the_api_token_actor(session: Session) -> None:
+    """What a token's owner does is recorded as "<name> (api token)" in 64-character audit
+    and alert columns: a longer name would make every such action fail on PostgreSQL."""
+    with pytest.raises(InvalidInput) as exc:
+        users.create_user(session, "u" * 53, "long-enough-1", "clinician", actor="admin")
+    assert exc.value.problems[0].path == "username"
+    assert "1-52 characters" in exc.value.problems[0].message
+    longest = "u" * 52
+    users.create_user(session, longest, "long-enough-1", "clinician", actor="admin")
+    lesion = make_lesion(session, observations=[obs("2024-06-01", 12)])
+    session.add(Alert(lesion_id=lesion.id, kind="no_resolution", severity="warning",
+                      rule="hadd.no_resolution", since=date(2024, 6, 1), reason="r"))
+    session.commit()
+    alert_id = session.scalar(select(Alert.id))
+    assert alert_id is not None
+    done = alerts.acknowledge_alert(session, alert_id, actor=f"{longest} (api token)")
+    assert done.state_by == f"{longest} (api token)"
+
+
 def test_tokens_resolve_until_revoked_or_deactivated(session: Session) -> None:
     users.create_user(session, "bot", "long-enough-1", "clinician", actor="admin")
     token = users.issue_token(session, "bot", "ris", actor="admin")

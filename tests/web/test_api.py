@@ -162,3 +162,32 @@ def test_openapi_document_and_offline_docs(app: Any) -> None:
     assets = re.findall(r'(?:src|href)="([^"]+)"', docs)
     assert assets and all(a.startswith("/") for a in assets), assets
     assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_unstorable_input_is_a_400_naming_where(api: Any, db: Session,
+                                                 queued: list[list[int]]) -> None:
+    """A NUL character (PostgreSQL cannot store or even compare it), an id no row can have,
+    or an empty body: each is a 400/404 saying where, never a 500, and nothing is written."""
+    ids = seed_patient(db)
+    alert_id = db.scalar(select(Alert.id))
+    r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json={**GOOD, "note": "a\x00b"})
+    assert r.status_code == 400, r.json
+    assert r.json["errors"][0]["path"] == "note"
+    assert "NUL character" in r.json["errors"][0]["message"]
+    r = api("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"reason": "seen\x00"})
+    assert r.status_code == 400 and r.json["errors"][0]["path"] == "reason"
+    r = api("GET", "/api/v1/patients?q=P%00")
+    assert r.status_code == 400 and r.json["errors"][0]["path"] == "q"
+    assert api("GET", "/api/v1/patients/P%00-1").status_code == 400
+    assert api("GET", "/api/v1/lesions/99999999999999999999").status_code == 404
+    assert api("PUT", "/api/v1/observations/2147483648", json=GOOD).status_code == 404
+    r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", data="",
+            content_type="application/json")
+    assert r.status_code == 400
+    assert r.json["errors"][0]["message"] == "request body is empty; expected a JSON object"
+    r = api("POST", "/api/v1/timelines", data='{"format": "lesion-timeline/1", "patients": '
+            + "[" * 3000 + "]" * 3000 + "}", content_type="application/json")
+    assert r.status_code == 400 and "nested more than" in r.json["errors"][0]["message"]
+    assert queued == []
+    assert db.scalar(select(func.count(Observation.id))) == 6
+    assert db.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"

@@ -40,6 +40,20 @@ def test_wrong_password_and_open_redirect(login: Login, db: Session) -> None:
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "user.login")) is not None
 
 
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\\evil.example"])
+def test_next_that_a_browser_reads_as_another_host_is_refused(login: Login,
+                                                               target: str) -> None:
+    """Browsers drop tabs and newlines and read a backslash as a slash: `/<TAB>/evil` is
+    `//evil`, another site. Signing in (or being signed in) must still land on our pages."""
+    anon = login(None)
+    token = CSRF_RE.search(anon.get("/login").text).group(1)  # type: ignore[union-attr]
+    r = anon.client.post("/login", data={"username": "clinician", "password": PASSWORD,
+                                         "csrf_token": token, "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/alerts"
+    r = anon.client.get("/login", query_string={"next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/alerts"
+
+
 def test_deactivated_user_cannot_sign_in_and_is_signed_out(login: Login, db: Session) -> None:
     client = login("clinician")
     set_user_active(db, "clinician", False, actor="admin")

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -241,3 +242,44 @@ def test_admin_creates_users_and_tokens(login: Login, db: Session) -> None:
     assert r.status_code == 200 and "ct_" in r.text and "shown only once" in r.text
     assert r.headers["Cache-Control"] == "no-store"
     assert "ct_" not in client.get("/admin/users").text
+
+
+def test_unstorable_input_on_pages_is_a_400_not_a_500(login: Login, db: Session,
+                                                       queued: list[list[int]]) -> None:
+    ids = seed_patient(db)
+    client = login("radiologist")
+    assert client.get("/patients?page=99999999999999999999").status_code == 200
+    assert client.get("/alerts?page=99999999999999999999").status_code == 200
+    assert client.get("/lesions/99999999999999999999").status_code == 404
+    r = client.post(f"/lesions/{ids[0]}/observations/new", _form(note="pasted\x00text"))
+    assert r.status_code == 400 and "<code>note</code>: contains a NUL character" in r.text
+    r = client.get("/patients?q=P%00")
+    assert r.status_code == 400 and "<code>q</code>: contains a NUL character" in r.text
+    admin = login("admin")
+    r = admin.post("/admin/users/radiologist/tokens", {"name": "pacs\x00"})
+    assert r.status_code == 400 and "<code>name</code>: contains a NUL character" in r.text
+    anon = login(None)
+    token = anon.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+    r = anon.client.post("/login", data={"username": "radiologist\x00", "password": "x",
+                                         "csrf_token": token})
+    assert r.status_code == 400
+    assert queued == []
+    assert db.scalar(select(func.count(Observation.id))) == 6
+
+
+def test_an_unexpected_database_error_still_shows_the_error_page(
+    app: Any, login: Login, db: Session, monkeypatch: Any
+) -> None:
+    """After a failed statement the request's session is unusable; the error page (whose
+    banner reads the database) must still render, as a 500 page, not a bare crash."""
+    from web.views import patients
+
+    def broken(session: Session, **_kw: Any) -> Any:
+        session.add(Observation(lesion_id=10**6))  # no such lesion, no date: refused
+        session.flush()
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = login("clinician")
+    monkeypatch.setattr(patients, "patient_list", broken)
+    r = client.get("/patients")
+    assert r.status_code == 500 and "Something went wrong" in r.text

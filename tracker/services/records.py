@@ -8,11 +8,14 @@ sweep re-sends it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
@@ -181,6 +184,21 @@ def _check_against_lesion(lesion: Lesion, obs: ObservationIn, path: str = "") ->
 # --------------------------------------------------------------------------- use cases
 
 
+@contextmanager
+def _one_visit_per_day(session: Session, lesion: Lesion, day: date) -> Iterator[None]:
+    """Two writers racing past the same-day check meet the unique constraint: say Conflict."""
+    try:
+        yield
+    except IntegrityError as exc:
+        session.rollback()
+        text = str(exc.orig)
+        if "uq_observations_lesion_id_date" in text or "observations.lesion_id" in text:
+            raise Conflict(
+                f"lesion {lesion.external_id} already has an observation on {day}"
+            ) from exc
+        raise
+
+
 def record_observation(
     session: Session, lesion_id: int, obs: ObservationIn, *, actor: str
 ) -> Observation:
@@ -193,10 +211,11 @@ def record_observation(
     _apply_observation(row, obs)
     session.add(row)
     mark_for_assessment(lesion)
-    session.flush()
-    audit(session, actor, "observation.record", "observation", row.id, None,
-          observation_snapshot(row))
-    session.commit()
+    with _one_visit_per_day(session, lesion, obs.date):
+        session.flush()
+        audit(session, actor, "observation.record", "observation", row.id, None,
+              observation_snapshot(row))
+        session.commit()
     return row
 
 
@@ -236,7 +255,8 @@ def update_observation(
     if before != after:
         mark_for_assessment(lesion)
         audit(session, actor, "observation.update", "observation", row.id, before, after)
-    session.commit()
+    with _one_visit_per_day(session, lesion, obs.date):
+        session.commit()
     return row
 
 
@@ -288,6 +308,19 @@ def _check_against_stored(
     by = patient_in.birth_year if patient_in.birth_year is not None else (
         patient.birth_year if patient else None
     )
+    new_by = patient_in.birth_year
+    if new_by is not None:
+        # A new birth year must also fit the visits already stored (the file may not list
+        # them), or the stored record would no longer export as a valid timeline.
+        in_file = {(le.id, o.date) for le in patient_in.lesions for o in le.observations}
+        before_birth = [(o.date, lesion.external_id) for lesion in stored.values()
+                        for o in lesion.observations
+                        if o.date.year < new_by and (lesion.external_id, o.date) not in in_file]
+        if before_birth:
+            first, first_lesion = min(before_birth)
+            problems.append(Problem(f"{ppath}.birth_year",
+                                    f"{new_by} is after the stored observation of {first}"
+                                    f" (lesion {first_lesion})"))
     for li, lesion_in in enumerate(patient_in.lesions):
         existing = stored.get(lesion_in.id)
         event = lesion_in.event_date

@@ -24,7 +24,10 @@ from tracker.vocabulary import Role
 
 MIN_PASSWORD_CHARS = 10
 TOKEN_PREFIX = "ct_"
-USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Audit actors and alert `state_by` hold 64 characters, and a request made with an API token
+# is recorded as "<username> (api token)" (12 more): so a username has at most 52.
+MAX_USERNAME_CHARS = 52
+USERNAME_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{MAX_USERNAME_CHARS}}}$")
 
 _hasher = PasswordHasher()
 # Verifying an unknown user against a real hash keeps the timing of "no such user" and
@@ -53,7 +56,8 @@ def hash_token(token: str) -> str:
 def _check_new_user(username: str, password: str, role: str) -> list[Problem]:
     problems = []
     if not USERNAME_RE.fullmatch(username):
-        problems.append(Problem("username", "may use only A-Z a-z 0-9 . _ - (1-64 characters)"))
+        problems.append(Problem("username", "may use only A-Z a-z 0-9 . _ - "
+                                            f"(1-{MAX_USERNAME_CHARS} characters)"))
     if len(password) < MIN_PASSWORD_CHARS:
         problems.append(
             Problem("password", f"needs at least {MIN_PASSWORD_CHARS} characters")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from tracker.errors import CalcitrackError, InvalidInput, Problem
@@ -14,6 +14,7 @@ from tracker.vocabulary import AlertKind, Region, Role, Severity, label
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
+from web.views.auth import safe_next
 from web.views.patients import page_arg
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -45,10 +46,7 @@ def worklist_page() -> str:
 
 
 def _back() -> str:
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("alerts.worklist")
+    return safe_next(request.form.get("next"))
 
 
 @bp.post("/<int:alert_id>/acknowledge")

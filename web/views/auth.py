@@ -13,9 +13,17 @@ from web.db import get_session
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never //host or a scheme) may be a redirect target."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (never //host or a scheme) may be a redirect target. Browsers
+    drop tabs and newlines from a URL and read a backslash as a slash, so `/<TAB>/host` or
+    `/\\host` would leave the site too: no whitespace, control character or backslash."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(c.isprintable() and not c.isspace() for c in target)
+    ):
         return target
     return url_for("alerts.worklist")
 
@@ -23,7 +31,7 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     if user() is not None and request.method != "POST":
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     if request.method != "POST":
         return render_template("login.html", username="", next=request.args.get("next", ""))
     username = request.form.get("username", "").strip()
@@ -35,7 +43,7 @@ def login() -> str | Response | tuple[str, int]:
                                error="Unknown username or wrong password."), 401
     stamp_login(session, found.username)
     login_user(WebUser(found))
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")

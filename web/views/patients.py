@@ -21,11 +21,12 @@ from web.db import get_session
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
+MAX_PAGE = 10**6  # the API's bound; beyond it the offset would overflow the database
 
 
 def page_arg() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 
