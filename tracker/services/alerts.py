@@ -50,21 +50,37 @@ def _clean_reason(reason: str | None, *, required: bool) -> str | None:
     return text or None
 
 
+def _set_state(
+    session: Session,
+    alert_id: int,
+    state: AlertState,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None,
+    until: date | None = None,
+) -> Alert:
+    """The one write of a person's decision on an alert, audited in the same transaction."""
+    alert = _load(session, alert_id)
+    before = _state(alert)
+    alert.state = state.value
+    alert.state_by = actor
+    alert.state_at = now()
+    alert.state_reason = reason
+    alert.snoozed_until = until
+    audit(session, actor, action, "alert", alert.id, before, _state(alert))
+    session.commit()
+    return alert
+
+
 def acknowledge_alert(
     session: Session, alert_id: int, *, actor: str, reason: str | None = None
 ) -> Alert:
     """Say "seen, I am handling it": the alert stays on the worklist, marked acknowledged."""
     text = _clean_reason(reason, required=False)
-    alert = _load(session, alert_id)
-    before = _state(alert)
-    alert.state = AlertState.ACKNOWLEDGED.value
-    alert.state_by = actor
-    alert.state_at = now()
-    alert.state_reason = text
-    alert.snoozed_until = None
-    audit(session, actor, "alert.acknowledge", "alert", alert.id, before, _state(alert))
-    session.commit()
-    return alert
+    return _set_state(
+        session, alert_id, AlertState.ACKNOWLEDGED, "alert.acknowledge", actor=actor, reason=text
+    )
 
 
 def snooze_alert(
@@ -88,13 +104,7 @@ def snooze_alert(
         problems.extend(exc.problems)
     if problems:
         raise InvalidInput(problems)
-    alert = _load(session, alert_id)
-    before = _state(alert)
-    alert.state = AlertState.SNOOZED.value
-    alert.state_by = actor
-    alert.state_at = now()
-    alert.state_reason = text
-    alert.snoozed_until = until
-    audit(session, actor, "alert.snooze", "alert", alert.id, before, _state(alert))
-    session.commit()
-    return alert
+    return _set_state(
+        session, alert_id, AlertState.SNOOZED, "alert.snooze", actor=actor, reason=text,
+        until=until,
+    )
