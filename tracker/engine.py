@@ -55,10 +55,14 @@ Choices where the rules leave room (a musculoskeletal radiologist's reading)
 10. Generic courses other than persists/variable/progresses cannot occur (vocabulary); were one
     added, it would follow the `variable` schedule.
 11. Classifications follow the family actually used (also when the entity was suggested).
-12. Suggestion priors and ties follow the compartment's suggestion order of vocabulary.md
-    (`SUGGESTION_ORDER`; it differs from the entity table for soft tissue and vascular). `why`
-    lists the compartment, then the matching cues in the order of §6's table. Empty input gives
-    no stages and the compartment's first entity.
+12. The prior follows the compartment's suggestion order of vocabulary.md (`SUGGESTION_ORDER`;
+    it differs from the entity table for soft tissue and vascular); ties are broken by
+    "vocabulary order" read literally, the order of vocabulary.md's entity table, as features
+    are. A tie is where a cue lifts a rarer entity level with the prior of a commoner one
+    (a linear vascular calcification ties phlebolith, prior only, with medial arterial
+    calcification, prior + `linear`; arterial is the right reading of a linear vessel wall,
+    phleboliths are round). `why` lists the compartment, then the matching cues in
+    the order of §6's table. Empty input gives no stages and the compartment's first entity.
 13. Input the rules cannot read raises ValueError: two findings on one date, a visible finding
     without a size, a non-positive size, or a first size that is not the largest (9a.22).
 14. Unreachable by construction, but typed: a visible HADD observation that no row matches
@@ -101,7 +105,7 @@ from tracker.vocabulary import (
     entities_of,
 )
 
-ENGINE_VERSION = "2026.11.2"
+ENGINE_VERSION = "2026.11.3"
 
 # --------------------------------------------------------------------------------------------
 # Public facts and results
@@ -1319,6 +1323,9 @@ def suggestion_cues(lesion: LesionFacts) -> set[str]:
     return cues
 
 
+VOCABULARY_ORDER: dict[Entity, int] = {e: i for i, e in enumerate(Entity)}
+
+
 def suggest_entities(lesion: LesionFacts) -> tuple[Suggestion, ...]:
     """§6: compartment prior by position + each matching cue once; top 3 (design, from [S1])."""
     cues = suggestion_cues(lesion)
@@ -1330,7 +1337,7 @@ def suggest_entities(lesion: LesionFacts) -> tuple[Suggestion, ...]:
         matched = [(cue, w) for cue, w in K.SUGGESTION_CUES.get(entity, ()) if cue in cues]
         score = max(0, min(K.SUGGESTION_SCORE_MAX, prior + sum(w for _, w in matched)))
         why = (lesion.compartment.value, *(cue for cue, _ in matched))
-        scored.append((-score, position, entity, why))
+        scored.append((-score, VOCABULARY_ORDER[entity], entity, why))
     scored.sort(key=lambda t: (t[0], t[1]))
     return tuple(
         Suggestion(entity, -neg / 100, why) for neg, _, entity, why in scored[: K.SUGGESTIONS_SHOWN]

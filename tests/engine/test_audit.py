@@ -200,7 +200,9 @@ def test_follow_up_from_a_month_end_is_clamped_and_overdue_the_day_after() -> No
 # §6 ties follow the compartment's suggestion order
 
 
-def test_soft_tissue_tie_keeps_ho_first() -> None:
+def test_soft_tissue_tie_goes_to_the_entity_listed_first_in_the_vocabulary() -> None:
+    """Faint cloudy thigh calcification, no trauma known: HO's prior (0.40) ties metabolic
+    calcinosis (0.20 + cloud 0.20); the entity table lists metabolic calcinosis first."""
     a = assess(
         None,
         xr("2024-01-01", 8, FIHC),
@@ -209,5 +211,19 @@ def test_soft_tissue_tie_keeps_ho_first() -> None:
         as_of="2024-01-01",
     )
     top = [(s.entity.value, s.score) for s in a.suggestions[:2]]
-    assert top == [("ho", 0.4), ("metabolic_calcinosis", 0.4)]
-    assert a.entity_source == "suggested" and stages(a) == ["ho_early"]
+    assert top == [("metabolic_calcinosis", 0.4), ("ho", 0.4)]
+    assert a.entity_source == "suggested" and stages(a) == ["stable"]
+
+
+def test_linear_vascular_calcification_ranks_arterial_before_phlebolith() -> None:
+    """Linear calcification along a forearm vessel, texture not recorded: phlebolith's prior
+    (0.40) ties medial calcification (0.10 + linear 0.30); both arterial forms come first."""
+    a = assess(
+        None,
+        xr("2024-01-01", 30, Morph(Density.DENSE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
+        compartment=Compartment.VASCULAR,
+        region=Region.FOREARM,
+        as_of="2024-01-01",
+    )
+    top = [(s.entity.value, s.score) for s in a.suggestions]
+    assert top == [("arterial_intimal", 0.5), ("arterial_medial", 0.4), ("phlebolith", 0.4)]
