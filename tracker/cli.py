@@ -7,6 +7,7 @@ Results go to stdout, problems to stderr. Exit codes: 0 ok, 1 not found or confl
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,11 +22,13 @@ from sqlalchemy.orm import Session
 from tracker import dispatch, migrate
 from tracker.config import Settings, from_env
 from tracker.db import session_scope
+from tracker.demo import DEMO_PREFIX, generate
 from tracker.errors import CalcitrackError, InvalidInput, Problem
 from tracker.facts import infer_timeline
 from tracker.queries import patient_record
-from tracker.services import records
-from tracker.timeline import json_schema, load_timeline
+from tracker.services import assessment, records, users
+from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
+from tracker.vocabulary import Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,6 +78,12 @@ def parse_as_of(value: str | None) -> date:
         raise
 
 
+def read_timeline(path: str) -> Timeline:
+    """A timeline file, read within the size limit and validated whole (import and infer)."""
+    limit = settings().max_timeline_bytes
+    return load_timeline(read_file(path, limit), today=date.today(), max_bytes=limit)
+
+
 def read_file(path: str, max_bytes: int) -> bytes:
     p = Path(path)
     if not p.is_file():
@@ -110,11 +119,7 @@ def main() -> None:
 @reports_errors
 def import_cmd(file: str) -> None:
     """Validate a lesion-timeline/1 FILE whole, then store it in one transaction."""
-    cfg = settings()
-    timeline = load_timeline(
-        read_file(file, cfg.max_timeline_bytes), today=date.today(),
-        max_bytes=cfg.max_timeline_bytes,
-    )
+    timeline = read_timeline(file)
     with session() as s:
         summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
     sent = dispatch.request_assessment(summary.changed_lesion_ids)
@@ -189,11 +194,7 @@ def schema_cmd() -> None:
 def infer_cmd(file: str, as_of: str | None) -> None:
     """Print lesion-assessment/1 for every lesion of FILE; touches no database."""
     when = parse_as_of(as_of)
-    cfg = settings()
-    timeline = load_timeline(
-        read_file(file, cfg.max_timeline_bytes), today=date.today(),
-        max_bytes=cfg.max_timeline_bytes,
-    )
+    timeline = read_timeline(file)
     emit(infer_timeline(timeline, when))
 
 
@@ -202,9 +203,6 @@ def infer_cmd(file: str, as_of: str | None) -> None:
 @reports_errors
 def demo_cmd(seed: int) -> None:
     """Load the demo cohort once (nothing happens if it is already there)."""
-    from tracker.demo import DEMO_PREFIX, generate
-    from tracker.timeline import validate_timeline
-
     with session() as s:
         if records.patient_exists(s, f"{DEMO_PREFIX}001"):
             click.echo("demo cohort already loaded")
@@ -245,8 +243,6 @@ def db_upgrade(revision: str) -> None:
 @reports_errors
 def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) -> None:
     """Assess lesions in this process (the service the workers run), and store the result."""
-    from tracker.services import assessment
-
     if sum((all_, patient is not None, stale)) != 1:
         fail([Problem("assess", "give exactly one of --all, --patient ID, --stale")])
     when = parse_as_of(as_of)
@@ -266,8 +262,6 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
 @reports_errors
 def scan_cmd(as_of: str | None) -> None:
     """Re-evaluate time-dependent alerts of every lesion; print opened/cleared/kept counts."""
-    from tracker.services import assessment
-
     when = parse_as_of(as_of)
     with session() as s:
         report = assessment.scan_alerts(s, when)
@@ -280,8 +274,6 @@ def scan_cmd(as_of: str | None) -> None:
 @reports_errors
 def sweep_cmd(grace_seconds: int | None) -> None:
     """Re-send the assessment of every lesion whose change is still unassessed."""
-    from tracker.services import assessment
-
     grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
         ids = assessment.sweep_pending(s, grace)
@@ -299,15 +291,13 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["clinician", "radiologist", "admin"]),
+@click.option("--role", type=click.Choice([r.value for r in Role]),
               default="clinician", show_default=True)
 @click.option("--password", default=None,
               help="Password (prompted, hidden, when not given; at least 10 characters).")
 @reports_errors
 def user_add_cmd(username: str, role: str, password: str | None) -> None:
     """Add a user who signs in to the web pages."""
-    from tracker.services import users
-
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with session() as s:
@@ -321,8 +311,6 @@ def user_add_cmd(username: str, role: str, password: str | None) -> None:
 @reports_errors
 def user_token_cmd(username: str, name: str) -> None:
     """Issue an API token NAME for USERNAME; it is printed once and stored only hashed."""
-    from tracker.services import users
-
     with session() as s:
         token = users.issue_token(s, username, name, actor=CLI_ACTOR)
     click.echo(token)
@@ -333,10 +321,6 @@ def user_token_cmd(username: str, name: str) -> None:
 @reports_errors
 def user_demo_cmd(print_password: bool) -> None:
     """Create the `demo` admin once, with a random password kept in the instance folder."""
-    import secrets
-
-    from tracker.services import users
-
     cfg = settings()
     secret = Path(cfg.instance_path) / "demo-password"
     if not secret.exists():
@@ -351,5 +335,5 @@ def user_demo_cmd(print_password: bool) -> None:
         if users.user_exists(s, "demo"):
             click.echo("demo user already exists")
             return
-        users.create_user(s, "demo", password, "admin", actor=CLI_ACTOR)
+        users.create_user(s, "demo", password, Role.ADMIN.value, actor=CLI_ACTOR)
     click.echo(f"demo user added (password in {secret})")
