@@ -1410,6 +1410,14 @@ def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
     )
 
 
+def suggestions_to_json(a: LesionAssessment) -> list[dict[str, Any]]:
+    """`suggested_entities` of `lesion-assessment/1` (also what the database stores)."""
+    return [
+        {"entity": g.entity.value, "score": round(g.score, 2), "why": list(g.why)}
+        for g in a.suggestions
+    ]
+
+
 def assessment_to_json(a: LesionAssessment) -> dict[str, Any]:
     """The per-lesion object of `lesion-assessment/1`, without "patient" and "lesion"."""
     stages: list[dict[str, Any]] = []
@@ -1426,10 +1434,7 @@ def assessment_to_json(a: LesionAssessment) -> dict[str, Any]:
     return {
         "entity": a.entity.value,
         "entity_source": a.entity_source,
-        "suggested_entities": [
-            {"entity": g.entity.value, "score": round(g.score, 2), "why": list(g.why)}
-            for g in a.suggestions
-        ],
+        "suggested_entities": suggestions_to_json(a),
         "stages": stages,
         "transitions": [
             {

@@ -37,7 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tracker.engine import ENGINE_VERSION, AlertCall, LesionAssessment, infer
+from tracker.engine import (
+    ENGINE_VERSION,
+    AlertCall,
+    LesionAssessment,
+    infer,
+    suggestions_to_json,
+)
 from tracker.errors import NotFound
 from tracker.facts import facts_of_row
 from tracker.models import (
@@ -140,13 +146,6 @@ class _Plan:
     lesion_updates: list[dict[str, Any]] = field(default_factory=list)
     kept: int = 0
     changed_lesions: set[int] = field(default_factory=set)
-
-
-def _suggestions_json(a: LesionAssessment) -> list[dict[str, Any]]:
-    return [
-        {"entity": g.entity.value, "score": round(g.score, 2), "why": list(g.why)}
-        for g in a.suggestions
-    ]
 
 
 def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan) -> bool:
@@ -265,7 +264,7 @@ def _plan_lesion(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan,
         "current_stage": a.stages[-1].stage.value if a.stages else None,
         "assessed_entity": a.entity.value,
         "entity_source": a.entity_source,
-        "suggestions": _suggestions_json(a),
+        "suggestions": suggestions_to_json(a),
         "next_follow_up": a.next_follow_up,
         "engine_version": a.engine_version,
         "assessed_version": lesion.data_version,
