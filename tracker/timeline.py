@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -45,6 +46,9 @@ MAX_SIZE_MM = 500
 MAX_NOTE_CHARS = 2000
 MIN_BIRTH_YEAR = 1900
 MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
+# No field holds a whole number anywhere near this long; Python refuses to convert one of more
+# than 4300 digits at all (int_max_str_digits), so longer ones must be caught while parsing.
+MAX_INTEGER_DIGITS = 64
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -350,17 +354,39 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Unreadable:
+    """A JSON number no field can hold, left in place while parsing so that `_unstorable`
+    reports it with its path."""
+
+    message: str
+
+
+def _read_integer(text: str) -> int | _Unreadable:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        return _Unreadable(f"is a whole number of {digits} digits; "
+                           f"at most {MAX_INTEGER_DIGITS} are accepted")
+    return int(text)
+
+
+def _read_constant(text: str) -> _Unreadable:
+    return _Unreadable(f"{text} is not a JSON number")
+
+
 def _unstorable(doc: Any) -> list[Problem]:
     """What no database can hold, whatever the document: nesting far deeper than any
-    lesion-timeline/1 document (it would exhaust the stack), or a NUL character in text
-    (PostgreSQL refuses it)."""
+    lesion-timeline/1 document (it would exhaust the stack), a NUL character in text
+    (PostgreSQL refuses it), or a number no field can hold."""
     problems: list[Problem] = []
     stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             return [Problem(path, f"is nested more than {MAX_JSON_DEPTH} levels deep")]
-        if isinstance(value, str) and "\x00" in value:
+        if isinstance(value, _Unreadable):
+            problems.append(Problem(path, value.message))
+        elif isinstance(value, str) and "\x00" in value:
             problems.append(
                 Problem(path, "contains a NUL character (\\u0000), which cannot be stored")
             )
@@ -383,7 +409,7 @@ def parse_json(data: bytes | str, *, max_bytes: int, what: str = "file") -> Any:
         raise InvalidInput([Problem("", f"{what} is empty; expected {expected}")])
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_read_integer, parse_constant=_read_constant)
     except UnicodeDecodeError as exc:
         raise InvalidInput([Problem("", f"not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:

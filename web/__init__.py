@@ -31,7 +31,10 @@ def _flag(name: str, default: bool) -> bool:
 
 class RowId(IntegerConverter):
     """`<int:...>` in a URL is a row id: a number no row can have is a 404, not a database
-    error (SQLite cannot bind it, PostgreSQL refuses it as an INTEGER)."""
+    error (SQLite cannot bind it, PostgreSQL refuses it as an INTEGER). ASCII digits only:
+    werkzeug's `\\d+` also matches `١` or `１`, which `int()` reads as 1."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROW_ID)

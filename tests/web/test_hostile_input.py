@@ -1,0 +1,92 @@
+"""Hostile input through every web entry point: the bad-input corpus through the API import and
+the upload form, numbers no field can hold, non-ASCII digits in URLs. Each is a 400 (or 404)
+saying where, never a 500, and nothing is written."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.web.conftest import Client
+from tests.web.seed import seed_patient
+from tracker.models import Alert, AuditEvent, Lesion, Observation, Patient
+
+BAD = Path(__file__).resolve().parents[1] / "bad_inputs"
+EXPECTED_PATHS: dict[str, str] = json.loads((BAD / "expected_paths.json").read_text())
+HUGE = "9" * 4301  # one digit past Python's int/str conversion limit
+
+
+def counts(db: Session) -> dict[str, int]:
+    db.expire_all()
+    return {t.__tablename__: db.scalar(select(func.count()).select_from(t)) or 0
+            for t in (Patient, Lesion, Observation, Alert, AuditEvent)}
+
+
+def test_corpus_through_api_import_and_upload_form(login: Any, db: Session) -> None:
+    """Every file of the corpus, as `POST /api/v1/timelines` and as the import page's upload:
+    400 naming the same path as `tracker import`, nothing written."""
+    seed_patient(db)
+    radiologist: Client = login("radiologist")
+    before = counts(db)
+    for name, path in sorted(EXPECTED_PATHS.items()):
+        data = (BAD / name).read_bytes()
+        r = radiologist.api("POST", "/api/v1/timelines", data=data,
+                            content_type="application/json")
+        assert r.status_code == 400, (name, r.status_code, r.text[:300])
+        assert r.json is not None
+        shown = "\n".join(f"{e['path']}: {e['message']}" for e in r.json["errors"])
+        assert path in shown, (name, shown[:300])
+        r = radiologist.post("/import", data={"file": (io.BytesIO(data), name)},
+                             content_type="multipart/form-data")
+        assert r.status_code == 400, (name, r.status_code)
+        assert path in html.unescape(re.sub(r"<[^>]+>", "", r.text)), name
+        assert counts(db) == before, name
+
+
+def test_a_number_with_thousands_of_digits_is_a_400_everywhere(login: Any, db: Session) -> None:
+    """Python refuses to convert an integer of more than 4300 digits: that must read as bad
+    input (400 with its path) on every JSON endpoint, not a server error."""
+    ids = seed_patient(db)
+    alert_id = db.scalar(select(Alert.id))
+    observation_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[0]))
+    radiologist: Client = login("radiologist")
+    before = counts(db)
+    observation = ('{"date": "2024-12-01", "modality": "XR", "size_mm": [7.5], '
+                   f'"pain": {HUGE}}}')
+    cases = [
+        ("POST", f"/api/v1/alerts/{alert_id}/acknowledge", f'{{"reason": {HUGE}}}', "reason"),
+        ("POST", f"/api/v1/alerts/{alert_id}/snooze",
+         f'{{"until": "2099-01-01", "reason": {HUGE}}}', "reason"),
+        ("POST", f"/api/v1/lesions/{ids[0]}/observations", observation, "pain"),
+        ("PUT", f"/api/v1/observations/{observation_id}", observation, "pain"),
+        ("POST", "/api/v1/timelines", (BAD / "huge_integer.json").read_text(),
+         "patients[0].lesions[0].observations[0].pain"),
+        ("POST", f"/api/v1/alerts/{alert_id}/acknowledge", f"[-{HUGE}]", "[0]"),
+    ]
+    for method, url, body, path in cases:
+        r = radiologist.api(method, url, data=body, content_type="application/json")
+        assert r.status_code == 400, (url, r.status_code)
+        assert r.json is not None
+        assert path in {e["path"] for e in r.json["errors"]}, (url, r.json)
+        assert "digits" in json.dumps(r.json), r.json
+    assert counts(db) == before
+
+
+@pytest.mark.parametrize("digits", ["١", "１", "۱", "¹", "1\u0661"])
+def test_integer_routes_accept_ascii_digits_only(login: Any, db: Session, digits: str) -> None:
+    """`/lesions/١` (Arabic-Indic one) must not be lesion 1: ids are ASCII digits."""
+    ids = seed_patient(db)
+    assert ids[0] == 1
+    clinician: Client = login("clinician")
+    assert clinician.get("/lesions/1").status_code == 200
+    assert clinician.get(f"/lesions/{digits}").status_code == 404
+    assert clinician.api("GET", f"/api/v1/lesions/{digits}").status_code == 404
+    assert clinician.api("GET", f"/api/v1/lesions/{digits}/assessment").status_code == 404
