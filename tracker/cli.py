@@ -294,7 +294,8 @@ def user_group() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]),
               default="clinician", show_default=True)
 @click.option("--password", default=None,
-              help="Password (prompted, hidden, when not given; at least 10 characters).")
+              help="Password (prompted, hidden, when not given; at least 10 characters, "
+                   "not easy to guess).")
 @reports_errors
 def user_add_cmd(username: str, role: str, password: str | None) -> None:
     """Add a user who signs in to the web pages."""
@@ -303,6 +304,19 @@ def user_add_cmd(username: str, role: str, password: str | None) -> None:
     with session() as s:
         made = users.create_user(s, username, str(password), role, actor=CLI_ACTOR)
     click.echo(f"user {made.username} added ({made.role.value})")
+
+
+@user_group.command("password")
+@click.argument("username")
+@click.option("--password", default=None, help="New password (prompted, hidden, when not given).")
+@reports_errors
+def user_password_cmd(username: str, password: str | None) -> None:
+    """Set a new password for USERNAME; every session of theirs is signed out."""
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with session() as s:
+        users.set_password(s, username, str(password), actor=CLI_ACTOR)
+    click.echo(f"password of {username} changed; their sessions are signed out")
 
 
 @user_group.command("token")

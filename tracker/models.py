@@ -360,6 +360,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Every signed-in session carries the generation it was issued under; raising it (sign-out,
+    # password change, deactivation) revokes every session of this user at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (code_check("role", Role),)
 

@@ -67,6 +67,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        # Failed sign-ins allowed per window (limits' notation), then 429 + Retry-After.
+        SIGN_IN_LIMIT_PER_ACCOUNT="10 per 15 minutes",
+        SIGN_IN_LIMIT_PER_ADDRESS="50 per 15 minutes",
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         CHART_CACHE_SIZE=256,
         # The OpenAPI docs page loads Swagger UI from this app, never from a CDN.
         SWAGGER_UI_CSS="/api/v1/docs/assets/swagger-ui.css",

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
-from flask import Flask, Request, Response, abort, request
+from flask import Flask, Request, Response, abort, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -29,6 +31,36 @@ ROLE_RANK = {Role.CLINICIAN: 0, Role.RADIOLOGIST: 1, Role.ADMIN: 2}
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Sign-in throttling: storage is Redis when REDIS_URL is set (shared by every web process),
+# else this process's memory (the embedded default runs one).
+limiter = Limiter(get_remote_address, headers_enabled=True, key_prefix="calcitrack")
+
+
+def _account_key() -> str:
+    return "account:" + request.form.get("username", "").strip().lower()[:64]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+TOO_MANY = "too many failed sign-ins; wait before trying again"
+
+
+def throttle_sign_in(view: Callable[P, R]) -> Callable[P, R]:
+    """Failed sign-ins count per account and per address; past either limit every attempt,
+    right password or not, answers 429 with Retry-After until the window passes."""
+    for config_key, key_func in (("SIGN_IN_LIMIT_PER_ACCOUNT", _account_key),
+                                 ("SIGN_IN_LIMIT_PER_ADDRESS", get_remote_address)):
+        view = limiter.limit(_configured(config_key), key_func=key_func, methods=["POST"],
+                             deduct_when=_failed, error_message=TOO_MANY,
+                             scope=config_key.lower())(view)
+    return view
+
+
+def _configured(config_key: str) -> Callable[[], str]:
+    """A limit read from the app's config at request time (tests and operators can tune it)."""
+    return lambda: str(current_app.config[config_key])
 
 
 @dataclass(frozen=True)
@@ -43,7 +75,9 @@ class WebUser:
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.principal.id)
+        """What the session cookie keeps: the user and the generation it was issued under,
+        so raising the generation server-side revokes the cookie."""
+        return f"{self.principal.id}:{self.principal.session_generation}"
 
     @property
     def username(self) -> str:
@@ -63,11 +97,12 @@ def bearer_token(req: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _load_user(user_id: str) -> WebUser | None:
-    try:
-        found = user_by_id(get_session(), int(user_id))
-    except ValueError:
-        return None
+def _load_user(session_id: str) -> WebUser | None:
+    user_id, _, generation = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and generation.isascii()
+            and generation.isdigit()):
+        return None  # e.g. a cookie from before sessions carried their generation
+    found = user_by_id(get_session(), int(user_id), int(generation))
     return WebUser(found) if found is not None else None
 
 
@@ -122,6 +157,7 @@ def init_app(app: Flask) -> None:
     cast(Any, login_manager).request_loader(_load_token_user)
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import ApiToken, User
@@ -23,6 +24,9 @@ from tracker.services.records import audit, now
 from tracker.vocabulary import Role
 
 MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 256
+# zxcvbn's scale: 3 = "safely unguessable", resists an offline attack on a slow hash.
+MIN_PASSWORD_SCORE = 3
 TOKEN_PREFIX = "ct_"
 # Audit actors and alert `state_by` hold 64 characters, and a request made with an API token
 # is recorded as "<username> (api token)" (12 more): so a username has at most 52.
@@ -43,14 +47,33 @@ class Principal:
     username: str
     role: Role
     active: bool
+    session_generation: int = 0
 
 
 def principal(user: User) -> Principal:
-    return Principal(user.id, user.username, Role(user.role), user.active)
+    return Principal(user.id, user.username, Role(user.role), user.active,
+                     user.session_generation)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_problems(password: str, username: str, *, field: str = "password") -> list[Problem]:
+    """Why a new password is refused (too short, too long, or easy to guess by zxcvbn's
+    estimate, with its advice), or nothing. The one check for every way a password is set."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        return [Problem(field, f"needs at least {MIN_PASSWORD_CHARS} characters")]
+    if len(password) > MAX_PASSWORD_CHARS:
+        return [Problem(field, f"has {len(password)} characters; at most {MAX_PASSWORD_CHARS}")]
+    # zxcvbn reads the first 72 characters; longer ones only add strength.
+    estimate = zxcvbn(password, user_inputs=[username, "calcitrack"])
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return []
+    feedback = estimate["feedback"]
+    why = feedback["warning"] or "it is easy to guess"
+    advice = " ".join(feedback["suggestions"])
+    return [Problem(field, f"is too easy to guess: {why.rstrip('.')}. {advice}".strip())]
 
 
 def _check_new_user(username: str, password: str, role: str) -> list[Problem]:
@@ -58,10 +81,7 @@ def _check_new_user(username: str, password: str, role: str) -> list[Problem]:
     if not USERNAME_RE.fullmatch(username):
         problems.append(Problem("username", "may use only A-Z a-z 0-9 . _ - "
                                             f"(1-{MAX_USERNAME_CHARS} characters)"))
-    if len(password) < MIN_PASSWORD_CHARS:
-        problems.append(
-            Problem("password", f"needs at least {MIN_PASSWORD_CHARS} characters")
-        )
+    problems.extend(password_problems(password, username))
     if role not in {r.value for r in Role}:
         allowed = ", ".join(r.value for r in Role)
         problems.append(Problem("role", f"{role!r} is not a role (one of: {allowed})"))
@@ -86,34 +106,65 @@ def create_user(
     return principal(user)
 
 
-def _user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+def _user(session: Session, username: str, *, lock: bool = False) -> User:
+    query = select(User).where(User.username == username)
+    user = session.scalar(query.with_for_update() if lock else query)
     if user is None:
         raise NotFound(f"user {username} does not exist")
     return user
 
 
 def set_user_active(session: Session, username: str, active: bool, *, actor: str) -> Principal:
-    """Deactivate (or reactivate) a user: sign-in and their tokens stop working at once."""
-    user = _user(session, username)
+    """Deactivate (or reactivate) a user: sign-in, their sessions and their tokens stop
+    working at once."""
+    user = _user(session, username, lock=True)
     if user.username == actor and not active:
         raise Conflict("you cannot deactivate yourself")
     if user.active != active:
         audit(session, actor, "user.activate" if active else "user.deactivate", "user",
               user.id, {"active": user.active}, {"active": active})
         user.active = active
+        user.session_generation += 1
     session.commit()
     return principal(user)
 
 
-def set_password(session: Session, username: str, password: str, *, actor: str) -> None:
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise InvalidInput(
-            [Problem("password", f"needs at least {MIN_PASSWORD_CHARS} characters")]
-        )
-    user = _user(session, username)
+def set_password(session: Session, username: str, password: str, *, actor: str,
+                 field: str = "password") -> Principal:
+    """Give a user a new password (audited, never the password itself) and revoke every
+    session they have; the caller signs the current one in again if it is theirs."""
+    problems = password_problems(password, username, field=field)
+    if problems:
+        raise InvalidInput(problems)
+    user = _user(session, username, lock=True)
     user.password_hash = _hasher.hash(password)
+    user.session_generation += 1
     audit(session, actor, "user.password", "user", user.id)
+    session.commit()
+    return principal(user)
+
+
+def change_own_password(session: Session, username: str, current: str, new: str) -> Principal:
+    """A signed-in user changes their password: the current one must be right."""
+    if authenticate(session, username, current) is None:
+        raise InvalidInput([Problem("current_password", "is not your current password")])
+    return set_password(session, username, new, actor=username, field="new_password")
+
+
+def sign_out(session: Session, user_id: int) -> None:
+    """Revoke the user's sessions server-side: a copy of the cookie no longer signs anyone in.
+    The generation is per user, so this signs them out on every device."""
+    session.execute(update(User).where(User.id == user_id)
+                    .values(session_generation=User.session_generation + 1))
+    session.commit()
+
+
+def record_failed_sign_in(session: Session, username: str, address: str | None) -> None:
+    """Audit a refused sign-in: the name tried and where from, never the password."""
+    tried = username[:64]
+    user_id = session.scalar(select(User.id).where(User.username == tried))
+    audit(session, tried or "(blank)", "user.login_failed", "user", user_id, None,
+          {"username": tried, "address": address, "known_user": user_id is not None})
     session.commit()
 
 
@@ -161,9 +212,12 @@ def authenticate(session: Session, username: str, password: str) -> Principal | 
     return principal(user)
 
 
-def user_by_id(session: Session, user_id: int) -> Principal | None:
+def user_by_id(session: Session, user_id: int, generation: int) -> Principal | None:
+    """The active user whose sessions of this generation have not been revoked."""
     user = session.get(User, user_id)
-    return principal(user) if user is not None and user.active else None
+    if user is None or not user.active or user.session_generation != generation:
+        return None
+    return principal(user)
 
 
 def user_by_token(session: Session, token: str) -> Principal | None:

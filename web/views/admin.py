@@ -57,6 +57,22 @@ def set_active(username: str) -> Response:
     return redirect(url_for("admin.index"))
 
 
+@bp.post("/users/<username>/password")
+@requires(Role.ADMIN)
+def set_password(username: str) -> Response | tuple[str, int]:
+    """An admin sets a new password for someone (e.g. forgotten); their sessions end."""
+    try:
+        users.set_password(get_session(), username, request.form.get("password", ""),
+                           actor=actor())
+    except InvalidInput as exc:
+        return _page(400, password_problems=exc.problems, password_user=username)
+    except CalcitrackError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Password of {username} changed; their sessions are signed out.", "success")
+    return redirect(url_for("admin.index"))
+
+
 @bp.post("/users/<username>/tokens")
 @requires(Role.ADMIN)
 def issue_token(username: str) -> tuple[str, int] | Response:
