@@ -50,7 +50,8 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except InvalidInput as exc:
-            fail(exc.problems, 2)
+            note = exc.omitted_note
+            fail(exc.problems + ([Problem("", note)] if note else []), 2)
         except CalcitrackError as exc:
             fail([Problem("", str(exc))], 1)
         raise AssertionError("unreachable")

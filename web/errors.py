@@ -39,14 +39,20 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def errors_json(problems: list[Problem]) -> dict[str, list[dict[str, str]]]:
-    return {"errors": [{"path": p.path, "message": p.message} for p in problems]}
+def errors_json(problems: list[Problem], total: int | None = None) -> dict[str, Any]:
+    """The API's error shape; `total` only when more problems were found than listed."""
+    doc: dict[str, Any] = {"errors": [{"path": p.path, "message": p.message} for p in problems]}
+    if total is not None and total > len(problems):
+        doc["total"] = total
+    return doc
 
 
-def _render(status: int, title: str, problems: list[Problem]) -> ResponseT:
+def _render(status: int, title: str, problems: list[Problem],
+            capped: InvalidInput | None = None) -> ResponseT:
     if wants_json():
-        return errors_json(problems), status
-    return render_template("error.html", status=status, title=title, problems=problems), status
+        return errors_json(problems, capped.total if capped else None), status
+    return render_template("error.html", status=status, title=title, problems=problems,
+                           note=capped.omitted_note if capped else None), status
 
 
 def init_app(app: Flask) -> None:
@@ -54,7 +60,8 @@ def init_app(app: Flask) -> None:
     def _domain(exc: CalcitrackError) -> ResponseT:
         status = status_of(exc)
         titles = {400: "Invalid input", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
-        return _render(status, titles.get(status, "Error"), problems_of(exc))
+        capped = exc if isinstance(exc, InvalidInput) else None
+        return _render(status, titles.get(status, "Error"), problems_of(exc), capped)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> ResponseT:

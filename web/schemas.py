@@ -22,7 +22,9 @@ class ErrorItem(_Out):
 
 
 class Errors(_Out):
-    errors: list[ErrorItem]
+    errors: list[ErrorItem] = Field(description="the first 100 problems, in path order")
+    total: int | None = Field(default=None, description="how many problems in all, when more "
+                                                        "were found than are listed")
 
 
 class AlertOut(_Out):

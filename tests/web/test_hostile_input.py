@@ -90,3 +90,47 @@ def test_integer_routes_accept_ascii_digits_only(login: Any, db: Session, digits
     assert clinician.get(f"/lesions/{digits}").status_code == 404
     assert clinician.api("GET", f"/api/v1/lesions/{digits}").status_code == 404
     assert clinician.api("GET", f"/api/v1/lesions/{digits}/assessment").status_code == 404
+
+
+def many_mistakes(count: int) -> dict[str, Any]:
+    """A timeline with `count` invalid observations (pain 11 each)."""
+    observations = [{"date": f"{2000 + i // 300}-{1 + i // 25 % 12:02d}-{1 + i % 25:02d}",
+                     "modality": "XR", "size_mm": [5.0], "density": "dense",
+                     "margin": "well_defined", "pain": 11} for i in range(count)]
+    return {"format": "lesion-timeline/1", "patients": [{"id": "M-1", "birth_year": 1950,
+            "lesions": [{"id": "L1", "site": {"compartment": "tendon", "region": "shoulder",
+                                              "laterality": "left"},
+                         "observations": observations}]}]}
+
+
+def test_reported_problems_are_capped_with_a_total(login: Any, db: Session, tmp_path: Path,
+                                                   database_url: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with 1,500 mistakes: the API, the upload page and the CLI each list the first
+    100 (in path order) and say how many there are in all."""
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+
+    data = json.dumps(many_mistakes(1500))
+    first = "patients[0].lesions[0].observations[0].pain"
+    radiologist: Client = login("radiologist")
+    r = radiologist.api("POST", "/api/v1/timelines", data=data, content_type="application/json")
+    assert r.status_code == 400 and r.json is not None
+    assert len(r.json["errors"]) == 100 and r.json["total"] == 1500
+    assert r.json["errors"][0]["path"] == first
+    assert len(r.data) < 20_000
+    r = radiologist.post("/import", data={"file": (io.BytesIO(data.encode()), "many.json")},
+                         content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert r.text.count("<li><code>") == 100
+    assert "1500 problems in all; only the first 100 are listed" in r.text
+    path = tmp_path / "many.json"
+    path.write_text(data)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    res = CliRunner().invoke(main, ["import", str(path)])
+    assert res.exit_code == 2
+    lines = res.stderr.splitlines()
+    assert len(lines) == 101 and lines[0].startswith(f"error: {first}")
+    assert lines[-1] == "error: 1500 problems in all; only the first 100 are listed"
+    assert counts(db)["observations"] == 0

@@ -33,7 +33,8 @@ def upload() -> str | tuple[str, int]:
         summary = records.import_timeline(get_session(), timeline, actor=actor())
     except InvalidInput as exc:
         return render_template("imports/upload.html", problems=exc.problems, summary=None,
-                               filename=file.filename), 400
+                               filename=file.filename, total=exc.total,
+                               note=exc.omitted_note), 400
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
     return render_template("imports/upload.html", problems=[], summary=summary.as_dict(),
                            queued=queued, filename=file.filename)
