@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -45,6 +45,7 @@ FORMAT = "lesion-timeline/1"
 MAX_SIZE_MM = 500
 MAX_NOTE_CHARS = 2000
 MIN_BIRTH_YEAR = 1900
+_M = TypeVar("_M", bound=BaseModel)
 MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
 # No field holds a whole number anywhere near this long; Python refuses to convert one of more
 # than 4300 digits at all (int_max_str_digits), so longer ones must be caught while parsing.
@@ -254,11 +255,7 @@ def observation_problems(
     if d is not None:
         if d > today:
             yield Problem(f"{path}.date", f"{d} is in the future")
-        if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
-            yield Problem(f"{path}.date", f"{d} is before the patient's birth year {birth_year}")
-        ev = _as_date(event_date)
-        if ev is not None and d < ev:
-            yield Problem(f"{path}.date", f"{d} is before the lesion's event_date {ev}")
+        yield from _dated_after(d, path, birth_year=birth_year, event_date=event_date)
     visible = obs.get("visible", True)
     if visible is False:
         for key in ("size_mm", "density", "margin", "texture", "pattern"):
@@ -281,6 +278,25 @@ def observation_problems(
     dupes = sorted({f for f in features if isinstance(f, str) and features.count(f) > 1})
     for f in dupes:
         yield Problem(f"{path}.features", f"{json.dumps(f)} is listed more than once")
+
+
+def _dated_after(d: date, path: str, *, birth_year: Any, event_date: Any) -> Iterator[Problem]:
+    """A visit is not before the patient's birth year nor before the lesion's event date."""
+    if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
+        yield Problem(f"{path}.date", f"{d} is before the patient's birth year {birth_year}")
+    ev = _as_date(event_date)
+    if ev is not None and d < ev:
+        yield Problem(f"{path}.date", f"{d} is before the lesion's event_date {ev}")
+
+
+def check_observation_dates(
+    obs: ObservationIn, *, birth_year: int | None, event_date: date | None
+) -> None:
+    """The rules of an already valid observation that need its lesion (API record/correct)."""
+    problems = [Problem(p.path.lstrip("."), p.message)
+                for p in _dated_after(obs.date, "", birth_year=birth_year, event_date=event_date)]
+    if problems:
+        raise InvalidInput(problems)
 
 
 def _duplicates(items: list[Any], key: str) -> dict[Any, list[int]]:
@@ -446,6 +462,17 @@ def validate_timeline(raw: Any, *, today: date) -> Timeline:
 
 def load_timeline(data: bytes | str, *, today: date, max_bytes: int) -> Timeline:
     return validate_timeline(parse_json(data, max_bytes=max_bytes), today=today)
+
+
+def validate_model(model: type[_M], raw: Any) -> _M:
+    """Any request shape (an alert action, query arguments) checked with this format's paths
+    and messages; `null` means absent, as in a timeline."""
+    if not isinstance(raw, dict):
+        raise InvalidInput([Problem("", "expected a JSON object")])
+    try:
+        return model.model_validate(_drop_nulls(raw))
+    except ValidationError as exc:
+        raise InvalidInput(sorted(_problems_of(exc), key=_sort_key)) from None
 
 
 def validate_observation(

@@ -13,11 +13,13 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import redirect, request, url_for
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from tracker.config import default_instance, from_env
 from tracker.errors import InvalidInput, Problem
+from web.schemas import Errors, inline_schema
 
 DEV_SECRET = "dev-only-secret-change-me"
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
@@ -30,15 +32,17 @@ def _flag(name: str, default: bool) -> bool:
 
 
 class RowId(IntegerConverter):
-    """`<int:...>` in a URL is a row id: a number no row can have is a 404, not a database
-    error (SQLite cannot bind it, PostgreSQL refuses it as an INTEGER). ASCII digits only:
-    werkzeug's `\\d+` also matches `١` or `１`, which `int()` reads as 1."""
+    """`<int:...>` in a URL is a row id, in ASCII digits only (werkzeug's `\\d+` also matches
+    `١` or `１`, which `int()` reads as 1). A number no row can have is a 404 whatever the
+    method, not a database error (SQLite cannot bind it, PostgreSQL refuses it as an INTEGER)
+    and not a 405 (which a failed converter would give when the path has other methods)."""
 
     regex = r"[0-9]+"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_ROW_ID)
-        super().__init__(*args, **kwargs)
+    def to_python(self, value: str) -> int:
+        if len(value) > len(str(MAX_ROW_ID)) or int(value) > MAX_ROW_ID:
+            raise NotFound()
+        return int(value)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
@@ -77,8 +81,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         SWAGGER_UI_BUNDLE_JS="/api/v1/docs/assets/swagger-ui-bundle.js",
         SWAGGER_UI_STANDALONE_PRESET_JS="/api/v1/docs/assets/swagger-ui-standalone-preset.js",
         DOCS_FAVICON="/static/favicon.svg",
-        # Swagger UI 4 (what swagger-ui-bundle ships) renders OpenAPI 3.0 documents.
-        OPENAPI_VERSION="3.0.3",
+        # pydantic emits JSON Schema 2020-12, which is OpenAPI 3.1's schema dialect (Swagger UI
+        # 5, from swagger-ui-bundle-v2, renders it).
+        OPENAPI_VERSION="3.1.0",
+        # Errors as web/errors.py answers them: 400 for invalid input, one shape for all.
+        VALIDATION_ERROR_STATUS_CODE=400,
+        VALIDATION_ERROR_DESCRIPTION="Invalid input: every problem with its JSON path",
+        VALIDATION_ERROR_SCHEMA=inline_schema(Errors),
+        HTTP_ERROR_SCHEMA=inline_schema(Errors),
+        AUTH_ERROR_DESCRIPTION="Not signed in and no valid bearer token",
         TAGS=["patients", "lesions", "assessments", "observations", "alerts", "timelines"],
         SECURITY_SCHEMES={
             "bearerAuth": {"type": "http", "scheme": "bearer",

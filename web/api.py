@@ -7,22 +7,16 @@ routes and the pydantic models, and the docs page loads Swagger UI from this app
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import swagger_ui_bundle
 from apiflask import APIBlueprint, APIFlask
-from flask import abort, current_app, request, send_from_directory, url_for
-from pydantic import BaseModel
+from flask import abort, request, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
 from tracker import dispatch
-from tracker.errors import InvalidInput, Problem
 from tracker.queries import (
-    WORKLIST_STATES,
     WorklistFilter,
     alert_json,
     alert_with_lesion,
@@ -34,131 +28,25 @@ from tracker.queries import (
 )
 from tracker.services import records
 from tracker.services.alerts import acknowledge_alert, snooze_alert
-from tracker.timeline import (
-    ObservationIn,
-    Timeline,
-    load_timeline,
-    parse_json,
-    validate_observation,
-)
-from tracker.vocabulary import AlertKind, Region, Role, Severity
-from web import schemas
+from tracker.timeline import ObservationIn, Timeline, check_observation_dates
+from tracker.vocabulary import Role
+from web import schemas, validation
 from web.auth import actor, csrf, requires, user
 from web.clock import today
 from web.db import get_session
 
+validation.install()  # before any @bp.input below: how APIFlask validates request input
+
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
-F = TypeVar("F", bound=Callable[..., Any])
-MAX_PER_PAGE = 200
 
 
-# --------------------------------------------------------------------------- spec helpers
+# --------------------------------------------------------------------------- OpenAPI
 
-
-def body(model: type[BaseModel], description: str) -> Callable[[F], F]:
-    """Document a JSON request body (validated by the view itself, with our error paths)."""
-
-    def mark(fn: F) -> F:
-        fn._calcitrack_body = (model, description)  # type: ignore[attr-defined]
-        return fn
-
-    return mark
-
-
-def fails(*codes: int) -> Callable[[F], F]:
-    """Document the error statuses a route answers with the Errors shape."""
-
-    def mark(fn: F) -> F:
-        fn._calcitrack_errors = codes  # type: ignore[attr-defined]
-        return fn
-
-    return mark
-
-
-def returns_timeline(fn: F) -> F:
-    fn._calcitrack_timeline = True  # type: ignore[attr-defined]
-    return fn
-
-
-def _schema_ref(spec: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
-    schemas_ = spec.setdefault("components", {}).setdefault("schemas", {})
-    generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in generated.pop("$defs", {}).items():
-        schemas_.setdefault(name, sub)
-    schemas_.setdefault(model.__name__, generated)
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _openapi_path(rule: str) -> str:
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
-
-
-ERROR_TEXT = {400: "Invalid input: every problem with its JSON path", 401: "Not signed in",
-              403: "Role does not allow this", 404: "Not found",
-              409: "Conflict (e.g. an observation on that date exists)"}
-
-
-def _complete_spec(spec: Any) -> Any:
-    """Add what APIFlask cannot infer: request bodies, error responses, bearer security."""
-    app: APIFlask = current_app  # type: ignore[assignment]
-    errors_ref = _schema_ref(spec, schemas.Errors)
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("api."):
-            continue
-        view = app.view_functions[rule.endpoint]
-        path = spec.get("paths", {}).get(_openapi_path(rule.rule))
-        if path is None:
-            continue
-        for method in rule.methods or ():
-            op = path.get(method.lower())
-            if op is None:
-                continue
-            op["security"] = [{"bearerAuth": []}]
-            found = getattr(view, "_calcitrack_body", None)
-            if found is not None:
-                model, description = found
-                op["requestBody"] = {"required": True, "description": description,
-                                     "content": {"application/json":
-                                                 {"schema": _schema_ref(spec, model)}}}
-            responses = op.setdefault("responses", {})
-            for code in (401, 403, *getattr(view, "_calcitrack_errors", ())):
-                responses[str(code)] = {"description": ERROR_TEXT[code],
-                                        "content": {"application/json": {"schema": errors_ref}}}
-            if getattr(view, "_calcitrack_timeline", False):
-                responses["200"] = {"description": "lesion-timeline/1 document",
-                                    "content": {"application/json":
-                                                {"schema": _schema_ref(spec, Timeline)}}}
-    return spec
-
-
-# --------------------------------------------------------------------------- request helpers
-
-
-def json_body() -> Any:
-    return parse_json(request.get_data(), max_bytes=int(current_app.config["MAX_TIMELINE_BYTES"]),
-                      what="request body")
-
-
-def int_arg(name: str, default: int, *, low: int = 1, high: int = 10**6) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput([Problem(name, f"{raw!r} is not a whole number")]) from None
-    if not low <= value <= high:
-        raise InvalidInput([Problem(name, f"{value} is not within {low}..{high}")])
-    return value
-
-
-def choice_arg(name: str, allowed: set[str]) -> str | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if raw not in allowed:
-        raise InvalidInput([Problem(name, f"{raw!r} is not one of: {', '.join(sorted(allowed))}")])
-    return raw
+# Every operation needs a user (bearer token, or a signed-in session with the CSRF header):
+# APIFlask adds the 401 response for an operation with `security`.
+SECURITY = "bearerAuth"
+FORBIDDEN: Any = {403: "Your role does not allow this"}
+SAME_DAY: Any = {409: "The lesion already has an observation on that date"}
 
 
 @bp.before_request
@@ -176,15 +64,14 @@ def _csrf_for_browser_sessions() -> None:
 
 
 @bp.get("/patients")
+@requires(Role.CLINICIAN)
+@bp.input(schemas.PatientQuery, location="query", arg_name="query")
 @bp.output(schemas.PatientListOut)
 @bp.doc(tags=["patients"], summary="List patients, those needing attention first",
-        description="Query: q (id contains), page, per_page (max 200).")
-@fails(400)
-@requires(Role.CLINICIAN)
-def list_patients() -> dict[str, Any]:
-    per_page = int_arg("per_page", 50, high=MAX_PER_PAGE)
-    page = patient_list(get_session(), today=today(), search=request.args.get("q", "")[:64],
-                        page=int_arg("page", 1), per_page=per_page)
+        security=SECURITY, responses=FORBIDDEN)
+def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
+    page = patient_list(get_session(), today=today(), search=query.q[:64], page=query.page,
+                        per_page=query.per_page)
     return {
         "items": [
             {"id": r.external_id, "birth_year": r.birth_year, "sex": r.sex, "lesions": r.lesions,
@@ -199,19 +86,23 @@ def list_patients() -> dict[str, Any]:
 
 
 @bp.get("/patients/<external_id>")
-@bp.output(schemas.PatientRecordOut)
-@bp.doc(tags=["patients"], summary="A patient's lesions, stages, transitions and open alerts")
-@fails(404)
 @requires(Role.CLINICIAN)
+@bp.output(schemas.PatientRecordOut)
+@bp.doc(tags=["patients"], summary="A patient's lesions, stages, transitions and open alerts",
+        security=SECURITY, responses=FORBIDDEN)
 def get_patient(external_id: str) -> dict[str, Any]:
     return patient_record(get_session(), external_id)
 
 
+TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
+                      "content": {"application/json":
+                                  {"schema": {"$ref": "#/components/schemas/Timeline"}}}}}
+
+
 @bp.get("/patients/<external_id>/timeline")
-@bp.doc(tags=["timelines"], summary="Export one patient as lesion-timeline/1")
-@returns_timeline
-@fails(404)
 @requires(Role.CLINICIAN)
+@bp.doc(tags=["timelines"], summary="Export one patient as lesion-timeline/1",
+        security=SECURITY, responses={**TIMELINE_OUT, **FORBIDDEN})
 def export_patient(external_id: str) -> dict[str, Any]:
     return records.export_timeline(get_session(), external_id)
 
@@ -220,21 +111,20 @@ def export_patient(external_id: str) -> dict[str, Any]:
 
 
 @bp.get("/lesions/<int:lesion_id>")
-@bp.output(schemas.LesionOut)
-@bp.doc(tags=["lesions"], summary="A lesion with its observations and assessment")
-@fails(404)
 @requires(Role.CLINICIAN)
+@bp.output(schemas.LesionOut)
+@bp.doc(tags=["lesions"], summary="A lesion with its observations and assessment",
+        security=SECURITY, responses=FORBIDDEN)
 def get_lesion(lesion_id: int) -> dict[str, Any]:
     return lesion_json(lesion_with_everything(get_session(), lesion_id))
 
 
 @bp.get("/lesions/<int:lesion_id>/assessment")
+@requires(Role.CLINICIAN)
 @bp.output(schemas.AssessmentDetailOut)
 @bp.doc(tags=["assessments"], summary="The lesion's latest assessment, stage per observation",
         description="`status` is `pending` while the data changed since the last assessment; "
-                    "stages are then `pending` too.")
-@fails(404)
-@requires(Role.CLINICIAN)
+                    "stages are then `pending` too.", security=SECURITY, responses=FORBIDDEN)
 def get_assessment(lesion_id: int) -> dict[str, Any]:
     lesion = lesion_with_everything(get_session(), lesion_id)
     doc = lesion_json(lesion)
@@ -255,45 +145,48 @@ def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
 
 
 @bp.post("/lesions/<int:lesion_id>/observations")
+@requires(Role.RADIOLOGIST)
+@bp.input(ObservationIn, arg_name="observation")
 @bp.output(schemas.ObservationOut, status_code=201)
 @bp.doc(tags=["observations"], summary="Record one visit's finding",
         description="Validated like an observation inside a timeline. The stage is `pending` "
-                    "until the assessment runs (poll the lesion or its assessment).")
-@body(ObservationIn, "One observation of lesion-timeline/1")
-@fails(400, 404, 409)
-@requires(Role.RADIOLOGIST)
-def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+                    "until the assessment runs (poll the lesion or its assessment).",
+        security=SECURITY, responses={**FORBIDDEN, **SAME_DAY})
+def create_observation(lesion_id: int, observation: ObservationIn
+                       ) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
     lesion = records.load_lesion(session, lesion_id)
-    obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
-                               event_date=lesion.event_date)
-    row = records.record_observation(session, lesion_id, obs, actor=actor())
+    check_observation_dates(observation, birth_year=lesion.patient.birth_year,
+                            event_date=lesion.event_date)
+    row = records.record_observation(session, lesion_id, observation, actor=actor())
     dispatch.request_assessment([lesion_id])
     location = url_for("api.get_lesion", lesion_id=lesion_id)
     return _observation_out(lesion_id, row.id), 201, {"Location": location}
 
 
 @bp.put("/observations/<int:observation_id>")
-@bp.output(schemas.ObservationOut)
-@bp.doc(tags=["observations"], summary="Correct an observation (replaces every field)")
-@body(ObservationIn, "The corrected observation, whole")
-@fails(400, 404, 409)
 @requires(Role.RADIOLOGIST)
-def update_observation(observation_id: int) -> dict[str, Any]:
+@bp.input(ObservationIn, arg_name="observation")
+@bp.output(schemas.ObservationOut)
+@bp.doc(tags=["observations"], summary="Correct an observation (replaces every field)",
+        security=SECURITY, responses={**FORBIDDEN, **SAME_DAY})
+def update_observation(observation_id: int, observation: ObservationIn) -> dict[str, Any]:
     session = get_session()
     lesion = records.load_observation(session, observation_id).lesion
-    obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
-                               event_date=lesion.event_date)
-    records.update_observation(session, observation_id, obs, actor=actor())
+    check_observation_dates(observation, birth_year=lesion.patient.birth_year,
+                            event_date=lesion.event_date)
+    records.update_observation(session, observation_id, observation, actor=actor())
     dispatch.request_assessment([lesion.id])
     return _observation_out(lesion.id, observation_id)
 
 
 @bp.delete("/observations/<int:observation_id>")
-@bp.output({}, status_code=204)
-@bp.doc(tags=["observations"], summary="Remove an observation recorded in error")
-@fails(404)
 @requires(Role.RADIOLOGIST)
+@bp.output({}, status_code=204)
+@bp.doc(tags=["observations"], summary="Remove an observation recorded in error",
+        security=SECURITY,
+        responses={**FORBIDDEN, 409: "It is the lesion's only observation: a lesion keeps at "
+                                     "least one, so correct it instead"})
 def delete_observation(observation_id: int) -> tuple[str, int]:
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
     dispatch.request_assessment([lesion_id])
@@ -311,78 +204,44 @@ def worklist_json(alert: Any) -> dict[str, Any]:
 
 
 @bp.get("/alerts")
+@requires(Role.CLINICIAN)
+@bp.input(schemas.AlertQuery, location="query", arg_name="query")
 @bp.output(schemas.AlertListOut)
 @bp.doc(tags=["alerts"], summary="Uncleared alerts, most severe then oldest first",
-        description="Filters: kind, severity, region, state (active = open, acknowledged and "
-                    "expired snoozes; or open, acknowledged, snoozed, uncleared); page, per_page.")
-@fails(400)
-@requires(Role.CLINICIAN)
-def list_alerts() -> dict[str, Any]:
-    flt = WorklistFilter(
-        kind=choice_arg("kind", {k.value for k in AlertKind}),
-        severity=choice_arg("severity", {s.value for s in Severity}),
-        region=choice_arg("region", {r.value for r in Region}),
-        state=choice_arg("state", set(WORKLIST_STATES)) or "active",
-    )
-    page = worklist(get_session(), flt, today=today(), page=int_arg("page", 1),
-                    per_page=int_arg("per_page", 50, high=MAX_PER_PAGE))
+        security=SECURITY, responses=FORBIDDEN)
+def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
+    flt = WorklistFilter(kind=query.kind, severity=query.severity, region=query.region,
+                         state=query.state)
+    page = worklist(get_session(), flt, today=today(), page=query.page, per_page=query.per_page)
     return {"items": [worklist_json(a) for a in page.items], "total": page.total,
             "page": page.page, "per_page": page.per_page}
 
 
-def _alert_body(model: type[BaseModel]) -> dict[str, Any]:
-    raw = json_body()
-    if not isinstance(raw, dict):
-        raise InvalidInput([Problem("", "expected a JSON object")])
-    allowed = set(model.model_fields)
-    unknown = [Problem(k, f"unknown key {k!r}") for k in raw if k not in allowed]
-    if unknown:
-        raise InvalidInput(unknown)
-    return raw
+ALERT_STATE: Any = {409: "The alert was cleared meanwhile"}
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
-@bp.output(schemas.WorklistAlertOut)
-@bp.doc(tags=["alerts"], summary="Acknowledge an alert (audited)")
-@body(schemas.AcknowledgeIn, "An optional reason")
-@fails(400, 404, 409)
 @requires(Role.CLINICIAN)
-def acknowledge(alert_id: int) -> dict[str, Any]:
-    raw = _alert_body(schemas.AcknowledgeIn)
-    reason = raw.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidInput([Problem("reason", "is not text")])
+@bp.input(schemas.AcknowledgeIn, arg_name="body")
+@bp.output(schemas.WorklistAlertOut)
+@bp.doc(tags=["alerts"], summary="Acknowledge an alert (audited)", security=SECURITY,
+        responses={**FORBIDDEN, **ALERT_STATE})
+def acknowledge(alert_id: int, body: schemas.AcknowledgeIn) -> dict[str, Any]:
     session = get_session()
-    acknowledge_alert(session, alert_id, actor=actor(), reason=reason)
+    acknowledge_alert(session, alert_id, actor=actor(), reason=body.reason)
     return worklist_json(alert_with_lesion(session, alert_id))
 
 
 @bp.post("/alerts/<int:alert_id>/snooze")
-@bp.output(schemas.WorklistAlertOut)
-@bp.doc(tags=["alerts"], summary="Snooze an alert until a date, with a reason (audited)")
-@body(schemas.SnoozeIn, "Until when, and why")
-@fails(400, 404, 409)
 @requires(Role.CLINICIAN)
-def snooze(alert_id: int) -> dict[str, Any]:
-    raw = _alert_body(schemas.SnoozeIn)
-    until_raw, reason = raw.get("until"), raw.get("reason")
-    problems = []
-    until: date | None = None
-    try:
-        until = date.fromisoformat(until_raw) if isinstance(until_raw, str) else None
-    except ValueError:
-        until = None
-    if until is None:
-        problems.append(Problem("until", "is required as a date (YYYY-MM-DD)"
-                                if until_raw is None else f"{until_raw!r} is not a date"))
-    if reason is not None and not isinstance(reason, str):
-        problems.append(Problem("reason", "is not text"))
-    if problems:
-        raise InvalidInput(problems)
-    assert until is not None
+@bp.input(schemas.SnoozeIn, arg_name="body")
+@bp.output(schemas.WorklistAlertOut)
+@bp.doc(tags=["alerts"], summary="Snooze an alert until a date, with a reason (audited)",
+        security=SECURITY, responses={**FORBIDDEN, **ALERT_STATE})
+def snooze(alert_id: int, body: schemas.SnoozeIn) -> dict[str, Any]:
     session = get_session()
-    snooze_alert(session, alert_id, until, actor=actor(),
-                 reason=reason if isinstance(reason, str) else None, today=today())
+    snooze_alert(session, alert_id, body.until, actor=actor(), reason=body.reason,
+                 today=today())
     return worklist_json(alert_with_lesion(session, alert_id))
 
 
@@ -390,25 +249,23 @@ def snooze(alert_id: int) -> dict[str, Any]:
 
 
 @bp.post("/timelines")
+@requires(Role.RADIOLOGIST)
+@bp.input(Timeline, arg_name="timeline")
 @bp.output(schemas.ImportOut)
 @bp.doc(tags=["timelines"], summary="Import a lesion-timeline/1 document",
         description="Validated whole, like `tracker import`: on any problem nothing is written "
-                    "and every problem is listed with its path.")
-@body(Timeline, "A lesion-timeline/1 document")
-@fails(400)
-@requires(Role.RADIOLOGIST)
-def import_timeline() -> dict[str, Any]:
-    limit = int(current_app.config["MAX_TIMELINE_BYTES"])
-    timeline = load_timeline(request.get_data(), today=today(), max_bytes=limit)
+                    "and every problem is listed with its path.", security=SECURITY,
+        responses=FORBIDDEN)
+def import_timeline(timeline: Timeline) -> dict[str, Any]:
     summary = records.import_timeline(get_session(), timeline, actor=actor())
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
     return {**summary.as_dict(), "assessments_queued": queued}
 
 
 @bp.get("/timelines")
-@bp.doc(tags=["timelines"], summary="Export every patient as lesion-timeline/1")
-@returns_timeline
 @requires(Role.CLINICIAN)
+@bp.doc(tags=["timelines"], summary="Export every patient as lesion-timeline/1",
+        security=SECURITY, responses={**TIMELINE_OUT, **FORBIDDEN})
 def export_timeline() -> dict[str, Any]:
     return records.export_timeline(get_session())
 
@@ -420,10 +277,8 @@ SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
 def init_app(app: APIFlask) -> None:
     csrf.exempt(bp)  # checked in _csrf_for_browser_sessions unless a bearer token is used
-    app.config["AUTO_404_RESPONSE"] = False
     app.config["SWAGGER_UI_CONFIG"] = {"validatorUrl": None, "tryItOutEnabled": False}
     app.register_blueprint(bp)
-    app.spec_processor(_complete_spec)
 
     @app.get("/api/v1/docs/assets/<path:filename>")
     @app.doc(hide=True)

@@ -77,10 +77,12 @@ def init_app(app: Flask) -> None:
             message = "sign in, or send Authorization: Bearer <token>"
         if exc.code == 403:
             message = "your role does not allow this"
-        response = _render(exc.code, exc.name, [Problem("", message)])
+        body, status = _render(exc.code, exc.name, [Problem("", message)])
+        # The exception's own headers (405: Allow; 429: Retry-After), not its content type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if exc.code == 401 and wants_json():
-            return response[0], 401, {"WWW-Authenticate": 'Bearer realm="calcitrack"'}
-        return response
+            headers.append(("WWW-Authenticate", 'Bearer realm="calcitrack"'))
+        return body, status, headers
 
     @app.errorhandler(InternalServerError)
     def _internal(exc: InternalServerError) -> ResponseT:

@@ -7,9 +7,17 @@ and `tracker import` share one validation. Response models allow extra keys: a f
 
 from __future__ import annotations
 
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tracker.queries import WORKLIST_STATES
+from tracker.vocabulary import AlertKind, Region, Severity
+
+# The worklist's state filter, one member per entry of tracker.queries.WORKLIST_STATES.
+WorklistState = StrEnum("WorklistState", {s.upper(): s for s in WORKLIST_STATES})  # type: ignore[misc]
 
 
 class _Out(BaseModel):
@@ -25,6 +33,24 @@ class Errors(_Out):
     errors: list[ErrorItem] = Field(description="the first 100 problems, in path order")
     total: int | None = Field(default=None, description="how many problems in all, when more "
                                                         "were found than are listed")
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON Schema with nested models written in place: APIFlask registers error
+    response schemas by value, where a `$defs` reference would dangle."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)  # type: ignore[no-any-return]
 
 
 class AlertOut(_Out):
@@ -159,10 +185,41 @@ class ImportOut(_Out):
 
 class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000, description="optional")
 
 
 class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    until: str = Field(description="YYYY-MM-DD, after today")
-    reason: str = Field(max_length=2000, description="why waiting is safe (required)")
+    until: date = Field(description="YYYY-MM-DD, after today")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="why waiting is safe (required to snooze)")
+
+
+MAX_PER_PAGE = 200
+
+
+class PageQuery(BaseModel):
+    """Query arguments of a paged list; other arguments are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    page: int = Field(default=1, ge=1, le=10**6)
+    per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class PatientQuery(PageQuery):
+    q: str = Field(default="", description="the patient id contains this (first 64 characters)")
+
+
+class AlertQuery(PageQuery):
+    kind: AlertKind | None = None
+    severity: Severity | None = None
+    region: Region | None = None
+    state: WorklistState = Field(
+        default=WorklistState("active"),
+        description="active = open, acknowledged and expired snoozes; or open, acknowledged, "
+                    "snoozed, uncleared")

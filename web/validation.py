@@ -1,0 +1,66 @@
+"""APIFlask's `@input` with the product's rules: a request body or query string is validated by
+its pydantic model, as the framework does, but read and reported the way `tracker import` does.
+
+- A JSON body is decoded by `tracker.timeline.parse_json` (size limit, nesting depth, NUL
+  characters, numbers no field can hold), never by a second JSON reader.
+- A timeline or an observation goes through its full validation (cross-field rules and today's
+  date included), so every problem is reported at once; any other model through
+  `validate_model`, with the same paths and messages.
+- A problem raises `InvalidInput`, which `web/errors.py` answers with 400 and
+  `{"errors": [{"path", "message"}]}`: the same shape the OpenAPI document declares.
+
+`install()` puts the adapter in place of APIFlask's pydantic one; web/api.py calls it before
+its first `@bp.input`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from apiflask.schema_adapters import registry
+from apiflask.schema_adapters.pydantic import PydanticAdapter
+from flask import Request, current_app
+from pydantic import BaseModel
+
+from tracker.timeline import (
+    ObservationIn,
+    Timeline,
+    parse_json,
+    validate_model,
+    validate_observation,
+    validate_timeline,
+)
+from web.clock import today
+
+# Models whose validation needs more than the model: the format's cross-field rules and today.
+FULL_VALIDATION: dict[type[BaseModel], Callable[[Any], BaseModel]] = {
+    ObservationIn: lambda raw: validate_observation(raw, today=today()),
+    Timeline: lambda raw: validate_timeline(raw, today=today()),
+}
+
+
+def json_body(request: Request) -> Any:
+    """The request body as JSON, read within the import size limit."""
+    return parse_json(request.get_data(), max_bytes=int(current_app.config["MAX_TIMELINE_BYTES"]),
+                      what="request body")
+
+
+class ProductRulesAdapter(PydanticAdapter):
+    """APIFlask's pydantic adapter (OpenAPI schemas, output serialisation) with our input
+    validation."""
+
+    def validate_input(self, request: Request, location: str, **kwargs: Any) -> BaseModel:
+        model: type[BaseModel] = self.model_class
+        if location == "json":
+            raw = json_body(request)
+            full = FULL_VALIDATION.get(model)
+            return full(raw) if full is not None else validate_model(model, raw)
+        if location in ("query", "querystring"):
+            return validate_model(model, request.args.to_dict())
+        raise ValueError(f"no validation for request {location}")
+
+
+def install() -> None:
+    """Make every `@input` with a pydantic model use the adapter above (idempotent)."""
+    registry.register("pydantic", ProductRulesAdapter)
