@@ -20,6 +20,16 @@ import click
 from sqlalchemy.orm import Session
 
 from tracker import dispatch, migrate
+from tracker.cohort import (
+    STRATA,
+    CohortFilter,
+    curves_csv,
+    figure_bytes,
+    kaplan_meier,
+    km_figure,
+    subjects,
+    waterfall_figure,
+)
 from tracker.config import Settings, from_env
 from tracker.db import session_scope
 from tracker.demo import DEMO_PREFIX, generate
@@ -28,7 +38,7 @@ from tracker.facts import infer_timeline
 from tracker.queries import patient_record
 from tracker.services import assessment, records, users
 from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
-from tracker.vocabulary import Role
+from tracker.vocabulary import Compartment, Entity, Region, Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,12 +109,22 @@ def read_file(path: str, max_bytes: int) -> bytes:
 
 
 def emit(doc: Any, output: str | None = None) -> None:
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+
+
+def write_output(data: str | bytes, output: str | None) -> None:
+    """Text or bytes to stdout (`None` or `-`) or to a file, with a clear error if it cannot."""
     if output in (None, "-"):
-        click.echo(text, nl=False)
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            click.echo(data, nl=False)
         return
     try:
-        Path(str(output)).write_text(text, encoding="utf-8")
+        if isinstance(data, bytes):
+            Path(str(output)).write_bytes(data)
+        else:
+            Path(str(output)).write_text(data, encoding="utf-8")
     except OSError as exc:  # e.g. no such directory, permission denied
         fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
@@ -337,3 +357,63 @@ def user_demo_cmd(print_password: bool) -> None:
             return
         users.create_user(s, "demo", password, Role.ADMIN.value, actor=CLI_ACTOR)
     click.echo(f"demo user added (password in {secret})")
+
+
+# --------------------------------------------------------------------------- cohort outcomes
+
+def _cohort_options(fn: Callable[P, R]) -> Callable[P, R]:
+    for name, codes in (("compartment", Compartment), ("region", Region), ("entity", Entity)):
+        fn = click.option(f"--{name}", type=click.Choice([c.value for c in codes]),
+                          help=f"Only lesions of this {name}.")(fn)
+    return fn
+
+
+def _figure_format(output: str, allowed: tuple[str, ...]) -> str:
+    fmt = Path(output).suffix.lstrip(".").lower()
+    if fmt not in allowed:
+        fail([Problem("--output", f"{output!r}: the file name must end in "
+                      + " or ".join(f".{a}" for a in allowed))])
+    return fmt
+
+
+@main.group("cohort")
+def cohort_group() -> None:
+    """Cohort outcomes from the stored assessments."""
+
+
+@cohort_group.command("km")
+@click.option("--by", type=click.Choice(STRATA), help="Split into one curve per group.")
+@_cohort_options
+@click.option("-o", "--output", help="FILE.csv (the curve table), .png or .svg; default: CSV "
+              "on stdout.")
+@reports_errors
+def cohort_km_cmd(by: str | None, entity: str | None, region: str | None,
+                  compartment: str | None, output: str | None) -> None:
+    """Time to resolution (Kaplan–Meier): first visible observation to first `resolved`."""
+    fmt = "csv" if output in (None, "-") else _figure_format(str(output), ("csv", "png", "svg"))
+    with session() as s:
+        items, skipped = subjects(s, CohortFilter(entity, region, compartment))
+    if not items:
+        fail([Problem("cohort", f"no assessed lesion matches ({skipped} not assessed yet or "
+                      "never seen)")], 1)
+    if fmt == "csv":
+        write_output(curves_csv(kaplan_meier(items, by)), output)
+    else:
+        write_output(figure_bytes(km_figure(items, by), fmt), output)
+    for curve in kaplan_meier(items, by):
+        median = "not reached" if curve.median_days is None else f"{curve.median_days:.0f} days"
+        click.echo(f"{curve.group}: {curve.n} lesions, {curve.events} resolved, "
+                   f"median {median}", err=True)
+
+
+@cohort_group.command("waterfall")
+@_cohort_options
+@click.option("-o", "--output", required=True, help="FILE.png or FILE.svg")
+@reports_errors
+def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: str | None,
+                         output: str) -> None:
+    """Best % change from baseline per lesion, coloured by entity."""
+    fmt = _figure_format(output, ("png", "svg"))
+    with session() as s:
+        items, _ = subjects(s, CohortFilter(entity, region, compartment))
+    write_output(figure_bytes(waterfall_figure(items), fmt), output)
