@@ -15,13 +15,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.models import Assessment, Lesion, Observation, Patient
-from tracker.vocabulary import Stage
+from tracker.vocabulary import Stage, label
 
 RESOLVED = Stage.RESOLVED.value
 # What a cohort can be split by, and how each subject's group value is read at baseline.
@@ -217,13 +217,13 @@ def curves_csv(curves: Sequence[Curve]) -> str:
     return out.getvalue()
 
 
-def _figure() -> Any:
+def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constrained") -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(8, 5), layout="constrained")
+    return Figure(figsize=(9, height), layout=layout)
 
 
 def km_figure(items: Sequence[Subject], by: str | None = None) -> Any:
@@ -231,48 +231,59 @@ def km_figure(items: Sequence[Subject], by: str | None = None) -> Any:
     from lifelines import KaplanMeierFitter
     from lifelines.plotting import add_at_risk_counts
 
-    fig = _figure()
+    curves = kaplan_meier(items, by)
+    rows = len(curves)
+    fig = _figure(4.4 + 0.2 * rows, layout=None)
     ax = fig.add_subplot()
     fitters = []
-    for curve in kaplan_meier(items, by):
+    for curve in curves:
         members = [i for i in items if (i.groups[by] if by else "all") == curve.group]
         kmf = KaplanMeierFitter()
         kmf.fit([m.days for m in members], [m.resolved for m in members],
-                label=f"{curve.group} (n={curve.n})")
-        kmf.plot_survival_function(ax=ax, ci_show=True)
+                label=f"{short_label(curve.group)} (n={curve.n})")
+        kmf.plot_survival_function(ax=ax, ci_show=len(curves) <= 4)
         fitters.append(kmf)
     ax.set_xlabel("days from first visible observation")
     ax.set_ylabel("probability not yet resolved")
     ax.set_ylim(0, 1.05)
-    title = "Time to resolution" + (f" by {by}" if by else "")
-    ax.set_title(title)
+    ax.set_title("Time to resolution" + (f" by {by}" if by else ""))
+    ax.legend(loc="lower left", fontsize="small", frameon=True)
     if fitters:
         add_at_risk_counts(*fitters, ax=ax, fig=fig, rows_to_show=["At risk"])
+    # room for the at-risk table under the axes and its row labels on the left
+    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.5 / fig.get_figheight(),
+                        bottom=(0.8 + 0.19 * rows) / fig.get_figheight())
     return fig
+
+
+def short_label(code: str, width: int = 26) -> str:
+    """A group's label short enough for a legend or the at-risk table."""
+    text = label(code).split(" (")[0]
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def waterfall_figure(items: Sequence[Subject]) -> Any:
     """Best % change from baseline per lesion, largest growth left, coloured by entity."""
     from matplotlib import colormaps
+    from matplotlib.patches import Patch
 
     fig = _figure()
     ax = fig.add_subplot()
     bars = sorted((i for i in items if i.best_change_pct is not None),
                   key=lambda i: (-(i.best_change_pct or 0), i.patient, i.lesion))
     entities = sorted({i.groups["entity"] for i in bars})
-    palette = colormaps["tab10"]
-    colour = {name: palette(n % 10) for n, name in enumerate(entities)}
+    palette = colormaps["tab20"]
+    colour = {name: palette(n % 20) for n, name in enumerate(entities)}
     ax.bar(range(len(bars)), [i.best_change_pct for i in bars],
            color=[colour[i.groups["entity"]] for i in bars], width=0.85)
-    for name in entities:
-        ax.bar([], [], color=colour[name], label=name.replace("_", " "))
+    handles = [Patch(color=colour[name], label=short_label(name, 40)) for name in entities]
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylabel("best change of longest diameter from baseline (%)")
     ax.set_xlabel(f"lesions (n={len(bars)})")
     ax.set_xticks([])
     ax.set_title("Best response per lesion")
-    if entities:
-        ax.legend(loc="upper right", fontsize="small")
+    if handles:
+        ax.legend(handles=handles, loc="lower left", fontsize="small")
     return fig
 
 

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from tracker.errors import NotFound
+from tracker.errors import Conflict, NotFound
 from tracker.models import Alert, Lesion, Observation, Patient
 from tracker.services.records import observation_snapshot
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
@@ -21,11 +21,30 @@ from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 PENDING = "pending"
 
 
+def stored_patient_id(session: Session, external_id: str) -> str:
+    """The stored id for what a person typed: the exact id, else the one id that equals it
+    ignoring case (`demo-001` finds `DEMO-001`); ids differing only in case are ambiguous."""
+    exact = session.scalar(select(Patient.external_id).where(Patient.external_id == external_id))
+    if exact is not None:
+        return exact
+    matches = list(session.scalars(
+        select(Patient.external_id)
+        .where(func.lower(Patient.external_id) == external_id.lower())
+        .order_by(Patient.external_id).limit(5)
+    ))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise Conflict(f"patient {external_id} is ambiguous: {', '.join(matches)} differ only "
+                       "in case; give the exact id")
+    raise NotFound(f"patient {external_id} does not exist")
+
+
 def patient_with_everything(session: Session, external_id: str) -> Patient:
     """A patient with lesions, observations (features, assessment), transitions and alerts."""
     patient = session.scalar(
         select(Patient)
-        .where(Patient.external_id == external_id)
+        .where(Patient.external_id == stored_patient_id(session, external_id))
         .options(
             selectinload(Patient.lesions).options(
                 selectinload(Lesion.observations).options(
@@ -45,6 +64,13 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
 def is_current(lesion: Lesion) -> bool:
     """The stored assessment saw the lesion's latest data."""
     return lesion.assessed_version is not None and lesion.assessed_version == lesion.data_version
+
+
+def stage_or_pending(obs: Observation, current: bool) -> str:
+    """An observation's stored stage, or `pending` while the assessment lags the data."""
+    if current and obs.assessment is not None:
+        return obs.assessment.stage
+    return PENDING
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -188,6 +214,11 @@ def _needs_action(today: date) -> ColumnElement[bool]:
     )
 
 
+def _handled_last() -> ColumnElement[int]:
+    """Open alerts (and snoozes that ran out) before the ones a clinician already acknowledged."""
+    return case((Alert.state == AlertState.ACKNOWLEDGED.value, 1), else_=0)
+
+
 def _severity_rank() -> ColumnElement[int]:
     return case(
         {s.value: rank for s, rank in SEVERITY_RANK.items()}, value=Alert.severity, else_=99
@@ -281,6 +312,11 @@ class WorklistFilter:
     severity: str | None = None
     region: str | None = None
     state: str = "active"
+    rule: str | None = None
+    entity: str | None = None
+    stage: str | None = None
+    overdue: bool = False
+    patient: str = ""
 
 
 def worklist(
@@ -304,16 +340,33 @@ def worklist(
         where.append(Alert.severity == flt.severity)
     if flt.region:
         where.append(Lesion.region == flt.region)
+    if flt.rule:
+        where.append(Alert.rule == flt.rule)
+    if flt.entity:
+        where.append(func.coalesce(Lesion.entity, Lesion.assessed_entity) == flt.entity)
+    if flt.stage:
+        where.append(Lesion.current_stage == flt.stage)
+    if flt.overdue:
+        where.append(Lesion.next_follow_up < today)
+    if flt.patient.strip():
+        where.append(Lesion.patient_id.in_(
+            select(Patient.id).where(
+                Patient.external_id.icontains(flt.patient.strip(), autoescape=True))))
     base = select(Alert).join(Lesion, Alert.lesion_id == Lesion.id).where(*where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = max(1, page)
     alerts = session.scalars(
         base.options(contains_eager(Alert.lesion).joinedload(Lesion.patient))
-        .order_by(_severity_rank(), Alert.since, Alert.id)
+        .order_by(_handled_last(), _severity_rank(), Alert.since, Alert.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).unique()
     return Page(list(alerts), int(total), page, per_page)
+
+
+def alert_rules(session: Session) -> list[str]:
+    """The rule ids that alerts were raised under (the worklist's rule filter)."""
+    return list(session.scalars(select(Alert.rule).distinct().order_by(Alert.rule)))
 
 
 def attention_counts(session: Session, *, today: date) -> dict[str, int]:

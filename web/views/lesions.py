@@ -20,6 +20,8 @@ from tracker.queries import (
 )
 from tracker.services import records
 from tracker.timeline import validate_observation
+from tracker.timepoints import compare as compare_visits
+from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
     AlertState,
     Density,
@@ -85,6 +87,28 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
 def show(lesion_id: int) -> str:
     lesion = lesion_with_everything(get_session(), lesion_id)
     return render_template("lesions/show.html", **lesion_view(lesion), today=today())
+
+
+@bp.get("/lesions/<int:lesion_id>/compare")
+@requires(Role.CLINICIAN)
+def compare(lesion_id: int) -> str:
+    """Two visits side by side: every value, what changed, and the size change."""
+    lesion = lesion_with_everything(get_session(), lesion_id)
+    visits = list(lesion.observations)
+    chosen = visits_of(lesion, [_int_arg("a"), _int_arg("b")])
+    if len(chosen) < 2 and len(visits) >= 2:
+        chosen = [visits[-2], visits[-1]]  # default: the last two visits
+    first, second = [*sorted(chosen, key=lambda o: o.date), None, None][:2]
+    diff = compare_visits(first, second) if first and second and first is not second else []
+    change = size_change(first, second) if first and second else None
+    return render_template("lesions/compare.html", lesion=lesion, patient=lesion.patient,
+                           caption=charts.lesion_caption(lesion), visits=visits, first=first,
+                           second=second, diff=diff, change=change)
+
+
+def _int_arg(name: str) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
 
 
 @bp.get("/lesions/<int:lesion_id>/chart.<fmt>")
