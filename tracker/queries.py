@@ -364,6 +364,21 @@ def worklist(
     return Page(list(alerts), int(total), page, per_page)
 
 
+def previous_visit(session: Session, lesion_id: int, before: date,
+                   exclude: int | None = None) -> Observation | None:
+    """The lesion's last observation dated before `before` (the follow-up form's reference)."""
+    query = (
+        select(Observation)
+        .where(Observation.lesion_id == lesion_id, Observation.date < before)
+        .options(selectinload(Observation.feature_rows))
+        .order_by(Observation.date.desc())
+        .limit(1)
+    )
+    if exclude is not None:
+        query = query.where(Observation.id != exclude)
+    return session.scalar(query)
+
+
 def alert_rules(session: Session) -> list[str]:
     """The rule ids that alerts were raised under (the worklist's rule filter)."""
     return list(session.scalars(select(Alert.rule).distinct().order_by(Alert.rule)))

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
-from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
+from tracker.models import Alert, AuditEvent, Lesion, Observation, ObservationFeature, Patient
 from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline
 
 SYSTEM_ACTOR = "system"
@@ -37,8 +37,12 @@ def audit(
     target_id: int | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    *,
+    reason: str | None = None,
 ) -> None:
-    """Add an audit event to the caller's transaction (so it commits or rolls back with it)."""
+    """Add an audit event to the caller's transaction (so it commits or rolls back with it),
+    filed under the patient and lesion it belongs to, for their history pages."""
+    patient_id, lesion_id = _scope(session, target_type, target_id)
     session.add(
         AuditEvent(
             actor=actor,
@@ -48,8 +52,29 @@ def audit(
             before=before,
             after=after,
             at=now(),
+            patient_id=patient_id,
+            lesion_id=lesion_id,
+            reason=reason,
         )
     )
+
+
+def _scope(session: Session, target_type: str, target_id: int | None) -> tuple[int | None,
+                                                                             int | None]:
+    """(patient id, lesion id) of an audited row; the row is in the session already."""
+    if target_id is None:
+        return None, None
+    if target_type == "patient":
+        return target_id, None
+    owner = {"observation": Observation, "alert": Alert}.get(target_type)
+    lesion_id = target_id if target_type == "lesion" else None
+    if owner is not None:
+        row = session.get(owner, target_id)
+        lesion_id = getattr(row, "lesion_id", None)
+    if lesion_id is None:
+        return None, None
+    lesion = session.get(Lesion, lesion_id)
+    return (lesion.patient_id if lesion is not None else None), lesion_id
 
 
 def mark_for_assessment(lesion: Lesion) -> None:
@@ -235,7 +260,8 @@ def load_observation(session: Session, observation_id: int) -> Observation:
 
 
 def update_observation(
-    session: Session, observation_id: int, obs: ObservationIn, *, actor: str
+    session: Session, observation_id: int, obs: ObservationIn, *, actor: str,
+    reason: str | None = None,
 ) -> Observation:
     row = load_observation(session, observation_id)
     lesion = row.lesion
@@ -254,13 +280,15 @@ def update_observation(
     after = observation_snapshot(row)
     if before != after:
         mark_for_assessment(lesion)
-        audit(session, actor, "observation.update", "observation", row.id, before, after)
+        audit(session, actor, "observation.update", "observation", row.id, before, after,
+              reason=reason)
     with _one_visit_per_day(session, lesion, obs.date):
         session.commit()
     return row
 
 
-def delete_observation(session: Session, observation_id: int, *, actor: str) -> int:
+def delete_observation(session: Session, observation_id: int, *, actor: str,
+                       reason: str | None = None) -> int:
     """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
     row = load_observation(session, observation_id)
     lesion = row.lesion
@@ -275,9 +303,10 @@ def delete_observation(session: Session, observation_id: int, *, actor: str) -> 
             " correct it instead of deleting it"
         )
     before = observation_snapshot(row)
+    audit(session, actor, "observation.delete", "observation", observation_id, before, None,
+          reason=reason)
     session.delete(row)
     mark_for_assessment(lesion)
-    audit(session, actor, "observation.delete", "observation", observation_id, before, None)
     session.commit()
     return lesion.id
 

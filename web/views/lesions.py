@@ -3,6 +3,7 @@ forms that record, correct or remove an observation (radiologists)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -17,9 +18,10 @@ from tracker.queries import (
     lesion_versions,
     lesion_with_everything,
     open_alerts_of,
+    previous_visit,
 )
 from tracker.services import records
-from tracker.timeline import validate_observation
+from tracker.timeline import ObservationIn, validate_observation
 from tracker.timepoints import compare as compare_visits
 from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
@@ -37,7 +39,15 @@ from web import charts
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
-from web.forms import field_errors, form_from_observation, form_values, observation_from_form
+from web.forms import (
+    MORPHOLOGY,
+    correction_reason,
+    field_errors,
+    form_from_observation,
+    form_values,
+    observation_from_form,
+    split_choices,
+)
 
 bp = Blueprint("lesions", __name__)
 
@@ -135,9 +145,21 @@ def status(lesion_id: int) -> Response:
 
 def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
           observation_id: int | None = None) -> str:
+    """The record/correct form; beside each field, the value of the visit before."""
+    try:
+        day = date.fromisoformat(str(values.get("date")))
+    except ValueError:
+        day = today()
+    last = previous_visit(get_session(), lesion.id, day, observation_id)
+    previous = form_from_observation(last) if last is not None else None
+    if previous is not None and last is not None:
+        previous["when"] = last.date
+    grouped = {name: split_choices(lesion.compartment, name, CHOICES[name])
+               for name in ("pattern", "features")}
     return render_template("lesions/observation_form.html", lesion=lesion,
                            caption=charts.lesion_caption(lesion), values=values, errors=errors,
-                           choices=CHOICES, observation_id=observation_id, today=today())
+                           choices=CHOICES, grouped=grouped, previous=previous,
+                           observation_id=observation_id, today=today())
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
@@ -146,8 +168,14 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
     lesion = records.load_lesion(session, lesion_id)
     if request.method != "POST":
-        return _form(lesion, {"date": today().isoformat(), "visible": True, "size_mm": [],
-                              "features": []}, {})
+        values: dict[str, Any] = {"date": today().isoformat(), "visible": True, "size_mm": [],
+                                  "features": []}
+        if lesion.observations:  # a follow-up: the same modality as last time, by default
+            last = form_from_observation(lesion.observations[-1])
+            values["modality"] = last["modality"]
+            if request.args.get("same") == "1":  # "same morphology as last visit"
+                values.update({k: last[k] for k in MORPHOLOGY})
+        return _form(lesion, values, {})
     raw = observation_from_form(request.form)
     try:
         obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
@@ -173,9 +201,8 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
         return _form(lesion, form_from_observation(row), {}, observation_id)
     raw = observation_from_form(request.form)
     try:
-        obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
-                                   event_date=lesion.event_date)
-        records.update_observation(session, observation_id, obs, actor=actor())
+        reason, obs = _correction(raw, lesion)
+        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason)
     except InvalidInput as exc:
         return _form(lesion, form_values(request.form), field_errors(exc.problems),
                      observation_id), 400
@@ -187,10 +214,34 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
 
 
+def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn]:
+    """The corrected observation and the reason for it, every problem of both at once."""
+    problems = []
+    reason = ""
+    try:
+        reason = correction_reason(request.form)
+    except InvalidInput as exc:
+        problems += exc.problems
+    try:
+        obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
+                                   event_date=lesion.event_date)
+    except InvalidInput as exc:
+        problems += exc.problems
+    if problems:
+        raise InvalidInput(problems)
+    return reason, obs
+
+
 @bp.post("/observations/<int:observation_id>/delete")
 @requires(Role.RADIOLOGIST)
 def delete_observation(observation_id: int) -> Response:
-    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
+    try:
+        reason = correction_reason(request.form)
+    except InvalidInput as exc:
+        flash(f"Observation not removed: {exc}", "error")
+        return redirect(url_for("lesions.edit_observation", observation_id=observation_id))
+    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                           reason=reason)
     dispatch.request_assessment([lesion_id])
     flash("Observation removed; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
