@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tests.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
-from tracker.models import Alert, AuditEvent
+from tracker.models import Alert, AuditEvent, Observation
 from web.cli import main
 
 Login = Callable[[str | None], Client]
@@ -144,3 +144,19 @@ def test_bulk_acknowledge_and_snooze_with_one_reason(login: Login, db: Session) 
     assert sorted(e.target_id for e in events) == ids
     # signed out (no session, no CSRF token): refused before anything is read
     assert login(None).post("/alerts/bulk", {"alert": ids}).status_code in (302, 400, 401)
+
+
+def test_history_pages_show_who_changed_what(login: Login, db: Session) -> None:
+    ids = seed_patient(db, "P-H", lesions=1)
+    client = login("radiologist")
+    obs_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[0])
+                       .order_by(Observation.date))
+    r = client.post(f"/observations/{obs_id}/edit", {
+        "date": "2024-01-10", "modality": "XR", "visible": "yes", "size_mm": ["12,5"],
+        "density": "dense", "margin": "well_defined", "reason": "re-measured on PACS"})
+    assert r.status_code == 302, r.text
+    for url in (f"/lesions/{ids[0]}/history", "/patients/P-H/history"):
+        text = login("clinician").get(url).text
+        assert "observation update" in text and "radiologist" in text
+        assert "re-measured on PACS" in text
+        assert "<strong>size mm</strong>: 14 mm → 12.5 mm" in text

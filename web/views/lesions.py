@@ -14,6 +14,7 @@ from tracker.errors import Conflict, InvalidInput
 from tracker.models import Lesion
 from tracker.queries import (
     PENDING,
+    history,
     is_current,
     lesion_versions,
     lesion_with_everything,
@@ -48,6 +49,7 @@ from web.forms import (
     observation_from_form,
     split_choices,
 )
+from web.views.patients import page_arg
 
 bp = Blueprint("lesions", __name__)
 
@@ -97,6 +99,17 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
 def show(lesion_id: int) -> str:
     lesion = lesion_with_everything(get_session(), lesion_id)
     return render_template("lesions/show.html", **lesion_view(lesion), today=today())
+
+
+@bp.get("/lesions/<int:lesion_id>/history")
+@requires(Role.CLINICIAN)
+def lesion_history(lesion_id: int) -> str:
+    session = get_session()
+    lesion = lesion_with_everything(session, lesion_id)
+    page = history(session, lesion_id=lesion.id, page=page_arg(), per_page=100)
+    return render_template("history.html", page=page, patient=lesion.patient, lesion=lesion,
+                           caption=charts.lesion_caption(lesion),
+                           endpoint="lesions.lesion_history", args={"lesion_id": lesion.id})
 
 
 @bp.get("/lesions/<int:lesion_id>/compare")

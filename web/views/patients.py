@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from tracker.queries import (
+    history,
     is_current,
     open_alerts_of,
     patient_list,
@@ -73,6 +74,18 @@ def timepoints(external_id: str) -> str:
     return render_template("patients/timepoints.html", patient=patient, table=table,
                            sort=sort if sort in SORTS else "lesion", sorts=list(SORTS),
                            caption=charts.lesion_caption)
+
+
+@bp.get("/<external_id>/history")
+@requires(Role.CLINICIAN)
+def patient_history(external_id: str) -> str:
+    """Every audited change to the patient, its lesions, observations and alerts."""
+    session = get_session()
+    patient = patient_with_everything(session, external_id)
+    page = history(session, patient_id=patient.id, page=page_arg(), per_page=PER_PAGE * 2)
+    return render_template("history.html", page=page, patient=patient, lesion=None,
+                           endpoint="patients.patient_history",
+                           args={"external_id": patient.external_id})
 
 
 @bp.get("/<external_id>/report")
