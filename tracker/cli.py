@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import dispatch, migrate
@@ -33,10 +34,12 @@ from tracker.cohort import (
 from tracker.config import Settings, from_env
 from tracker.db import session_scope
 from tracker.demo import DEMO_PREFIX, generate
-from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.errors import CalcitrackError, InvalidInput, NotFound, Problem
 from tracker.facts import infer_timeline
-from tracker.queries import patient_record
+from tracker.models import Lesion, Observation, Patient
+from tracker.queries import patient_record, stored_patient_id
 from tracker.services import assessment, records, users
+from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
 from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
 from tracker.vocabulary import Compartment, Entity, Region, Role
 
@@ -78,13 +81,13 @@ def session() -> Iterator[Session]:
         yield s
 
 
-def parse_as_of(value: str | None) -> date:
+def parse_as_of(value: str | None, option: str = "--as-of") -> date:
     if value is None:
         return date.today()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail([Problem("--as-of", f"{value!r} is not a date (YYYY-MM-DD)")])
+        fail([Problem(option, f"{value!r} is not a date (YYYY-MM-DD)")])
         raise
 
 
@@ -417,3 +420,67 @@ def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: st
     with session() as s:
         items, _ = subjects(s, CohortFilter(entity, region, compartment))
     write_output(figure_bytes(waterfall_figure(items), fmt), output)
+
+
+# --------------------------------------------------------------------------- lesion identity
+
+
+def _lesion_id(s: Session, patient_id: str, lesion: str) -> int:
+    row = s.scalar(select(Lesion.id).join(Patient, Patient.id == Lesion.patient_id).where(
+        Patient.external_id == stored_patient_id(s, patient_id), Lesion.external_id == lesion))
+    if row is None:
+        raise NotFound(f"patient {patient_id} has no lesion {lesion}")
+    return row
+
+
+@main.group("lesion")
+def lesion_group() -> None:
+    """Lesion identity: merge two records of one deposit, or split one that was two."""
+
+
+@lesion_group.command("merge")
+@click.argument("patient_id")
+@click.argument("kept")
+@click.argument("merged")
+@click.option("--prefer", multiple=True, metavar="DATE=kept|merged",
+              help="For a date both lesions have a visit: whose observation stays.")
+@click.option("--reason", required=True, help="Why (kept in the audit history).")
+@reports_errors
+def lesion_merge_cmd(patient_id: str, kept: str, merged: str, prefer: tuple[str, ...],
+                     reason: str) -> None:
+    """Fold lesion MERGED into lesion KEPT (both of PATIENT_ID)."""
+    choices = dict(item.partition("=")[::2] for item in prefer)
+    with session() as s:
+        kept_id, merged_id = _lesion_id(s, patient_id, kept), _lesion_id(s, patient_id, merged)
+        merge_lesions(s, kept_id, merged_id, prefer=parse_prefer(choices), actor=CLI_ACTOR,
+                      reason=reason)
+    dispatch.request_assessment([kept_id])
+    click.echo(f"lesion {merged} merged into {kept}")
+
+
+@lesion_group.command("split")
+@click.argument("patient_id")
+@click.argument("lesion")
+@click.option("--date", "dates", multiple=True, required=True, metavar="YYYY-MM-DD",
+              help="An observation to move (its date); repeat for several.")
+@click.option("--new-id", required=True, help="Id of the new lesion.")
+@click.option("--reason", required=True, help="Why (kept in the audit history).")
+@reports_errors
+def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_id: str,
+                     reason: str) -> None:
+    """Move the observations of LESION on the given dates to a new lesion."""
+    days = [parse_as_of(d, "--date") for d in dates]
+    with session() as s:
+        lesion_id = _lesion_id(s, patient_id, lesion)
+        ids = list(s.scalars(select(Observation.id).where(Observation.lesion_id == lesion_id,
+                                                          Observation.date.in_(days))))
+        missing = sorted(set(days) - set(s.scalars(
+            select(Observation.date).where(Observation.id.in_(ids)))))
+        if missing:
+            fail([Problem("--date", f"lesion {lesion} has no observation on "
+                          + ", ".join(map(str, missing)))])
+        new = split_lesion(s, lesion_id, ids, new_external_id=new_id, actor=CLI_ACTOR,
+                           reason=reason)
+        new_row = new.id
+    dispatch.request_assessment([lesion_id, new_row])
+    click.echo(f"{len(ids)} observation(s) moved from {lesion} to the new lesion {new_id}")

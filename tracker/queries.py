@@ -364,6 +364,12 @@ def worklist(
     return Page(list(alerts), int(total), page, per_page)
 
 
+def patient_lesions(session: Session, patient_id: int) -> list[Lesion]:
+    """The patient's lesions (no observations), for choosing one."""
+    return list(session.scalars(select(Lesion).where(Lesion.patient_id == patient_id)
+                                .order_by(Lesion.external_id)))
+
+
 def previous_visit(session: Session, lesion_id: int, before: date,
                    exclude: int | None = None) -> Observation | None:
     """The lesion's last observation dated before `before` (the follow-up form's reference)."""

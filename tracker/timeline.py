@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -46,8 +46,10 @@ MAX_NOTE_CHARS = 2000
 MIN_BIRTH_YEAR = 1900
 MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
 
+ID_CHARS = r"[A-Za-z0-9._-]"
+ID_PATTERN = re.compile(rf"{ID_CHARS}{{1,64}}")  # patient and lesion ids, for other entry points
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    str, StringConstraints(min_length=1, max_length=64, pattern=rf"^{ID_CHARS}+$")
 ]
 SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
 
@@ -215,6 +217,17 @@ def _problems_of(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> li
             seen.add((p.path, p.message))
             out.append(p)
     return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], raw: Any) -> M:
+    """Any request body against its pydantic model, problems named by JSON path."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(_problems_of(exc)) from exc
 
 
 # --------------------------------------------------------------------------- cross-field rules

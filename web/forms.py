@@ -135,12 +135,13 @@ def correction_reason(form: MultiDict[str, str]) -> str:
     return text
 
 
-def field_errors(problems: Iterable[Problem]) -> dict[str, list[str]]:
+def field_errors(problems: Iterable[Problem],
+                 fields: tuple[str, ...] = OBSERVATION_FIELDS) -> dict[str, list[str]]:
     """Problems by form field: `size_mm[1]` belongs to `size_mm`; no path = the whole form."""
     out: dict[str, list[str]] = {}
     for p in problems:
         name = p.path.split("[", 1)[0].split(".", 1)[0] or "_form"
-        if name not in OBSERVATION_FIELDS:
+        if name not in fields:
             name = "_form"
         index = p.path[len(name) + 1 :].split("]", 1)[0] if p.path.startswith(name + "[") else ""
         if index.isdigit():

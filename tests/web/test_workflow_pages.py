@@ -160,3 +160,85 @@ def test_history_pages_show_who_changed_what(login: Login, db: Session) -> None:
         assert "observation update" in text and "radiologist" in text
         assert "re-measured on PACS" in text
         assert "<strong>size mm</strong>: 14 mm → 12.5 mm" in text
+
+
+def _two_lesions(db: Session) -> tuple[int, int]:
+    patient = make_patient(db, "P-MS")
+    a = make_lesion(db, patient=patient, external_id="A",
+                    observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)])
+    b = make_lesion(db, patient=patient, external_id="B",
+                    observations=[obs("2024-03-01", 10.5), obs("2024-06-01", 9)])
+    return a.id, b.id
+
+
+def test_merge_page_asks_about_same_date_visits(login: Login, db: Session,
+                                                queued: list[list[int]]) -> None:
+    a, b = _two_lesions(db)
+    client = login("radiologist")
+    page = client.get(f"/lesions/{a}/merge?other={b}").text
+    assert "Both records have a visit on these dates" in page and "2024-03-01" in page
+    undecided = client.post(f"/lesions/{a}/merge", {"other": str(b), "reason": "same"})
+    assert undecided.status_code == 409 and "choose which observation to keep" in undecided.text
+    no_reason = client.post(f"/lesions/{a}/merge", {"other": str(b),
+                                                    "prefer.2024-03-01": "kept"})
+    assert no_reason.status_code == 400 and "say briefly why" in no_reason.text
+    assert queued == []
+    ok = client.post(f"/lesions/{a}/merge", {"other": str(b), "prefer.2024-03-01": "merged",
+                                             "reason": "same deposit"})
+    assert ok.status_code == 302 and queued == [[a]]
+    shown = client.get(f"/lesions/{a}").text
+    assert "2024-06-01" in shown
+    assert client.get(f"/lesions/{b}").status_code == 404
+    assert "lesion merge" in client.get(f"/lesions/{a}/history").text
+    assert login("clinician").get(f"/lesions/{a}/merge").status_code == 403
+
+
+def test_split_page_and_api(login: Login, db: Session) -> None:
+    a, b = _two_lesions(db)
+    client = login("radiologist")
+    obs_ids = list(db.scalars(select(Observation.id).where(Observation.lesion_id == a)
+                              .order_by(Observation.date)))
+    bad = client.post(f"/lesions/{a}/split", {"observation": [str(i) for i in obs_ids],
+                                              "new_lesion": "A 2", "reason": ""})
+    assert bad.status_code == 400
+    for message in ("leave at least one observation", "is not a lesion id", "say briefly why"):
+        assert message in bad.text, message
+    ok = client.post(f"/lesions/{a}/split", {"observation": [str(obs_ids[1])],
+                                             "new_lesion": "A2", "reason": "two deposits"})
+    assert ok.status_code == 302
+    api = client.api("POST", f"/api/v1/lesions/{b}/split",
+                     json={"observations": [999999], "new_lesion": "B2", "reason": "x"})
+    assert api.status_code == 400 and "not observations of this lesion" in api.text
+    unknown = client.api("POST", f"/api/v1/lesions/{b}/merge",
+                         json={"other": a, "reason": "x", "colour": "red"})
+    assert unknown.status_code == 400 and "colour" in unknown.text
+    merged = client.api("POST", f"/api/v1/lesions/{a}/merge",
+                        json={"other": b, "prefer": {"2024-03-01": "kept"}, "reason": "same"})
+    assert merged.status_code == 200, merged.text
+    assert [o["date"] for o in merged.json["observations"]] == ["2024-01-10", "2024-03-01",
+                                                                "2024-06-01"]
+
+
+def test_cli_lesion_merge_and_split(db: Session, database_url: str,
+                                    monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    a, _ = _two_lesions(db)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    split = runner.invoke(main, ["lesion", "split", "p-ms", "A", "--date", "2024-03-01",
+                                 "--new-id", "A2", "--reason", "two deposits"])
+    assert split.exit_code == 0, split.output
+    assert "1 observation(s) moved from A to the new lesion A2" in split.output
+    missing = runner.invoke(main, ["lesion", "split", "P-MS", "A", "--date", "2023-01-01",
+                                   "--new-id", "A3", "--reason", "r"])
+    assert missing.exit_code == 2 and "no observation on 2023-01-01" in missing.output
+    conflict = runner.invoke(main, ["lesion", "merge", "P-MS", "A2", "B", "--reason", "same"])
+    assert conflict.exit_code == 1 and "both lesions have a visit on 2024-03-01" in conflict.output
+    merged = runner.invoke(main, ["lesion", "merge", "P-MS", "A2", "B", "--reason", "same",
+                                  "--prefer", "2024-03-01=merged"])
+    assert merged.exit_code == 0, merged.output
+    db.expire_all()
+    assert db.get(Observation, db.scalar(select(Observation.id).where(
+        Observation.lesion_id == a))) is not None

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from tracker import dispatch
-from tracker.errors import Conflict, InvalidInput
+from tracker.errors import Conflict, InvalidInput, Problem
 from tracker.models import Lesion
 from tracker.queries import (
     PENDING,
@@ -19,9 +19,11 @@ from tracker.queries import (
     lesion_versions,
     lesion_with_everything,
     open_alerts_of,
+    patient_lesions,
     previous_visit,
 )
-from tracker.services import records
+from tracker.services import identity, records
+from tracker.services.identity import merge_plan
 from tracker.timeline import ObservationIn, validate_observation
 from tracker.timepoints import compare as compare_visits
 from tracker.timepoints import size_change, visits_of
@@ -112,6 +114,82 @@ def lesion_history(lesion_id: int) -> str:
                            endpoint="lesions.lesion_history", args={"lesion_id": lesion.id})
 
 
+def _siblings(lesion: Lesion) -> list[Lesion]:
+    return [le for le in patient_lesions(get_session(), lesion.patient_id) if le.id != lesion.id]
+
+
+@bp.route("/lesions/<int:lesion_id>/merge", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def merge(lesion_id: int) -> str | Response | tuple[str, int]:
+    """Merge another record of the same deposit into this lesion; same-date visits: choose."""
+    session = get_session()
+    lesion = lesion_with_everything(session, lesion_id)
+    source = request.form if request.method == "POST" else request.args
+    other_id = _int_value(source.get("other", ""))
+    others = _siblings(lesion)
+    other = next((le for le in others if le.id == other_id), None)
+    conflicts = merge_plan(lesion, lesion_with_everything(session, other.id)).conflicts \
+        if other is not None else []
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        prefer = {k.removeprefix("prefer."): v for k, v in request.form.items()
+                  if k.startswith("prefer.")}
+        try:
+            if other is None:
+                raise InvalidInput([Problem("other", "choose the lesion to merge in")])
+            identity.merge_lesions(session, lesion.id, other.id,
+                                   prefer=identity.parse_prefer(prefer), actor=actor(),
+                                   reason=request.form.get("reason", ""))
+        except InvalidInput as exc:
+            errors, status = field_errors(exc.problems, ("other", "reason", "prefer")), 400
+        except Conflict as exc:
+            errors, status = {"prefer": [str(exc)]}, 409
+        else:
+            dispatch.request_assessment([lesion.id])
+            flash(f"Lesion {other.external_id if other else ''} merged into "
+                  f"{lesion.external_id}; stages pending until re-assessed.", "success")
+            return redirect(url_for("lesions.show", lesion_id=lesion.id))
+    page = render_template("lesions/merge.html", lesion=lesion, patient=lesion.patient,
+                           caption=charts.lesion_caption(lesion), others=others, other=other,
+                           conflicts=conflicts, errors=errors, form=source)
+    return (page, status) if status != 200 else page
+
+
+@bp.route("/lesions/<int:lesion_id>/split", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def split(lesion_id: int) -> str | Response | tuple[str, int]:
+    """Move chosen observations to a new lesion (one record was two deposits)."""
+    session = get_session()
+    lesion = lesion_with_everything(session, lesion_id)
+    errors: dict[str, list[str]] = {}
+    status = 200
+    chosen = {_int_value(v) for v in request.form.getlist("observation")}
+    if request.method == "POST":
+        try:
+            new = identity.split_lesion(session, lesion.id, sorted(chosen),
+                                        new_external_id=request.form.get("new_lesion", "").strip(),
+                                        actor=actor(), reason=request.form.get("reason", ""))
+        except InvalidInput as exc:
+            errors, status = field_errors(exc.problems, ("observations", "new_lesion",
+                                                         "reason")), 400
+        except Conflict as exc:
+            errors, status = {"new_lesion": [str(exc)]}, 409
+        else:
+            dispatch.request_assessment([lesion.id, new.id])
+            flash(f"{len(chosen)} observation(s) moved to the new lesion {new.external_id}.",
+                  "success")
+            return redirect(url_for("lesions.show", lesion_id=new.id))
+    page = render_template("lesions/split.html", lesion=lesion, patient=lesion.patient,
+                           caption=charts.lesion_caption(lesion), errors=errors,
+                           chosen=chosen, form=request.form)
+    return (page, status) if status != 200 else page
+
+
+def _int_value(value: str) -> int:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
+
+
 @bp.get("/lesions/<int:lesion_id>/compare")
 @requires(Role.CLINICIAN)
 def compare(lesion_id: int) -> str:
@@ -130,8 +208,7 @@ def compare(lesion_id: int) -> str:
 
 
 def _int_arg(name: str) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
+    return _int_value(request.args.get(name, ""))
 
 
 @bp.get("/lesions/<int:lesion_id>/chart.<fmt>")
