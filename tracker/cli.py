@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
@@ -20,7 +20,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker import dispatch, migrate
+from tracker import demo, migrate
 from tracker.cohort import (
     STRATA,
     CohortFilter,
@@ -33,20 +33,29 @@ from tracker.cohort import (
 )
 from tracker.config import Settings, from_env
 from tracker.db import session_scope
-from tracker.demo import DEMO_PREFIX, generate
+from tracker.demo import DEMO_PREFIX
 from tracker.errors import CalcitrackError, InvalidInput, NotFound, Problem
+from tracker.export import export_timeline
 from tracker.facts import infer_timeline
 from tracker.models import Lesion, Observation, Patient
-from tracker.queries import patient_record, stored_patient_id
+from tracker.queries import (
+    all_lesions,
+    lesions_of_patient,
+    patient_exists,
+    patient_record,
+    stale_lesions,
+    stored_patient_id,
+)
 from tracker.services import assessment, records, users
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
-from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
+from tracker.timeline import Timeline, json_schema, load_timeline
 from tracker.vocabulary import Compartment, Entity, Region, Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 CLI_ACTOR = "cli"
+Sender = Callable[[Sequence[int]], int]
 
 
 def fail(problems: list[Problem], code: int = 2) -> None:
@@ -132,6 +141,14 @@ def write_output(data: str | bytes, output: str | None) -> None:
         fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
 
+def queue_assessments(lesion_ids: Sequence[int]) -> int:
+    """Hand the changed lesions to the sender the command was started with (the installed
+    command passes the workers' one as `obj`); without one, their committed outbox mark lets
+    the workers' sweep send them. Returns how many were queued."""
+    send = click.get_current_context().find_root().obj
+    return send(lesion_ids) if callable(send) and lesion_ids else 0
+
+
 @click.group()
 def main() -> None:
     """calcitrack: follow-up of soft-tissue calcifications and ossifications."""
@@ -145,7 +162,7 @@ def import_cmd(file: str) -> None:
     timeline = read_timeline(file)
     with session() as s:
         summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
 
 
@@ -156,7 +173,7 @@ def import_cmd(file: str) -> None:
 def export_cmd(patient: str | None, output: str | None) -> None:
     """Write the stored record as lesion-timeline/1 (the backup format)."""
     with session() as s:
-        emit(records.export_timeline(s, patient), output)
+        emit(export_timeline(s, patient), output)
 
 
 @main.command("show")
@@ -222,19 +239,15 @@ def infer_cmd(file: str, as_of: str | None) -> None:
 
 
 @main.command("demo")
-@click.option("--seed", default=7, show_default=True)
 @reports_errors
-def demo_cmd(seed: int) -> None:
+def demo_cmd() -> None:
     """Load the demo cohort once (nothing happens if it is already there)."""
     with session() as s:
-        if records.patient_exists(s, f"{DEMO_PREFIX}001"):
+        if patient_exists(s, f"{DEMO_PREFIX}001"):
             click.echo("demo cohort already loaded")
             return
-        doc = generate(date.today(), seed=seed)
-        summary = records.import_timeline(
-            s, validate_timeline(doc, today=date.today()), actor="demo"
-        )
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+        summary = records.import_timeline(s, demo.timeline(date.today()), actor="demo")
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(
         f"demo cohort loaded: {summary.patients_created} patients, "
         f"{summary.lesions_created} lesions, {summary.observations_created} observations"
@@ -271,11 +284,11 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
     when = parse_as_of(as_of)
     with session() as s:
         if patient is not None:
-            ids = assessment.lesions_of_patient(s, patient)
+            ids = lesions_of_patient(s, patient)
         elif stale:
-            ids = assessment.stale_lesions(s)
+            ids = stale_lesions(s)
         else:
-            ids = assessment.all_lesions(s)
+            ids = all_lesions(s)
         report = assessment.assess_lesions(s, ids, when)
     click.echo(json.dumps(report.as_dict()))
 
@@ -300,7 +313,7 @@ def sweep_cmd(grace_seconds: int | None) -> None:
     grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
         ids = assessment.sweep_pending(s, grace)
-    sent = dispatch.request_assessment(ids)
+    sent = queue_assessments(ids)
     click.echo(json.dumps({"pending": len(ids), "queued": sent}))
 
 
@@ -454,7 +467,7 @@ def lesion_merge_cmd(patient_id: str, kept: str, merged: str, prefer: tuple[str,
         kept_id, merged_id = _lesion_id(s, patient_id, kept), _lesion_id(s, patient_id, merged)
         merge_lesions(s, kept_id, merged_id, prefer=parse_prefer(choices), actor=CLI_ACTOR,
                       reason=reason)
-    dispatch.request_assessment([kept_id])
+    queue_assessments([kept_id])
     click.echo(f"lesion {merged} merged into {kept}")
 
 
@@ -482,5 +495,5 @@ def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_i
         new = split_lesion(s, lesion_id, ids, new_external_id=new_id, actor=CLI_ACTOR,
                            reason=reason)
         new_row = new.id
-    dispatch.request_assessment([lesion_id, new_row])
+    queue_assessments([lesion_id, new_row])
     click.echo(f"{len(ids)} observation(s) moved from {lesion} to the new lesion {new_id}")

@@ -15,9 +15,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tracker.export import observation_snapshot
 from tracker.models import Lesion, Observation, Patient
-from tracker.queries import is_current, stage_or_pending
-from tracker.services.records import observation_snapshot
+from tracker.queries import observation_stage
 from tracker.vocabulary import Modality
 
 NOT_COMPARABLE = "not comparable"
@@ -86,7 +86,7 @@ class Table:
 
 def lesion_cells(lesion: Lesion) -> list[Cell]:
     """One cell per observation (date order) with its three changes."""
-    current = is_current(lesion)
+    current = lesion.assessment_current
     observations = list(lesion.observations)
     baseline = next((o for o in observations if o.visible), None)
     cells = []
@@ -97,7 +97,7 @@ def lesion_cells(lesion: Lesion) -> list[Cell]:
         response = getattr(obs.assessment, "response", None) if current else None
         cells.append(Cell(
             observation=obs,
-            stage=stage_or_pending(obs, current),
+            stage=observation_stage(obs, current),
             from_baseline=_change(obs, baseline) if after_baseline else None,
             from_nadir=_change(obs, nadir) if after_baseline else None,
             from_previous=_change(obs, previous) if previous is not None else None,

@@ -14,7 +14,7 @@ from typing import Any
 from flask import render_template
 from sqlalchemy.orm import Session
 
-from tracker.queries import is_current, open_alerts_of, patient_with_everything
+from tracker.queries import open_alerts_of, patient_with_everything
 from tracker.timepoints import timepoint_table
 from web import charts
 
@@ -28,7 +28,7 @@ def report_html(session: Session, external_id: str, *, today: date, for_pdf: boo
     patient = patient_with_everything(session, external_id)
     lesions: list[dict[str, Any]] = []
     for lesion in patient.lesions:
-        current = is_current(lesion)
+        current = lesion.assessment_current
         latest = lesion.observations[-1] if lesion.observations else None
         assessment = latest.assessment if latest is not None and current else None
         lesions.append({

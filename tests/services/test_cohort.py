@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from tests.factories import make_lesion, make_patient, obs
 from tracker.cli import main
 from tracker.cohort import CohortFilter, curves_csv, kaplan_meier, subjects
-from tracker.services.assessment import all_lesions, assess_lesions
+from tracker.queries import all_lesions
+from tracker.services.assessment import assess_lesions
 
 AS_OF = date(2025, 1, 1)
 

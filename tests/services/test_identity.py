@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from tests.factories import make_lesion, make_patient, obs
 from tracker.errors import Conflict, InvalidInput
+from tracker.export import export_timeline
 from tracker.models import AuditEvent, Lesion, Observation
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
-from tracker.services.records import export_timeline
 
 D = date.fromisoformat
 

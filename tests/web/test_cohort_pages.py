@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from tests.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
-from tracker.services.assessment import all_lesions, assess_lesions
+from tracker.queries import all_lesions
+from tracker.services.assessment import assess_lesions
 
 Login = Callable[[str | None], Client]
 

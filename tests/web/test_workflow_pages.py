@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from tests.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
+from tracker.cli import main
 from tracker.models import Alert, AuditEvent, Observation
-from web.cli import main
+from workers.cli import report_cmd
 
 Login = Callable[[str | None], Client]
 
@@ -85,10 +86,10 @@ def test_tracker_report_writes_a_pdf(db: Session, database_url: str, tmp_path: o
     seed_patient(db, "P-PDF", lesions=1)
     monkeypatch.setenv("DATABASE_URL", database_url)
     out = tmp_path / "r.pdf"
-    result = CliRunner().invoke(main, ["report", "p-pdf", "-o", str(out)])  # case-insensitive id
+    result = CliRunner().invoke(report_cmd, ["p-pdf", "-o", str(out)])  # case-insensitive id
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:5] == b"%PDF-"
-    missing = CliRunner().invoke(main, ["report", "NOPE", "-o", str(out)])
+    missing = CliRunner().invoke(report_cmd, ["NOPE", "-o", str(out)])
     assert missing.exit_code == 1 and "patient NOPE does not exist" in missing.output
 
 

@@ -9,26 +9,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.audit import audit
+from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import Alert
-from tracker.services.records import audit, now
+from tracker.queries import alert_json
 from tracker.vocabulary import AlertState
 
 MAX_REASON_CHARS = 2000
 MAX_SNOOZE_DAYS = 366
 
 
-def _state(alert: Alert) -> dict[str, str | None]:
-    return {
-        "state": alert.state,
-        "state_by": alert.state_by,
-        "state_reason": alert.state_reason,
-        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
-    }
+STATE_KEYS = ("state", "state_by", "state_reason", "snoozed_until")
+
+
+def _state(alert: Alert) -> dict[str, Any]:
+    """The columns a person owns, as the audit event records them (the API's alert shape)."""
+    shown = alert_json(alert)
+    return {key: shown[key] for key in STATE_KEYS}
 
 
 def _load(session: Session, alert_id: int) -> Alert:
@@ -42,7 +45,9 @@ def _load(session: Session, alert_id: int) -> Alert:
     return alert
 
 
-def _clean_reason(reason: str | None, *, required: bool) -> str | None:
+def _clean_reason(reason: object, *, required: bool) -> str | None:
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput([Problem("reason", "is not text")])
     text = (reason or "").strip()
     if len(text) > MAX_REASON_CHARS:
         raise InvalidInput(
@@ -51,9 +56,6 @@ def _clean_reason(reason: str | None, *, required: bool) -> str | None:
     if required and not text:
         raise InvalidInput([Problem("reason", "is required")])
     return text or None
-
-
-MAX_BULK = 500
 
 
 def _write_state(session: Session, alert: Alert, state: AlertState, action: str, *, actor: str,
@@ -84,6 +86,18 @@ def _set_state(
     return alert
 
 
+def snooze_date(raw: object) -> date:
+    """The `until` of a snooze as a form or the API sends it (YYYY-MM-DD)."""
+    if isinstance(raw, date):
+        return raw
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise InvalidInput([Problem("until", "is required as a date (YYYY-MM-DD)")])
+    try:
+        return date.fromisoformat(raw.strip()) if isinstance(raw, str) else date.fromisoformat("")
+    except ValueError:
+        raise InvalidInput([Problem("until", f"{raw!r} is not a date (YYYY-MM-DD)")]) from None
+
+
 def acknowledge_alert(
     session: Session, alert_id: int, *, actor: str, reason: str | None = None
 ) -> Alert:
@@ -94,37 +108,46 @@ def acknowledge_alert(
     )
 
 
-def _snooze_reason(until: date, reason: str | None, today: date) -> str | None:
-    """Every problem with a snooze request at once (date window and reason)."""
-    problems = []
-    if until <= today:
-        problems.append(Problem("until", f"{until} is not after today ({today})"))
-    elif (until - today).days > MAX_SNOOZE_DAYS:
-        problems.append(Problem("until", f"{until} is more than {MAX_SNOOZE_DAYS} days ahead"))
+def _snooze_request(until: object, reason: object, today: date) -> tuple[date, str | None]:
+    """A snooze's date and reason as a form or the API sent them: every problem at once."""
+    problems: list[Problem] = []
+    day: date | None = None
+    try:
+        day = snooze_date(until)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    if day is not None and day <= today:
+        problems.append(Problem("until", f"{day} is not after today ({today})"))
+    elif day is not None and (day - today).days > MAX_SNOOZE_DAYS:
+        problems.append(Problem("until", f"{day} is more than {MAX_SNOOZE_DAYS} days ahead"))
+    text: str | None = None
     try:
         text = _clean_reason(reason, required=True)
     except InvalidInput as exc:
         problems.extend(exc.problems)
-    if problems:
+    if problems or day is None:
         raise InvalidInput(problems)
-    return text
+    return day, text
 
 
 def snooze_alert(
     session: Session,
     alert_id: int,
-    until: date,
+    until: date | str | None,
     *,
     actor: str,
-    reason: str | None,
+    reason: object,
     today: date,
 ) -> Alert:
     """Hide an alert until a date, with the reason why waiting is safe (required)."""
-    text = _snooze_reason(until, reason, today)
+    day, text = _snooze_request(until, reason, today)
     return _set_state(
         session, alert_id, AlertState.SNOOZED, "alert.snooze", actor=actor, reason=text,
-        until=until,
+        until=day,
     )
+
+
+MAX_BULK = 500
 
 
 @dataclass
@@ -137,24 +160,33 @@ def decide_alerts(
     session: Session,
     alert_ids: Sequence[int],
     *,
-    snooze_until: date | None,
+    snooze: bool,
+    until: object = None,
     actor: str,
-    reason: str | None,
+    reason: object,
     today: date,
 ) -> BulkResult:
-    """Acknowledge (or, with `snooze_until`, snooze) many alerts with one reason, in one
-    transaction. Rows are locked in id order, so two bulk actions cannot deadlock."""
+    """Acknowledge (or snooze until a date) many alerts with one reason, in one transaction.
+    Rows are locked in id order, so two bulk actions cannot deadlock."""
     ids = sorted(set(alert_ids))
+    problems = []
     if not ids:
-        raise InvalidInput([Problem("alerts", "choose at least one alert")])
-    if len(ids) > MAX_BULK:
-        raise InvalidInput([Problem("alerts", f"{len(ids)} chosen; at most {MAX_BULK} at once")])
-    if snooze_until is None:
-        state, action = AlertState.ACKNOWLEDGED, "alert.acknowledge"
-        text = _clean_reason(reason, required=False)
-    else:
-        state, action = AlertState.SNOOZED, "alert.snooze"
-        text = _snooze_reason(snooze_until, reason, today)
+        problems.append(Problem("alerts", "choose at least one alert"))
+    elif len(ids) > MAX_BULK:
+        problems.append(Problem("alerts", f"{len(ids)} chosen; at most {MAX_BULK} at once"))
+    day: date | None = None
+    text: str | None = None
+    try:
+        if snooze:
+            day, text = _snooze_request(until, reason, today)
+        else:
+            text = _clean_reason(reason, required=False)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    state, action = ((AlertState.SNOOZED, "alert.snooze") if snooze
+                     else (AlertState.ACKNOWLEDGED, "alert.acknowledge"))
     rows = session.scalars(
         select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)
         .with_for_update().execution_options(populate_existing=True)
@@ -163,8 +195,7 @@ def decide_alerts(
     for alert in rows:
         if alert.state == AlertState.CLEARED.value:
             continue
-        _write_state(session, alert, state, action, actor=actor, reason=text,
-                     until=snooze_until)
+        _write_state(session, alert, state, action, actor=actor, reason=text, until=day)
         done.append(alert.id)
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])

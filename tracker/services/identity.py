@@ -16,14 +16,11 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.audit import audit
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
+from tracker.export import lesion_snapshot, observation_snapshot
 from tracker.models import Assessment, Lesion, Observation
-from tracker.services.records import (
-    audit,
-    lesion_snapshot,
-    mark_for_assessment,
-    observation_snapshot,
-)
+from tracker.services.records import mark_for_assessment
 from tracker.timeline import ID_PATTERN
 
 Keep = Literal["kept", "merged"]

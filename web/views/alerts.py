@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.errors import CalcitrackError
 from tracker.queries import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
 from tracker.vocabulary import AlertKind, Entity, Region, Role, Severity, Stage, label
@@ -20,16 +18,6 @@ from web.views.patients import page_arg
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 PER_PAGE = 50
-
-
-def parse_day(raw: str, field: str) -> date:
-    """A YYYY-MM-DD form field, or a problem naming the field."""
-    raw = raw.strip()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput([Problem(field, f"{raw or 'nothing'!s} is not a date "
-                                           "(YYYY-MM-DD)")]) from exc
 
 
 def _choice(name: str, allowed: set[str]) -> str | None:
@@ -70,17 +58,17 @@ def worklist_page() -> str:
 @requires(Role.CLINICIAN)
 def bulk() -> Response:
     """Acknowledge or snooze the chosen alerts with one reason (one transaction)."""
-    ids = [int(v) for v in request.form.getlist("alert") if v.isascii() and v.isdigit()
-           and len(v) < 10]
+    ids = [int(v) for v in request.form.getlist("alert")
+           if v.isascii() and v.isdigit() and len(v) < 10]
     snooze = request.form.get("action") == "snooze"
     try:
-        until = parse_day(request.form.get("until", ""), "until") if snooze else None
-        result = decide_alerts(get_session(), ids, snooze_until=until, actor=actor(),
+        result = decide_alerts(get_session(), ids, snooze=snooze,
+                               until=request.form.get("until"), actor=actor(),
                                reason=request.form.get("reason"), today=today())
     except CalcitrackError as exc:
         flash(f"No alert changed: {exc}", "error")
         return redirect(_back())
-    verb = f"snoozed until {until}" if snooze else "acknowledged"
+    verb = f"snoozed until {request.form.get('until')}" if snooze else "acknowledged"
     message = f"{len(result.done)} alert(s) {verb}."
     if result.skipped:
         message += f" {len(result.skipped)} were cleared meanwhile and left as they are."
@@ -109,11 +97,10 @@ def acknowledge(alert_id: int) -> Response:
 @requires(Role.CLINICIAN)
 def snooze(alert_id: int) -> Response:
     try:
-        until = parse_day(request.form.get("until", ""), "until")
-        alert = snooze_alert(get_session(), alert_id, until, actor=actor(),
+        alert = snooze_alert(get_session(), alert_id, request.form.get("until"), actor=actor(),
                              reason=request.form.get("reason"), today=today())
     except CalcitrackError as exc:
         flash(f"Alert not snoozed: {exc}", "error")
         return redirect(_back())
-    flash(f"Alert “{label(alert.kind)}” snoozed until {until}.", "success")
+    flash(f"Alert “{label(alert.kind)}” snoozed until {alert.snoozed_until}.", "success")
     return redirect(_back())

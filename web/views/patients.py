@@ -8,7 +8,6 @@ from flask import Blueprint, Response, render_template, request
 
 from tracker.queries import (
     history,
-    is_current,
     open_alerts_of,
     patient_list,
     patient_versions,
@@ -49,7 +48,7 @@ def index() -> str:
 def timeline(external_id: str) -> str:
     patient = patient_with_everything(get_session(), external_id)
     lesions = [
-        {"lesion": le, "current": is_current(le), "alerts": open_alerts_of(le),
+        {"lesion": le, "current": le.assessment_current, "alerts": open_alerts_of(le),
          "caption": charts.lesion_caption(le)}
         for le in patient.lesions
     ]

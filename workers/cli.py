@@ -1,32 +1,29 @@
-"""The `tracker` command as installed: the domain's commands plus those that render pages.
-
-`tracker/` never imports `web/`; this adapter composes the two, so `tracker report` renders the
-same report as `GET /patients/<id>/report.pdf`.
-"""
+"""The installed `tracker` command: the CLI of `tracker.cli`, with this package's sender to
+queue the assessments of what a command changed (tracker/ never imports workers/), and the one
+command that renders pages (`tracker report`), whose web import happens only when it runs."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
 
 import click
 
-from tracker.cli import main, parse_as_of, reports_errors, session, write_output
+from tracker.cli import main as tracker_main
+from tracker.cli import parse_as_of, reports_errors, session, write_output
+from workers.dispatch import request_assessment
 
-__all__ = ["main"]
 
-
-@main.command("report")
+@tracker_main.command("report")
 @click.argument("patient_id")
 @click.option("-o", "--output", required=True, help="FILE.pdf, or FILE.html for the print page.")
 @click.option("--as-of", help="Date the report is written for (default today), YYYY-MM-DD.")
 @reports_errors
 def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
-    """Write a patient's printable follow-up report (PDF or HTML)."""
+    """Write a patient's printable follow-up report (PDF or HTML), as the web page renders it."""
     from web import create_app
     from web.report import report_html, report_pdf
 
-    today: date = parse_as_of(as_of)
+    today = parse_as_of(as_of)
     app = create_app({"SERVER_NAME": "calcitrack.local", "SECRET_KEY": secrets.token_hex()})
     with app.app_context(), session() as s:
         if output.lower().endswith(".html"):
@@ -34,3 +31,7 @@ def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
         else:
             write_output(report_pdf(s, patient_id, today=today), output)
     click.echo(f"report for patient {patient_id} written to {output}", err=True)
+
+
+def main() -> None:
+    tracker_main(obj=request_assessment)
