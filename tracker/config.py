@@ -33,6 +33,10 @@ class Settings:
     webhook_url: str | None
     max_timeline_bytes: int
     redis_url: str | None = None
+    # argon2 parameters for new password hashes: a profile name of argon2-cffi
+    # (`RFC_9106_LOW_MEMORY`, its default; `CHEAPEST` only where nothing real is protected,
+    # as in the test suite). Stored hashes carry their own parameters and always verify.
+    password_hash_profile: str = "RFC_9106_LOW_MEMORY"
 
 
 def _embedded_sqlite(instance: Path, name: str) -> str:
@@ -64,4 +68,5 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
         redis_url=redis_url or None,
+        password_hash_profile=env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
     )

@@ -1,7 +1,8 @@
-"""Read-side queries shared by the CLI, the API and the pages. Nouns, no writes.
+"""Read-side queries shared by the CLI, the API, the pages and the services. Nouns, no writes.
 
 Every query loads what it shows in a fixed number of statements (selectinload), whatever the
-number of lesions and observations.
+number of lesions and observations. Nothing here commits or rolls back: the caller's session
+scope ends the read transaction. Imports the models, never `tracker.services`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,139 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from tracker.errors import NotFound
-from tracker.models import Alert, Lesion, Observation, Patient
-from tracker.services.records import observation_snapshot
+from tracker.engine import ENGINE_VERSION
+from tracker.errors import Conflict, NotFound
+from tracker.export import observation_snapshot
+from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Patient
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_lesion(session: Session, lesion_id: int) -> Lesion:
+    """A lesion with its patient and observations (and their features) loaded."""
+    lesion = session.scalar(
+        select(Lesion)
+        .where(Lesion.id == lesion_id)
+        .options(
+            selectinload(Lesion.patient),
+            selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+        )
+    )
+    if lesion is None:
+        raise NotFound(f"lesion {lesion_id} does not exist")
+    return lesion
+
+
+def load_observation(session: Session, observation_id: int) -> Observation:
+    """An observation with its features, and its lesion with the patient."""
+    row = session.scalar(
+        select(Observation)
+        .where(Observation.id == observation_id)
+        .options(
+            selectinload(Observation.feature_rows),
+            selectinload(Observation.lesion).selectinload(Lesion.patient),
+        )
+    )
+    if row is None:
+        raise NotFound(f"observation {observation_id} does not exist")
+    return row
+
+
+def patient_exists(session: Session, external_id: str) -> bool:
+    return session.scalar(select(Patient.id).where(Patient.external_id == external_id)) is not None
+
+
+def stored_patient_id(session: Session, external_id: str) -> str:
+    """The stored id for what a person typed: the exact id, else the one id that equals it
+    ignoring case (`demo-001` finds `DEMO-001`); ids differing only in case are ambiguous."""
+    exact = session.scalar(select(Patient.external_id).where(Patient.external_id == external_id))
+    if exact is not None:
+        return exact
+    matches = list(session.scalars(
+        select(Patient.external_id)
+        .where(func.lower(Patient.external_id) == external_id.lower())
+        .order_by(Patient.external_id).limit(5)
+    ))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise Conflict(f"patient {external_id} is ambiguous: {', '.join(matches)} differ only "
+                       "in case; give the exact id")
+    raise NotFound(f"patient {external_id} does not exist")
+
+
+def find_patient(session: Session, external_id: str) -> Patient:
+    patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
+    if patient is None:
+        raise NotFound(f"patient {external_id} does not exist")
+    return patient
+
+
+# --------------------------------------------------------------------------- lesion ids to assess
+
+
+def stale_lesions(session: Session) -> list[int]:
+    """Lesions never assessed, assessed by another engine version, or whose stored assessment
+    saw older data than they hold (a safety net for anything the outbox mark missed)."""
+    return list(
+        session.scalars(
+            select(Lesion.id)
+            .where(
+                or_(
+                    Lesion.engine_version.is_(None),
+                    Lesion.engine_version != ENGINE_VERSION,
+                    ~Lesion.assessment_current,
+                )
+            )
+            .order_by(Lesion.id)
+        )
+    )
+
+
+def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
+    patient = find_patient(session, patient_external_id)
+    return list(
+        session.scalars(
+            select(Lesion.id).where(Lesion.patient_id == patient.id).order_by(Lesion.id)
+        )
+    )
+
+
+def all_lesions(session: Session) -> list[int]:
+    return list(session.scalars(select(Lesion.id).order_by(Lesion.id)))
+
+
+# --------------------------------------------------------------------------- stage or pending
+
+
+def shown_assessment(obs: Observation, current: bool) -> Assessment | None:
+    """An observation's stored assessment, if it saw the lesion's current data (else pending)."""
+    return obs.assessment if current else None
+
+
+def observation_stage(obs: Observation, current: bool) -> str:
+    a = shown_assessment(obs, current)
+    return a.stage if a is not None else PENDING
+
+
+def lesion_stage(lesion: Lesion) -> str | None:
+    """The lesion's stored stage, or `pending` until an assessment that saw its data is stored."""
+    return lesion.current_stage if lesion.assessment_current else PENDING
+
+
+def assessment_status(current: bool) -> str:
+    return "current" if current else PENDING
 
 
 def patient_with_everything(session: Session, external_id: str) -> Patient:
     """A patient with lesions, observations (features, assessment), transitions and alerts."""
     patient = session.scalar(
         select(Patient)
-        .where(Patient.external_id == external_id)
+        .where(Patient.external_id == stored_patient_id(session, external_id))
         .options(
             selectinload(Patient.lesions).options(
                 selectinload(Lesion.observations).options(
@@ -40,11 +161,6 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
     if patient is None:
         raise NotFound(f"patient {external_id} does not exist")
     return patient
-
-
-def is_current(lesion: Lesion) -> bool:
-    """The stored assessment saw the lesion's latest data."""
-    return lesion.assessed_version is not None and lesion.assessed_version == lesion.data_version
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -74,19 +190,17 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
 
     A stage is `pending` until an assessment that saw the current data is stored.
     """
-    current = is_current(lesion)
+    current = lesion.assessment_current
     observations = []
     for obs in lesion.observations:
         entry: dict[str, Any] = {"id": obs.id, **observation_snapshot(obs)}
-        a = obs.assessment
-        if a is not None and current:
-            entry["stage"] = a.stage
+        a = shown_assessment(obs, current)
+        entry["stage"] = observation_stage(obs, current)
+        if a is not None:
             entry["confidence"] = a.confidence
             entry["evidence"] = list(a.evidence)
             if a.classifications:
                 entry["classifications"] = dict(a.classifications)
-        else:
-            entry["stage"] = PENDING
         observations.append(entry)
     return {
         "id": lesion.id,
@@ -100,8 +214,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
         "entity": lesion.entity,
         "event_date": lesion.event_date.isoformat() if lesion.event_date else None,
         "assessment": {
-            "status": "current" if current else PENDING,
-            "stage": lesion.current_stage if current else PENDING,
+            "status": assessment_status(current),
+            "stage": lesion_stage(lesion),
             "entity": lesion.assessed_entity,
             "entity_source": lesion.entity_source,
             "suggested_entities": lesion.suggestions or [],
@@ -188,6 +302,11 @@ def _needs_action(today: date) -> ColumnElement[bool]:
     )
 
 
+def _handled_last() -> ColumnElement[int]:
+    """Open alerts (and snoozes that ran out) before the ones a clinician already acknowledged."""
+    return case((Alert.state == AlertState.ACKNOWLEDGED.value, 1), else_=0)
+
+
 def _severity_rank() -> ColumnElement[int]:
     return case(
         {s.value: rank for s, rank in SEVERITY_RANK.items()}, value=Alert.severity, else_=99
@@ -215,18 +334,7 @@ def patient_list(
         select(
             Lesion.patient_id.label("patient_id"),
             func.count(Lesion.id).label("lesions"),
-            func.sum(
-                case(
-                    (
-                        or_(
-                            Lesion.assessed_version.is_(None),
-                            Lesion.assessed_version != Lesion.data_version,
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ).label("pending"),
+            func.sum(case((~Lesion.assessment_current, 1), else_=0)).label("pending"),
             func.min(Lesion.next_follow_up).label("next_follow_up"),
         )
         .group_by(Lesion.patient_id)
@@ -281,6 +389,11 @@ class WorklistFilter:
     severity: str | None = None
     region: str | None = None
     state: str = "active"
+    rule: str | None = None
+    entity: str | None = None
+    stage: str | None = None
+    overdue: bool = False
+    patient: str = ""
 
 
 def worklist(
@@ -304,16 +417,88 @@ def worklist(
         where.append(Alert.severity == flt.severity)
     if flt.region:
         where.append(Lesion.region == flt.region)
+    if flt.rule:
+        where.append(Alert.rule == flt.rule)
+    if flt.entity:
+        where.append(func.coalesce(Lesion.entity, Lesion.assessed_entity) == flt.entity)
+    if flt.stage:
+        where.append(Lesion.current_stage == flt.stage)
+    if flt.overdue:
+        where.append(Lesion.next_follow_up < today)
+    if flt.patient.strip():
+        where.append(Lesion.patient_id.in_(
+            select(Patient.id).where(
+                Patient.external_id.icontains(flt.patient.strip(), autoescape=True))))
     base = select(Alert).join(Lesion, Alert.lesion_id == Lesion.id).where(*where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = max(1, page)
     alerts = session.scalars(
         base.options(contains_eager(Alert.lesion).joinedload(Lesion.patient))
-        .order_by(_severity_rank(), Alert.since, Alert.id)
+        .order_by(_handled_last(), _severity_rank(), Alert.since, Alert.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).unique()
     return Page(list(alerts), int(total), page, per_page)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event: AuditEvent
+    changes: list[FieldChange]
+
+
+def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[FieldChange]:
+    """The fields an event changed: every field of a creation or removal, else the differing."""
+    a, b = before or {}, after or {}
+    return [FieldChange(k, a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b])
+            if a.get(k) != b.get(k)]
+
+
+def history(session: Session, *, patient_id: int | None = None, lesion_id: int | None = None,
+            page: int = 1, per_page: int = 50) -> Page[HistoryEntry]:
+    """Who changed what and when, newest first, with before -> after per field."""
+    where = (AuditEvent.lesion_id == lesion_id if lesion_id is not None
+             else AuditEvent.patient_id == patient_id)
+    total = session.scalar(select(func.count(AuditEvent.id)).where(where)) or 0
+    events = session.scalars(
+        select(AuditEvent).where(where).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(per_page).offset((max(1, page) - 1) * per_page)
+    )
+    items = [HistoryEntry(e, _changes(e.before, e.after)) for e in events]
+    return Page(items, int(total), max(1, page), per_page)
+
+
+def patient_lesions(session: Session, patient_id: int) -> list[Lesion]:
+    """The patient's lesions (no observations), for choosing one."""
+    return list(session.scalars(select(Lesion).where(Lesion.patient_id == patient_id)
+                                .order_by(Lesion.external_id)))
+
+
+def previous_visit(session: Session, lesion_id: int, before: date,
+                   exclude: int | None = None) -> Observation | None:
+    """The lesion's last observation dated before `before` (the follow-up form's reference)."""
+    query = (
+        select(Observation)
+        .where(Observation.lesion_id == lesion_id, Observation.date < before)
+        .options(selectinload(Observation.feature_rows))
+        .order_by(Observation.date.desc())
+        .limit(1)
+    )
+    if exclude is not None:
+        query = query.where(Observation.id != exclude)
+    return session.scalar(query)
+
+
+def alert_rules(session: Session) -> list[str]:
+    """The rule ids that alerts were raised under (the worklist's rule filter)."""
+    return list(session.scalars(select(Alert.rule).distinct().order_by(Alert.rule)))
 
 
 def attention_counts(session: Session, *, today: date) -> dict[str, int]:

@@ -15,25 +15,29 @@ from apiflask import APIBlueprint, APIFlask
 from flask import abort, request, send_from_directory, url_for
 from werkzeug.wrappers import Response
 
-from tracker import dispatch
+from tracker import export
 from tracker.queries import (
     WorklistFilter,
     alert_json,
     alert_with_lesion,
     lesion_json,
     lesion_with_everything,
+    load_lesion,
+    load_observation,
     patient_list,
     patient_record,
     worklist,
 )
-from tracker.services import records
+from tracker.services import identity, records
 from tracker.services.alerts import acknowledge_alert, snooze_alert
+from tracker.services.identity import parse_prefer
 from tracker.timeline import ObservationIn, Timeline, check_observation_dates
 from tracker.vocabulary import Role
 from web import schemas, validation
 from web.auth import actor, csrf, requires, user
 from web.clock import today
 from web.db import get_session
+from workers import dispatch
 
 validation.install()  # before any @bp.input below: how APIFlask validates request input
 
@@ -104,7 +108,7 @@ TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
 @bp.doc(tags=["timelines"], summary="Export one patient as lesion-timeline/1",
         security=SECURITY, responses={**TIMELINE_OUT, **FORBIDDEN})
 def export_patient(external_id: str) -> dict[str, Any]:
-    return records.export_timeline(get_session(), external_id)
+    return export.export_timeline(get_session(), external_id)
 
 
 # --------------------------------------------------------------------------- lesions
@@ -155,7 +159,7 @@ def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
 def create_observation(lesion_id: int, observation: ObservationIn
                        ) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     check_observation_dates(observation, birth_year=lesion.patient.birth_year,
                             event_date=lesion.event_date)
     row = records.record_observation(session, lesion_id, observation, actor=actor())
@@ -172,7 +176,7 @@ def create_observation(lesion_id: int, observation: ObservationIn
         security=SECURITY, responses={**FORBIDDEN, **SAME_DAY})
 def update_observation(observation_id: int, observation: ObservationIn) -> dict[str, Any]:
     session = get_session()
-    lesion = records.load_observation(session, observation_id).lesion
+    lesion = load_observation(session, observation_id).lesion
     check_observation_dates(observation, birth_year=lesion.patient.birth_year,
                             event_date=lesion.event_date)
     records.update_observation(session, observation_id, observation, actor=actor())
@@ -191,6 +195,42 @@ def delete_observation(observation_id: int) -> tuple[str, int]:
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
     dispatch.request_assessment([lesion_id])
     return "", 204
+
+
+@bp.post("/lesions/<int:lesion_id>/merge")
+@requires(Role.RADIOLOGIST)
+@bp.input(schemas.MergeIn, arg_name="data")
+@bp.output(schemas.LesionOut)
+@bp.doc(tags=["lesions"], summary="Merge another lesion of the patient into this one",
+        description="Observations combined; for each date both lesions have a visit, `prefer` "
+                    "says which stays (409 lists the dates when it does not). Audited with "
+                    "everything needed to undo it; both re-assessed.", security=SECURITY,
+        responses={**FORBIDDEN, 409: "Same-date visits without a choice, or lesions of "
+                                     "different patients"})
+def merge_lesion(lesion_id: int, data: schemas.MergeIn) -> dict[str, Any]:
+    session = get_session()
+    identity.merge_lesions(session, lesion_id, data.other, prefer=parse_prefer(data.prefer),
+                           actor=actor(), reason=data.reason)
+    dispatch.request_assessment([lesion_id])
+    return lesion_json(lesion_with_everything(session, lesion_id))
+
+
+@bp.post("/lesions/<int:lesion_id>/split")
+@requires(Role.RADIOLOGIST)
+@bp.input(schemas.SplitIn, arg_name="data")
+@bp.output(schemas.LesionOut, status_code=201)
+@bp.doc(tags=["lesions"], summary="Move chosen observations to a new lesion",
+        description="The new lesion has the same patient, site and entity. Audited; both "
+                    "re-assessed.", security=SECURITY,
+        responses={**FORBIDDEN, 409: "The new lesion id is taken, or every observation "
+                                     "would move"})
+def split_lesion(lesion_id: int, data: schemas.SplitIn) -> tuple[dict[str, Any], int]:
+    session = get_session()
+    new = identity.split_lesion(session, lesion_id, data.observations,
+                                new_external_id=data.new_lesion, actor=actor(),
+                                reason=data.reason)
+    dispatch.request_assessment([lesion_id, new.id])
+    return lesion_json(lesion_with_everything(session, new.id)), 201
 
 
 # --------------------------------------------------------------------------- alerts
@@ -267,7 +307,7 @@ def import_timeline(timeline: Timeline) -> dict[str, Any]:
 @bp.doc(tags=["timelines"], summary="Export every patient as lesion-timeline/1",
         security=SECURITY, responses={**TIMELINE_OUT, **FORBIDDEN})
 def export_timeline() -> dict[str, Any]:
-    return records.export_timeline(get_session())
+    return export.export_timeline(get_session())
 
 
 # --------------------------------------------------------------------------- wiring

@@ -187,6 +187,23 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("/api/v1/observations/{observation}", WRITE),
     ("DELETE", "/api/v1/observations/<int:observation_id>"):
         ("/api/v1/observations/{observation}", WRITE),
+    ("POST", "/alerts/bulk"): ("/alerts/bulk", READ),
+    ("GET", "/cohort"): ("/cohort", READ),
+    ("GET", "/cohort/km.<fmt>"): ("/cohort/km.svg", READ),
+    ("GET", "/cohort/km.csv"): ("/cohort/km.csv", READ),
+    ("GET", "/cohort/waterfall.<fmt>"): ("/cohort/waterfall.svg", READ),
+    ("GET", "/lesions/<int:lesion_id>/compare"): ("/lesions/{lesion}/compare", READ),
+    ("GET", "/lesions/<int:lesion_id>/history"): ("/lesions/{lesion}/history", READ),
+    ("GET", "/lesions/<int:lesion_id>/merge"): ("/lesions/{lesion}/merge", WRITE),
+    ("POST", "/lesions/<int:lesion_id>/merge"): ("/lesions/{lesion}/merge", WRITE),
+    ("GET", "/lesions/<int:lesion_id>/split"): ("/lesions/{lesion}/split", WRITE),
+    ("POST", "/lesions/<int:lesion_id>/split"): ("/lesions/{lesion}/split", WRITE),
+    ("GET", "/patients/<external_id>/history"): ("/patients/P-0001/history", READ),
+    ("GET", "/patients/<external_id>/report"): ("/patients/P-0001/report", READ),
+    ("GET", "/patients/<external_id>/report.pdf"): ("/patients/P-0001/report.pdf", READ),
+    ("GET", "/patients/<external_id>/timepoints"): ("/patients/P-0001/timepoints", READ),
+    ("POST", "/api/v1/lesions/<int:lesion_id>/merge"): ("/api/v1/lesions/{lesion}/merge", WRITE),
+    ("POST", "/api/v1/lesions/<int:lesion_id>/split"): ("/api/v1/lesions/{lesion}/split", WRITE),
     ("POST", "/logout"): ("/logout", PUBLIC),
 }
 

@@ -134,3 +134,20 @@ def test_reported_problems_are_capped_with_a_total(login: Any, db: Session, tmp_
     assert len(lines) == 101 and lines[0].startswith(f"error: {first}")
     assert lines[-1] == "error: 1500 problems in all; only the first 100 are listed"
     assert counts(db)["observations"] == 0
+
+
+def test_hostile_values_in_the_observation_form(login: Any, db: Session) -> None:
+    """The record-observation form with values no field can hold: each a 400 naming the
+    field, nothing stored."""
+    ids = seed_patient(db)
+    radiologist: Client = login("radiologist")
+    good = {"date": "2024-12-01", "modality": "XR", "visible": "yes", "size_mm": "7",
+            "density": "dense", "margin": "well_defined"}
+    before = counts(db)
+    for field, value in [("pain", HUGE), ("size_mm", HUGE), ("size_mm", "1e999"),
+                         ("size_mm", "nan"), ("pain", "-" + HUGE), ("note", "a\x00b"),
+                         ("date", "2024-12-0１"), ("modality", "X" * 5000)]:
+        r = radiologist.post(f"/lesions/{ids[0]}/observations/new", data={**good, field: value})
+        assert r.status_code == 400, (field, value[:20], r.status_code)
+        assert field in r.text
+    assert counts(db) == before
