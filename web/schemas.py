@@ -199,9 +199,10 @@ MAX_PER_PAGE = 200
 
 
 class PageQuery(BaseModel):
-    """Query arguments of a paged list; other arguments are ignored."""
+    """Query arguments of a paged list; an unknown one is an error, as in a body (a typo such
+    as `per-page` must not silently give the default)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     page: int = Field(default=1, ge=1, le=10**6)
     per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
 

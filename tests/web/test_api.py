@@ -51,6 +51,9 @@ def test_patients_and_lesions(api: Any, db: Session) -> None:
     assert missing.status_code == 404 and missing.json == {
         "errors": [{"path": "", "message": "patient NOPE does not exist"}]}
     assert api("GET", "/api/v1/patients?per_page=0").json["errors"][0]["path"] == "per_page"
+    typo = api("GET", "/api/v1/patients?per-page=5")
+    assert typo.status_code == 400 and typo.json["errors"] == [
+        {"path": "per-page", "message": 'unknown key "per-page"'}]
 
 
 def test_observation_create_update_delete(api: Any, db: Session,

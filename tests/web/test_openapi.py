@@ -118,12 +118,8 @@ def fuzz(strategy: Any, examples: int, headers: dict[str, str], label: str,
 @pytest.mark.postgres
 def test_schemathesis_every_operation_as_every_role(
     fuzzed_app: tuple[Any, dict[str, str], dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tracker import dispatch
-
-    monkeypatch.setattr(dispatch, "request_assessment", lambda ids: len(list(ids)))
-    app, tokens, ids = fuzzed_app
+    app, tokens, ids = fuzzed_app  # assessment requests are recorded (tests/web/conftest.py)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 15
