@@ -5,7 +5,11 @@ parameter, so the same facts always give the same assessment. One module per sec
 `shared/spec/clinical-rules.md`; search for a rule id (H2c, O5, `ho.atypical`) to find its code:
 
     sizes §0-1 · stages/hadd §2.1 · stages/ho §2.2 · stages/generic §2.3 · transitions §2.4 ·
-    confidence §3 · alerts §4 · follow_up §5 · suggestions §6 · classifications §7
+    confidence §3 · alerts §4 · follow_up §5 · suggestions §6 · classifications §7 ·
+    response §7a · steps (what every row reads: ref(o), prev(o), n; shared rows H1/O1/G1, H2/G2)
+
+`RULES_REVISION` is the revision of clinical-rules.md implemented; `ENGINE_VERSION` changes with
+any change of output.
 
 Reading choice (input): what the rules cannot read raises ValueError: two findings on one date, a
 visible finding without a size, a non-positive size, or a first size that is not the largest
@@ -15,23 +19,28 @@ visible finding without a size, a non-positive size, or a first size that is not
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from tracker.engine.alerts import alert_order, follow_up_overdue, walk_alerts
 from tracker.engine.classifications import classifications
 from tracker.engine.confidence import confidence, evidence
-from tracker.engine.follow_up import FOLLOW_UP_OF, urgent_cap
+from tracker.engine.follow_up import next_follow_up
 from tracker.engine.model import (
     ENGINE_VERSION,
+    RULES_REVISION,
     AlertCall,
     Finding,
     LesionAssessment,
     LesionFacts,
+    Response,
     StageCall,
     Suggestion,
     TransitionCall,
+    Treatment,
 )
+from tracker.engine.response import response
 from tracker.engine.sizes import (
     add_months,
     clamp_confidence,
@@ -47,17 +56,20 @@ from tracker.engine.stages.ho import HO_ROWS
 from tracker.engine.steps import Model, Row, Staged, StageRow, Step
 from tracker.engine.suggestions import suggest_entities, suggestion_cues
 from tracker.engine.transitions import transitions
-from tracker.vocabulary import ENTITIES, Family
+from tracker.vocabulary import ENTITIES, Entity, Family, TreatmentKind
 
 __all__ = [
     "ENGINE_VERSION",
+    "RULES_REVISION",
     "AlertCall",
     "Finding",
     "LesionAssessment",
     "LesionFacts",
+    "Response",
     "StageCall",
     "Suggestion",
     "TransitionCall",
+    "Treatment",
     "add_months",
     "assessment_to_json",
     "clamp_confidence",
@@ -66,6 +78,7 @@ __all__ = [
     "infer",
     "months_between",
     "percent_half_up",
+    "response_to_json",
     "suggestion_cues",
     "suggestions_to_json",
 ]
@@ -86,17 +99,22 @@ def match_row(step: Step) -> Row:
     raise AssertionError("the last row of every table always matches")
 
 
-def _step(f: Finding, earlier: tuple[Staged, ...], model: Model) -> Step:
+def _step(f: Finding, earlier: tuple[Staged, ...], model: Model, top: Entity | None) -> Step:
     ref = next((s.finding for s in reversed(earlier) if s.finding.visible), None)
     comparison = compare_sizes(ref, f) if f.visible and ref is not None else None
-    return Step(finding=f, earlier=earlier, model=model, ref=ref, comparison=comparison)
+    return Step(f, earlier, model, ref, comparison, top)
 
 
-def stage_all(findings: Sequence[Finding], model: Model) -> tuple[Staged, ...]:
-    """One stage per observation, each from its observation and the earlier ones only."""
+def stage_all(
+    findings: Sequence[Finding], model: Model, tops: Sequence[Entity | None] = ()
+) -> tuple[Staged, ...]:
+    """One stage per observation, each from its observation and the earlier ones only.
+
+    `tops` is the §6 top suggestion from the observations up to each one (undiagnosed lesions).
+    """
     staged: list[Staged] = []
-    for f in findings:
-        step = _step(f, tuple(staged), model)
+    for i, f in enumerate(findings):
+        step = _step(f, tuple(staged), model, tops[i] if i < len(tops) else None)
         row = match_row(step)
         staged.append(
             Staged(
@@ -105,6 +123,7 @@ def stage_all(findings: Sequence[Finding], model: Model) -> tuple[Staged, ...]:
                 confidence=confidence(step, row),
                 evidence=evidence(step, row),
                 classifications=classifications(f, model.family),
+                response=response(step),
             )
         )
     return tuple(staged)
@@ -134,33 +153,65 @@ def _stage_call(s: Staged) -> StageCall:
         evidence=s.evidence,
         classifications=s.classifications,
         rule=s.row.rule,
+        response=s.response,
     )
 
 
-def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
-    """Stages, transitions, alerts and the next follow-up of one lesion, as of a date."""
-    findings = sorted(lesion.findings, key=lambda f: f.date)
-    check_findings(findings)
-    suggestions = suggest_entities(lesion)
-    entity = lesion.entity if lesion.entity is not None else suggestions[0].entity
-    info = ENTITIES[entity]
-    model = Model(entity, info.family, info.course, lesion.event_date)
+TREATMENT_ORDER = {k: i for i, k in enumerate(TreatmentKind)}
 
-    staged = stage_all(findings, model)
-    known = [s for s in staged if s.date <= as_of]
-    alerts: list[AlertCall] = list(walk_alerts(known, model.family).values())
+
+def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
+    """Stages, transitions, alerts and the next follow-up of one lesion, as of a date.
+
+    §0: only observations and treatments dated on or before `as_of` count; later ones are
+    ignored entirely (a report for a past date is what the engine would have said then).
+    """
+    check_findings(lesion.findings)
+    findings = tuple(sorted((f for f in lesion.findings if f.date <= as_of), key=lambda f: f.date))
+    treatments = tuple(
+        sorted(
+            (t for t in lesion.treatments if t.date <= as_of),
+            key=lambda t: (t.date, TREATMENT_ORDER[t.kind]),
+        )
+    )
+    known = replace(lesion, findings=findings, treatments=treatments)
+    suggestions = suggest_entities(known)
+    suggested = lesion.entity is None
+    entity = suggestions[0].entity if lesion.entity is None else lesion.entity
+    tops: list[Entity | None] = []
+    if suggested:  # any.model_changed compares the top suggestion before and after each film
+        tops = [
+            suggest_entities(replace(known, findings=findings[: i + 1]))[0].entity
+            for i in range(len(findings))
+        ]
+    info = ENTITIES[entity]
+    model = Model(
+        entity=entity,
+        family=info.family,
+        course=info.course,
+        event_date=lesion.event_date,
+        event_kind=lesion.event_kind,
+        treatments=treatments,
+        compartment=lesion.compartment,
+        suggested=suggested,
+    )
+
+    staged = stage_all(findings, model, tops)
+    open_alerts = walk_alerts(staged, model, as_of)
     due: date | None = None
-    if known:
-        latest = known[-1]
-        due = urgent_cap(FOLLOW_UP_OF[model.family](latest), latest, alerts)
-        overdue = follow_up_overdue(latest, due, as_of)
+    if staged:
+        latest = staged[-1]
+        due = next_follow_up(latest, open_alerts)
+    alerts: list[AlertCall] = [a.call() for a in open_alerts]
+    if staged:
+        overdue = follow_up_overdue(staged[-1], due, as_of)
         if overdue is not None:
             alerts.append(overdue)
     alerts.sort(key=alert_order)
 
     return LesionAssessment(
         entity=entity,
-        entity_source="given" if lesion.entity is not None else "suggested",
+        entity_source="suggested" if suggested else "given",
         family=model.family,
         suggestions=suggestions,
         stages=tuple(_stage_call(s) for s in staged),
@@ -168,7 +219,20 @@ def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
         alerts=tuple(alerts),
         next_follow_up=due,
         engine_version=ENGINE_VERSION,
+        rules_revision=RULES_REVISION,
     )
+
+
+def response_to_json(r: Response | None) -> dict[str, Any] | None:
+    """§7a `response`: null, or baseline date, change and nadir change (JSON numbers), category."""
+    if r is None:
+        return None
+    return {
+        "baseline": r.baseline.isoformat(),
+        "change_pct": r.change_pct,
+        "nadir_change_pct": r.nadir_change_pct,
+        "category": r.category.value,
+    }
 
 
 def suggestions_to_json(a: LesionAssessment) -> list[dict[str, Any]]:
@@ -191,6 +255,7 @@ def assessment_to_json(a: LesionAssessment) -> dict[str, Any]:
         }
         if s.classifications:
             item["classifications"] = dict(s.classifications)
+        item["response"] = response_to_json(s.response)
         stages.append(item)
     return {
         "entity": a.entity.value,

@@ -4,10 +4,12 @@ Confidence = base + HO window + modifiers (all design), in hundredths, clamped (
 choices:
 - The gap modifier (-0.10) applies to every observation with a `prev(o)`, visible or not, carried
   included; the cross-modality one only where sizes are compared (9a.4).
-- Evidence context order: `"resorption stalled"` (H12), the cross-modality note, the gap note,
-  `"N days after event"` (any family with an event date), `"new bone lysis"` (any family, whenever
-  `bone_lysis` is in `o` and not in `ref(o)`), `"unexpected for <entity code>"`.
-- A not-visible observation lists its features (the format allows them, 9a.15) after `"not seen"`.
+- Evidence order is 9a.19's: change (or the not-visible text), the from-peak note, morphology
+  codes, `"morphology not assessed"`, rule notes (`"resorption stalled"`, `"new bone lysis"`,
+  H4b's), `"N days after event"`, `"N days after {kind}"`, the cross-modality note, the gap note,
+  `"unexpected for <entity code>"`.
+- `"new bone lysis"` is noted in any family whenever `bone_lysis` is in `o` and not in `ref(o)`.
+- A not-visible observation lists its features (the format allows them, 9a.15) after its text.
 - The first visible observation after only not-seen ones reads `"first observation"`; size
   percentages are of `L(ref(o))`.
 - `"-N% from peak (p→b mm)"` follows the change string only when the peak, not the change, shows
@@ -17,6 +19,7 @@ choices:
 from __future__ import annotations
 
 from tracker.engine.model import Finding
+from tracker.engine.response import treatment_evidence
 from tracker.engine.sizes import (
     add_months,
     clamp_confidence,
@@ -26,7 +29,12 @@ from tracker.engine.sizes import (
     percent_half_up,
 )
 from tracker.engine.stages.generic import COURSE_MISMATCH_PENALTY, course_mismatch
-from tracker.engine.stages.hadd import hadd_signs
+from tracker.engine.stages.hadd import (
+    MISSED_PROJECTION,
+    RESORPTION_STALLED,
+    hadd_signs,
+    reading_step,
+)
 from tracker.engine.stages.ho import ho_window_term
 from tracker.engine.steps import CARRIED_TEXT, Row, Step
 from tracker.vocabulary import Family, Feature
@@ -34,7 +42,10 @@ from tracker.vocabulary import Family, Feature
 XMOD_PENALTY = 15  # sizes across modalities are not directly comparable (design)
 GAP_MONTHS = 12  # o.date > add_months(prev(o).date, 12): stages may have been missed
 GAP_PENALTY = 10
-MISSING_TEXTURE_OR_PATTERN_PENALTY = 5
+MISSING_MORPHOLOGY_PENALTY = 5  # once, when density, margin, texture or pattern is missing (9a.3)
+NOT_ASSESSED = "morphology not assessed"  # density or margin missing (9a.3)
+NEW_BONE_LYSIS = "new bone lysis"
+RULE_NOTE_ORDER = (RESORPTION_STALLED, NEW_BONE_LYSIS, MISSED_PROJECTION)  # 9a.19
 
 
 def gap_exceeded(step: Step) -> bool:
@@ -43,9 +54,15 @@ def gap_exceeded(step: Step) -> bool:
     return prev is not None and step.date > add_months(prev.date, GAP_MONTHS)
 
 
-def missing_texture_or_pattern(step: Step) -> bool:
-    """§3 (9a.3): a visible finding without texture or pattern is less fully described."""
-    return step.visible and (step.finding.texture is None or step.finding.pattern is None)
+def missing_morphology(step: Step) -> bool:
+    """§3 (9a.3): a visible finding without density, margin, texture or pattern."""
+    f = step.finding
+    return step.visible and None in (f.density, f.margin, f.texture, f.pattern)
+
+
+def morphology_not_assessed(step: Step) -> bool:
+    """9a.3: density or margin absent (e.g. a measurement-only report): stage rests on size."""
+    return step.visible and (step.finding.density is None or step.finding.margin is None)
 
 
 def confidence(step: Step, row: Row) -> int:
@@ -55,8 +72,8 @@ def confidence(step: Step, row: Row) -> int:
         total -= XMOD_PENALTY
     if gap_exceeded(step):
         total -= GAP_PENALTY
-    if missing_texture_or_pattern(step):
-        total -= MISSING_TEXTURE_OR_PATTERN_PENALTY
+    if missing_morphology(step):
+        total -= MISSING_MORPHOLOGY_PENALTY
     if course_mismatch(step.model, row.stage):  # 9a.6: carried stages too
         total -= COURSE_MISMATCH_PENALTY
     return clamp_confidence(total)
@@ -70,15 +87,16 @@ def morphology_codes(f: Finding) -> list[str]:
 
 
 def change_evidence(step: Step, row: Row) -> list[str]:
+    """The size change (or what was not seen), then the from-peak note where it decided."""
     if row.carried:
         return [CARRIED_TEXT]
     if not step.visible:
-        return ["not seen"]
+        return [row.not_seen_text or "not seen"]
     if step.comparison is None:
         return ["first observation"]
     out = [step.comparison.text()]
     if step.model.family is Family.HADD:
-        peak = hadd_signs(step).peak
+        peak = hadd_signs(reading_step(step, row.rule)).peak
         if peak is not None:  # 9a.19: only when the peak, not the change, shows the decrease
             b = longest(step.finding)
             pct = percent_half_up(peak - b, peak)
@@ -86,8 +104,16 @@ def change_evidence(step: Step, row: Row) -> list[str]:
     return out
 
 
+def rule_notes(step: Step, row: Row) -> list[str]:
+    notes = [*row.notes, NEW_BONE_LYSIS] if step.new_bone_lysis else list(row.notes)
+    return sorted(notes, key=RULE_NOTE_ORDER.index)
+
+
 def context_evidence(step: Step, row: Row) -> list[str]:
-    out = list(row.context)
+    out: list[str] = []
+    if step.model.event_date is not None:
+        out.append(f"{(step.date - step.model.event_date).days} days after event")
+    out += treatment_evidence(step)
     if step.comparison is not None and step.comparison.xmod:
         out.append(
             f"{step.comparison.ref.modality.value}→{step.finding.modality.value}: "
@@ -96,19 +122,17 @@ def context_evidence(step: Step, row: Row) -> list[str]:
     prev = step.prev
     if prev is not None and gap_exceeded(step):
         out.append(f"{months_between(prev.date, step.date)} months since previous observation")
-    if step.model.event_date is not None:
-        out.append(f"{(step.date - step.model.event_date).days} days after event")
-    if step.new_bone_lysis:
-        out.append("new bone lysis")
     if course_mismatch(step.model, row.stage):
         out.append(f"unexpected for {step.model.entity.value}")
     return out
 
 
 def evidence(step: Step, row: Row) -> tuple[str, ...]:
-    """§3 order: change, morphology codes in field order, then context."""
+    """§3 and 9a.19 order: change, morphology, not assessed, rule notes, then context."""
     return (
         *change_evidence(step, row),
         *morphology_codes(step.finding),
+        *([NOT_ASSESSED] if morphology_not_assessed(step) else []),
+        *rule_notes(step, row),
         *context_evidence(step, row),
     )

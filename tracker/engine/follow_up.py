@@ -1,7 +1,10 @@
 """§5 next_follow_up, from the latest observation dated on or before `as_of`.
 
-Reading choices: from a carried (MR not-seen) latest observation, the carried stage decides; an
-open urgent alert caps the date at one month even where the stage has none (9a.2).
+Order: the stage's date; then the latest treatment (on or after the latest observation) brings it
+to `add_months(t, 3)` at the latest [S29]; then each open urgent alert caps it; the earliest wins.
+Reading choices: from a carried (MR not-seen) latest observation, the carried stage decides (a
+carried `resolved` keeps its resolution row, so a carried unconfirmed one keeps `n`'s date); an
+open urgent alert caps the date even where the stage has none (9a.2).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from tracker.engine.model import AlertCall
+from tracker.engine.alerts import RAPID_PROGRESSION_RULE, OpenAlert
 from tracker.engine.sizes import add_months
 from tracker.engine.steps import Staged
 from tracker.vocabulary import Course, Family, Severity, Stage
@@ -21,7 +24,7 @@ HADD_FOLLOW_UP_MONTHS: dict[Stage, int | None] = {
     Stage.RESTING: 6,
     Stage.RESORPTIVE: 3,  # most resorbing deposits have halved or gone by then [S4]
     Stage.POSTCALCIFIC: 12,  # none if prev(o) was already postcalcific
-    Stage.RESOLVED: None,
+    Stage.RESOLVED: None,  # H2a/H2c; H2b (and H2r after one) below
 }
 HO_EARLY_FOLLOW_UP_WEEKS = 6  # sees the zoning due at 5-8 weeks [S13][S14]
 HO_EARLY_NEVER_SEEN_GIVE_UP_DAYS = 8 * 7  # never seen and t >= 8 weeks: no follow-up
@@ -51,10 +54,25 @@ GENERIC_FOLLOW_UP_MONTHS: dict[Course, dict[Stage, int | None]] = {
     },
 }
 URGENT_CAP_MONTHS = 1  # an open urgent alert: image again within a month (9a.2)
+# A resolution seen on one film (H2b/G2b) is looked at again: to confirm a single negative [S12].
+UNCONFIRMED_RESOLUTION_MONTHS = 3
+UNCONFIRMED_RULES = frozenset({"H2b", "G2b"})
+AFTER_TREATMENT_MONTHS = 3  # lavaged deposits were smaller at 3 months [S29]
+# any.rapid_progression re-imaged and not cleared: cross-sectional imaging or biopsy [S1].
+CONFIRMED_RAPID_CAP_MONTHS = 3
+CONFIRMED_ON_REIMAGING = "; confirmed on re-imaging: cross-sectional imaging or biopsy advised"
 
 
 def _after_months(d: date, months: int | None) -> date | None:
     return None if months is None else add_months(d, months)
+
+
+def follow_up_resolved(latest: Staged) -> date | None:
+    """H2b/G2b: +3 months from the unconfirmed negative `n`; H2a/H2c, G2a/G2c, O2: none."""
+    basis = latest.row.basis
+    if basis is not None and basis[0] in UNCONFIRMED_RULES:
+        return add_months(basis[1], UNCONFIRMED_RESOLUTION_MONTHS)
+    return None
 
 
 def follow_up_hadd(latest: Staged) -> date | None:
@@ -93,9 +111,41 @@ FOLLOW_UP_OF: dict[Family, Callable[[Staged], date | None]] = {
 }
 
 
-def urgent_cap(due: date | None, latest: Staged, alerts: Sequence[AlertCall]) -> date | None:
-    """§5, 9a.2: an open urgent alert means imaging within a month, even with no stage date."""
-    if not any(a.severity is Severity.URGENT for a in alerts):
+def stage_follow_up(latest: Staged) -> date | None:
+    """The date the latest observation's stage asks for."""
+    if latest.stage is Stage.RESOLVED:
+        return follow_up_resolved(latest)
+    return FOLLOW_UP_OF[latest.step.model.family](latest)
+
+
+def earliest(*dates: date | None) -> date | None:
+    known = [d for d in dates if d is not None]
+    return min(known) if known else None
+
+
+def after_treatment(due: date | None, latest: Staged) -> date | None:
+    """The latest treatment on or after the latest film: image within 3 months of it [S29].
+
+    A treatment never makes the stage's date later (9a.32).
+    """
+    dates = [t.date for t in latest.step.model.treatments if t.date >= latest.date]
+    if not dates:
         return due
-    cap = add_months(latest.date, URGENT_CAP_MONTHS)
-    return cap if due is None else min(due, cap)
+    return earliest(due, add_months(max(dates), AFTER_TREATMENT_MONTHS))
+
+
+def next_follow_up(latest: Staged, alerts: Sequence[OpenAlert]) -> date | None:
+    """§5: stage date, treatment, then urgent caps (9a.2); rapid progression gets its suffix.
+
+    Re-imaged (9a.27): the latest observation is dated after the alert's `since`.
+    """
+    due = after_treatment(stage_follow_up(latest), latest)
+    for a in alerts:
+        if a.severity is not Severity.URGENT:
+            continue
+        months = URGENT_CAP_MONTHS
+        if a.rule.rule == RAPID_PROGRESSION_RULE and latest.date > a.since.date:
+            months = CONFIRMED_RAPID_CAP_MONTHS
+            a.reason += CONFIRMED_ON_REIMAGING
+        due = earliest(due, add_months(latest.date, months))
+    return due

@@ -15,18 +15,22 @@ from tracker.vocabulary import (
     Compartment,
     Density,
     Entity,
+    EventKind,
     Family,
     Feature,
     Margin,
     Modality,
     Pattern,
     Region,
+    ResponseCategory,
     Severity,
     Stage,
     Texture,
+    TreatmentKind,
 )
 
-ENGINE_VERSION = "2026.11.3"
+ENGINE_VERSION = "2026.11.4"
+RULES_REVISION = 2  # clinical-rules.md revision these modules implement (§11 lists the changes)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,15 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Treatment:
+    """A treatment of the lesion on one date (§7a); it never changes a stage."""
+
+    date: date
+    kind: TreatmentKind
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class LesionFacts:
     """One lesion as the engine sees it: a service builds it from rows, never the engine."""
 
@@ -54,6 +67,18 @@ class LesionFacts:
     entity: Entity | None
     event_date: date | None
     findings: tuple[Finding, ...]
+    event_kind: EventKind | None = None
+    treatments: tuple[Treatment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Response:
+    """§7a treatment response of one observation against the baseline before the treatment."""
+
+    baseline: date
+    change_pct: float  # one decimal, halves away from zero
+    nadir_change_pct: float
+    category: ResponseCategory
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,7 @@ class StageCall:
     evidence: tuple[str, ...]
     classifications: tuple[tuple[str, str], ...] = ()
     rule: str = ""  # the stage row that decided (e.g. "H11"); extra, for audit
+    response: Response | None = None
 
 
 @dataclass(frozen=True)
@@ -112,3 +138,4 @@ class LesionAssessment:
     alerts: tuple[AlertCall, ...]
     next_follow_up: date | None
     engine_version: str = ENGINE_VERSION
+    rules_revision: int = RULES_REVISION

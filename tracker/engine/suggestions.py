@@ -1,9 +1,10 @@
 """§6 Entity suggestion: compartment prior by position plus each matching cue once; top 3.
 
 Reading choices:
-- The prior follows the compartment's suggestion order of vocabulary.md (`SUGGESTION_ORDER`; it
-  differs from the entity table for soft tissue and vascular); ties are broken by "vocabulary
-  order" read literally, the order of vocabulary.md's entity table, as features are.
+- The prior and the tie-break both follow the compartment's suggestion order of vocabulary.md
+  (`SUGGESTION_ORDER`; it differs from the entity table for soft tissue and vascular).
+- Cues come from the visible observations the caller passes: `infer` passes those dated on or
+  before `as_of` (9a.8); region and `event_date` count whatever `as_of`.
 - `why` lists the compartment, then the matching cues in the order of §6's table. Empty input
   gives no stages and the compartment's first entity.
 """
@@ -127,9 +128,6 @@ def suggestion_cues(lesion: LesionFacts) -> set[str]:
     return cues
 
 
-VOCABULARY_ORDER: dict[Entity, int] = {e: i for i, e in enumerate(Entity)}
-
-
 def suggest_entities(lesion: LesionFacts) -> tuple[Suggestion, ...]:
     """§6: compartment prior by position + each matching cue once; top 3 (design, from [S1])."""
     cues = suggestion_cues(lesion)
@@ -141,7 +139,7 @@ def suggest_entities(lesion: LesionFacts) -> tuple[Suggestion, ...]:
         matched = [(cue, w) for cue, w in SUGGESTION_CUES.get(entity, ()) if cue in cues]
         score = max(0, min(SUGGESTION_SCORE_MAX, prior + sum(w for _, w in matched)))
         why = (lesion.compartment.value, *(cue for cue, _ in matched))
-        scored.append((-score, VOCABULARY_ORDER[entity], entity, why))
+        scored.append((-score, position, entity, why))  # ties: suggestion order
     scored.sort(key=lambda t: (t[0], t[1]))
     return tuple(
         Suggestion(entity, -neg / 100, why) for neg, _, entity, why in scored[:SUGGESTIONS_SHOWN]

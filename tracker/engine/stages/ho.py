@@ -25,26 +25,26 @@ HO_WINDOW_TERM = 10  # +0.10 inside the window, -0.10 outside
 HO_ORDER: tuple[Stage, ...] = (Stage.HO_EARLY, Stage.HO_INTERMEDIATE, Stage.HO_MATURE)
 
 
-def _o1_mr_not_seen(step: Step) -> Row | None:
+def o1_mr_not_seen(step: Step) -> Row | None:
     """O1: not visible on MR after being seen: stage of prev(o), carried."""
     return carried_row("O1", BASE["O1"], step)
 
 
-def _o2_resolved(step: Step) -> Row | None:
+def o2_resolved(step: Step) -> Row | None:
     """O2: no longer seen after being seen."""
     if not step.visible and step.seen_before:
         return Row("O2", Stage.RESOLVED, BASE["O2"])
     return None
 
 
-def _o3_not_yet_mineralised(step: Step) -> Row | None:
+def o3_not_yet_mineralised(step: Step) -> Row | None:
     """O3: films are normal (or show only a mass) for the first 1-2 weeks."""
     if not step.visible:
         return Row("O3", Stage.HO_EARLY, BASE["O3"])
     return None
 
 
-def _o4_organised_bone(step: Step) -> Row | None:
+def o4_organised_bone(step: Step) -> Row | None:
     """O4: cortex and medulla, or trabecular organisation: mature bone."""
     f = step.finding
     if f.pattern is Pattern.BONE or Feature.BONE_ORGANIZATION in f.features:
@@ -52,7 +52,7 @@ def _o4_organised_bone(step: Step) -> Row | None:
     return None
 
 
-def _o5_zoning(step: Step) -> Row | None:
+def o5_zoning(step: Step) -> Row | None:
     """O5: a mature periphery (zonal pattern or shell) appears at 5-8 weeks."""
     f = step.finding
     if Feature.ZONAL_PERIPHERAL in f.features or f.pattern is Pattern.SHELL:
@@ -60,7 +60,7 @@ def _o5_zoning(step: Step) -> Row | None:
     return None
 
 
-def _o6_consolidating(step: Step) -> Row | None:
+def o6_consolidating(step: Step) -> Row | None:
     """O6: moderate or dense and well defined, without zoning: probably intermediate."""
     f = step.finding
     if f.density in (Density.MODERATE, Density.DENSE) and f.margin is Margin.WELL_DEFINED:
@@ -68,19 +68,19 @@ def _o6_consolidating(step: Step) -> Row | None:
     return None
 
 
-def _o7_flocculent(step: Step) -> Row | None:
+def o7_flocculent(step: Step) -> Row | None:
     """O7: faint flocculent mineral (3-4 weeks): early."""
     return Row("O7", Stage.HO_EARLY, BASE["O7"])
 
 
 HO_ROWS: tuple[StageRow, ...] = (
-    _o1_mr_not_seen,
-    _o2_resolved,
-    _o3_not_yet_mineralised,
-    _o4_organised_bone,
-    _o5_zoning,
-    _o6_consolidating,
-    _o7_flocculent,
+    o1_mr_not_seen,
+    o2_resolved,
+    o3_not_yet_mineralised,
+    o4_organised_bone,
+    o5_zoning,
+    o6_consolidating,
+    o7_flocculent,
 )
 
 
@@ -102,3 +102,10 @@ def ho_window_term(step: Step, stage: Stage) -> int:
     if step.model.family is not Family.HO or event is None or stage not in HO_ORDER:
         return 0
     return HO_WINDOW_TERM if in_ho_window(stage, step.date, event) else -HO_WINDOW_TERM
+
+
+def anchor(step: Step) -> date:
+    """HO anchor (§2.2, 9a.16): `event_date`, else the first observation of any visibility."""
+    if step.model.event_date is not None:
+        return step.model.event_date
+    return step.earlier[0].date if step.earlier else step.date
