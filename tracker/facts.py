@@ -11,9 +11,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from tracker.engine import Finding, LesionFacts, assessment_to_json, infer
+from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
 from tracker.models import Lesion, Observation
-from tracker.timeline import LesionIn, ObservationIn, Timeline
+from tracker.timeline import LesionIn, ObservationIn, Timeline, TreatmentIn
 from tracker.vocabulary import (
     Compartment,
     Density,
@@ -42,6 +42,10 @@ def finding_of_input(obs: ObservationIn) -> Finding:
     )
 
 
+def treatment_of_input(treatment: TreatmentIn) -> Treatment:
+    return Treatment(date=treatment.date, kind=treatment.kind, note=treatment.note)
+
+
 def facts_of_input(lesion: LesionIn) -> LesionFacts:
     return LesionFacts(
         compartment=lesion.site.compartment,
@@ -49,6 +53,8 @@ def facts_of_input(lesion: LesionIn) -> LesionFacts:
         entity=lesion.entity,
         event_date=lesion.event_date,
         findings=tuple(finding_of_input(o) for o in lesion.observations),
+        event_kind=lesion.event_kind,
+        treatments=tuple(treatment_of_input(t) for t in lesion.treatments),
     )
 
 

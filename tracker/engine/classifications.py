@@ -61,7 +61,8 @@ def bosworth(f: Finding) -> str:
 def classifications(f: Finding, family: Family) -> tuple[tuple[str, str], ...]:
     """Gärtner and SFA on visible XR/CT, Bosworth on any visible finding; HADD family only.
 
-    Gärtner and SFA are left out when density or margin was not assessed (9a.3); Brooker is never computed: it needs the pelvis-femur gap, which is not recorded (9a.12).
+    Gärtner and SFA are left out when density or margin was not assessed (9a.3); Brooker is
+    never computed: it needs the pelvis-femur gap, which is not recorded (9a.12).
     """
     if family is not Family.HADD or not f.visible:
         return ()
