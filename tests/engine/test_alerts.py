@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from tracker.engine import Finding, LesionAssessment
@@ -414,10 +416,10 @@ def test_ho_not_maturing_after_surgery_waits_18_months_and_informs(kind: EventKi
 
 def test_ho_not_maturing_after_neurologic_injury_counts_from_the_first_visible_film() -> None:
     films = (not_seen("2024-02-01"), xr("2024-03-01", 20, FIHC), xr("2025-08-01", 22, FIHC))
-    kw = {"event": "2024-01-01", "event_kind": EventKind.NEUROLOGIC}
-    before = assess(HO, *films, as_of="2025-08-02", **kw)  # type: ignore[arg-type]
+    neurologic = partial(assess, HO, event="2024-01-01", event_kind=EventKind.NEUROLOGIC)
+    before = neurologic(*films, as_of="2025-08-02")
     assert "ho_not_maturing" not in alert_kinds(before)
-    at = assess(HO, *films[:2], xr("2025-09-01", 22, FIHC), as_of="2025-09-02", **kw)  # type: ignore[arg-type]
+    at = neurologic(*films[:2], xr("2025-09-01", 22, FIHC), as_of="2025-09-02")
     assert alert(at, "ho_not_maturing").reason == (
         "ossification not mature 18 months after first visible observation; "
         "18-month threshold for neurologic"
@@ -452,10 +454,10 @@ def test_ho_atypical_growth_after_maturity_waits_36_months_after_surgery() -> No
 
 def test_ho_atypical_growth_after_zoning_from_ten_weeks() -> None:
     zoned = xr("2024-02-01", 20, MWHS, F.ZONAL_PERIPHERAL)
-    kw = {"event": "2024-01-01", "event_kind": EventKind.TRAUMA}
-    day_69 = assess(HO, zoned, xr("2024-03-10", 26, MWHS), as_of="2024-03-11", **kw)  # type: ignore[arg-type]
+    trauma = partial(assess, HO, event="2024-01-01", event_kind=EventKind.TRAUMA)
+    day_69 = trauma(zoned, xr("2024-03-10", 26, MWHS), as_of="2024-03-11")
     assert "ho_atypical" not in alert_kinds(day_69)
-    day_70 = assess(HO, zoned, xr("2024-03-11", 26, MWHS), as_of="2024-03-12", **kw)  # type: ignore[arg-type]
+    day_70 = trauma(zoned, xr("2024-03-11", 26, MWHS), as_of="2024-03-12")
     assert alert(day_70, "ho_atypical").reason == (
         "growth +30% 10 weeks after event: myositis ossificans stops growing once zoning "
         "appears; exclude sarcoma"
@@ -506,16 +508,16 @@ def test_a_given_ho_never_raises_unexplained_mass() -> None:
 
 def test_model_changed_when_the_top_suggestion_changes_family_and_clears_next_film() -> None:
     films = (ct("2024-03-04", 6, DWHL), ct("2024-03-25", 7, MIHC, F.MASS_EFFECT))
-    kw = {"compartment": Compartment.SPINE, "region": Region.CERVICAL_SPINE}
-    a = assess(None, *films, as_of="2024-04-01", **kw)  # type: ignore[arg-type]
+    spine = partial(assess, compartment=Compartment.SPINE, region=Region.CERVICAL_SPINE)
+    a = spine(None, *films, as_of="2024-04-01")
     changed = alert(a, "model_changed")
     assert (changed.since, changed.severity.value) == (D("2024-03-25"), "info")
     assert changed.reason == (
         "stage model changed generic→hadd (longus_colli_tendinitis); earlier stages recomputed"
     )
-    later = assess(None, *films, ct("2024-04-15", 7, MIHC), as_of="2024-04-16", **kw)  # type: ignore[arg-type]
+    later = spine(None, *films, ct("2024-04-15", 7, MIHC), as_of="2024-04-16")
     assert "model_changed" not in alert_kinds(later)
-    given = assess(Entity.LONGUS_COLLI_TENDINITIS, *films, as_of="2024-04-01", **kw)  # type: ignore[arg-type]
+    given = spine(Entity.LONGUS_COLLI_TENDINITIS, *films, as_of="2024-04-01")
     assert "model_changed" not in alert_kinds(given)
 
 
