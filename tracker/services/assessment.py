@@ -16,10 +16,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -39,13 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tracker import engine
 from tracker.engine import (
     ENGINE_VERSION,
+    RULES_REVISION,
     AlertCall,
     LesionAssessment,
-    StageCall,
     infer,
+    response_to_json,
     suggestions_to_json,
 )
 from tracker.errors import NotFound
@@ -65,9 +63,6 @@ from tracker.vocabulary import AlertState, Severity
 
 log = logging.getLogger(__name__)
 
-# The clinical-rules revision the running engine implements. An engine that does not name one
-# predates revision 2.
-RULES_REVISION: int = int(getattr(engine, "RULES_REVISION", 1))
 
 DEFAULT_CHUNK = 500
 SYSTEM_ACTOR = "system"
@@ -138,30 +133,6 @@ class ScanReport:
 # --------------------------------------------------------------------------- the plan
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def response_json(call: StageCall) -> dict[str, Any] | None:
-    """The stage's treatment response (clinical-rules §7a) in the shape `lesion-assessment/1`
-    writes: baseline date, change_pct, nadir_change_pct, category; None without one."""
-    response = getattr(call, "response", None)
-    if response is None:
-        return None
-    if is_dataclass(response) and not isinstance(response, type):
-        raw = asdict(response)
-    else:
-        raw = dict(response)
-    return {key: _json_value(value) for key, value in raw.items()}
-
-
-
 @dataclass
 class _Plan:
     """Every write of one chunk, gathered before any is sent, so each kind is one statement."""
@@ -194,7 +165,7 @@ def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan)
             "confidence": call.confidence,
             "evidence": list(call.evidence),
             "classifications": dict(call.classifications),
-            "response": response_json(call),
+            "response": response_to_json(call.response),
             "engine_version": a.engine_version,
             "rules_revision": RULES_REVISION,
         }
