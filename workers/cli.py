@@ -3,9 +3,18 @@ queue the assessments of what a command changed (tracker/ never imports workers/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tracker.cli import main as tracker_main
-from workers.dispatch import request_assessment
+
+
+def send(lesion_ids: Sequence[int]) -> int:
+    """The one sender, imported when a command has something to queue: most commands never
+    do, and they should not pay for loading Celery."""
+    from workers.dispatch import request_assessment
+
+    return request_assessment(lesion_ids)
 
 
 def main() -> None:
-    tracker_main(obj=request_assessment)
+    tracker_main(obj=send)
