@@ -45,7 +45,7 @@ browser:
 	@test -x /usr/bin/chromium || bash .ci/browser
 
 lint: install
-	$(BIN)/ruff check tracker workers web migrations tests bench
+	$(BIN)/ruff check tracker workers web migrations tests testkit bench
 	$(BIN)/mypy tracker workers web
 
 test: install services browser lint

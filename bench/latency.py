@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, select, text
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.factories import make_lesion, make_patient, obs  # noqa: E402
+from testkit.factories import make_lesion, make_patient, obs  # noqa: E402
 from tracker.db import engine_for, session_factory  # noqa: E402
 from tracker.migrate import upgrade  # noqa: E402
 from tracker.models import Lesion  # noqa: E402

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from tracker.engine import ENGINE_VERSION, RULES_REVISION
@@ -29,39 +29,46 @@ from tracker.models import (
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
+R = TypeVar("R")
 
 
 # --------------------------------------------------------------------------- loaders
 
 
+def _one(session: Session, query: Select[tuple[R]], missing: str) -> R:
+    """The one row a query finds, or NotFound saying what is missing."""
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 def load_lesion(session: Session, lesion_id: int) -> Lesion:
     """A lesion with its patient and observations (and their features) loaded."""
-    lesion = session.scalar(
+    return _one(
+        session,
         select(Lesion)
         .where(Lesion.id == lesion_id)
         .options(
             selectinload(Lesion.patient),
             selectinload(Lesion.observations).selectinload(Observation.feature_rows),
-        )
+        ),
+        f"lesion {lesion_id} does not exist",
     )
-    if lesion is None:
-        raise NotFound(f"lesion {lesion_id} does not exist")
-    return lesion
 
 
 def load_observation(session: Session, observation_id: int) -> Observation:
     """An observation with its features, and its lesion with the patient."""
-    row = session.scalar(
+    return _one(
+        session,
         select(Observation)
         .where(Observation.id == observation_id)
         .options(
             selectinload(Observation.feature_rows),
             selectinload(Observation.lesion).selectinload(Lesion.patient),
-        )
+        ),
+        f"observation {observation_id} does not exist",
     )
-    if row is None:
-        raise NotFound(f"observation {observation_id} does not exist")
-    return row
 
 
 def load_treatment(session: Session, treatment_id: int) -> Treatment:
@@ -100,10 +107,8 @@ def stored_patient_id(session: Session, external_id: str) -> str:
 
 
 def find_patient(session: Session, external_id: str) -> Patient:
-    patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
-    if patient is None:
-        raise NotFound(f"patient {external_id} does not exist")
-    return patient
+    return _one(session, select(Patient).where(Patient.external_id == external_id),
+                f"patient {external_id} does not exist")
 
 
 # --------------------------------------------------------------------------- lesion ids to assess
@@ -168,7 +173,8 @@ def assessment_status(current: bool) -> str:
 def patient_with_everything(session: Session, external_id: str) -> Patient:
     """A patient with lesions, observations (features, assessment), treatments, transitions and
     alerts."""
-    patient = session.scalar(
+    return _one(
+        session,
         select(Patient)
         .where(Patient.external_id == stored_patient_id(session, external_id))
         .options(
@@ -181,11 +187,9 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
                 selectinload(Lesion.transitions),
                 selectinload(Lesion.alerts),
             )
-        )
+        ),
+        f"patient {external_id} does not exist",
     )
-    if patient is None:
-        raise NotFound(f"patient {external_id} does not exist")
-    return patient
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -544,7 +548,8 @@ def attention_counts(session: Session, *, today: date) -> dict[str, int]:
 def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
     """A lesion with its patient, observations (features, assessment), treatments, transitions
     and alerts."""
-    lesion = session.scalar(
+    return _one(
+        session,
         select(Lesion)
         .where(Lesion.id == lesion_id)
         .options(
@@ -556,11 +561,9 @@ def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
             selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts),
-        )
+        ),
+        f"lesion {lesion_id} does not exist",
     )
-    if lesion is None:
-        raise NotFound(f"lesion {lesion_id} does not exist")
-    return lesion
 
 
 def lesion_versions(session: Session, lesion_id: int) -> tuple[int, int | None]:
@@ -595,11 +598,10 @@ def patient_versions(session: Session, external_id: str) -> tuple[tuple[object, 
 
 
 def alert_with_lesion(session: Session, alert_id: int) -> Alert:
-    alert = session.scalar(
+    return _one(
+        session,
         select(Alert)
         .where(Alert.id == alert_id)
-        .options(selectinload(Alert.lesion).selectinload(Lesion.patient))
+        .options(selectinload(Alert.lesion).selectinload(Lesion.patient)),
+        f"alert {alert_id} does not exist",
     )
-    if alert is None:
-        raise NotFound(f"alert {alert_id} does not exist")
-    return alert

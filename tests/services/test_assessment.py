@@ -8,11 +8,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import PERSISTENT, make_lesion, make_patient
 from tracker import queries
 from tracker.db import session_factory
 from tracker.engine import ENGINE_VERSION, infer
@@ -33,13 +32,6 @@ from tracker.timeline import ObservationIn
 D = date.fromisoformat
 
 # clinical-rules §8 example 2: a HADD deposit that does not resorb.
-PERSISTENT = [
-    obs("2024-01-10", 12),
-    obs("2024-04-12", 12.5),
-    obs("2024-07-15", 12),
-    obs("2025-01-20", 12.5),
-]
-
 
 def record(session: Session, lesion_id: int, **fields: Any) -> None:
     """A new visit through the real writer (which sets the outbox mark)."""
@@ -292,23 +284,3 @@ def test_two_assessments_at_once_give_one_result(database_url: str) -> None:
         got = stored(s, lesion_id)
     assert len(got["assessments"]) == 4
     assert sorted(a[1] for a in got["alerts"]) == ["follow_up_overdue", "no_resolution"]
-
-
-def test_cli_assess_and_scan(database_url: str, monkeypatch: Any) -> None:
-    from tracker.cli import main
-
-    with session_factory(database_url)() as s:
-        make_lesion(s, observations=PERSISTENT)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    assessed = runner.invoke(main, ["assess", "--all", "--as-of", "2025-03-01"])
-    assert assessed.exit_code == 0, assessed.output
-    assert '"changed": 1' in assessed.output
-
-    scanned = runner.invoke(main, ["scan", "--as-of", "2025-09-01"])
-    assert scanned.exit_code == 0, scanned.output
-    assert '"opened": 1' in scanned.output and '"kept": 1' in scanned.output
-
-    wrong = runner.invoke(main, ["assess", "--all", "--stale"])
-    assert wrong.exit_code == 2

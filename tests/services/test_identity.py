@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.errors import Conflict, InvalidInput
 from tracker.export import export_timeline
 from tracker.models import AuditEvent, Lesion, Observation, Treatment

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Treatment

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import LAVAGE_NOTE, assess, seed_patient, seed_treated_lesion
 from tracker.models import AuditEvent, Lesion, Observation, Treatment

@@ -24,9 +24,8 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from tests.conftest import REDIS_HOST, REDIS_PORT, fresh_postgres_database, require_server
+from tests.conftest import REDIS_HOST, REDIS_PORT, migrated_postgres, require_server
 from tracker.db import engine_for
-from tracker.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
@@ -125,13 +124,9 @@ def redis_test_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
+def pg_database(postgres_template: str) -> Iterator[str]:
     """One migrated PostgreSQL database per module; tests truncate what they committed."""
-    gen = fresh_postgres_database()
-    url = next(gen)
-    upgrade(url)
-    yield url
-    gen.close()  # type: ignore[attr-defined]
+    yield from migrated_postgres(postgres_template)
 
 
 @pytest.fixture

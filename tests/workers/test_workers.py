@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from testkit.factories import make_lesion, make_patient, obs
 from tests.conftest import _port_open
-from tests.factories import make_lesion, make_patient, obs
 from tests.workers.conftest import SESSION_QUEUE, VISIBILITY_TIMEOUT, wait_for
 from tracker.cli import main
 from tracker.db import session_factory, session_scope
