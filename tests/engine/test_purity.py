@@ -19,7 +19,10 @@ PURE_MODULES = (tracker.engine, tracker.clinical_constants, tracker.recheck)
 
 
 def test_importing_the_engine_in_a_fresh_interpreter_loads_no_framework() -> None:
-    code = "import sys, json, tracker.engine, tracker.recheck; print(json.dumps(sorted(sys.modules)))"
+    code = (
+        "import sys, json, tracker.engine, tracker.recheck; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
