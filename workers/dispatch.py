@@ -1,22 +1,32 @@
-"""The `calcitrack.dispatch` entry point: queue an assessment per lesion after a commit.
+"""The `calcitrack.dispatch` entry point: queue assessments after a commit, in batches.
 
-Runs in the caller's process (web request, CLI), so it must never hang it: connections time out
-in about two seconds and publishing is not retried. A failure raises; the caller logs it and
-the lesion's outbox mark lets the sweep send it later.
+Runs in the caller's process (web request, CLI) and in the workers (sweep, scan fan-out), so it
+must never hang: connections time out in about two seconds and publishing is not retried. A
+failure raises; the caller logs it and the lesion's outbox mark lets the sweep send it later.
+One task carries a batch of up to `BATCH_SIZE` lesion ids (an import of 10,000 lesions is 50
+messages, not 10,000). Once the broker has them, the lesions are stamped `dispatched_at`, so
+the sweep does not re-send a task that is merely waiting in a backlog.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from datetime import date
 from functools import lru_cache
 
 from celery import Celery
 from kombu import Producer
+from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import from_env
+from tracker.db import session_scope
+from tracker.services.assessment import BATCH_SIZE, batches, mark_dispatched
 from workers.app import make_celery, queue_name
 
-ASSESS = "calcitrack.assess_lesion"
+log = logging.getLogger(__name__)
+
+ASSESS_BATCH = "calcitrack.assess_lesions"
 
 
 @lru_cache(maxsize=8)
@@ -26,15 +36,27 @@ def _app(broker_url: str, queue: str) -> Celery:
     return make_celery(from_env())
 
 
-def send_assessments(lesion_ids: Sequence[int]) -> int:
-    """Send `calcitrack.assess_lesion` for each lesion; returns how many were sent."""
+def send_assessments(
+    lesion_ids: Sequence[int], as_of: date | None = None, batch_size: int = BATCH_SIZE
+) -> int:
+    """Send `calcitrack.assess_lesions` per batch of distinct ids; returns how many lesions
+    were sent. `as_of` pins the date (the daily scan); by default the worker uses its today."""
     if not lesion_ids:
         return 0
     settings = from_env()
     app = _app(settings.broker_url, queue_name())
+    parts = batches([int(i) for i in lesion_ids], batch_size)
+    kwargs = {} if as_of is None else {"as_of": as_of.isoformat()}
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         producer = Producer(conn)
-        for lesion_id in lesion_ids:
-            app.send_task(ASSESS, args=[int(lesion_id)], producer=producer, retry=False)
-    return len(lesion_ids)
+        for part in parts:
+            app.send_task(ASSESS_BATCH, args=[part], kwargs=kwargs, producer=producer,
+                          retry=False)
+    sent = [i for part in parts for i in part]
+    try:
+        with session_scope(settings.database_url) as session:
+            mark_dispatched(session, sent)
+    except SQLAlchemyError:  # only costs a harmless early re-send by the sweep
+        log.warning("could not stamp %d dispatched lesion(s)", len(sent), exc_info=True)
+    return len(sent)
