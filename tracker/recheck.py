@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from tracker.engine import LesionAssessment, LesionFacts, add_months, infer
@@ -26,6 +27,16 @@ from tracker.engine import LesionAssessment, LesionFacts, add_months, infer
 DELAYS_DAYS: tuple[int, ...] = (0, 28, 6 * 7, 8 * 7, 10 * 7, 12 * 7)
 DELAYS_MONTHS: tuple[int, ...] = (1, 3, 6, 12, 18, 36)
 
+# Candidates are evaluated up to this far ahead; past it the lesion is simply looked at again
+# (re-assessing early is always safe, late never is). Bounds the work for a lesion whose
+# output will not change for years, or ever.
+HORIZON_DAYS = 200
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
+
 
 def _dates(value: Any) -> Iterator[date]:
     """Every calendar date inside facts or an assessment (dataclasses, tuples, mappings)."""
@@ -33,9 +44,11 @@ def _dates(value: Any) -> Iterator[date]:
         yield value.date()
     elif isinstance(value, date):
         yield value
+    elif isinstance(value, (str, int, float, bool)) or value is None:
+        return
     elif is_dataclass(value) and not isinstance(value, type):
-        for f in fields(value):
-            yield from _dates(getattr(value, f.name))
+        for name in _field_names(type(value)):
+            yield from _dates(getattr(value, name))
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from _dates(item)
@@ -48,7 +61,10 @@ def candidate_dates(anchors: Iterable[date], after: date) -> list[date]:
     """Each anchor plus each delay, and the day after each (`>` and `>=` comparisons both
     flip there), strictly after `after`, in order."""
     points: set[date] = set()
+    reach = timedelta(days=max(DELAYS_DAYS) + 31 * max(DELAYS_MONTHS) + 1)
     for anchor in set(anchors):
+        if anchor + reach <= after:  # every delay from it has passed
+            continue
         for days in DELAYS_DAYS:
             points.add(anchor + timedelta(days=days))
         for months in DELAYS_MONTHS:
@@ -68,10 +84,13 @@ def recheck_on(
     facts: LesionFacts, as_of: date, current: LesionAssessment | None = None
 ) -> date | None:
     """The earliest date after `as_of` at which `infer(facts, day)` differs from
-    `infer(facts, as_of)` (pass it as `current` to save one call); None if it never does."""
+    `infer(facts, as_of)` (pass it as `current` to save one call); None if it never does.
+    Past `HORIZON_DAYS`, the next candidate is returned unevaluated: a date to look again,
+    never later than the first change."""
     now = current if current is not None else infer(facts, as_of)
     base = _comparable(now)
+    horizon = as_of + timedelta(days=HORIZON_DAYS)
     for day in candidate_dates([*_dates(facts), *_dates(now)], as_of):
-        if _comparable(infer(facts, day)) != base:
+        if day > horizon or _comparable(infer(facts, day)) != base:
             return day
     return None
