@@ -35,6 +35,7 @@ class Settings:
     # A task handed to the broker this long ago and still not run is taken as lost and re-sent
     # by the sweep (above Redis's visibility timeout, after which it redelivers by itself).
     resend_after_seconds: int = 3900
+    assess_batch_size: int = 200  # lesion ids per assessment task
 
 
 def _embedded_sqlite(instance: Path, name: str) -> str:
@@ -66,4 +67,5 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
         resend_after_seconds=int(env.get("RESEND_AFTER_SECONDS", "3900")),
+        assess_batch_size=max(1, int(env.get("ASSESS_BATCH_SIZE", "200"))),
     )

@@ -3,9 +3,9 @@
 Runs in the caller's process (web request, CLI) and in the workers (sweep, scan fan-out), so it
 must never hang: connections time out in about two seconds and publishing is not retried. A
 failure raises; the caller logs it and the lesion's outbox mark lets the sweep send it later.
-One task carries a batch of up to `BATCH_SIZE` lesion ids (an import of 10,000 lesions is 50
-messages, not 10,000). Once the broker has them, the lesions are stamped `dispatched_at`, so
-the sweep does not re-send a task that is merely waiting in a backlog.
+One task carries a batch of up to ASSESS_BATCH_SIZE (200) lesion ids: an import of 10,000
+lesions is 50 messages, not 10,000. Once the broker has them, the lesions are stamped
+`dispatched_at`, so the sweep does not re-send a task that is merely waiting in a backlog.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import from_env
 from tracker.db import session_scope
-from tracker.services.assessment import BATCH_SIZE, batches, mark_dispatched
+from tracker.services.assessment import batches, mark_dispatched
 from workers.app import make_celery, queue_name
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _app(broker_url: str, queue: str) -> Celery:
 
 
 def send_assessments(
-    lesion_ids: Sequence[int], as_of: date | None = None, batch_size: int = BATCH_SIZE
+    lesion_ids: Sequence[int], as_of: date | None = None, batch_size: int | None = None
 ) -> int:
     """Send `calcitrack.assess_lesions` per batch of distinct ids; returns how many lesions
     were sent. `as_of` pins the date (the daily scan); by default the worker uses its today."""
@@ -45,7 +45,7 @@ def send_assessments(
         return 0
     settings = from_env()
     app = _app(settings.broker_url, queue_name())
-    parts = batches([int(i) for i in lesion_ids], batch_size)
+    parts = batches([int(i) for i in lesion_ids], batch_size or settings.assess_batch_size)
     kwargs = {} if as_of is None else {"as_of": as_of.isoformat()}
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)

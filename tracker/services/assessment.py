@@ -63,7 +63,6 @@ from tracker.vocabulary import AlertState, Severity
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 500
-BATCH_SIZE = 200  # lesion ids per assessment task: one message per batch, not per lesion
 SYSTEM_ACTOR = "system"
 
 LESIONS: Table = Lesion.__table__  # type: ignore[assignment]
@@ -558,7 +557,7 @@ def assess_lesions(
     return total
 
 
-def batches(lesion_ids: Sequence[int], size: int = BATCH_SIZE) -> list[list[int]]:
+def batches(lesion_ids: Sequence[int], size: int) -> list[list[int]]:
     """Distinct ids in order, cut into the batches one assessment task each carries."""
     ordered = sorted(set(lesion_ids))
     return [list(chunk) for chunk in _chunks(ordered, size)]
