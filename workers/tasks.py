@@ -154,3 +154,9 @@ def post_webhook_task(alert_id: int) -> int | None:
     if payload is None:
         return None
     return notifications.post_alert(settings.webhook_url, payload)
+
+
+@celery.task(name="calcitrack.noop", ignore_result=False)
+def noop_task() -> str:
+    """Does nothing: the broker round trip `make bench` compares an assessment's latency with."""
+    return "ok"
