@@ -34,8 +34,11 @@ def test_gap_penalty_starts_the_day_after_twelve_months() -> None:
 
 def test_gap_penalty_applies_to_a_not_seen_observation_too() -> None:
     a = assess(HADD, xr("2024-01-10", 12), not_seen("2025-02-10"), as_of="2025-02-10")
-    assert confidences(a) == [0.50, 0.70]
-    assert a.stages[1].evidence == ("not seen", "13 months since previous observation")
+    assert confidences(a) == [0.50, 0.40]  # H2b 0.50 - 0.10
+    assert a.stages[1].evidence == (
+        "not seen once; unconfirmed",
+        "13 months since previous observation",
+    )
 
 
 def test_cross_modality_penalty_only_where_sizes_are_compared() -> None:
@@ -59,7 +62,7 @@ def test_cross_modality_penalty_on_the_carried_reference_chain() -> None:
     assert a.stages[2].evidence[-1] == "XR→US: sizes not directly comparable"
 
 
-def test_evidence_order_change_morphology_features_in_vocabulary_order_then_context() -> None:
+def test_evidence_order_is_9a19s_change_morphology_rule_notes_then_context() -> None:
     a = assess(
         HADD,
         xr("2023-01-10", 10),
@@ -83,10 +86,10 @@ def test_evidence_order_change_morphology_features_in_vocabulary_order_then_cont
         "intrabursal_migration",
         "bone_lysis",
         "comet_tail",
+        "new bone lysis",
+        "465 days after event",
         "XR→US: sizes not directly comparable",
         "14 months since previous observation",
-        "465 days after event",
-        "new bone lysis",
     )
     # H5 (M+F; growth is not D) 0.70, xmod -0.15, gap -0.10; no HO window for HADD
     assert confidences(a) == [0.50, 0.45]
