@@ -10,7 +10,8 @@ noise, irregular visit gaps of 1.5-8 months over years of history and the odd MR
   (not maturing); central mineralisation (atypical, urgent).
 * Generic: stable (persists), up and down (variable), growing (progresses), and a rapidly
   destructive arthropathy with new bone lysis (urgent).
-* 15 % of lesions carry no entity (the engine suggests one).
+* 15 % of lesions carry no entity (the engine suggests one); 40 % of treatable HADD deposits
+  get a lavage, ESWT or injection after the first visit; HO events have a kind.
 
 The same seed gives the same cohort. Rows come out as dicts for Core `executemany` (explicit
 ids) or as a lesion-timeline/1 document for `tracker import`.
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from tracker.db import engine_for
-from tracker.models import Lesion, Observation, ObservationFeature, Patient
+from tracker.models import Lesion, Observation, ObservationFeature, Patient, Treatment
 
 START = date(2021, 1, 4)
 LESIONS_PER_PATIENT = 2
@@ -62,14 +63,17 @@ class Course:
     steps: tuple[Step, ...]
     weight: int
     event_days_before: tuple[int, int] | None = None  # event this many days before visit 1
+    event_kinds: tuple[str, ...] = ("trauma",)
+    treatments: tuple[str, ...] = ()  # kinds; 40 % of such lesions are treated after visit 1
 
 
 COURSES: tuple[Course, ...] = (
     Course("hadd resolves", "hadd", "tendon", ("shoulder", "hip", "elbow"),
            (Step(1.0, DWHN), Step(1.02, DWHN), Step(0.6, MIHC, ("comet_tail",)),
-            Step(0.3, FIHC), Step(None)), 14),
+            Step(0.3, FIHC), Step(None)), 14, treatments=("lavage", "eswt", "injection")),
     Course("hadd no resolution", "hadd", "tendon", ("shoulder", "wrist"),
-           (Step(1.0, DWHN), Step(1.03, DWHN), Step(0.98, DWHN), Step(1.02, DWHN)), 10),
+           (Step(1.0, DWHN), Step(1.03, DWHN), Step(0.98, DWHN), Step(1.02, DWHN)), 10,
+           treatments=("eswt", "injection")),
     Course("hadd regrowth", "hadd", "tendon", ("shoulder",),
            (Step(1.0, DWHN), Step(0.55, MIHC), Step(0.95, DWHN)), 4),
     Course("hadd into bone", "hadd_periarticular", "articular", ("hip", "knee"),
@@ -80,10 +84,10 @@ COURSES: tuple[Course, ...] = (
     Course("ho matures", "ho", "soft_tissue", ("thigh", "upper_arm", "hip"),
            (Step(1.0, FIHC), Step(1.2, MWHS, ("zonal_peripheral",)),
             Step(1.2, DWHB, ("bone_organization",)), Step(1.15, DWHB, ("bone_organization",))),
-           8, (10, 30)),
+           8, (10, 30), ("trauma", "surgery", "arthroplasty", "neurologic")),
     Course("ho not maturing", "post_traumatic_ossification", "tendon", ("knee", "elbow"),
            (Step(1.0, FIHC), Step(1.1, MWHS, ("zonal_peripheral",)),
-            Step(1.12, MWHS, ("zonal_peripheral",))), 5, (20, 60)),
+            Step(1.12, MWHS, ("zonal_peripheral",))), 5, (20, 60), ("trauma", "surgery")),
     Course("ho atypical", "ho", "soft_tissue", ("thigh",),
            (Step(1.0, MIHC, ("central_mineralization", "mass_effect")),
             Step(1.3, MIHC, ("central_mineralization", "mass_effect"))), 1),
@@ -111,6 +115,7 @@ class Cohort:
     lesions: list[dict[str, Any]] = field(default_factory=list)
     observations: list[dict[str, Any]] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
+    treatments: list[dict[str, Any]] = field(default_factory=list)
     courses: list[str] = field(default_factory=list)
 
 
@@ -142,9 +147,16 @@ def generate(n_lesions: int, seed: int = 1, start: date = START, span_days: int 
         first = start + timedelta(days=rng.randrange(span_days))
         base = round(rng.uniform(6.0, 25.0), 1)
         visits = course.steps[: rng.randint(max(1, len(course.steps) - 2), len(course.steps))]
-        event = None
+        event, event_kind = None, None
         if course.event_days_before is not None and rng.random() < 0.8:
             event = first - timedelta(days=rng.randint(*course.event_days_before))
+            event_kind = rng.choice(course.event_kinds)
+        if course.treatments and rng.random() < 0.4:
+            treated = first + timedelta(days=rng.randint(20, 90))
+            if treated <= end:
+                cohort.treatments.append({"id": len(cohort.treatments) + 1,
+                                          "lesion_id": lesion_id, "date": treated,
+                                          "kind": rng.choice(course.treatments)})
         cohort.courses.append(course.name)
         cohort.lesions.append({
             "id": lesion_id, "patient_id": patient_id, "external_id": f"L{lesion_id}",
@@ -152,7 +164,8 @@ def generate(n_lesions: int, seed: int = 1, start: date = START, span_days: int 
             "structure": None, "laterality": "midline" if course.compartment == "spine"
             else rng.choice(("left", "right")),
             "entity": None if rng.random() < SUGGESTED_SHARE else course.entity,
-            "event_date": event, "data_version": 1, "assessment_due_at": None,
+            "event_date": event, "event_kind": event_kind, "data_version": 1,
+            "assessment_due_at": None,
         })
         day = first
         for n, step in enumerate(visits):
@@ -182,11 +195,12 @@ def insert_rows(url: str, cohort: Cohort, batch: int = 20_000) -> None:
     with engine_for(url).begin() as conn:
         for model, rows in ((Patient, cohort.patients), (Lesion, cohort.lesions),
                             (Observation, cohort.observations),
-                            (ObservationFeature, cohort.features)):
+                            (ObservationFeature, cohort.features),
+                            (Treatment, cohort.treatments)):
             for part in _parts(rows, batch):
                 conn.execute(insert(model), part)
         if conn.dialect.name == "postgresql":
-            for table in ("patients", "lesions", "observations"):
+            for table in ("patients", "lesions", "observations", "treatments"):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 1) FROM {table}))"
@@ -218,6 +232,10 @@ def to_timeline(cohort: Cohort) -> dict[str, Any]:
         if o["pain"] is not None:
             doc["pain"] = o["pain"]
         by_lesion.setdefault(o["lesion_id"], []).append(doc)
+    treated: dict[int, list[dict[str, Any]]] = {}
+    for t in cohort.treatments:
+        treated.setdefault(t["lesion_id"], []).append({"date": t["date"].isoformat(),
+                                                       "kind": t["kind"]})
     lesions_of: dict[int, list[dict[str, Any]]] = {}
     for le in cohort.lesions:
         lesion: dict[str, Any] = {
@@ -230,6 +248,9 @@ def to_timeline(cohort: Cohort) -> dict[str, Any]:
             lesion["entity"] = le["entity"]
         if le["event_date"] is not None:
             lesion["event_date"] = le["event_date"].isoformat()
+            lesion["event_kind"] = le["event_kind"]
+        if le["id"] in treated:
+            lesion["treatments"] = treated[le["id"]]
         lesions_of.setdefault(le["patient_id"], []).append(lesion)
     return {
         "format": "lesion-timeline/1",

@@ -124,6 +124,7 @@ REPLICATE = (
                      "lesion_id": "lesions"}),
     ("transitions", {"id": "transitions", "lesion_id": "lesions"}),
     ("alerts", {"id": "alerts", "lesion_id": "lesions"}),
+    ("treatments", {"id": "treatments", "lesion_id": "lesions"}),
 )
 
 

@@ -68,7 +68,8 @@ def stored(url: str) -> dict[str, Any]:
 def engine_alerts(url: str, as_of: date) -> set[tuple[Any, ...]]:
     with session_scope(url) as s:
         lesions = s.scalars(select(Lesion).options(
-            selectinload(Lesion.observations).selectinload(Observation.feature_rows)))
+            selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+            selectinload(Lesion.treatments)))
         return {(le.id, a.kind.value, a.since, a.reason)
                 for le in lesions for a in infer(facts_of_row(le), as_of).alerts}
 

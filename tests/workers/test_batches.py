@@ -116,7 +116,8 @@ def test_the_daily_scan_fans_what_is_due_out_to_every_worker(
     assert len(scan_line) == 1 and "'due': 100" in scan_line[0]
     with session_scope(url) as s:
         lesions = s.scalars(select(Lesion).options(
-            selectinload(Lesion.observations).selectinload(Observation.feature_rows)))
+            selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+            selectinload(Lesion.treatments)))
         expected = {(le.id, a.kind.value, a.since, a.reason)
                     for le in lesions for a in infer(facts_of_row(le), date(2024, 6, 1)).alerts}
         got = {(a.lesion_id, a.kind, a.since, a.reason)
