@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     String,
     Table,
     and_,
@@ -603,7 +604,8 @@ def batches(lesion_ids: Sequence[int], size: int) -> list[list[int]]:
 def due_lesions(session: Session, as_of: date) -> list[int]:
     """What the daily scan must re-assess on `as_of`: lesions whose stored assessment can have
     changed with time (`recheck_on <= as_of`, an index range), whose snooze has ended, or that
-    are stale (a change not yet assessed, never assessed, another engine version, older data).
+    are stale (a change not yet assessed, or `stale_lesions`: never assessed, another engine
+    version or rules revision, older data).
     Every other lesion would get exactly its stored result again, so the scan costs what is
     due, not the size of the database."""
     snooze_ended = select(Alert.lesion_id).where(
@@ -616,10 +618,7 @@ def due_lesions(session: Session, as_of: date) -> list[int]:
                 or_(
                     Lesion.recheck_on <= as_of,
                     Lesion.assessment_due_at.is_not(None),
-                    Lesion.engine_version.is_(None),
-                    Lesion.engine_version != ENGINE_VERSION,
-                    Lesion.assessed_version.is_(None),
-                    Lesion.assessed_version != Lesion.data_version,
+                    _stale(),
                     Lesion.id.in_(snooze_ended),
                 )
             )
@@ -701,24 +700,21 @@ def stale_lesions(session: Session) -> list[int]:
     """Lesions never assessed, assessed by another engine version or under another revision of
     the clinical rules, or whose stored assessment saw older data than they hold (a safety net
     for anything the outbox mark missed)."""
-    ids = list(
-        session.scalars(
-            select(Lesion.id)
-            .where(
-                or_(
-                    Lesion.engine_version.is_(None),
-                    Lesion.engine_version != ENGINE_VERSION,
-                    Lesion.rules_revision.is_(None),
-                    Lesion.rules_revision != RULES_REVISION,
-                    Lesion.assessed_version.is_(None),
-                    Lesion.assessed_version != Lesion.data_version,
-                )
-            )
-            .order_by(Lesion.id)
-        )
-    )
+    ids = list(session.scalars(select(Lesion.id).where(_stale()).order_by(Lesion.id)))
     session.rollback()
     return ids
+
+
+def _stale() -> ColumnElement[bool]:
+    """The one definition of a stale lesion (the hourly job and the daily scan both use it)."""
+    return or_(
+        Lesion.engine_version.is_(None),
+        Lesion.engine_version != ENGINE_VERSION,
+        Lesion.rules_revision.is_(None),
+        Lesion.rules_revision != RULES_REVISION,
+        Lesion.assessed_version.is_(None),
+        Lesion.assessed_version != Lesion.data_version,
+    )
 
 
 def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
