@@ -254,7 +254,7 @@ def _noop_round_trips(n: int) -> list[float]:
 
 
 def latency_figures(scale: Scale) -> list[dict[str, Any]]:
-    from tracker import dispatch
+    from workers import dispatch
 
     queue = f"calcitrack-bench-{uuid.uuid4().hex[:8]}"
     with scratch_database() as url:

@@ -1,8 +1,11 @@
-"""The `calcitrack.dispatch` entry point: queue assessments after a commit, in batches.
+"""The one sender of assessment tasks, called after a commit by the web layer, the `tracker`
+command, the sweep and the daily scan's fan-out.
 
-Runs in the caller's process (web request, CLI) and in the workers (sweep, scan fan-out), so it
-must never hang: connections time out in about two seconds and publishing is not retried. A
-failure raises; the caller logs it and the lesion's outbox mark lets the sweep send it later.
+Runs in the caller's process (web request, CLI), so it must never hang it: connections time out
+in about two seconds and publishing is not retried. Sending is best effort by design: the lesion
+was already marked in the committed transaction (`Lesion.assessment_due_at`), so if the broker
+is down the periodic sweep sends it later. Nothing accepted is lost.
+
 One task carries a batch of up to ASSESS_BATCH_SIZE (200) lesion ids: an import of 10,000
 lesions is 50 messages, not 10,000. Once the broker has them, the lesions are stamped
 `dispatched_at`, so the sweep does not re-send a task that is merely waiting in a backlog.
@@ -23,10 +26,9 @@ from tracker.config import from_env
 from tracker.db import session_scope
 from tracker.services.assessment import batches, mark_dispatched
 from workers.app import make_celery, queue_name
+from workers.names import ASSESS_LESIONS
 
 log = logging.getLogger(__name__)
-
-ASSESS_BATCH = "calcitrack.assess_lesions"
 
 
 @lru_cache(maxsize=8)
@@ -40,7 +42,8 @@ def send_assessments(
     lesion_ids: Sequence[int], as_of: date | None = None, batch_size: int | None = None
 ) -> int:
     """Send `calcitrack.assess_lesions` per batch of distinct ids; returns how many lesions
-    were sent. `as_of` pins the date (the daily scan); by default the worker uses its today."""
+    were sent. `as_of` pins the date (the daily scan); by default the worker uses its today.
+    Raises when the broker cannot be reached."""
     if not lesion_ids:
         return 0
     settings = from_env()
@@ -51,7 +54,7 @@ def send_assessments(
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         producer = Producer(conn)
         for part in parts:
-            app.send_task(ASSESS_BATCH, args=[part], kwargs=kwargs, producer=producer,
+            app.send_task(ASSESS_LESIONS, args=[part], kwargs=kwargs, producer=producer,
                           retry=False)
     sent = [i for part in parts for i in part]
     try:
@@ -60,3 +63,14 @@ def send_assessments(
     except SQLAlchemyError:  # only costs a harmless early re-send by the sweep
         log.warning("could not stamp %d dispatched lesion(s)", len(sent), exc_info=True)
     return len(sent)
+
+
+def request_assessment(lesion_ids: Sequence[int]) -> int:
+    """Queue the assessment of lesions after a commit; returns how many were handed to the
+    broker (0 when it is down: the outbox mark lets the sweep send them later)."""
+    try:
+        return send_assessments(lesion_ids)
+    except Exception:  # the outbox mark covers us; say so and go on
+        log.warning("could not queue assessment of %d lesion(s); the sweep will",
+                    len(lesion_ids), exc_info=True)
+        return 0

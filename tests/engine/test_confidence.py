@@ -129,3 +129,26 @@ def test_resting_deposit_stays_resting_across_a_year_of_stable_films() -> None:
         as_of="2024-09-10",
     )
     assert stages(a) == ["formative", "resting", "resting"]
+
+
+def test_morphology_not_assessed_lowers_confidence_once_and_gives_no_m_sign() -> None:
+    """9a.3: a measurement-only import; stages rest on size change (V24)."""
+    bare = Morph(None, None, None, None)
+    a = assess(
+        HADD,
+        xr("2024-01-10", 14, bare),
+        xr("2024-04-12", 14.5, bare),
+        xr("2024-07-15", 9, Morph(Density.MODERATE, None, None, None)),
+        as_of="2024-08-01",
+    )
+    assert stages(a) == ["formative", "resting", "resorptive"]  # H9, H10, H7 (D, no M)
+    assert confidences(a) == [0.45, 0.65, 0.55]
+    assert a.stages[0].evidence == ("first observation", "morphology not assessed")
+    assert a.stages[2].evidence == (
+        "size -38% (14.5→9.0 mm)",
+        "moderate",
+        "morphology not assessed",
+    )
+    described = assess(HADD, xr("2024-01-10", 14, DWH_), as_of="2024-02-01")
+    assert confidences(described) == [0.45]  # pattern missing: -0.05, but assessed
+    assert "morphology not assessed" not in described.stages[0].evidence

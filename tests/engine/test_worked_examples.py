@@ -1,5 +1,5 @@
 """The first ten worked examples of clinical-rules.md §8 (revision 2), to the hundredth and the
-letter; examples 11-24 are in `test_worked_examples_rev2.py`."""
+letter; all 24 (with responses, reasons and evidence) run through `test_vignettes.py` too."""
 
 from __future__ import annotations
 

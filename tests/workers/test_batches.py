@@ -17,12 +17,12 @@ from sqlalchemy.orm import selectinload
 
 from bench.cohort import generate, insert_rows
 from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
-from tracker import dispatch
 from tracker.db import session_scope
 from tracker.engine import infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Lesion, Observation
 from tracker.vocabulary import AlertState
+from workers import dispatch
 from workers.app import make_celery
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -57,7 +57,8 @@ def test_a_large_change_is_a_few_batch_tasks_and_the_sweep_leaves_the_backlog_al
     # were handed to the broker and does not send them again.
     from tracker.cli import main
 
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"])
+    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
+                               obj=dispatch.request_assessment)
     assert swept.exit_code == 0, swept.output
     assert json.loads(swept.output) == {"pending": 0, "queued": 0}
 

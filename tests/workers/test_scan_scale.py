@@ -102,7 +102,7 @@ def engine_alerts(url: str, as_of: date) -> set[tuple[Any, ...]]:
         lesions = s.scalars(
             select(Lesion).options(
                 selectinload(Lesion.observations).selectinload(Observation.feature_rows),
-                selectinload(Lesion.treatments)
+                selectinload(Lesion.treatments),
             )
         )
         return {
