@@ -6,7 +6,8 @@ is locked, loaded with a fixed number of statements, run through the pure engine
 what is stored, and only the differences are written with bulk statements, then committed. So a
 rerun writes nothing (idempotent, safe with `acks_late`), two workers on one lesion serialise on
 the lesion row and the second finds nothing to change, and a scan's statement count grows with
-the number of chunks, not of lesions.
+the number of chunks, not of lesions. Each assessment also stores `recheck_on` (pure,
+`tracker.recheck`): the daily scan re-assesses only lesions due by it (`due_lesions`).
 
 Imports SQLAlchemy, the models and the engine; never Celery or `workers/` (the callers queue).
 """
