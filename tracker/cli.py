@@ -297,7 +297,7 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
 @click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
 @reports_errors
 def scan_cmd(as_of: str | None) -> None:
-    """Re-evaluate time-dependent alerts of every lesion; print opened/cleared/kept counts."""
+    """Re-assess what is due (time-dependent alerts, ended snoozes, stale); print counts."""
     when = parse_as_of(as_of)
     with session() as s:
         report = assessment.scan_alerts(s, when)
@@ -310,9 +310,10 @@ def scan_cmd(as_of: str | None) -> None:
 @reports_errors
 def sweep_cmd(grace_seconds: int | None) -> None:
     """Re-send the assessment of every lesion whose change is still unassessed."""
-    grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
+    config = settings()
+    grace = config.sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
-        ids = assessment.sweep_pending(s, grace)
+        ids = assessment.sweep_pending(s, grace, config.resend_after_seconds)
     sent = queue_assessments(ids)
     click.echo(json.dumps({"pending": len(ids), "queued": sent}))
 

@@ -114,25 +114,22 @@ def find_patient(session: Session, external_id: str) -> Patient:
 # --------------------------------------------------------------------------- lesion ids to assess
 
 
-def stale_lesions(session: Session) -> list[int]:
-    """Lesions never assessed, assessed by another engine version or under another revision of
-    the clinical rules, or whose stored assessment saw older data than they hold (a safety net
-    for anything the outbox mark missed)."""
-    return list(
-        session.scalars(
-            select(Lesion.id)
-            .where(
-                or_(
-                    Lesion.engine_version.is_(None),
-                    Lesion.engine_version != ENGINE_VERSION,
-                    Lesion.rules_revision.is_(None),
-                    Lesion.rules_revision != RULES_REVISION,
-                    ~Lesion.assessment_current,
-                )
-            )
-            .order_by(Lesion.id)
-        )
+def stale_condition() -> ColumnElement[bool]:
+    """A stale lesion: never assessed, assessed by another engine version or under another
+    revision of the clinical rules, or whose stored assessment saw older data than it holds.
+    One definition for the hourly job and the daily scan's due index."""
+    return or_(
+        Lesion.engine_version.is_(None),
+        Lesion.engine_version != ENGINE_VERSION,
+        Lesion.rules_revision.is_(None),
+        Lesion.rules_revision != RULES_REVISION,
+        ~Lesion.assessment_current,
     )
+
+
+def stale_lesions(session: Session) -> list[int]:
+    """Stale lesions (`stale_condition`): a safety net for anything the outbox mark missed."""
+    return list(session.scalars(select(Lesion.id).where(stale_condition()).order_by(Lesion.id)))
 
 
 def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:

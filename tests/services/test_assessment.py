@@ -23,6 +23,7 @@ from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.assessment import (
     LESIONS,
     assess_lesion,
+    mark_dispatched,
     scan_alerts,
     sweep_pending,
 )
@@ -178,8 +179,8 @@ def test_time_alone_opens_follow_up_overdue_in_the_scan(session: Session) -> Non
     kinds = {(a[1], a[3]) for a in alerts_of(session, lesion.id)}
     assert kinds == {("no_resolution", D("2024-07-15")),
                      ("follow_up_overdue", D("2025-07-21"))}
-    again = scan_alerts(session, D("2025-09-01"))
-    assert (again.opened, again.kept, again.cleared, again.changed) == (0, 2, 0, 0)
+    again = scan_alerts(session, D("2025-09-01"))  # nothing is due twice on one day
+    assert (again.lesions, again.opened, again.cleared, again.changed) == (0, 0, 0, 0)
 
 
 def test_scan_assesses_lesions_whose_task_was_lost(session: Session) -> None:
@@ -243,17 +244,29 @@ def test_assessment_records_the_rules_revision_and_a_new_one_makes_it_stale(
     assert stale_lesions(session) == []
 
 
-def test_sweep_finds_old_marks_once_per_grace_period(session: Session) -> None:
+def test_sweep_resends_only_what_was_never_sent_or_is_really_lost(session: Session) -> None:
     lesion = make_lesion(session, observations=PERSISTENT[:1])
     assert sweep_pending(session, 3600) == []
     assert lesion.assessment_due_at is not None
-    lesion.assessment_due_at -= timedelta(minutes=5)  # changed five minutes ago
+    lesion.assessment_due_at -= timedelta(minutes=5)  # changed five minutes ago, never sent
     session.commit()
 
-    assert sweep_pending(session, 60) == [lesion.id]
-    assert sweep_pending(session, 60) == []  # re-sent just now: not again before the grace
+    assert sweep_pending(session, 60, resend_after_seconds=3600) == [lesion.id]
+    mark_dispatched(session, [lesion.id])  # what the sender does once the broker has it
+    # Queued behind a backlog for a minute: not re-sent, however short the grace.
+    assert sweep_pending(session, 0, resend_after_seconds=3600) == []
+    # Handed over longer ago than resend_after: the broker lost it, send again.
+    assert sweep_pending(session, 0, resend_after_seconds=0) == [lesion.id]
+
+    # A change after the dispatch is a new outbox mark the queued task may not have seen.
+    session.refresh(lesion)
+    assert lesion.dispatched_at is not None
+    lesion.dispatched_at = lesion.assessment_due_at - timedelta(seconds=1)
+    session.commit()
+    assert sweep_pending(session, 60, resend_after_seconds=3600) == [lesion.id]
+
     assess_lesion(session, lesion.id, D("2025-03-01"))
-    assert sweep_pending(session, 0) == []
+    assert sweep_pending(session, 0, resend_after_seconds=0) == []
 
 
 def test_two_assessments_at_once_give_one_result(database_url: str) -> None:

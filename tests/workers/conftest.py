@@ -67,7 +67,7 @@ class Worker:
 
         wait_for(ready, timeout, what=f"worker {self.name} to be ready")
 
-    def succeeded(self, task: str = "calcitrack.assess_lesion") -> list[str]:
+    def succeeded(self, task: str = "calcitrack.assess_lesions") -> list[str]:
         lines = self.text().splitlines()
         return [ln for ln in lines if f"Task {task}[" in ln and "succeeded" in ln]
 
