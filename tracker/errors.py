@@ -36,3 +36,14 @@ class Conflict(CalcitrackError):
 
 class Forbidden(CalcitrackError):
     pass
+
+
+class StaleVersion(Conflict):
+    """The record changed since the client read it: its edit would overwrite what it never saw.
+
+    Carries the current version so the edge can show the current value with it (HTTP 412 on the
+    API, 409 with the current values on the web form)."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        self.current_version = current_version
+        super().__init__(message)

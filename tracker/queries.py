@@ -77,7 +77,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
     current = is_current(lesion)
     observations = []
     for obs in lesion.observations:
-        entry: dict[str, Any] = {"id": obs.id, **observation_snapshot(obs)}
+        entry: dict[str, Any] = {"id": obs.id, "version": obs.version,
+                                 **observation_snapshot(obs)}
         a = obs.assessment
         if a is not None and current:
             entry["stage"] = a.stage

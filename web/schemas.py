@@ -56,6 +56,8 @@ class SiteOut(_Out):
 
 class ObservationOut(_Out):
     id: int
+    version: int = Field(description="grows with every change; the ETag of "
+                                     "GET /observations/{id}, sent back as If-Match")
     date: str
     modality: str
     visible: bool = True
@@ -164,3 +166,9 @@ class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     until: str = Field(description="YYYY-MM-DD, after today")
     reason: str = Field(max_length=2000, description="why waiting is safe (required)")
+
+
+class StaleErrors(_Out):
+    errors: list[ErrorItem]
+    current: ObservationOut | None = Field(
+        None, description="the observation as it is now (its ETag is in the response header)")

@@ -16,8 +16,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("observations") as batch:
+        batch.add_column(
+            sa.Column("version", sa.Integer(), server_default="1", nullable=False)
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("observations") as batch:
+        batch.drop_column("version")

@@ -190,11 +190,12 @@ def test_edit_and_delete_observation(login: Login, db: Session, queued: list[lis
     client = login("radiologist")
     form = client.get(f"/observations/{obs_id}/edit").text
     assert 'value="2024-01-10"' in form and 'value="14"' in form
-    clash = client.post(f"/observations/{obs_id}/edit", _form(date="2024-03-02"))
+    assert '<input type="hidden" name="version" value="1">' in form
+    clash = client.post(f"/observations/{obs_id}/edit", _form(date="2024-03-02", version="1"))
     assert clash.status_code == 409
-    r = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11"))
+    r = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11", version="1"))
     assert r.status_code == 302 and queued == [[ids[0]]]
-    r = client.post(f"/observations/{obs_id}/delete")
+    r = client.post(f"/observations/{obs_id}/delete", {"version": "2"})
     assert r.status_code == 302 and queued[-1] == [ids[0]]
     assert db.get(Observation, obs_id) is None
     actions = set(db.scalars(select(AuditEvent.action).where(AuditEvent.actor == "radiologist")))

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from tracker import dispatch
-from tracker.errors import Conflict, InvalidInput
+from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
 from tracker.models import Lesion
 from tracker.queries import (
     PENDING,
@@ -110,10 +110,32 @@ def status(lesion_id: int) -> Response:
 
 
 def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
-          observation_id: int | None = None) -> str:
+          observation_id: int | None = None, version: int | None = None,
+          submitted: dict[str, Any] | None = None) -> str:
     return render_template("lesions/observation_form.html", lesion=lesion,
                            caption=charts.lesion_caption(lesion), values=values, errors=errors,
-                           choices=CHOICES, observation_id=observation_id, today=today())
+                           choices=CHOICES, observation_id=observation_id, version=version,
+                           submitted=submitted, today=today())
+
+
+def posted_version() -> int:
+    """The version the form was filled from (its hidden field)."""
+    raw = request.form.get("version", "")
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidInput([Problem("_form", "the form lost its version; reload the page")])
+    return int(raw)
+
+
+def _stale(observation_id: int, exc: StaleVersion) -> tuple[str, int]:
+    """409 with the current values in the form and what the person typed beside it, so a
+    stale edit is redone knowingly, never saved over someone else's change."""
+    session = get_session()
+    session.rollback()  # release the lock; read what is stored now
+    row = records.load_observation(session, observation_id)
+    message = (f"{exc} Nothing was saved: the form now shows the stored values; "
+               "re-apply your change if it still holds.")
+    return _form(row.lesion, form_from_observation(row), {"_form": [message]}, observation_id,
+                 row.version, submitted=form_values(request.form)), 409
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
@@ -146,18 +168,23 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     row = records.load_observation(session, observation_id)
     lesion = row.lesion
     if request.method != "POST":
-        return _form(lesion, form_from_observation(row), {}, observation_id)
+        return _form(lesion, form_from_observation(row), {}, observation_id, row.version)
     raw = observation_from_form(request.form)
+    version = row.version
     try:
+        version = posted_version()
         obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
                                    event_date=lesion.event_date)
-        records.update_observation(session, observation_id, obs, actor=actor())
+        records.update_observation(session, observation_id, obs, actor=actor(),
+                                   expected_version=version)
     except InvalidInput as exc:
         return _form(lesion, form_values(request.form), field_errors(exc.problems),
-                     observation_id), 400
+                     observation_id, version), 400
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     except Conflict as exc:
         return _form(lesion, form_values(request.form), {"date": [str(exc)]},
-                     observation_id), 409
+                     observation_id, version), 409
     dispatch.request_assessment([lesion.id])
     flash(f"Observation of {obs.date} corrected; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
@@ -165,8 +192,12 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
 
 @bp.post("/observations/<int:observation_id>/delete")
 @requires(Role.RADIOLOGIST)
-def delete_observation(observation_id: int) -> Response:
-    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
+def delete_observation(observation_id: int) -> Response | tuple[str, int]:
+    try:
+        lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                               expected_version=posted_version())
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     dispatch.request_assessment([lesion_id])
     flash("Observation removed; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
