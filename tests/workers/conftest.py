@@ -30,7 +30,7 @@ from tracker.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
-VISIBILITY_TIMEOUT = 4  # seconds; production uses an hour (see workers/app.py)
+VISIBILITY_TIMEOUT = 6  # seconds; production uses 15 minutes (see workers/app.py)
 SESSION_QUEUE = f"calcitrack-test-{uuid.uuid4().hex[:10]}"
 
 T = TypeVar("T")
