@@ -29,6 +29,12 @@ def _senders() -> tuple[Sender, ...]:
     return tuple(found)
 
 
+def deferred_message(count: int) -> str:
+    """What every entry point says when it could not queue (one wording for CLI and web)."""
+    return (f"assessment of {count} changed lesion(s) is deferred: the task queue is unreachable;"
+            " it runs when the queue is back")
+
+
 def request_assessment(lesion_ids: Sequence[int]) -> int:
     """Queue an assessment per lesion; returns how many were handed to a broker."""
     if not lesion_ids:
@@ -37,7 +43,7 @@ def request_assessment(lesion_ids: Sequence[int]) -> int:
     for sender in _senders():
         try:
             sent = max(sent, sender(lesion_ids))
-        except Exception:  # the outbox mark covers us; say so and go on
-            log.warning("could not queue assessment of %d lesion(s); the sweep will",
-                        len(lesion_ids), exc_info=True)
+        except Exception as exc:  # the outbox mark covers us: one line, no traceback
+            log.info("%s (%s)", deferred_message(len(lesion_ids)), type(exc).__name__)
+            log.debug("sending failed", exc_info=True)
     return sent

@@ -47,3 +47,8 @@ class StaleVersion(Conflict):
     def __init__(self, message: str, current_version: int) -> None:
         self.current_version = current_version
         super().__init__(message)
+
+
+class ServiceUnavailable(CalcitrackError):
+    """A server the product needs (the database) cannot be reached or opened: nothing was
+    done; trying again once it is back is safe. The CLI exits 3, the web answers 503."""
