@@ -34,6 +34,9 @@ def upload() -> str | tuple[str, int]:
     except InvalidInput as exc:
         return render_template("imports/upload.html", problems=exc.problems, summary=None,
                                filename=file.filename), 400
+    changed = len(summary.changed_lesion_ids)
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
+    deferred = dispatch.deferred_message(changed - queued) if queued < changed else None
     return render_template("imports/upload.html", problems=[], summary=summary.as_dict(),
-                           queued=queued, filename=file.filename)
+                           changed=changed, queued=queued, deferred=deferred,
+                           filename=file.filename)
