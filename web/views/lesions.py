@@ -132,10 +132,24 @@ def _stale(observation_id: int, exc: StaleVersion) -> tuple[str, int]:
     session = get_session()
     session.rollback()  # release the lock; read what is stored now
     row = records.load_observation(session, observation_id)
-    message = (f"{exc} Nothing was saved: the form now shows the stored values; "
-               "re-apply your change if it still holds.")
+    message = f"{exc}. The form now shows the stored values; re-apply your change if it holds."
     return _form(row.lesion, form_from_observation(row), {"_form": [message]}, observation_id,
-                 row.version, submitted=form_values(request.form)), 409
+                 row.version, submitted=_as_typed(form_values(request.form))), 409
+
+
+def _as_typed(values: dict[str, Any]) -> dict[str, str]:
+    """The unsaved entry, field by field as the person typed it (empty fields left out)."""
+    sizes = [s for s in values["size_mm"] if s.strip()]
+    out = {
+        "date": values["date"], "modality": values["modality"],
+        "seen": "yes" if values["visible"] else "no",
+        "size": " × ".join(sizes) + " mm" if sizes else "",
+        **{k: label(values[k]) if values[k] else "" for k in
+           ("density", "margin", "texture", "pattern")},
+        "features": ", ".join(label(f) for f in values["features"]),
+        "pain": values["pain"], "note": values["note"],
+    }
+    return {k: v for k, v in out.items() if v}
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
