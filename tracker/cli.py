@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
@@ -22,7 +22,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tracker import dispatch, migrate
+from tracker import demo, migrate
 from tracker.config import Settings, from_env
 from tracker.db import (
     UNAVAILABLE,
@@ -31,12 +31,25 @@ from tracker.db import (
     session_scope,
     unavailable_reason,
 )
-from tracker.demo import DEMO_PREFIX, generate
-from tracker.errors import CalcitrackError, InvalidInput, Problem, ServiceUnavailable
+from tracker.demo import DEMO_PREFIX
+from tracker.errors import (
+    CalcitrackError,
+    InvalidInput,
+    Problem,
+    ServiceUnavailable,
+    assessment_deferred,
+)
+from tracker.export import export_timeline
 from tracker.facts import infer_timeline
-from tracker.queries import patient_record
+from tracker.queries import (
+    all_lesions,
+    lesions_of_patient,
+    patient_exists,
+    patient_record,
+    stale_lesions,
+)
 from tracker.services import assessment, records, users
-from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
+from tracker.timeline import Timeline, json_schema, load_timeline
 from tracker.vocabulary import Role
 
 P = ParamSpec("P")
@@ -44,6 +57,7 @@ R = TypeVar("R")
 
 CLI_ACTOR = "cli"
 EXIT_NOT_FOUND, EXIT_INVALID, EXIT_UNAVAILABLE = 1, 2, 3
+Sender = Callable[[Sequence[int]], int]
 log = logging.getLogger(__name__)
 
 
@@ -102,10 +116,12 @@ def session() -> Iterator[Session]:
         yield s
 
 
-def tell_deferred(lesion_ids: list[int], sent: int) -> None:
-    """One line when the queue could not take the assessments (the import itself is stored)."""
-    if sent < len(lesion_ids):
-        click.echo(f"note: {dispatch.deferred_message(len(lesion_ids) - sent)}", err=True)
+def tell_deferred(lesion_ids: Sequence[int], sent: int) -> None:
+    """One line when the queue could not take the assessments (the change itself is stored).
+    Without a sender (the bare `tracker.cli`), the workers' sweep sends them: nothing to say."""
+    has_sender = callable(click.get_current_context().find_root().obj)
+    if has_sender and sent < len(lesion_ids):
+        click.echo(f"note: {assessment_deferred(len(lesion_ids) - sent)}", err=True)
 
 
 def parse_as_of(value: str | None) -> date:
@@ -149,6 +165,14 @@ def emit(doc: Any, output: str | None = None) -> None:
         fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
 
+def queue_assessments(lesion_ids: Sequence[int]) -> int:
+    """Hand the changed lesions to the sender the command was started with (the installed
+    command passes the workers' one as `obj`); without one, their committed outbox mark lets
+    the workers' sweep send them. Returns how many were queued."""
+    send = click.get_current_context().find_root().obj
+    return send(lesion_ids) if callable(send) and lesion_ids else 0
+
+
 @click.group()
 def main() -> None:
     """calcitrack: follow-up of soft-tissue calcifications and ossifications."""
@@ -162,7 +186,7 @@ def import_cmd(file: str) -> None:
     timeline = read_timeline(file)
     with session() as s:
         summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
     tell_deferred(summary.changed_lesion_ids, sent)
 
@@ -174,7 +198,7 @@ def import_cmd(file: str) -> None:
 def export_cmd(patient: str | None, output: str | None) -> None:
     """Write the stored record as lesion-timeline/1 (the backup format)."""
     with session() as s:
-        emit(records.export_timeline(s, patient), output)
+        emit(export_timeline(s, patient), output)
 
 
 @main.command("show")
@@ -240,19 +264,15 @@ def infer_cmd(file: str, as_of: str | None) -> None:
 
 
 @main.command("demo")
-@click.option("--seed", default=7, show_default=True)
 @reports_errors
-def demo_cmd(seed: int) -> None:
+def demo_cmd() -> None:
     """Load the demo cohort once (nothing happens if it is already there)."""
     with session() as s:
-        if records.patient_exists(s, f"{DEMO_PREFIX}001"):
+        if patient_exists(s, f"{DEMO_PREFIX}001"):
             click.echo("demo cohort already loaded")
             return
-        doc = generate(date.today(), seed=seed)
-        summary = records.import_timeline(
-            s, validate_timeline(doc, today=date.today()), actor="demo"
-        )
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+        summary = records.import_timeline(s, demo.timeline(date.today()), actor="demo")
+    sent = queue_assessments(summary.changed_lesion_ids)
     tell_deferred(summary.changed_lesion_ids, sent)
     click.echo(
         f"demo cohort loaded: {summary.patients_created} patients, "
@@ -298,11 +318,11 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
     when = parse_as_of(as_of)
     with session() as s:
         if patient is not None:
-            ids = assessment.lesions_of_patient(s, patient)
+            ids = lesions_of_patient(s, patient)
         elif stale:
-            ids = assessment.stale_lesions(s)
+            ids = stale_lesions(s)
         else:
-            ids = assessment.all_lesions(s)
+            ids = all_lesions(s)
         report = assessment.assess_lesions(s, ids, when)
     click.echo(json.dumps(report.as_dict()))
 
@@ -327,7 +347,7 @@ def sweep_cmd(grace_seconds: int | None) -> None:
     grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
         ids = assessment.sweep_pending(s, grace)
-    sent = dispatch.request_assessment(ids)
+    sent = queue_assessments(ids)
     click.echo(json.dumps({"pending": len(ids), "queued": sent}))
     tell_deferred(ids, sent)
 

@@ -52,3 +52,10 @@ class StaleVersion(Conflict):
 class ServiceUnavailable(CalcitrackError):
     """A server the product needs (the database) cannot be reached or opened: nothing was
     done; trying again once it is back is safe. The CLI exits 3, the web answers 503."""
+
+
+def assessment_deferred(count: int) -> str:
+    """The one wording for changes stored while the task queue is down (not an error: the
+    outbox mark has them assessed once the queue is back), for the CLI and the web pages."""
+    return (f"assessment of {count} changed lesion(s) is deferred: the task queue is unreachable;"
+            " it runs when the queue is back")

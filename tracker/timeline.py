@@ -43,11 +43,13 @@ from tracker.vocabulary import (
 FORMAT = "lesion-timeline/1"
 MAX_SIZE_MM = 500
 MAX_NOTE_CHARS = 2000
+MAX_STRUCTURE_CHARS = 120
+MAX_ID_CHARS = 64
 MIN_BIRTH_YEAR = 1900
 MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
 
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
 
@@ -61,7 +63,7 @@ class _Strict(BaseModel):
 class Site(_Strict):
     compartment: Compartment
     region: Region
-    structure: Annotated[str, StringConstraints(max_length=120)] | None = None
+    structure: Annotated[str, StringConstraints(max_length=MAX_STRUCTURE_CHARS)] | None = None
     laterality: Laterality
 
 
@@ -177,7 +179,7 @@ def _message(err: Any) -> str:
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_pattern_mismatch":
-        return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-64 characters)"
+        return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-{MAX_ID_CHARS} characters)"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":
@@ -237,6 +239,17 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def date_problems(
+    day: date, where: str, *, birth_year: int | None, event_date: date | None
+) -> Iterator[Problem]:
+    """An observation date against its patient's birth year and its lesion's event date: the
+    one rule behind the file, the form, the API and the checks against stored records."""
+    if birth_year is not None and day.year < birth_year:
+        yield Problem(where, f"{day} is before the patient's birth year {birth_year}")
+    if event_date is not None and day < event_date:
+        yield Problem(where, f"{day} is before the lesion's event_date {event_date}")
+
+
 def observation_problems(
     obs: dict[str, Any],
     path: str,
@@ -250,11 +263,9 @@ def observation_problems(
     if d is not None:
         if d > today:
             yield Problem(f"{path}.date", f"{d} is in the future")
-        if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
-            yield Problem(f"{path}.date", f"{d} is before the patient's birth year {birth_year}")
-        ev = _as_date(event_date)
-        if ev is not None and d < ev:
-            yield Problem(f"{path}.date", f"{d} is before the lesion's event_date {ev}")
+        by = None if isinstance(birth_year, bool) or not isinstance(birth_year, int) else birth_year
+        yield from date_problems(d, f"{path}.date", birth_year=by,
+                                 event_date=_as_date(event_date))
     visible = obs.get("visible", True)
     if visible is False:
         for key in ("size_mm", "density", "margin", "texture", "pattern"):

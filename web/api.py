@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +18,7 @@ from flask import abort, current_app, jsonify, request, send_from_directory, url
 from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
-from tracker import dispatch
+from tracker import export
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.queries import (
     WORKLIST_STATES,
@@ -28,6 +27,8 @@ from tracker.queries import (
     alert_with_lesion,
     lesion_json,
     lesion_with_everything,
+    load_lesion,
+    load_observation,
     patient_list,
     patient_record,
     worklist,
@@ -47,6 +48,7 @@ from web.auth import actor, csrf, requires, user
 from web.clock import today
 from web.db import get_session
 from web.errors import errors_json
+from workers import dispatch
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -243,7 +245,7 @@ def get_patient(external_id: str) -> dict[str, Any]:
 @fails(404)
 @requires(Role.CLINICIAN)
 def export_patient(external_id: str) -> dict[str, Any]:
-    return records.export_timeline(get_session(), external_id)
+    return export.export_timeline(get_session(), external_id)
 
 
 # --------------------------------------------------------------------------- lesions
@@ -322,7 +324,7 @@ def _stale(exc: StaleVersion) -> Response:
     session.rollback()  # release the lock before reading for the answer
     current: dict[str, Any] | None = None
     try:
-        row = records.load_observation(session, observation_id)
+        row = load_observation(session, observation_id)
         current = _observation_out(row.lesion_id, observation_id)
     except NotFound:  # removed since: the client sees that on its next GET
         pass
@@ -341,7 +343,7 @@ def _stale(exc: StaleVersion) -> Response:
 @fails(404)
 @requires(Role.CLINICIAN)
 def get_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
-    row = records.load_observation(get_session(), observation_id)
+    row = load_observation(get_session(), observation_id)
     out = _observation_out(row.lesion_id, observation_id)
     return out, 200, etag(out["version"])
 
@@ -356,7 +358,7 @@ def get_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str,
 @requires(Role.RADIOLOGIST)
 def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     row = records.record_observation(session, lesion_id, obs, actor=actor())
@@ -379,7 +381,7 @@ def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, s
 def update_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     version = expected_version()
     session = get_session()
-    lesion = records.load_observation(session, observation_id).lesion
+    lesion = load_observation(session, observation_id).lesion
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     records.update_observation(session, observation_id, obs, actor=actor(),
@@ -470,24 +472,10 @@ def acknowledge(alert_id: int) -> dict[str, Any]:
 @requires(Role.CLINICIAN)
 def snooze(alert_id: int) -> dict[str, Any]:
     raw = _alert_body(schemas.SnoozeIn)
-    until_raw, reason = raw.get("until"), raw.get("reason")
-    problems = []
-    until: date | None = None
-    try:
-        until = date.fromisoformat(until_raw) if isinstance(until_raw, str) else None
-    except ValueError:
-        until = None
-    if until is None:
-        problems.append(Problem("until", "is required as a date (YYYY-MM-DD)"
-                                if until_raw is None else f"{until_raw!r} is not a date"))
-    if reason is not None and not isinstance(reason, str):
-        problems.append(Problem("reason", "is not text"))
-    if problems:
-        raise InvalidInput(problems)
-    assert until is not None
+    until = raw.get("until")
     session = get_session()
-    snooze_alert(session, alert_id, until, actor=actor(),
-                 reason=reason if isinstance(reason, str) else None, today=today())
+    snooze_alert(session, alert_id, until if isinstance(until, str) else None,
+                 actor=actor(), reason=raw.get("reason"), today=today())
     return worklist_json(alert_with_lesion(session, alert_id))
 
 
@@ -515,7 +503,7 @@ def import_timeline() -> dict[str, Any]:
 @returns_timeline
 @requires(Role.CLINICIAN)
 def export_timeline() -> dict[str, Any]:
-    return records.export_timeline(get_session())
+    return export.export_timeline(get_session())
 
 
 # --------------------------------------------------------------------------- wiring

@@ -16,15 +16,15 @@ from tracker.db import session_factory
 from tracker.engine import ENGINE_VERSION, infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Assessment, Lesion, Transition
+from tracker.queries import load_lesion, stale_lesions
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.assessment import (
     LESIONS,
     assess_lesion,
     scan_alerts,
-    stale_lesions,
     sweep_pending,
 )
-from tracker.services.records import load_lesion, record_observation
+from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
 
 D = date.fromisoformat

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import _port_open
 from tests.web.test_pages import _timeline
-from tracker import dispatch
 from tracker.models import Observation
 from tracker.services.users import issue_token
+from workers import dispatch
 
 SEND_FOR_REAL = dispatch.request_assessment  # before the web fixtures record it instead
 

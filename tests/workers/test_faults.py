@@ -22,12 +22,12 @@ from tests.conftest import IN_CI, PG_ADMIN_URL, _port_open
 from tests.factories import make_lesion, make_patient
 from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
 from tests.workers.test_workers import NEXT_VISIT, PERSISTENT, assessed, new_lesion, row_counts
-from tracker import dispatch
 from tracker.cli import main
 from tracker.db import session_factory, session_scope
 from tracker.models import Observation
 from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
+from workers import dispatch
 from workers.app import redelivery_bound
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -147,7 +147,8 @@ def test_broker_stopped_during_writes_loses_no_observation(
         stored = s.scalar(select(func.count()).select_from(Observation))
     assert stored == 12 * (len(PERSISTENT) + 1)  # nothing accepted was lost
 
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"])
+    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
+                               obj=dispatch.request_assessment)
     assert swept.exit_code == 0, swept.output
     wait_for(lambda: all(assessed(url, i) for i in ids), 90, interval=0.5,
              what="all 12 assessments")

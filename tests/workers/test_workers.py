@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from tests.conftest import _port_open
 from tests.factories import make_lesion, make_patient, obs
 from tests.workers.conftest import SESSION_QUEUE, wait_for
-from tracker import dispatch
+from tracker.cli import main
 from tracker.db import session_factory, session_scope
 from tracker.migrate import upgrade
 from tracker.models import Alert, Assessment, Lesion
 from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
+from workers import dispatch
 from workers.app import make_celery
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -99,9 +100,8 @@ def test_broker_down_commits_fast_and_the_sweep_sends_everything_later(
 
     monkeypatch.setenv("REDIS_URL", worker_env["REDIS_URL"])
     start_worker(worker_env)
-    from tracker.cli import main
-
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"])
+    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
+                               obj=dispatch.request_assessment)
     assert swept.exit_code == 0, swept.output
     assert json.loads(swept.output) == {"pending": 50, "queued": 50}
 

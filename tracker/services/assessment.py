@@ -23,22 +23,21 @@ from typing import Any
 from sqlalchemy import (
     String,
     Table,
-    and_,
     bindparam,
     case,
     cast,
     delete,
     insert,
     literal,
-    or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tracker.audit import SYSTEM_ACTOR, audit_many
+from tracker.clock import now
 from tracker.engine import (
-    ENGINE_VERSION,
     AlertCall,
     LesionAssessment,
     infer,
@@ -49,20 +48,16 @@ from tracker.facts import facts_of_row
 from tracker.models import (
     Alert,
     Assessment,
-    AuditEvent,
     Lesion,
     Observation,
     ObservationFeature,
-    Patient,
     Transition,
 )
-from tracker.services.records import find_patient, now
 from tracker.vocabulary import AlertState, Severity
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 500
-SYSTEM_ACTOR = "system"
 
 LESIONS: Table = Lesion.__table__  # type: ignore[assignment]
 ASSESSMENTS: Table = Assessment.__table__  # type: ignore[assignment]
@@ -394,15 +389,8 @@ def _write(session: Session, plan: _Plan, as_of: date, at: datetime) -> list[int
             insert(ALERTS).returning(ALERTS.c.id, ALERTS.c.severity), plan.alert_inserts
         )
         urgent = sorted(r.id for r in rows if r.severity == Severity.URGENT.value)
-    if plan.alert_reopens:
-        session.execute(
-            insert(AuditEvent),
-            [
-                {"actor": SYSTEM_ACTOR, "action": "alert.snooze_ended", "target_type": "alert",
-                 "target_id": alert_id, "before": None, "after": {"state": "open"}, "at": at}
-                for alert_id in plan.alert_reopens
-            ],
-        )
+    audit_many(session, SYSTEM_ACTOR, "alert.snooze_ended", "alert", plan.alert_reopens,
+               after={"state": "open"}, at=at)
     if plan.lesion_updates:
         first = plan.lesion_updates[0]
         columns: dict[str, Any] = {k: bindparam(k) for k in first if not k.startswith("b_")}
@@ -594,45 +582,4 @@ def sweep_pending(session: Session, grace_seconds: int) -> list[int]:
         session.commit()
     else:
         session.rollback()
-    return ids
-
-
-def stale_lesions(session: Session) -> list[int]:
-    """Lesions never assessed, assessed by another engine version, or whose stored assessment
-    saw older data than they hold (a safety net for anything the outbox mark missed)."""
-    ids = list(
-        session.scalars(
-            select(Lesion.id)
-            .where(
-                or_(
-                    Lesion.engine_version.is_(None),
-                    Lesion.engine_version != ENGINE_VERSION,
-                    Lesion.assessed_version.is_(None),
-                    Lesion.assessed_version != Lesion.data_version,
-                )
-            )
-            .order_by(Lesion.id)
-        )
-    )
-    session.rollback()
-    return ids
-
-
-def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
-    patient = find_patient(session, patient_external_id)
-    ids = list(
-        session.scalars(
-            select(Lesion.id)
-            .join(Patient, Patient.id == Lesion.patient_id)
-            .where(and_(Patient.id == patient.id))
-            .order_by(Lesion.id)
-        )
-    )
-    session.rollback()
-    return ids
-
-
-def all_lesions(session: Session) -> list[int]:
-    ids = list(session.scalars(select(Lesion.id).order_by(Lesion.id)))
-    session.rollback()
     return ids

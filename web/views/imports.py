@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from tracker import dispatch
-from tracker.errors import InvalidInput, Problem
+from tracker.errors import InvalidInput, Problem, assessment_deferred
 from tracker.services import records
 from tracker.timeline import load_timeline
 from tracker.vocabulary import Role
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
+from workers import dispatch
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 
@@ -36,7 +36,7 @@ def upload() -> str | tuple[str, int]:
                                filename=file.filename), 400
     changed = len(summary.changed_lesion_ids)
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
-    deferred = dispatch.deferred_message(changed - queued) if queued < changed else None
+    deferred = assessment_deferred(changed - queued) if queued < changed else None
     return render_template("imports/upload.html", problems=[], summary=summary.as_dict(),
                            changed=changed, queued=queued, deferred=deferred,
                            filename=file.filename)

@@ -8,15 +8,18 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker import dispatch
 from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
-from tracker.models import Lesion
+from tracker.models import Lesion, versions_current
 from tracker.queries import (
-    PENDING,
-    is_current,
+    assessment_status,
+    lesion_stage,
     lesion_versions,
     lesion_with_everything,
+    load_lesion,
+    load_observation,
+    observation_stage,
     open_alerts_of,
+    shown_assessment,
 )
 from tracker.services import records
 from tracker.timeline import validate_observation
@@ -36,6 +39,7 @@ from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
 from web.forms import field_errors, form_from_observation, form_values, observation_from_form
+from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
 
@@ -51,14 +55,14 @@ CHOICES = {
 
 def lesion_view(lesion: Lesion) -> dict[str, Any]:
     """What the lesion page shows, computed once here so the template only formats."""
-    current = is_current(lesion)
+    current = lesion.assessment_current
     flagged = charts.cross_modality(lesion.observations)
     rows = []
     for o in lesion.observations:
-        a = o.assessment if current else None
+        a = shown_assessment(o, current)
         rows.append({
             "obs": o,
-            "stage": a.stage if a else PENDING,
+            "stage": observation_stage(o, current),
             "confidence": a.confidence if a else None,
             "evidence": list(a.evidence) if a else [],
             "classifications": dict(a.classifications or {}) if a else {},
@@ -70,7 +74,7 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "patient": lesion.patient,
         "caption": charts.lesion_caption(lesion),
         "current": current,
-        "stage": lesion.current_stage if current else PENDING,
+        "stage": lesion_stage(lesion),
         "rows": rows,
         "alerts": alerts,
         "cleared": [a for a in lesion.alerts if a.state == AlertState.CLEARED.value],
@@ -104,8 +108,8 @@ def chart(lesion_id: int, fmt: str) -> Any:
 def status(lesion_id: int) -> Response:
     """Polled by the lesion page while its stage is pending."""
     data_version, assessed_version = lesion_versions(get_session(), lesion_id)
-    current = assessed_version is not None and assessed_version == data_version
-    return jsonify(status="current" if current else PENDING, data_version=data_version,
+    current = versions_current(data_version, assessed_version)
+    return jsonify(status=assessment_status(current), data_version=data_version,
                    assessed_version=assessed_version)
 
 
@@ -131,7 +135,7 @@ def _stale(observation_id: int, exc: StaleVersion) -> tuple[str, int]:
     stale edit is redone knowingly, never saved over someone else's change."""
     session = get_session()
     session.rollback()  # release the lock; read what is stored now
-    row = records.load_observation(session, observation_id)
+    row = load_observation(session, observation_id)
     message = f"{exc}. The form now shows the stored values; re-apply your change if it holds."
     return _form(row.lesion, form_from_observation(row), {"_form": [message]}, observation_id,
                  row.version, submitted=_as_typed(form_values(request.form))), 409
@@ -156,7 +160,7 @@ def _as_typed(values: dict[str, Any]) -> dict[str, str]:
 @requires(Role.RADIOLOGIST)
 def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     if request.method != "POST":
         return _form(lesion, {"date": today().isoformat(), "visible": True, "size_mm": [],
                               "features": []}, {})
@@ -179,7 +183,7 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
 @requires(Role.RADIOLOGIST)
 def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    row = records.load_observation(session, observation_id)
+    row = load_observation(session, observation_id)
     lesion = row.lesion
     if request.method != "POST":
         return _form(lesion, form_from_observation(row), {}, observation_id, row.version)
