@@ -161,6 +161,13 @@ def test_openapi_document_and_offline_docs(app: Any) -> None:
         "/ObservationIn")
     assert {"400", "404", "409", "201"} <= set(create["responses"])
     assert "ObservationIn" in spec["components"]["schemas"]
+    correct = paths["/api/v1/observations/{observation_id}"]["put"]
+    assert {"412", "428"} <= set(correct["responses"])
+    assert correct["responses"]["412"]["content"]["application/json"]["schema"]["$ref"] \
+        .endswith("/StaleErrors")
+    assert any(p["name"] == "If-Match" and p["required"] for p in correct["parameters"])
+    read = paths["/api/v1/observations/{observation_id}"]["get"]
+    assert "ETag" in read["responses"]["200"]["headers"]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not any(p.startswith("/patients") for p in paths)  # pages are not the API
     docs = client.get("/api/v1/docs").text
