@@ -189,4 +189,5 @@ def test_worker_database_connection_terminated_mid_task_is_retried(
 
     wait_for(lambda: assessed(url, lesion_id), 60, what="the retried assessment")
     assert "Retry in" in worker.text()
+    assert "[parameters:" not in worker.text()  # the logged error carries no bound values
     assert row_counts(url, lesion_id) == (3, 2)
