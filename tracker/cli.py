@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from tracker import demo, migrate
 from tracker.config import Settings, from_env
@@ -90,6 +91,9 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             fail([Problem("", str(exc))], EXIT_NOT_FOUND)
         except UNAVAILABLE as exc:
             fail([Problem("", str(database_unavailable(exc)))], EXIT_UNAVAILABLE)
+        except StaleDataError:
+            fail([Problem("", "a record changed while this command ran; nothing was stored: "
+                              "run it again")], EXIT_NOT_FOUND)
         except DBAPIError as exc:
             log.debug("database error", exc_info=True)
             fail([Problem("", f"the database refused the change ({type(exc.orig).__name__});"

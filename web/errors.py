@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, g, render_template, request
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker.db import UNAVAILABLE, unavailable_reason
@@ -120,3 +121,11 @@ def init_app(app: Flask) -> None:
 
     for cls in UNAVAILABLE:
         app.register_error_handler(cls, _database_unavailable)
+
+    @app.errorhandler(StaleDataError)
+    def _changed_meanwhile(_exc: StaleDataError) -> ResponseT:
+        """A row changed between reading and writing it (a writer without the row lock):
+        nothing was stored, and doing it again reads the new version."""
+        _without_database()
+        return _render(409, "Conflict", [Problem(
+            "", "a record changed while this request ran; nothing was stored: try again")])
