@@ -92,12 +92,14 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     With `CALCITRACK_TEST_HOLD_DIR` set it runs the holding app (tests/workers/holding.py)."""
     started: list[Worker] = []
 
-    def start(env: dict[str, str], name: str = "w", wait: bool = True,
+    def start(env: dict[str, str], name: str = "w", wait: bool = True, pool: str = "solo",
               **extra_env: str) -> Worker:
         full = {**os.environ, **env, **extra_env}
         log = tmp_path / f"{name}-{len(started)}.log"
         app = "tests.workers.holding" if HOLD_DIR in full else "workers"
-        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
+        concurrency = ["--concurrency=1"] if pool == "prefork" else []
+        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", f"--pool={pool}",
+               *concurrency,
                "--loglevel=INFO", "-Q", full["CALCITRACK_QUEUE"],
                "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]

@@ -5,7 +5,9 @@ and every lesion ends up assessed, within the documented bound."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -60,6 +62,33 @@ def test_worker_killed_mid_task_is_redelivered_to_a_running_worker_within_the_bo
     assert len(survivor.succeeded()) == 1
     assert "'changed': True" in survivor.succeeded()[0]
     # one stage per observation; no_resolution and follow_up_overdue (as of today), once each
+    assert row_counts(url, lesion_id) == (3, 2)
+
+
+def test_killed_pool_process_returns_its_task_at_once(
+    worker_env: dict[str, str], start_worker: Any, tmp_path: Path
+) -> None:
+    """SIGKILL of the pool process running a task (out of memory, say) while its worker lives:
+    `task_reject_on_worker_lost` puts the task back on the queue at once, long before the
+    visibility timeout (set to ten minutes here, so only the rejection can bring it back)."""
+    url = worker_env["DATABASE_URL"]
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    worker = start_worker({**worker_env, "CALCITRACK_VISIBILITY_TIMEOUT": "600"}, "prefork",
+                          pool="prefork", CALCITRACK_TEST_HOLD_DIR=str(hold),
+                          CALCITRACK_TEST_HOLD_AT="after_lock")
+    lesion_id = new_lesion(url)
+    assert dispatch.request_assessment([lesion_id]) == 1
+    marker = wait_for(lambda: next(hold.glob("started-*"), None), 30,
+                      what="the task to hold the locked lesion")
+    assert marker is not None
+    child = int(marker.name.split("-")[1])  # the pool process, not the worker
+    assert child != worker.proc.pid
+    os.kill(child, signal.SIGKILL)
+    (hold / "release").touch()  # the redelivered run goes through
+
+    wait_for(lambda: assessed(url, lesion_id), 60, what="the rejected task's new run")
+    assert "WorkerLostError" in worker.text()
     assert row_counts(url, lesion_id) == (3, 2)
 
 
