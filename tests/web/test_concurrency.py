@@ -181,7 +181,7 @@ def test_stale_edit_form_shows_the_current_values_and_saves_nothing(login: Any,
         assert 'name="version" value="1"' in client.get(f"/observations/{target}/edit").text
     form = {"date": "2024-01-10", "modality": "XR", "visible": "yes",
             "size_mm": ["12", "", ""], "density": "dense", "margin": "well_defined",
-            "version": "1"}
+            "version": "1", "reason": "size re-measured"}
     assert first.post(f"/observations/{target}/edit", {**form, "note": "first"}).status_code \
         == 302
     stale = second.post(f"/observations/{target}/edit", {**form, "note": "second"})
@@ -190,7 +190,8 @@ def test_stale_edit_form_shows_the_current_values_and_saves_nothing(login: Any,
     assert 'name="version" value="2"' in stale.text
     assert ">first</textarea>" in stale.text  # the stored value, in the form
     assert "Your entry (not saved)" in stale.text and "second" in stale.text
-    removal = second.post(f"/observations/{target}/delete", {"version": "1"})
+    removal = second.post(f"/observations/{target}/delete",
+                          {"version": "1", "reason": "entered twice"})
     assert removal.status_code == 409
     db.expire_all()
     row = db.get(Observation, target)

@@ -159,23 +159,27 @@ def lock_observation(
     """The observation as committed now, locked (its lesion first: one lock order for every
     writer, so no deadlock). 404 when it is gone, StaleVersion when it is not the version the
     caller read (`expected_version`, the ETag / the form's hidden field)."""
-    lesion_id = session.scalar(
-        select(Observation.lesion_id).where(Observation.id == observation_id)
-    )
-    if lesion_id is not None:
+    row: Observation | None = None
+    locked: set[int] = set()
+    while row is None or row.lesion_id not in locked:  # moved meanwhile (split): lock its new one
+        lesion_id = row.lesion_id if row is not None else session.scalar(
+            select(Observation.lesion_id).where(Observation.id == observation_id))
+        if lesion_id is None:
+            raise NotFound(f"observation {observation_id} does not exist")
         lock_lesion(session, lesion_id)
-    row = session.scalar(
-        select(Observation)
-        .where(Observation.id == observation_id)
-        .options(
-            selectinload(Observation.feature_rows),
-            selectinload(Observation.lesion).selectinload(Lesion.patient),
+        locked.add(lesion_id)
+        row = session.scalar(
+            select(Observation)
+            .where(Observation.id == observation_id)
+            .options(
+                selectinload(Observation.feature_rows),
+                selectinload(Observation.lesion).selectinload(Lesion.patient),
+            )
+            .with_for_update(of=Observation)
+            .execution_options(populate_existing=True)
         )
-        .with_for_update(of=Observation)
-        .execution_options(populate_existing=True)
-    )
-    if row is None:
-        raise NotFound(f"observation {observation_id} does not exist")
+        if row is None:
+            raise NotFound(f"observation {observation_id} does not exist")
     if expected_version is not None and row.version != expected_version:
         current = row.version
         raise StaleVersion(
@@ -204,6 +208,7 @@ def update_observation(
     obs: ObservationIn,
     *,
     actor: str,
+    reason: str | None = None,
     expected_version: int | None = None,
 ) -> Observation:
     """Correct an observation under its lock, so the audit's "before" is what it replaced."""
@@ -224,14 +229,16 @@ def update_observation(
     after = observation_snapshot(row)
     if before != after:
         mark_for_assessment(lesion)
-        audit(session, actor, "observation.update", "observation", row.id, before, after)
+        audit(session, actor, "observation.update", "observation", row.id, before, after,
+              reason=reason)
     with _one_visit_per_day(session, lesion, obs.date), _no_stale_write(session, row.id):
         session.commit()
     return row
 
 
 def delete_observation(
-    session: Session, observation_id: int, *, actor: str, expected_version: int | None = None
+    session: Session, observation_id: int, *, actor: str, reason: str | None = None,
+    expected_version: int | None = None,
 ) -> int:
     """Remove a visit recorded in error; returns its lesion id (to re-assess).
 
@@ -251,9 +258,10 @@ def delete_observation(
             " correct it instead of deleting it"
         )
     before = observation_snapshot(row)
+    audit(session, actor, "observation.delete", "observation", observation_id, before, None,
+          reason=reason)
     session.delete(row)
     mark_for_assessment(lesion)
-    audit(session, actor, "observation.delete", "observation", observation_id, before, None)
     lesion_id = lesion.id
     with _no_stale_write(session, observation_id):
         session.commit()
