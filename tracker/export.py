@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import NotFound
-from tracker.models import Lesion, Observation, Patient
+from tracker.models import Lesion, Observation, Patient, Treatment
 from tracker.timeline import FORMAT
 
 
@@ -27,8 +27,17 @@ def observation_snapshot(obs: Observation) -> dict[str, Any]:
         out["features"] = obs.features
     if obs.pain is not None:
         out["pain"] = obs.pain
-    if obs.note is not None:
-        out["note"] = obs.note
+    for key in ("study_uid", "accession", "note"):
+        if getattr(obs, key) is not None:
+            out[key] = getattr(obs, key)
+    return out
+
+
+def treatment_snapshot(row: Treatment) -> dict[str, Any]:
+    """A treatment as the timeline format writes it."""
+    out: dict[str, Any] = {"date": row.date.isoformat(), "kind": row.kind}
+    if row.note is not None:
+        out["note"] = row.note
     return out
 
 
@@ -45,6 +54,8 @@ def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
         out["entity"] = lesion.entity
     if lesion.event_date is not None:
         out["event_date"] = lesion.event_date.isoformat()
+    if lesion.event_kind is not None:
+        out["event_kind"] = lesion.event_kind
     return out
 
 

@@ -14,10 +14,18 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from tracker.engine import ENGINE_VERSION
+from tracker.engine import ENGINE_VERSION, RULES_REVISION
 from tracker.errors import Conflict, NotFound
-from tracker.export import observation_snapshot
-from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Patient
+from tracker.export import observation_snapshot, treatment_snapshot
+from tracker.models import (
+    Alert,
+    Assessment,
+    AuditEvent,
+    Lesion,
+    Observation,
+    Patient,
+    Treatment,
+)
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
@@ -56,6 +64,18 @@ def load_observation(session: Session, observation_id: int) -> Observation:
     return row
 
 
+def load_treatment(session: Session, treatment_id: int) -> Treatment:
+    """A treatment with its lesion and the lesion's patient (for forms)."""
+    row = session.scalar(
+        select(Treatment)
+        .where(Treatment.id == treatment_id)
+        .options(selectinload(Treatment.lesion).selectinload(Lesion.patient))
+    )
+    if row is None:
+        raise NotFound(f"treatment {treatment_id} does not exist")
+    return row
+
+
 def patient_exists(session: Session, external_id: str) -> bool:
     return session.scalar(select(Patient.id).where(Patient.external_id == external_id)) is not None
 
@@ -90,8 +110,9 @@ def find_patient(session: Session, external_id: str) -> Patient:
 
 
 def stale_lesions(session: Session) -> list[int]:
-    """Lesions never assessed, assessed by another engine version, or whose stored assessment
-    saw older data than they hold (a safety net for anything the outbox mark missed)."""
+    """Lesions never assessed, assessed by another engine version or under another revision of
+    the clinical rules, or whose stored assessment saw older data than they hold (a safety net
+    for anything the outbox mark missed)."""
     return list(
         session.scalars(
             select(Lesion.id)
@@ -99,6 +120,8 @@ def stale_lesions(session: Session) -> list[int]:
                 or_(
                     Lesion.engine_version.is_(None),
                     Lesion.engine_version != ENGINE_VERSION,
+                    Lesion.rules_revision.is_(None),
+                    Lesion.rules_revision != RULES_REVISION,
                     ~Lesion.assessment_current,
                 )
             )
@@ -143,7 +166,8 @@ def assessment_status(current: bool) -> str:
 
 
 def patient_with_everything(session: Session, external_id: str) -> Patient:
-    """A patient with lesions, observations (features, assessment), transitions and alerts."""
+    """A patient with lesions, observations (features, assessment), treatments, transitions and
+    alerts."""
     patient = session.scalar(
         select(Patient)
         .where(Patient.external_id == stored_patient_id(session, external_id))
@@ -153,6 +177,7 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
                     selectinload(Observation.feature_rows),
                     selectinload(Observation.assessment),
                 ),
+                selectinload(Lesion.treatments),
                 selectinload(Lesion.transitions),
                 selectinload(Lesion.alerts),
             )
@@ -202,6 +227,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             entry["evidence"] = list(a.evidence)
             if a.classifications:
                 entry["classifications"] = dict(a.classifications)
+            entry["response"] = a.response
         observations.append(entry)
     return {
         "id": lesion.id,
@@ -214,6 +240,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
         },
         "entity": lesion.entity,
         "event_date": lesion.event_date.isoformat() if lesion.event_date else None,
+        "event_kind": lesion.event_kind,
+        "treatments": [{"id": t.id, **treatment_snapshot(t)} for t in lesion.treatments],
         "assessment": {
             "status": assessment_status(current),
             "stage": lesion_stage(lesion),
@@ -222,6 +250,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             "suggested_entities": lesion.suggestions or [],
             "next_follow_up": lesion.next_follow_up.isoformat() if lesion.next_follow_up else None,
             "engine_version": lesion.engine_version,
+            "rules_revision": lesion.rules_revision,
             "assessed_at": lesion.assessed_at.isoformat() if lesion.assessed_at else None,
         },
         "observations": observations,
@@ -514,7 +543,8 @@ def attention_counts(session: Session, *, today: date) -> dict[str, int]:
 
 
 def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
-    """A lesion with its patient, observations (features, assessment), transitions and alerts."""
+    """A lesion with its patient, observations (features, assessment), treatments, transitions
+    and alerts."""
     lesion = session.scalar(
         select(Lesion)
         .where(Lesion.id == lesion_id)
@@ -524,6 +554,7 @@ def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
                 selectinload(Observation.feature_rows),
                 selectinload(Observation.assessment),
             ),
+            selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts),
         )

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 LESIONS = 10_000
 CHUNK = 500
-STATEMENTS_PER_CHUNK = 24  # key page, lock, 6 loads, <= 11 writes, insertmanyvalues batches
+STATEMENTS_PER_CHUNK = 25  # key page, lock, 7 loads, <= 11 writes, insertmanyvalues batches
 D = date.fromisoformat
 DWHN = ("dense", "well_defined", "homogeneous", "nodular")
 MIHC = ("moderate", "ill_defined", "heterogeneous", "cloud")
@@ -100,7 +100,8 @@ def engine_alerts(url: str, as_of: date) -> set[tuple[Any, ...]]:
     with session_scope(url) as s:
         lesions = s.scalars(
             select(Lesion).options(
-                selectinload(Lesion.observations).selectinload(Observation.feature_rows)
+                selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+                selectinload(Lesion.treatments),
             )
         )
         return {

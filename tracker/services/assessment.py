@@ -38,9 +38,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from tracker.audit import SYSTEM_ACTOR, audit_many
 from tracker.clock import now
 from tracker.engine import (
+    RULES_REVISION,
     AlertCall,
     LesionAssessment,
     infer,
+    response_to_json,
     suggestions_to_json,
 )
 from tracker.errors import NotFound
@@ -57,6 +59,7 @@ from tracker.vocabulary import AlertState, Severity
 
 log = logging.getLogger(__name__)
 
+
 DEFAULT_CHUNK = 500
 
 LESIONS: Table = Lesion.__table__  # type: ignore[assignment]
@@ -72,6 +75,7 @@ _LESION_RESULT_COLUMNS = (
     "suggestions",
     "next_follow_up",
     "engine_version",
+    "rules_revision",
     "assessed_version",
     "assessed_at",
     "assessment_due_at",
@@ -156,7 +160,9 @@ def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan)
             "confidence": call.confidence,
             "evidence": list(call.evidence),
             "classifications": dict(call.classifications),
+            "response": response_to_json(call.response),
             "engine_version": a.engine_version,
+            "rules_revision": RULES_REVISION,
         }
         have = obs.assessment
         if have is None:
@@ -262,6 +268,7 @@ def _plan_lesion(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan,
         "suggestions": suggestions_to_json(a),
         "next_follow_up": a.next_follow_up,
         "engine_version": a.engine_version,
+        "rules_revision": RULES_REVISION,
         "assessed_version": lesion.data_version,
     }
     differs = any(getattr(lesion, k) != v for k, v in want.items())
@@ -293,14 +300,15 @@ def _lock(session: Session, ids: Sequence[int]) -> None:
 
 
 def _load(session: Session, ids: Sequence[int]) -> list[Lesion]:
-    """The chunk's lesions with observations, features, stored stages, transitions and
-    uncleared alerts: six statements whatever the chunk size (below the IN batch limit)."""
+    """The chunk's lesions with observations, features, stored stages, treatments, transitions
+    and uncleared alerts: seven statements whatever the chunk size (below the IN batch limit)."""
     query = (
         select(Lesion)
         .where(Lesion.id.in_(ids))
         .order_by(Lesion.id)
         .options(
             selectinload(Lesion.observations),
+            selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts.and_(Alert.state != AlertState.CLEARED.value)),
         )

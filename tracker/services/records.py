@@ -58,6 +58,8 @@ def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
         "texture": obs.texture.value if obs.texture else None,
         "pattern": obs.pattern.value if obs.pattern else None,
         "pain": obs.pain,
+        "study_uid": obs.study_uid,
+        "accession": obs.accession,
         "note": obs.note,
     }
 
@@ -410,6 +412,8 @@ def _import_lesion(
         **_site_columns(lesion_in.site),
         "entity": lesion_in.entity.value if lesion_in.entity else None,
         "event_date": lesion_in.event_date,
+        # what happened on event_date: set and cleared with it (validation pairs them)
+        "event_kind": lesion_in.event_kind.value if lesion_in.event_kind else None,
     }
     changed = False
     if lesion is None:
