@@ -206,6 +206,9 @@ class Observation(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=now, onupdate=now
     )
+    # Optimistic concurrency: every UPDATE says `WHERE version = <the version read>` and sets
+    # the next one, so a writer that read an older row fails instead of overwriting (ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     lesion: Mapped[Lesion] = relationship(back_populates="observations", lazy="raise")
     feature_rows: Mapped[list[ObservationFeature]] = relationship(
@@ -246,6 +249,7 @@ class Observation(Base):
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),
     )
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     @property
     def size_mm(self) -> list[float]:

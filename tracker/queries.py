@@ -219,7 +219,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
     current = lesion.assessment_current
     observations = []
     for obs in lesion.observations:
-        entry: dict[str, Any] = {"id": obs.id, **observation_snapshot(obs)}
+        entry: dict[str, Any] = {"id": obs.id, "version": obs.version,
+                                 **observation_snapshot(obs)}
         a = shown_assessment(obs, current)
         entry["stage"] = observation_stage(obs, current)
         if a is not None:

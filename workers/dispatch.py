@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import from_env
 from tracker.db import session_scope
+from tracker.errors import assessment_deferred
 from tracker.services.assessment import batches, mark_dispatched
 from workers.app import make_celery, queue_name
 from workers.names import ASSESS_LESIONS
@@ -70,7 +71,8 @@ def request_assessment(lesion_ids: Sequence[int]) -> int:
     broker (0 when it is down: the outbox mark lets the sweep send them later)."""
     try:
         return send_assessments(lesion_ids)
-    except Exception:  # the outbox mark covers us; say so and go on
-        log.warning("could not queue assessment of %d lesion(s); the sweep will",
-                    len(lesion_ids), exc_info=True)
+    except Exception as exc:  # the outbox mark covers us: one line, no traceback
+        # INFO: the caller tells the person (`tracker`'s note, the web page) in its own words.
+        log.info("%s (%s)", assessment_deferred(len(lesion_ids)), type(exc).__name__)
+        log.debug("sending failed", exc_info=True)
         return 0

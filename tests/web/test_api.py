@@ -22,8 +22,8 @@ def api(app: Any, session: Session) -> Any:
     client = app.test_client()
 
     def call(method: str, url: str, **kw: Any) -> Any:
-        return client.open(url, method=method,
-                           headers={"Authorization": f"Bearer {token}"}, **kw)
+        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
+        return client.open(url, method=method, headers=headers, **kw)
 
     return call
 
@@ -59,16 +59,23 @@ def test_observation_create_update_delete(api: Any, session: Session,
     r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=GOOD)
     assert r.status_code == 201, r.json
     assert r.json["stage"] == "pending" and r.json["size_mm"] == [7.5]
-    assert r.headers["Location"].endswith(f"/api/v1/lesions/{ids[0]}")
-    assert queued == [[ids[0]]]
     obs_id = r.json["id"]
+    assert r.headers["Location"].endswith(f"/api/v1/observations/{obs_id}")
+    assert r.headers["ETag"] == '"1"' and r.json["version"] == 1
+    assert queued == [[ids[0]]]
     conflict = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=GOOD)
     assert conflict.status_code == 409
     assert "already has an observation on 2024-12-01" in conflict.json["errors"][0]["message"]
-    r = api("PUT", f"/api/v1/observations/{obs_id}", json={**GOOD, "pain": 5})
-    assert r.status_code == 200 and r.json["pain"] == 5
-    assert api("DELETE", f"/api/v1/observations/{obs_id}").status_code == 204
-    assert api("DELETE", f"/api/v1/observations/{obs_id}").status_code == 404
+    got = api("GET", f"/api/v1/observations/{obs_id}")
+    assert got.status_code == 200 and got.json["pain"] == 3 and got.headers["ETag"] == '"1"'
+    r = api("PUT", f"/api/v1/observations/{obs_id}", json={**GOOD, "pain": 5},
+            headers={"If-Match": got.headers["ETag"]})
+    assert r.status_code == 200 and r.json["pain"] == 5 and r.headers["ETag"] == '"2"'
+    assert api("DELETE", f"/api/v1/observations/{obs_id}",
+               headers={"If-Match": '"2"'}).status_code == 204
+    assert api("DELETE", f"/api/v1/observations/{obs_id}",
+               headers={"If-Match": '"2"'}).status_code == 404
+    assert api("GET", f"/api/v1/observations/{obs_id}").status_code == 404
     assert api("POST", "/api/v1/lesions/999999/observations", json=GOOD).status_code == 404
     assert len(queued) == 3
     actors = set(session.scalars(
@@ -154,6 +161,13 @@ def test_openapi_document_and_offline_docs(app: Any) -> None:
         "/ObservationIn")
     assert {"400", "404", "409", "201"} <= set(create["responses"])
     assert "ObservationIn" in spec["components"]["schemas"]
+    correct = paths["/api/v1/observations/{observation_id}"]["put"]
+    assert {"412", "428"} <= set(correct["responses"])
+    assert correct["responses"]["412"]["content"]["application/json"]["schema"]["$ref"] \
+        .endswith("/StaleErrors")
+    assert any(p["name"] == "If-Match" and p["required"] for p in correct["parameters"])
+    read = paths["/api/v1/observations/{observation_id}"]["get"]
+    assert "ETag" in read["responses"]["200"]["headers"]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not any(p.startswith("/patients") for p in paths)  # pages are not the API
     docs = client.get("/api/v1/docs").text
@@ -180,7 +194,9 @@ def test_unstorable_input_is_a_400_naming_where(api: Any, session: Session,
     assert r.status_code == 400 and r.json["errors"][0]["path"] == "q"
     assert api("GET", "/api/v1/patients/P%00-1").status_code == 400
     assert api("GET", "/api/v1/lesions/99999999999999999999").status_code == 404
-    assert api("PUT", "/api/v1/observations/2147483648", json=GOOD).status_code == 404
+    assert api("GET", "/api/v1/observations/2147483648").status_code == 404
+    assert api("PUT", "/api/v1/observations/2147483647", json=GOOD,
+               headers={"If-Match": '"1"'}).status_code == 404
     r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", data="",
             content_type="application/json")
     assert r.status_code == 400

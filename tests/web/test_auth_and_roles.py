@@ -162,6 +162,7 @@ def _routes(lesion_id: int, observation_id: int, alert_id: int) -> list[Route]:
         ("GET", "/api/v1/alerts", READ),
         ("GET", "/api/v1/timelines", READ),
         ("POST", f"/api/v1/alerts/{alert_id}/acknowledge", READ),
+        ("GET", f"/api/v1/observations/{observation_id}", READ),
         ("POST", f"/api/v1/lesions/{lesion_id}/observations", WRITE),
         ("PUT", f"/api/v1/observations/{observation_id}", WRITE),
         ("DELETE", f"/api/v1/observations/{observation_id}", WRITE),

@@ -195,23 +195,28 @@ def test_edit_and_delete_observation(login: Login, session: Session,
     form = client.get(f"/observations/{obs_id}/edit").text
     assert 'value="2024-01-10"' in form and 'value="14"' in form
     assert "Reason for the correction" in form
+    assert '<input type="hidden" name="version" value="1">' in form
     clash = client.post(f"/observations/{obs_id}/edit",
-                        _form(date="2024-03-02", reason="typo in the date"))
+                        _form(date="2024-03-02", reason="typo in the date", version="1"))
     assert clash.status_code == 409
     # a correction without a reason is refused with the other problems, nothing written
-    no_reason = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11", pain="11"))
+    no_reason = client.post(f"/observations/{obs_id}/edit",
+                            _form(date="2024-01-11", pain="11", version="1"))
     assert no_reason.status_code == 400
     assert "say briefly why this observation is corrected" in no_reason.text
     assert "11 is above 10" in no_reason.text and queued == []
     r = client.post(f"/observations/{obs_id}/edit",
-                    _form(date="2024-01-11", size_mm=["13,5"], reason="typo in the date"))
+                    _form(date="2024-01-11", size_mm=["13,5"], reason="typo in the date",
+                          version="1"))
     assert r.status_code == 302 and queued == [[ids[0]]]
     session.expire_all()
     assert session.get(Observation, obs_id).size1_mm == 13.5  # type: ignore[union-attr]
-    refused = client.post(f"/observations/{obs_id}/delete", follow_redirects=True)
+    refused = client.post(f"/observations/{obs_id}/delete", {"version": "2"},
+                          follow_redirects=True)
     assert "Observation not removed" in refused.text
     assert session.get(Observation, obs_id) is not None
-    r = client.post(f"/observations/{obs_id}/delete", {"reason": "entered on the wrong lesion"})
+    r = client.post(f"/observations/{obs_id}/delete", {"reason": "entered on the wrong lesion",
+                                                          "version": "2"})
     assert r.status_code == 302 and queued[-1] == [ids[0]]
     session.expire_all()
     assert session.get(Observation, obs_id) is None

@@ -154,7 +154,8 @@ def test_history_pages_show_who_changed_what(login: Login, session: Session) -> 
                        .order_by(Observation.date))
     r = client.post(f"/observations/{obs_id}/edit", {
         "date": "2024-01-10", "modality": "XR", "visible": "yes", "size_mm": ["12,5"],
-        "density": "dense", "margin": "well_defined", "reason": "re-measured on PACS"})
+        "density": "dense", "margin": "well_defined", "reason": "re-measured on PACS",
+        "version": "1"})
     assert r.status_code == 302, r.text
     for url in (f"/lesions/{ids[0]}/history", "/patients/P-H/history"):
         text = login("clinician").get(url).text

@@ -29,7 +29,7 @@ from tracker.db import engine_for
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
-VISIBILITY_TIMEOUT = 4  # seconds; production uses an hour (see workers/app.py)
+VISIBILITY_TIMEOUT = 6  # seconds; production uses 15 minutes (see workers/app.py)
 SESSION_QUEUE = f"calcitrack-test-{uuid.uuid4().hex[:10]}"
 HOLD_DIR = "CALCITRACK_TEST_HOLD_DIR"
 
@@ -91,12 +91,14 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     With `CALCITRACK_TEST_HOLD_DIR` set it runs the holding app (tests/workers/holding.py)."""
     started: list[Worker] = []
 
-    def start(env: dict[str, str], name: str = "w", wait: bool = True,
+    def start(env: dict[str, str], name: str = "w", wait: bool = True, pool: str = "solo",
               **extra_env: str) -> Worker:
         full = {**os.environ, **env, **extra_env}
         log = tmp_path / f"{name}-{len(started)}.log"
         app = "tests.workers.holding" if HOLD_DIR in full else "workers"
-        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
+        concurrency = ["--concurrency=1"] if pool == "prefork" else []
+        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", f"--pool={pool}",
+               *concurrency,
                "--loglevel=INFO", "-Q", full["CALCITRACK_QUEUE"],
                "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from tracker.errors import InvalidInput, Problem
+from tracker.errors import InvalidInput, Problem, assessment_deferred
 from tracker.services import records
 from tracker.timeline import load_timeline
 from tracker.vocabulary import Role
@@ -34,6 +34,9 @@ def upload() -> str | tuple[str, int]:
     except InvalidInput as exc:
         return render_template("imports/upload.html", problems=exc.problems, summary=None,
                                filename=file.filename), 400
+    changed = len(summary.changed_lesion_ids)
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
+    deferred = assessment_deferred(changed - queued) if queued < changed else None
     return render_template("imports/upload.html", problems=[], summary=summary.as_dict(),
-                           queued=queued, filename=file.filename)
+                           changed=changed, queued=queued, deferred=deferred,
+                           filename=file.filename)
