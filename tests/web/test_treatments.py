@@ -20,16 +20,16 @@ from tracker.services.users import issue_token
 Login = Callable[[str | None], Client]
 
 
-def treatments_of(db: Session, lesion_id: int) -> list[tuple[str, str, str | None]]:
-    db.expire_all()
-    return [(t.date.isoformat(), t.kind, t.note) for t in db.scalars(
+def treatments_of(session: Session, lesion_id: int) -> list[tuple[str, str, str | None]]:
+    session.expire_all()
+    return [(t.date.isoformat(), t.kind, t.note) for t in session.scalars(
         select(Treatment).where(Treatment.lesion_id == lesion_id).order_by(Treatment.date,
                                                                             Treatment.id))]
 
 
 def test_lesion_page_lists_treatments_responses_and_the_new_alert(login: Login,
-                                                                  db: Session) -> None:
-    lesion_id = seed_treated_lesion(db)
+                                                                  session: Session) -> None:
+    lesion_id = seed_treated_lesion(session)
     page = login("clinician").get(f"/lesions/{lesion_id}").text
     # treatments in the observation list, in date order, after the visit before them
     table = page[page.index('<table class="observations">'):]
@@ -50,21 +50,21 @@ def test_lesion_page_lists_treatments_responses_and_the_new_alert(login: Login,
     assert "Record treatment" not in page  # clinicians read; radiologists record
 
 
-def test_untreated_lesion_page_has_no_response_column(login: Login, db: Session) -> None:
-    ids = seed_patient(db)
+def test_untreated_lesion_page_has_no_response_column(login: Login, session: Session) -> None:
+    ids = seed_patient(session)
     page = login("radiologist").get(f"/lesions/{ids[0]}").text
     assert "Response" not in page and "treatment-row" not in page
     assert "Record treatment" in page
 
 
-def test_worklist_filters_include_the_new_alert_kinds(login: Login, db: Session) -> None:
-    lesion = make_lesion(db, patient=make_patient(db), compartment="soft_tissue",
+def test_worklist_filters_include_the_new_alert_kinds(login: Login, session: Session) -> None:
+    lesion = make_lesion(session, patient=make_patient(session), compartment="soft_tissue",
                          region="thigh", entity=None, observations=[obs("2024-01-10", 20)])
-    assess(db, lesion.id, ["ho_early"], alerts=[
+    assess(session, lesion.id, ["ho_early"], alerts=[
         {"kind": "unexplained_mass", "severity": "warning", "since": date(2024, 3, 10)},
         {"kind": "model_changed", "severity": "info", "since": date(2024, 1, 10)},
     ])
-    seed_treated_lesion(db)
+    seed_treated_lesion(session)
     client = login("clinician")
     worklist = client.get("/alerts").text
     for kind, text in (("no_treatment_response", "No response to treatment"),
@@ -82,9 +82,9 @@ def _form(**kw: str) -> dict[str, str]:
 
 
 def test_radiologist_records_edits_and_deletes_a_treatment(
-    login: Login, db: Session, queued: list[list[int]]
+    login: Login, session: Session, queued: list[list[int]]
 ) -> None:
-    lesion_id = seed_treated_lesion(db)
+    lesion_id = seed_treated_lesion(session)
     client = login("radiologist")
     form = client.get(f"/lesions/{lesion_id}/treatments/new").text
     assert 'name="csrf_token"' in form and "Corticosteroid injection" in form
@@ -102,16 +102,16 @@ def test_radiologist_records_edits_and_deletes_a_treatment(
     twice = client.post(f"/lesions/{lesion_id}/treatments/new", _form(date="2024-01-22",
                                                                        kind="lavage"))
     assert twice.status_code == 409 and "lavage on 2024-01-22 is also" in twice.text
-    assert queued == [] and len(treatments_of(db, lesion_id)) == 2
+    assert queued == [] and len(treatments_of(session, lesion_id)) == 2
 
     ok = client.post(f"/lesions/{lesion_id}/treatments/new", _form())
     assert ok.status_code == 302 and ok.headers["Location"].endswith("#observations")
     assert queued == [[lesion_id]]
-    assert ("2024-08-01", "injection", "subacromial") in treatments_of(db, lesion_id)
+    assert ("2024-08-01", "injection", "subacromial") in treatments_of(session, lesion_id)
     page = client.get(f"/lesions/{lesion_id}").text
     assert "Assessment pending" in page and "Corticosteroid injection" in page
 
-    tid = db.scalar(select(Treatment.id).where(Treatment.kind == "injection"))
+    tid = session.scalar(select(Treatment.id).where(Treatment.kind == "injection"))
     edit = client.get(f"/treatments/{tid}/edit").text
     assert 'value="2024-08-01"' in edit and "subacromial" in edit
     clash = client.post(f"/treatments/{tid}/edit", _form(date="2024-01-22", kind="eswt"))
@@ -120,29 +120,29 @@ def test_radiologist_records_edits_and_deletes_a_treatment(
     assert fixed.status_code == 302 and queued[-1] == [lesion_id]
     gone = client.post(f"/treatments/{tid}/delete")
     assert gone.status_code == 302 and queued[-1] == [lesion_id]
-    assert db.get(Treatment, tid) is None
-    actions = list(db.scalars(select(AuditEvent.action)
+    assert session.get(Treatment, tid) is None
+    actions = list(session.scalars(select(AuditEvent.action)
                               .where(AuditEvent.target_type == "treatment")
                               .order_by(AuditEvent.id)))
     assert actions == ["treatment.record", "treatment.update", "treatment.delete"]
 
 
-def test_treatment_forms_need_a_radiologist_and_a_csrf_token(login: Login, db: Session,
+def test_treatment_forms_need_a_radiologist_and_a_csrf_token(login: Login, session: Session,
                                                              app: Any) -> None:
-    lesion_id = seed_treated_lesion(db)
-    tid = db.scalar(select(Treatment.id))
+    lesion_id = seed_treated_lesion(session)
+    tid = session.scalar(select(Treatment.id))
     clinician = login("clinician")
     assert clinician.get(f"/lesions/{lesion_id}/treatments/new").status_code == 403
     assert clinician.post(f"/treatments/{tid}/delete").status_code == 403
     radiologist = login("radiologist")
     forged = radiologist.client.post(f"/treatments/{tid}/delete")  # no csrf_token
     assert forged.status_code == 400
-    assert len(treatments_of(db, lesion_id)) == 2
+    assert len(treatments_of(session, lesion_id)) == 2
 
 
 @pytest.fixture
-def api(app: Any, db: Session) -> Any:
-    token = issue_token(db, "radiologist", "test", actor="admin")
+def api(app: Any, session: Session) -> Any:
+    token = issue_token(session, "radiologist", "test", actor="admin")
     client = app.test_client()
 
     def call(method: str, url: str, **kw: Any) -> Any:
@@ -152,9 +152,9 @@ def api(app: Any, db: Session) -> Any:
     return call
 
 
-def test_api_treatment_create_update_delete(api: Any, db: Session,
+def test_api_treatment_create_update_delete(api: Any, session: Session,
                                             queued: list[list[int]]) -> None:
-    lesion_id = seed_treated_lesion(db)
+    lesion_id = seed_treated_lesion(session)
     r = api("POST", f"/api/v1/lesions/{lesion_id}/treatments",
             json={"date": "2024-08-01", "kind": "nsaid"})
     assert r.status_code == 201, r.json
@@ -181,12 +181,12 @@ def test_api_treatment_create_update_delete(api: Any, db: Session,
     assert len(queued) == 3
 
 
-def test_api_shows_responses_event_kind_and_rules_revision(api: Any, db: Session) -> None:
-    fresh = seed_treated_lesion(db)
-    lesion = db.get(Lesion, fresh)
+def test_api_shows_responses_event_kind_and_rules_revision(api: Any, session: Session) -> None:
+    fresh = seed_treated_lesion(session)
+    lesion = session.get(Lesion, fresh)
     assert lesion is not None
     lesion.event_date, lesion.event_kind = date(2023, 12, 1), "injection"
-    db.commit()
+    session.commit()
     doc = api("GET", f"/api/v1/lesions/{fresh}").json
     assert (doc["event_date"], doc["event_kind"]) == ("2023-12-01", "injection")
     assert doc["assessment"]["rules_revision"] == 2
@@ -216,19 +216,19 @@ def test_openapi_documents_the_treatment_routes(api: Any) -> None:
     assert "treatments" in schemas["LesionOut"]["properties"]
 
 
-def test_counts_unchanged_by_a_rejected_treatment(api: Any, db: Session) -> None:
-    lesion_id = seed_treated_lesion(db)
-    before = db.scalar(select(func.count()).select_from(AuditEvent))
+def test_counts_unchanged_by_a_rejected_treatment(api: Any, session: Session) -> None:
+    lesion_id = seed_treated_lesion(session)
+    before = session.scalar(select(func.count()).select_from(AuditEvent))
     r = api("POST", f"/api/v1/lesions/{lesion_id}/treatments", data="{not json",
             headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json["errors"][0]["path"].startswith("line 1")
-    assert db.scalar(select(func.count()).select_from(AuditEvent)) == before
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == before
 
 
 def test_observation_form_takes_study_ids_and_unassessed_morphology(
-    login: Login, db: Session, queued: list[list[int]]
+    login: Login, session: Session, queued: list[list[int]]
 ) -> None:
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     client = login("radiologist")
     url = f"/lesions/{ids[0]}/observations/new"
     assert 'name="study_uid"' in client.get(url).text
@@ -241,7 +241,7 @@ def test_observation_form_takes_study_ids_and_unassessed_morphology(
     assert "may not contain a backslash" in bad.text
     ok = client.post(url, {**form, "study_uid": "1.2.40", "accession": "CT-77"})
     assert ok.status_code == 302, ok.text
-    row = db.scalar(select(Observation).where(Observation.date == date(2024, 12, 1)))
+    row = session.scalar(select(Observation).where(Observation.date == date(2024, 12, 1)))
     assert row is not None and (row.study_uid, row.accession) == ("1.2.40", "CT-77")
     assert row.density is None and row.margin is None
     edit = client.get(f"/observations/{row.id}/edit").text
