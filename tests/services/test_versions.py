@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import StaleVersion
 from tracker.models import Observation

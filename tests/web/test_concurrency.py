@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.models import AuditEvent, Observation
 from tracker.services.users import issue_token
 
@@ -41,9 +41,9 @@ def parallel(calls: list[Callable[[], T]]) -> list[T]:
 
 
 @pytest.fixture
-def request_as_radiologist(app: Any, db: Session) -> Callable[..., Callable[[], int]]:
+def request_as_radiologist(app: Any, session: Session) -> Callable[..., Callable[[], int]]:
     """A deferred API request with a radiologist's token, each on its own client."""
-    token = issue_token(db, "radiologist", "race", actor="admin")
+    token = issue_token(session, "radiologist", "race", actor="admin")
 
     def deferred(method: str, url: str, **kw: Any) -> Callable[[], int]:
         headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
@@ -57,31 +57,32 @@ def request_as_radiologist(app: Any, db: Session) -> Callable[..., Callable[[], 
     return deferred
 
 
-def _lesions(db: Session, count: int, visits: int) -> list[list[int]]:
+def _lesions(session: Session, count: int, visits: int) -> list[list[int]]:
     """`count` lesions of `visits` observations each; their observation ids by lesion."""
-    patient = make_patient(db)
+    patient = make_patient(session)
     out = []
     for i in range(count):
-        lesion = make_lesion(db, patient=patient, external_id=f"L{i}", observations=[
+        lesion = make_lesion(session, patient=patient, external_id=f"L{i}", observations=[
             obs(f"2024-{month + 1:02d}-10", 12 - month) for month in range(visits)])
-        out.append(list(db.scalars(select(Observation.id)
+        out.append(list(session.scalars(select(Observation.id)
                                    .where(Observation.lesion_id == lesion.id)
                                    .order_by(Observation.date))))
     return out
 
 
-def _audit(db: Session, action: str, observation_id: int | None = None) -> list[AuditEvent]:
-    db.expire_all()
+def _audit(session: Session, action: str, observation_id: int | None = None) -> list[AuditEvent]:
+    session.expire_all()
     query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     if observation_id is not None:
         query = query.where(AuditEvent.target_id == observation_id)
-    return list(db.scalars(query))
+    return list(session.scalars(query))
 
 
-def test_parallel_deletes_never_empty_a_lesion(request_as_radiologist: Any, db: Session) -> None:
+def test_parallel_deletes_never_empty_a_lesion(request_as_radiologist: Any,
+                                                session: Session) -> None:
     """Issue 11 #1: two DELETEs of a lesion's last two observations at once: one is refused
     (409), the lesion keeps one observation, so the record still exports and imports."""
-    lesions = _lesions(db, 6, 2)
+    lesions = _lesions(session, 6, 2)
     calls = [request_as_radiologist("DELETE", f"/api/v1/observations/{oid}",
                                     headers={"If-Match": '"1"'})
              for ids in lesions for oid in ids]
@@ -89,31 +90,31 @@ def test_parallel_deletes_never_empty_a_lesion(request_as_radiologist: Any, db: 
 
     for i, _ids in enumerate(lesions):
         assert sorted(statuses[2 * i: 2 * i + 2]) == [204, 409], statuses
-    db.expire_all()
-    left = Counter(db.scalars(select(Observation.lesion_id)))
+    session.expire_all()
+    left = Counter(session.scalars(select(Observation.lesion_id)))
     assert sorted(left.values()) == [1] * 6
-    assert len(_audit(db, "observation.delete")) == 6
+    assert len(_audit(session, "observation.delete")) == 6
 
 
 def test_parallel_deletes_of_one_observation_happen_once(request_as_radiologist: Any,
-                                                         db: Session) -> None:
+                                                         session: Session) -> None:
     """Issue 11 #2: five DELETEs of one observation at once: one 204 and one audit event;
     the others find it gone (404)."""
-    [[keep, doomed, *_]] = _lesions(db, 1, 3)
+    [[keep, doomed, *_]] = _lesions(session, 1, 3)
     statuses = parallel([request_as_radiologist("DELETE", f"/api/v1/observations/{doomed}",
                                                 headers={"If-Match": "*"})
                          for _ in range(5)])
     assert sorted(statuses) == [204, 404, 404, 404, 404]
-    assert len(_audit(db, "observation.delete", doomed)) == 1
-    assert db.scalar(select(func.count()).select_from(Observation)) == 2
+    assert len(_audit(session, "observation.delete", doomed)) == 1
+    assert session.scalar(select(func.count()).select_from(Observation)) == 2
     assert keep is not None
 
 
 def test_put_racing_a_delete_is_404_or_412_never_500(request_as_radiologist: Any,
-                                                     db: Session) -> None:
+                                                     session: Session) -> None:
     """Issue 11 #2: a correction and a removal of the same version at once: exactly one
     wins; the loser is told why (404 gone, or 412 changed), and nothing is half-written."""
-    lesions = _lesions(db, 6, 2)
+    lesions = _lesions(session, 6, 2)
     calls = []
     for _keep, target in lesions:
         url = f"/api/v1/observations/{target}"
@@ -124,58 +125,58 @@ def test_put_racing_a_delete_is_404_or_412_never_500(request_as_radiologist: Any
     statuses = parallel(calls)
     pairs = [tuple(statuses[i: i + 2]) for i in range(0, len(statuses), 2)]
     assert set(pairs) <= {(200, 412), (404, 204)}, pairs
-    db.expire_all()
+    session.expire_all()
     for (_keep, target), (put, _delete) in zip(lesions, pairs, strict=True):
-        row = db.get(Observation, target)
+        row = session.get(Observation, target)
         assert (row is not None and row.pain == 7 and row.version == 2) if put == 200 \
             else row is None
 
 
 def test_parallel_puts_of_one_version_keep_the_first_and_refuse_the_rest(
-    request_as_radiologist: Any, db: Session
+    request_as_radiologist: Any, session: Session
 ) -> None:
     """Issue 11 #3: twenty corrections all based on version 1: one is stored, nineteen get
     412 (none silently overwrites another), and one audit event says what it replaced."""
-    [[target, *_]] = _lesions(db, 1, 2)
+    [[target, *_]] = _lesions(session, 1, 2)
     url = f"/api/v1/observations/{target}"
     statuses = parallel([request_as_radiologist("PUT", url,
                                                 json={**GOOD, "pain": n % 11, "note": f"v{n}"},
                                                 headers={"If-Match": '"1"'})
                          for n in range(20)])
     assert sorted(statuses) == [200] + [412] * 19
-    events = _audit(db, "observation.update", target)
+    events = _audit(session, "observation.update", target)
     assert len(events) == 1
     assert events[0].before is not None and "note" not in events[0].before
-    row = db.get(Observation, target)
+    row = session.get(Observation, target)
     assert row is not None and row.version == 2 and row.note == events[0].after["note"]
 
 
 def test_parallel_unconditional_puts_chain_their_audit(request_as_radiologist: Any,
-                                                       db: Session) -> None:
+                                                       session: Session) -> None:
     """Issue 11 #3: twenty corrections with `If-Match: *` (any version) all apply, one after
     the other under the row lock: each audit "before" is the previous "after", so the audit
     trail replays to the stored value with no step lost."""
-    [[target, *_]] = _lesions(db, 1, 2)
+    [[target, *_]] = _lesions(session, 1, 2)
     url = f"/api/v1/observations/{target}"
     statuses = parallel([request_as_radiologist("PUT", url, json={**GOOD, "note": f"v{n}"},
                                                 headers={"If-Match": "*"})
                          for n in range(20)])
     assert statuses == [200] * 20
-    events = _audit(db, "observation.update", target)
+    events = _audit(session, "observation.update", target)
     assert len(events) == 20
     befores = [e.before for e in events]
     assert len({str(b) for b in befores}) == 20
     for earlier, later in pairwise(events):
         assert later.before == earlier.after
-    row = db.get(Observation, target)
+    row = session.get(Observation, target)
     assert row is not None and row.version == 21 and row.note == events[-1].after["note"]
 
 
 def test_stale_edit_form_shows_the_current_values_and_saves_nothing(login: Any,
-                                                                    db: Session) -> None:
+                                                                    session: Session) -> None:
     """Two radiologists open the same observation; the second to save gets 409 with what
     the first stored in the form (and their own entry beside it), never a silent overwrite."""
-    [[target, *_]] = _lesions(db, 1, 2)
+    [[target, *_]] = _lesions(session, 1, 2)
     first, second = login("radiologist"), login("admin")
     for client in (first, second):
         assert 'name="version" value="1"' in client.get(f"/observations/{target}/edit").text
@@ -193,7 +194,7 @@ def test_stale_edit_form_shows_the_current_values_and_saves_nothing(login: Any,
     removal = second.post(f"/observations/{target}/delete",
                           {"version": "1", "reason": "entered twice"})
     assert removal.status_code == 409
-    db.expire_all()
-    row = db.get(Observation, target)
+    session.expire_all()
+    row = session.get(Observation, target)
     assert row is not None and row.note == "first" and row.version == 2
-    assert [e.actor for e in _audit(db, "observation.update", target)] == ["radiologist"]
+    assert [e.actor for e in _audit(session, "observation.update", target)] == ["radiologist"]

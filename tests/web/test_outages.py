@@ -30,9 +30,9 @@ def unreachable(database_url: str, tmp_path: Path) -> str:
 
 
 def test_database_outage_shows_our_503_page_on_signed_in_pages(
-    app: Any, login: Any, db: Session, database_url: str, tmp_path: Path
+    app: Any, login: Any, session: Session, database_url: str, tmp_path: Path
 ) -> None:
-    token = issue_token(db, "clinician", "outage", actor="admin")
+    token = issue_token(session, "clinician", "outage", actor="admin")
     client = login("clinician")
     assert client.get("/patients").status_code == 200
     app.config["DATABASE_URL"] = unreachable(database_url, tmp_path)
@@ -54,7 +54,7 @@ def test_database_outage_shows_our_503_page_on_signed_in_pages(
 
 
 def test_import_page_says_assessment_is_deferred_when_the_queue_is_down(
-    login: Any, db: Session, monkeypatch: pytest.MonkeyPatch
+    login: Any, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dispatch, "request_assessment", SEND_FOR_REAL)
     assert not _port_open("127.0.0.1", 1)
@@ -66,4 +66,4 @@ def test_import_page_says_assessment_is_deferred_when_the_queue_is_down(
     assert ("Assessment of 1 changed lesion(s) is deferred: the task queue is unreachable; "
             "it runs when the queue is back.") in r.text
     assert "queued" not in r.text
-    assert db.scalar(select(func.count(Observation.id))) == 1  # stored all the same
+    assert session.scalar(select(func.count(Observation.id))) == 1  # stored all the same

@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-from tests.factories import make_lesion, make_patient
 
+from testkit.factories import make_lesion, make_patient
 from tests.conftest import IN_CI, PG_ADMIN_URL, _port_open
 from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
 from tests.workers.test_workers import NEXT_VISIT, PERSISTENT, assessed, new_lesion, row_counts
