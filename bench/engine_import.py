@@ -17,7 +17,8 @@ from tracker.demo import generate
 from tracker.engine import infer
 from tracker.facts import facts_of_input
 from tracker.migrate import upgrade
-from tracker.services.records import export_timeline, import_timeline
+from tracker.services.imports import import_timeline
+from tracker.services.records import export_timeline
 from tracker.timeline import validate_timeline
 
 TODAY = date.today()

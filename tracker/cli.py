@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 
 import click
 from sqlalchemy.orm import Session
@@ -26,8 +26,14 @@ from tracker.demo import DEMO_PREFIX, generate
 from tracker.errors import CalcitrackError, InvalidInput, Problem
 from tracker.facts import infer_timeline
 from tracker.queries import patient_record
-from tracker.services import assessment, records, users
-from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
+from tracker.services import assessment, imports, records, users
+from tracker.timeline import (
+    PatientStream,
+    Timeline,
+    json_schema,
+    load_timeline,
+    validate_timeline,
+)
 from tracker.vocabulary import Role
 
 P = ParamSpec("P")
@@ -85,6 +91,12 @@ def read_timeline(path: str) -> Timeline:
 
 
 def read_file(path: str, max_bytes: int) -> bytes:
+    with open_file(path, max_bytes) as f:
+        return f.read()
+
+
+def open_file(path: str, max_bytes: int) -> BinaryIO:
+    """A file opened for reading once it is known to exist and to fit the size limit."""
     p = Path(path)
     if not p.is_file():
         fail([Problem(path, "no such file")])
@@ -92,7 +104,7 @@ def read_file(path: str, max_bytes: int) -> bytes:
     if size > max_bytes:
         fail([Problem(path, f"file is {size} bytes; the limit is {max_bytes} bytes")])
     try:
-        return p.read_bytes()
+        return p.open("rb")
     except OSError as exc:  # e.g. permission denied
         fail([Problem(path, f"cannot be read: {exc.strerror or exc}")])
         raise
@@ -118,10 +130,11 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @reports_errors
 def import_cmd(file: str) -> None:
-    """Validate a lesion-timeline/1 FILE whole, then store it in one transaction."""
-    timeline = read_timeline(file)
-    with session() as s:
-        summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
+    """Store a lesion-timeline/1 FILE in one transaction, read patient by patient; on any
+    problem nothing is stored and every problem is printed."""
+    with open_file(file, settings().max_timeline_bytes) as f, session() as s:
+        stream = PatientStream(f, today=date.today())
+        summary = imports.import_stream(s, stream, actor=CLI_ACTOR)
     sent = dispatch.request_assessment(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
 
@@ -208,7 +221,7 @@ def demo_cmd(seed: int) -> None:
             click.echo("demo cohort already loaded")
             return
         doc = generate(date.today(), seed=seed)
-        summary = records.import_timeline(
+        summary = imports.import_timeline(
             s, validate_timeline(doc, today=date.today()), actor="demo"
         )
     sent = dispatch.request_assessment(summary.changed_lesion_ids)

@@ -32,13 +32,13 @@ from tracker.queries import (
     patient_record,
     worklist,
 )
-from tracker.services import records
+from tracker.services import imports, records
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.timeline import (
     ObservationIn,
     Timeline,
-    load_timeline,
     parse_json,
+    stream_timeline,
     validate_observation,
 )
 from tracker.vocabulary import AlertKind, Region, Role, Severity
@@ -399,8 +399,8 @@ def snooze(alert_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def import_timeline() -> dict[str, Any]:
     limit = int(current_app.config["MAX_TIMELINE_BYTES"])
-    timeline = load_timeline(request.get_data(), today=today(), max_bytes=limit)
-    summary = records.import_timeline(get_session(), timeline, actor=actor())
+    stream = stream_timeline(request.get_data(), today=today(), max_bytes=limit)
+    summary = imports.import_stream(get_session(), stream, actor=actor())
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
     return {**summary.as_dict(), "assessments_queued": queued}
 
