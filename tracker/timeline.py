@@ -679,13 +679,14 @@ def _build(first: _Event, events: Iterator[_Event]) -> Any:
 
 class PatientStream:
     """A lesion-timeline/1 document read patient by patient (ijson), so that memory follows one
-    patient, not the file. Iterating yields `(index, PatientIn)` for every valid patient; every
-    problem (the same messages and paths as `validate_timeline`, plus the cross-patient check of
-    duplicate ids) goes to `problems`. A consumer writes nothing once `problems` is not empty;
-    the document's own keys (`format`) are checked when the iteration ends.
+    patient, not the file. A first pass checks that the whole file is JSON and reads the
+    document's own keys (`format`), before anything is written; the second yields
+    `(index, PatientIn)` for every valid patient. Every problem (the same messages and paths as
+    `validate_timeline`, with the cross-patient check of duplicate ids) goes to `problems`; a
+    consumer writes nothing once `problems` is not empty.
 
-    Broken JSON raises InvalidInput while iterating, with the JSON module's line and column
-    (re-read from the start: the error path only, so the whole file is then in memory once)."""
+    Broken JSON raises InvalidInput with the JSON module's line and column (re-read whole: on
+    that error path only, the file is then in memory once)."""
 
     def __init__(self, source: BinaryIO, *, today: date) -> None:
         self.source = source
@@ -694,44 +695,58 @@ class PatientStream:
         self._first_index: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[tuple[int, PatientIn]]:
-        events: Iterator[_Event] = ijson.parse(self.source, use_float=True)
         try:
-            yield from self._document(events)
+            head = self._head()
+            if head is None:
+                self.problems.extend(
+                    [Problem("", "expected a JSON object with format and patients")])
+                return
+            self._check_head(*head)
+            if not head[1]:
+                return
+            self.source.seek(0)
+            patients = ijson.items(self.source, "patients.item", use_float=True)
+            for index, raw in enumerate(patients):
+                patient = self._patient(index, raw)
+                if patient is not None:
+                    yield index, patient
         except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
             raise self._broken(exc) from exc
 
-    def _document(self, events: Iterator[_Event]) -> Iterator[tuple[int, PatientIn]]:
+    def _head(self) -> tuple[dict[str, Any], bool] | None:
+        """First pass, before anything is written: the whole file is well-formed JSON, and
+        the document's keys other than the patients (built; the patients are only skipped)."""
+        events: Iterator[_Event] = ijson.parse(self.source, use_float=True)
         first = next(events, None)
         if first is None:
             raise ijson.IncompleteJSONError("empty")
         if first[1] != "start_map":
             for _ in events:  # a broken tail is reported as broken JSON, as before
                 pass
-            self.problems.extend(
-                [Problem("", "expected a JSON object with format and patients")])
-            return
+            return None
         head: dict[str, Any] = {}
-        streamed = False
+        arrays = 0
         for _prefix, kind, key in events:
             if kind == "end_map":
                 break
             value_start = next(events)
             if key == "patients" and value_start[1] == "start_array":
-                streamed = True
-                yield from self._patients(events)
+                arrays += 1
+                depth = 1
+                for _p, inner, _v in events:
+                    if inner in _OPEN:
+                        depth += 1
+                    elif inner in _CLOSE:
+                        depth -= 1
+                        if depth == 0:
+                            break
             else:
                 head[key] = _build(value_start, events)
         for _ in events:
             pass
-        self._check_head(head, streamed)
-
-    def _patients(self, events: Iterator[_Event]) -> Iterator[tuple[int, PatientIn]]:
-        for index, event in enumerate(events):
-            if event[1] == "end_array":
-                return
-            patient = self._patient(index, _build(event, events))
-            if patient is not None:
-                yield index, patient
+        if arrays > 1:
+            self.problems.extend([Problem("patients", "is given more than once")])
+        return head, arrays > 0
 
     def _patient(self, index: int, raw: Any) -> PatientIn | None:
         path = f"patients[{index}]"
