@@ -29,19 +29,29 @@ from tracker.models import (
     Observation,
     ObservationFeature,
     Patient,
+    Treatment,
     features_in_order,
 )
 from tracker.services.records import (
     LESION_COLUMNS,
     OBSERVATION_COLUMNS,
+    TREATMENT_COLUMNS,
     lesion_snapshot_of,
     now,
     observation_columns,
     observation_snapshot_of,
     patient_snapshot_of,
     site_columns,
+    treatment_snapshot_of,
 )
-from tracker.timeline import LesionIn, PatientIn, PatientStream, ProblemLog, Timeline
+from tracker.timeline import (
+    LesionIn,
+    PatientIn,
+    PatientStream,
+    ProblemLog,
+    Timeline,
+    TreatmentIn,
+)
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
 
@@ -50,8 +60,9 @@ L = cast(Table, Lesion.__table__)
 O = cast(Table, Observation.__table__)  # noqa: E741
 F = cast(Table, ObservationFeature.__table__)
 A = cast(Table, AuditEvent.__table__)
+T = cast(Table, Treatment.__table__)
 
-T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 @dataclass
@@ -84,8 +95,8 @@ def import_timeline(
     return _import(session, enumerate(timeline.patients), ProblemLog(), actor, chunk_patients)
 
 
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -139,10 +150,17 @@ class _StoredObservation:
 
 
 @dataclass
+class _StoredTreatment:
+    id: int
+    columns: dict[str, Any]
+
+
+@dataclass
 class _StoredLesion:
     id: int
     columns: dict[str, Any]
     observations: dict[date, _StoredObservation] = field(default_factory=dict)
+    treatments: dict[tuple[date, str], _StoredTreatment] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,8 +174,9 @@ class _StoredPatient:
 def _read_stored(
     session: Session, external_ids: list[str], *, lock: bool
 ) -> dict[str, _StoredPatient]:
-    """Patients with their lesions, observations and features: four set-based selects. With
-    `lock`, the patient, lesion and observation rows are locked (PostgreSQL; in id order)."""
+    """Patients with their lesions, treatments, observations and features: five set-based
+    selects. With `lock`, the patient, lesion, treatment and observation rows are locked
+    (PostgreSQL; in id order)."""
     pq = (select(P.c.id, P.c.external_id, P.c.birth_year, P.c.sex)
           .where(P.c.external_id.in_(external_ids)).order_by(P.c.external_id))
     if lock:
@@ -180,6 +199,14 @@ def _read_stored(
     if not lesions:
         return patients
     of_patients = L.c.patient_id.in_(by_id)
+    tq = (select(T.c.id, T.c.lesion_id, *(T.c[k] for k in TREATMENT_COLUMNS))
+          .join(L, L.c.id == T.c.lesion_id).where(of_patients).order_by(T.c.id))
+    if lock:
+        tq = tq.with_for_update(of=T)
+    for r in session.execute(tq):
+        m = r._mapping
+        lesions[r.lesion_id].treatments[r.date, r.kind] = _StoredTreatment(
+            r.id, {k: m[k] for k in TREATMENT_COLUMNS})
     oq = (select(O.c.id, O.c.lesion_id, *(O.c[k] for k in OBSERVATION_COLUMNS))
           .join(L, L.c.id == O.c.lesion_id).where(of_patients).order_by(O.c.id))
     if lock:
@@ -222,6 +249,16 @@ def _check_against_stored(
             problems.append(Problem(f"{ppath}.birth_year",
                                     f"{new_by} is after the stored observation of {first}"
                                     f" (lesion {first_lesion})"))
+        treated = {(le.id, t.date, t.kind.value) for le in patient_in.lesions
+                   for t in le.treatments}
+        treated_before = [(d, external_id) for external_id, lesion in stored.lesions.items()
+                          for d, kind in lesion.treatments
+                          if d.year < new_by and (external_id, d, kind) not in treated]
+        if treated_before and not before_birth:
+            first, first_lesion = min(treated_before)
+            problems.append(Problem(f"{ppath}.birth_year",
+                                    f"{new_by} is after the stored treatment of {first}"
+                                    f" (lesion {first_lesion})"))
     for li, lesion_in in enumerate(patient_in.lesions):
         existing = stored.lesions.get(lesion_in.id) if stored else None
         event = lesion_in.event_date
@@ -231,6 +268,10 @@ def _check_against_stored(
                 problems.append(Problem(where, f"{obs.date} is before the birth year {by}"))
             if event is not None and obs.date < event:
                 problems.append(Problem(where, f"{obs.date} is before event_date {event}"))
+        for ti, treatment in enumerate(lesion_in.treatments):
+            where = f"{ppath}.lesions[{li}].treatments[{ti}].date"
+            if by is not None and treatment.date.year < by:
+                problems.append(Problem(where, f"{treatment.date} is before the birth year {by}"))
         if existing is not None and event is not None:
             early = [d for d in existing.observations if d < event]
             if early:
@@ -238,6 +279,16 @@ def _check_against_stored(
                     Problem(
                         f"{ppath}.lesions[{li}].event_date",
                         f"{event} is after the stored observation of {min(early)}",
+                    )
+                )
+            listed = {(t.date, t.kind.value) for t in lesion_in.treatments}
+            early_t = [d for d, kind in existing.treatments
+                       if d < event and (d, kind) not in listed]
+            if early_t and not early:
+                problems.append(
+                    Problem(
+                        f"{ppath}.lesions[{li}].event_date",
+                        f"{event} is after the stored treatment of {min(early_t)}",
                     )
                 )
     return problems
@@ -251,7 +302,12 @@ def _lesion_columns(lesion_in: LesionIn) -> dict[str, Any]:
         **site_columns(lesion_in.site),
         "entity": lesion_in.entity.value if lesion_in.entity else None,
         "event_date": lesion_in.event_date,
+        "event_kind": lesion_in.event_kind.value if lesion_in.event_kind else None,
     }
+
+
+def _treatment_columns(treatment: TreatmentIn) -> dict[str, Any]:
+    return {"date": treatment.date, "kind": treatment.kind.value, "note": treatment.note}
 
 
 def _patient_values(patient_in: PatientIn, stored: _StoredPatient) -> tuple[int | None, str | None]:
@@ -270,6 +326,10 @@ def _changes_anything(patient_in: PatientIn, stored: _StoredPatient | None) -> b
         lesion = stored.lesions.get(lesion_in.id)
         if lesion is None or _lesion_columns(lesion_in) != lesion.columns:
             return True
+        for t in lesion_in.treatments:
+            stored_t = lesion.treatments.get((t.date, t.kind.value))
+            if stored_t is None or stored_t.columns["note"] != t.note:
+                return True
         for obs in lesion_in.observations:
             row = lesion.observations.get(obs.date)
             if (row is None or observation_columns(obs) != row.columns
@@ -345,6 +405,8 @@ class _ChunkWriter:
         new_lesions: list[tuple[int, LesionIn, dict[str, Any]]] = []
         lesion_updates: list[dict[str, Any]] = []
         new_observations: list[tuple[int, dict[str, Any], list[str]]] = []
+        new_treatments: list[tuple[int, dict[str, Any]]] = []
+        treatment_updates: list[dict[str, Any]] = []
         observation_updates: list[dict[str, Any]] = []
         updated_features: list[tuple[int, list[str]]] = []
         marks: set[int] = set()
@@ -376,6 +438,17 @@ class _ChunkWriter:
                     event("lesion.update", "lesion", lesion.id, before, after)
                     s.lesions_updated += 1
                     marks.add(lesion.id)
+                for treatment in lesion_in.treatments:
+                    tcols = _treatment_columns(treatment)
+                    stored_t = lesion.treatments.get((treatment.date, treatment.kind.value))
+                    if stored_t is None:
+                        new_treatments.append((lesion.id, tcols))
+                        marks.add(lesion.id)
+                    elif stored_t.columns != tcols:
+                        treatment_updates.append({"b_id": stored_t.id, "b_note": tcols["note"]})
+                        event("treatment.update", "treatment", stored_t.id,
+                              treatment_snapshot_of(stored_t.columns), treatment_snapshot_of(tcols))
+                        marks.add(lesion.id)
                 for obs in lesion_in.observations:
                     ocols = observation_columns(obs)
                     features = features_in_order(dict.fromkeys(f.value for f in obs.features))
@@ -417,6 +490,7 @@ class _ChunkWriter:
                       lesion_snapshot_of(lesion_in.id, cols))
                 s.lesions_created += 1
                 self.changed.add(lesion_id)
+                new_treatments += [(lesion_id, _treatment_columns(t)) for t in lesion_in.treatments]
                 for obs in lesion_in.observations:
                     new_observations.append(
                         (lesion_id, observation_columns(obs),
@@ -443,6 +517,22 @@ class _ChunkWriter:
             s.observations_created += len(new_observations)
             if feature_rows:
                 self.session.execute(insert(F), feature_rows)
+        if new_treatments:
+            self.session.execute(insert(T), [{"lesion_id": lid, **cols, "created_at": at,
+                                              "updated_at": at} for lid, cols in new_treatments])
+            treatment_ids = {(r.lesion_id, r.date, r.kind): r.id for r in self.session.execute(
+                select(T.c.id, T.c.lesion_id, T.c.date, T.c.kind)
+                .where(T.c.lesion_id.in_({lid for lid, _ in new_treatments})))}
+            for lid, cols in new_treatments:
+                event("treatment.import", "treatment",
+                      treatment_ids[(lid, cols["date"], cols["kind"])], None,
+                      treatment_snapshot_of(cols))
+        if treatment_updates:
+            self.session.execute(
+                update(T).where(T.c.id == bindparam("b_id"))
+                .values(note=bindparam("b_note"), updated_at=at),
+                treatment_updates,
+            )
         if observation_updates:
             self.session.execute(
                 update(O).where(O.c.id == bindparam("b_id"))

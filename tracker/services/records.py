@@ -18,8 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
-from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
+from tracker.models import (
+    AuditEvent,
+    Lesion,
+    Observation,
+    ObservationFeature,
+    Patient,
+    Treatment,
+)
 from tracker.timeline import ObservationIn, Site
+from tracker.vocabulary import TreatmentKind
 
 SYSTEM_ACTOR = "system"
 
@@ -68,8 +76,11 @@ def mark_for_assessment(lesion: Lesion) -> None:
 
 
 OBSERVATION_COLUMNS = ("date", "modality", "visible", "size1_mm", "size2_mm", "size3_mm",
-                       "density", "margin", "texture", "pattern", "pain", "note")
-LESION_COLUMNS = ("compartment", "region", "structure", "laterality", "entity", "event_date")
+                       "density", "margin", "texture", "pattern", "pain", "study_uid",
+                       "accession", "note")
+LESION_COLUMNS = ("compartment", "region", "structure", "laterality", "entity", "event_date",
+                  "event_kind")
+TREATMENT_COLUMNS = ("date", "kind", "note")
 
 
 def observation_snapshot(obs: Observation) -> dict[str, Any]:
@@ -94,9 +105,30 @@ def observation_snapshot_of(columns: Mapping[str, Any], features: Sequence[str])
         out["features"] = list(features)
     if columns["pain"] is not None:
         out["pain"] = columns["pain"]
+    for key in ("study_uid", "accession", "note"):
+        if columns[key] is not None:
+            out[key] = columns[key]
+    return out
+
+
+def treatment_snapshot(row: Treatment) -> dict[str, Any]:
+    """A treatment as the timeline format writes it."""
+    return treatment_snapshot_of({k: getattr(row, k) for k in TREATMENT_COLUMNS})
+
+
+def treatment_snapshot_of(columns: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"date": columns["date"].isoformat(), "kind": columns["kind"]}
     if columns["note"] is not None:
         out["note"] = columns["note"]
     return out
+
+
+_TREATMENT_ORDER = {k.value: i for i, k in enumerate(TreatmentKind)}
+
+
+def treatment_order(columns: Mapping[str, Any]) -> tuple[date, int]:
+    """Treatments are written by date, then kind in vocabulary order (one per kind a day)."""
+    return columns["date"], _TREATMENT_ORDER[columns["kind"]]
 
 
 def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
@@ -105,18 +137,17 @@ def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
 
 
 def lesion_snapshot_of(external_id: str, columns: Mapping[str, Any]) -> dict[str, Any]:
-    site: dict[str, Any] = {
-        "compartment": columns["compartment"],
-        "region": columns["region"],
-        "laterality": columns["laterality"],
-    }
-    if columns["structure"] is not None:
+    site: dict[str, Any] = {"compartment": columns["compartment"], "region": columns["region"]}
+    if columns["structure"] is not None:  # the format's key order, so an export reads as written
         site["structure"] = columns["structure"]
+    site["laterality"] = columns["laterality"]
     out: dict[str, Any] = {"id": external_id, "site": site}
     if columns["entity"] is not None:
         out["entity"] = columns["entity"]
     if columns["event_date"] is not None:
         out["event_date"] = columns["event_date"].isoformat()
+    if columns["event_kind"] is not None:
+        out["event_kind"] = columns["event_kind"]
     return out
 
 
@@ -151,6 +182,8 @@ def observation_columns(obs: ObservationIn) -> dict[str, Any]:
         "texture": obs.texture.value if obs.texture else None,
         "pattern": obs.pattern.value if obs.pattern else None,
         "pain": obs.pain,
+        "study_uid": obs.study_uid,
+        "accession": obs.accession,
         "note": obs.note,
     }
 
@@ -313,9 +346,10 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
         select(Patient)
         .order_by(Patient.external_id)
         .options(
-            selectinload(Patient.lesions)
-            .selectinload(Lesion.observations)
-            .selectinload(Observation.feature_rows)
+            selectinload(Patient.lesions).options(
+                selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+                selectinload(Lesion.treatments),
+            )
         )
     )
     if patient_external_id is not None:
@@ -331,6 +365,7 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
                 "lesions": [
                     {
                         **lesion_snapshot(lesion),
+                        **_treatments_json(lesion),
                         "observations": [observation_snapshot(o) for o in lesion.observations],
                     }
                     for lesion in p.lesions
@@ -339,6 +374,15 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
             for p in patients
         ],
     }
+
+
+def _treatments_json(lesion: Lesion) -> dict[str, Any]:
+    """`treatments` by date then kind, and no key at all when there are none (format spec)."""
+    if not lesion.treatments:
+        return {}
+    rows = sorted(({k: getattr(t, k) for k in TREATMENT_COLUMNS} for t in lesion.treatments),
+                  key=treatment_order)
+    return {"treatments": [treatment_snapshot_of(r) for r in rows]}
 
 
 def patient_exists(session: Session, external_id: str) -> bool:
