@@ -487,6 +487,29 @@ def _unstorable(doc: Any, path: str = "", depth: int = 0) -> list[Problem]:
     return sorted(problems, key=_sort_key)
 
 
+def _scan(doc: Any, depth: int = 0) -> tuple[bool, bool]:
+    """(anything `_unstorable` would report, any null in an object): the same walk without
+    building a path per value, for the common case of a clean part."""
+    stack: list[tuple[Any, int]] = [(doc, depth)]
+    nulls = False
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True, nulls
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True, nulls
+        elif isinstance(value, dict):
+            for v in value.values():
+                if v is None:
+                    nulls = True
+                elif isinstance(v, (dict, list, str)):
+                    stack.append((v, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list, str)))
+    return False, nulls
+
+
 def parse_json(data: bytes | str, *, max_bytes: int, what: str = "file") -> Any:
     """Decode JSON or say exactly where it is broken. `what` names the input in messages."""
     size = len(data.encode() if isinstance(data, str) else data)
@@ -751,11 +774,11 @@ class PatientStream:
 
     def _patient(self, index: int, raw: Any) -> PatientIn | None:
         path = f"patients[{index}]"
-        unstorable = _unstorable(raw, path, depth=2)
+        unstorable, nulls = _scan(raw, depth=2)
         if unstorable:
-            self.problems.extend(unstorable)
+            self.problems.extend(_unstorable(raw, path, depth=2))
             return None
-        cleaned = _drop_nulls(raw)
+        cleaned = _drop_nulls(raw) if nulls else raw
         problems: list[Problem] = []
         pid = cleaned.get("id") if isinstance(cleaned, dict) else None
         if isinstance(pid, str):

@@ -245,3 +245,20 @@ def test_concurrent_imports_updating_the_same_rows_audit_every_before_once(
             assert nxt.before == prev.after
         assert chain[-1].after is not None and notes[row_id] == chain[-1].after["note"]
     assert versions == {5}  # one increment per import, none lost
+
+
+def test_null_means_absent_in_a_streamed_file(session: Session) -> None:
+    doc = cohort()
+    doc["patients"] = doc["patients"][:2]
+    with_nulls = json.loads(json.dumps(doc))
+    with_nulls["patients"][0]["sex"] = None
+    del doc["patients"][0]["sex"]
+    lesion = with_nulls["patients"][1]["lesions"][0]
+    lesion["event_date"] = None
+    lesion["observations"][0]["note"] = None
+    doc["patients"][1]["lesions"][0].pop("event_date", None)
+    doc["patients"][1]["lesions"][0]["observations"][0].pop("note", None)
+    import_stream(session, stream(with_nulls), actor="t")
+    again = import_stream(session, stream(doc), actor="t")
+    assert again.observations_updated == 0 and again.lesions_updated == 0
+    assert again.patients_updated == 0

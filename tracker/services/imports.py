@@ -126,7 +126,10 @@ def _import(
         session.commit()
     except DBAPIError as exc:
         session.rollback()
-        if getattr(exc.orig, "sqlstate", None) in ("40P01", "40001"):
+        # PostgreSQL: deadlock or serialization failure; SQLite: another writer held the
+        # database past the busy timeout.
+        if (getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
+                or "database is locked" in str(exc.orig)):
             raise Conflict(
                 "another import changed the same patients at the same time; nothing was"
                 " imported, import the file again"
