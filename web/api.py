@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +18,7 @@ from flask import abort, current_app, request, send_from_directory, url_for
 from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
-from tracker import dispatch
+from tracker import export
 from tracker.errors import InvalidInput, Problem
 from tracker.queries import (
     WORKLIST_STATES,
@@ -28,24 +27,30 @@ from tracker.queries import (
     alert_with_lesion,
     lesion_json,
     lesion_with_everything,
+    load_lesion,
+    load_observation,
+    load_treatment,
     patient_list,
     patient_record,
     worklist,
 )
-from tracker.services import imports, records
+from tracker.services import imports, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.timeline import (
     ObservationIn,
     Timeline,
+    TreatmentIn,
     parse_json,
     stream_timeline,
     validate_observation,
+    validate_treatment,
 )
 from tracker.vocabulary import AlertKind, Region, Role, Severity
 from web import schemas
 from web.auth import actor, csrf, requires, user
 from web.clock import today
 from web.db import get_session
+from workers import dispatch
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,7 +100,8 @@ def _openapi_path(rule: str) -> str:
 
 ERROR_TEXT = {400: "Invalid input: every problem with its JSON path", 401: "Not signed in",
               403: "Role does not allow this", 404: "Not found",
-              409: "Conflict (e.g. an observation on that date exists)"}
+              409: "Conflict (e.g. an observation on that date, or a treatment of that kind on "
+                   "that date, exists)"}
 
 
 def _complete_spec(spec: Any) -> Any:
@@ -213,7 +219,7 @@ def get_patient(external_id: str) -> dict[str, Any]:
 @fails(404)
 @requires(Role.CLINICIAN)
 def export_patient(external_id: str) -> dict[str, Any]:
-    return records.export_timeline(get_session(), external_id)
+    return export.export_timeline(get_session(), external_id)
 
 
 # --------------------------------------------------------------------------- lesions
@@ -239,8 +245,8 @@ def get_assessment(lesion_id: int) -> dict[str, Any]:
     lesion = lesion_with_everything(get_session(), lesion_id)
     doc = lesion_json(lesion)
     stages = [
-        {k: o[k] for k in ("id", "date", "stage", "confidence", "evidence", "classifications")
-         if k in o}
+        {k: o[k] for k in ("id", "date", "stage", "confidence", "evidence", "classifications",
+                           "response") if k in o}
         for o in doc["observations"]
     ]
     return {**doc["assessment"], "lesion_id": lesion.id, "stages": stages,
@@ -264,7 +270,7 @@ def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     row = records.record_observation(session, lesion_id, obs, actor=actor())
@@ -281,7 +287,7 @@ def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, s
 @requires(Role.RADIOLOGIST)
 def update_observation(observation_id: int) -> dict[str, Any]:
     session = get_session()
-    lesion = records.load_observation(session, observation_id).lesion
+    lesion = load_observation(session, observation_id).lesion
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     records.update_observation(session, observation_id, obs, actor=actor())
@@ -296,6 +302,66 @@ def update_observation(observation_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def delete_observation(observation_id: int) -> tuple[str, int]:
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    return "", 204
+
+
+# --------------------------------------------------------------------------- treatments
+
+
+def _treatment_out(lesion_id: int, treatment_id: int) -> dict[str, Any]:
+    session = get_session()
+    session.expire_all()
+    doc = lesion_json(lesion_with_everything(session, lesion_id))
+    return next(t for t in doc["treatments"] if t["id"] == treatment_id)
+
+
+@bp.post("/lesions/<int:lesion_id>/treatments")
+@bp.output(schemas.TreatmentOut, status_code=201)
+@bp.doc(tags=["treatments"], summary="Record a treatment of the lesion",
+        description="Validated like a treatment inside a timeline (date not in the future, not "
+                    "before the birth year or the event date). One treatment of a kind per "
+                    "lesion per day (409). The lesion is re-assessed: stages are `pending` "
+                    "until then.")
+@body(TreatmentIn, "One treatment of lesion-timeline/1")
+@fails(400, 404, 409)
+@requires(Role.RADIOLOGIST)
+def create_treatment(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    session = get_session()
+    lesion = load_lesion(session, lesion_id)
+    treatment = validate_treatment(json_body(), today=today(),
+                                   birth_year=lesion.patient.birth_year,
+                                   event_date=lesion.event_date)
+    row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    location = url_for("api.get_lesion", lesion_id=lesion_id)
+    return _treatment_out(lesion_id, row.id), 201, {"Location": location}
+
+
+@bp.put("/treatments/<int:treatment_id>")
+@bp.output(schemas.TreatmentOut)
+@bp.doc(tags=["treatments"], summary="Correct a treatment (replaces every field)")
+@body(TreatmentIn, "The corrected treatment, whole")
+@fails(400, 404, 409)
+@requires(Role.RADIOLOGIST)
+def update_treatment(treatment_id: int) -> dict[str, Any]:
+    session = get_session()
+    lesion = load_treatment(session, treatment_id).lesion
+    treatment = validate_treatment(json_body(), today=today(),
+                                   birth_year=lesion.patient.birth_year,
+                                   event_date=lesion.event_date)
+    treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+    dispatch.request_assessment([lesion.id])
+    return _treatment_out(lesion.id, treatment_id)
+
+
+@bp.delete("/treatments/<int:treatment_id>")
+@bp.output({}, status_code=204)
+@bp.doc(tags=["treatments"], summary="Remove a treatment recorded in error")
+@fails(404)
+@requires(Role.RADIOLOGIST)
+def delete_treatment(treatment_id: int) -> tuple[str, int]:
+    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
     dispatch.request_assessment([lesion_id])
     return "", 204
 
@@ -365,24 +431,10 @@ def acknowledge(alert_id: int) -> dict[str, Any]:
 @requires(Role.CLINICIAN)
 def snooze(alert_id: int) -> dict[str, Any]:
     raw = _alert_body(schemas.SnoozeIn)
-    until_raw, reason = raw.get("until"), raw.get("reason")
-    problems = []
-    until: date | None = None
-    try:
-        until = date.fromisoformat(until_raw) if isinstance(until_raw, str) else None
-    except ValueError:
-        until = None
-    if until is None:
-        problems.append(Problem("until", "is required as a date (YYYY-MM-DD)"
-                                if until_raw is None else f"{until_raw!r} is not a date"))
-    if reason is not None and not isinstance(reason, str):
-        problems.append(Problem("reason", "is not text"))
-    if problems:
-        raise InvalidInput(problems)
-    assert until is not None
+    until = raw.get("until")
     session = get_session()
-    snooze_alert(session, alert_id, until, actor=actor(),
-                 reason=reason if isinstance(reason, str) else None, today=today())
+    snooze_alert(session, alert_id, until if isinstance(until, str) else None,
+                 actor=actor(), reason=raw.get("reason"), today=today())
     return worklist_json(alert_with_lesion(session, alert_id))
 
 
@@ -410,7 +462,7 @@ def import_timeline() -> dict[str, Any]:
 @returns_timeline
 @requires(Role.CLINICIAN)
 def export_timeline() -> dict[str, Any]:
-    return records.export_timeline(get_session())
+    return export.export_timeline(get_session())
 
 
 # --------------------------------------------------------------------------- wiring

@@ -22,9 +22,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from tracker.audit import audit_rows
+from tracker.clock import now
 from tracker.errors import Conflict, Problem
+from tracker.export import (
+    LESION_COLUMNS,
+    OBSERVATION_COLUMNS,
+    TREATMENT_COLUMNS,
+    lesion_snapshot_of,
+    observation_snapshot_of,
+    patient_snapshot_of,
+    treatment_snapshot_of,
+)
 from tracker.models import (
-    AuditEvent,
     Lesion,
     Observation,
     ObservationFeature,
@@ -32,18 +42,7 @@ from tracker.models import (
     Treatment,
     features_in_order,
 )
-from tracker.services.records import (
-    LESION_COLUMNS,
-    OBSERVATION_COLUMNS,
-    TREATMENT_COLUMNS,
-    lesion_snapshot_of,
-    now,
-    observation_columns,
-    observation_snapshot_of,
-    patient_snapshot_of,
-    site_columns,
-    treatment_snapshot_of,
-)
+from tracker.services.records import observation_columns, site_columns
 from tracker.timeline import (
     LesionIn,
     PatientIn,
@@ -51,6 +50,7 @@ from tracker.timeline import (
     ProblemLog,
     Timeline,
     TreatmentIn,
+    date_problems,
 )
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
@@ -59,7 +59,6 @@ P = cast(Table, Patient.__table__)
 L = cast(Table, Lesion.__table__)
 O = cast(Table, Observation.__table__)  # noqa: E741
 F = cast(Table, ObservationFeature.__table__)
-A = cast(Table, AuditEvent.__table__)
 T = cast(Table, Treatment.__table__)
 
 Item = TypeVar("Item")
@@ -267,14 +266,10 @@ def _check_against_stored(
         event = lesion_in.event_date
         for oi, obs in enumerate(lesion_in.observations):
             where = f"{ppath}.lesions[{li}].observations[{oi}].date"
-            if by is not None and obs.date.year < by:
-                problems.append(Problem(where, f"{obs.date} is before the birth year {by}"))
-            if event is not None and obs.date < event:
-                problems.append(Problem(where, f"{obs.date} is before event_date {event}"))
+            problems += date_problems(obs.date, where, birth_year=by, event_date=event)
         for ti, treatment in enumerate(lesion_in.treatments):
             where = f"{ppath}.lesions[{li}].treatments[{ti}].date"
-            if by is not None and treatment.date.year < by:
-                problems.append(Problem(where, f"{treatment.date} is before the birth year {by}"))
+            problems += date_problems(treatment.date, where, birth_year=by, event_date=event)
         if existing is not None and event is not None:
             early = [d for d in existing.observations if d < event]
             if early:
@@ -399,10 +394,14 @@ class _ChunkWriter:
         at = now()
         audits: list[dict[str, Any]] = []
 
+        owner: dict[int, int] = {}  # lesion id -> patient id, to file each event under both
+
         def event(action: str, target: str, target_id: int, before: dict[str, Any] | None,
-                  after: dict[str, Any] | None) -> None:
+                  after: dict[str, Any] | None, patient_id: int,
+                  lesion_id: int | None = None) -> None:
             audits.append({"actor": self.actor, "action": action, "target_type": target,
-                           "target_id": target_id, "before": before, "after": after, "at": at})
+                           "target_id": target_id, "before": before, "after": after, "at": at,
+                           "patient_id": patient_id, "lesion_id": lesion_id})
 
         patient_updates: list[dict[str, Any]] = []
         new_lesions: list[tuple[int, LesionIn, dict[str, Any]]] = []
@@ -418,7 +417,7 @@ class _ChunkWriter:
             sp = stored[patient_in.id]
             if patient_in.id in created:
                 event("patient.import", "patient", sp.id, None,
-                      patient_snapshot_of(patient_in.id, sp.birth_year, sp.sex))
+                      patient_snapshot_of(patient_in.id, sp.birth_year, sp.sex), sp.id)
                 s.patients_created += 1
             else:
                 by, sex = _patient_values(patient_in, sp)
@@ -426,7 +425,7 @@ class _ChunkWriter:
                     patient_updates.append({"b_id": sp.id, "birth_year": by, "sex": sex})
                     event("patient.update", "patient", sp.id,
                           patient_snapshot_of(patient_in.id, sp.birth_year, sp.sex),
-                          patient_snapshot_of(patient_in.id, by, sex))
+                          patient_snapshot_of(patient_in.id, by, sex), sp.id)
                     s.patients_updated += 1
             for lesion_in in patient_in.lesions:
                 columns = _lesion_columns(lesion_in)
@@ -434,11 +433,12 @@ class _ChunkWriter:
                 if lesion is None:
                     new_lesions.append((sp.id, lesion_in, columns))
                     continue
+                owner[lesion.id] = sp.id
                 if columns != lesion.columns:
                     before = lesion_snapshot_of(lesion_in.id, lesion.columns)
                     after = lesion_snapshot_of(lesion_in.id, columns)
                     lesion_updates.append({"b_id": lesion.id, **columns})
-                    event("lesion.update", "lesion", lesion.id, before, after)
+                    event("lesion.update", "lesion", lesion.id, before, after, sp.id, lesion.id)
                     s.lesions_updated += 1
                     marks.add(lesion.id)
                 for treatment in lesion_in.treatments:
@@ -450,7 +450,8 @@ class _ChunkWriter:
                     elif stored_t.columns != tcols:
                         treatment_updates.append({"b_id": stored_t.id, "b_note": tcols["note"]})
                         event("treatment.update", "treatment", stored_t.id,
-                              treatment_snapshot_of(stored_t.columns), treatment_snapshot_of(tcols))
+                              treatment_snapshot_of(stored_t.columns), treatment_snapshot_of(tcols),
+                              sp.id, lesion.id)
                         marks.add(lesion.id)
                 for obs in lesion_in.observations:
                     ocols = observation_columns(obs)
@@ -468,7 +469,8 @@ class _ChunkWriter:
                     observation_updates.append({"b_id": row.id, **ocols})
                     if features != row.features:
                         updated_features.append((row.id, features))
-                    event("observation.update", "observation", row.id, before, after)
+                    event("observation.update", "observation", row.id, before, after,
+                          sp.id, lesion.id)
                     s.observations_updated += 1
                     marks.add(lesion.id)
 
@@ -489,8 +491,9 @@ class _ChunkWriter:
                 .where(L.c.patient_id.in_({pid for pid, _, _ in new_lesions})))}
             for pid, lesion_in, cols in new_lesions:
                 lesion_id = ids[(pid, lesion_in.id)]
+                owner[lesion_id] = pid
                 event("lesion.import", "lesion", lesion_id, None,
-                      lesion_snapshot_of(lesion_in.id, cols))
+                      lesion_snapshot_of(lesion_in.id, cols), pid, lesion_id)
                 s.lesions_created += 1
                 self.changed.add(lesion_id)
                 new_treatments += [(lesion_id, _treatment_columns(t)) for t in lesion_in.treatments]
@@ -515,7 +518,7 @@ class _ChunkWriter:
             for lid, cols, features in new_observations:
                 oid = obs_ids[(lid, cols["date"])]
                 event("observation.import", "observation", oid, None,
-                      observation_snapshot_of(cols, features))
+                      observation_snapshot_of(cols, features), owner[lid], lid)
                 feature_rows += [{"observation_id": oid, "feature": f} for f in features]
             s.observations_created += len(new_observations)
             if feature_rows:
@@ -529,7 +532,7 @@ class _ChunkWriter:
             for lid, cols in new_treatments:
                 event("treatment.import", "treatment",
                       treatment_ids[(lid, cols["date"], cols["kind"])], None,
-                      treatment_snapshot_of(cols))
+                      treatment_snapshot_of(cols), owner[lid], lid)
         if treatment_updates:
             self.session.execute(
                 update(T).where(T.c.id == bindparam("b_id"))
@@ -555,6 +558,5 @@ class _ChunkWriter:
                 update(L).where(L.c.id.in_(sorted(marks)))
                 .values(data_version=L.c.data_version + 1, assessment_due_at=at))
             self.changed |= marks
-        if audits:
-            self.session.execute(insert(A), audits)
+        audit_rows(self.session, audits)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from tracker import dispatch
 from tracker.errors import InvalidInput, Problem
 from tracker.services import imports
 from tracker.timeline import stream_timeline
@@ -13,6 +12,7 @@ from tracker.vocabulary import Role
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
+from workers import dispatch
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 
