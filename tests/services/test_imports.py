@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker import demo
 from tracker.db import session_factory
-from tracker.demo import generate
 from tracker.errors import InvalidInput
+from tracker.export import export_timeline
 from tracker.migrate import upgrade
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
 from tracker.services.imports import ImportSummary, import_stream
-from tracker.services.records import export_timeline
 from tracker.timeline import MAX_REPORTED_PROBLEMS, PatientStream
 
 TODAY = date.today()
@@ -34,8 +34,8 @@ def stream(doc: dict[str, Any] | bytes) -> PatientStream:
     return PatientStream(io.BytesIO(data), today=TODAY)
 
 
-def cohort(seed: int = 4) -> dict[str, Any]:
-    return generate(TODAY, seed=seed, copies=1)
+def cohort() -> dict[str, Any]:
+    return demo.document(TODAY)
 
 
 def counts(session: Session) -> dict[str, int]:
