@@ -244,10 +244,10 @@ def _int_arg(name: str) -> int:
 @requires(Role.CLINICIAN)
 def chart(lesion_id: int, fmt: str) -> Any:
     session = get_session()
-    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id))
+    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today())
     return charts.serve(
         key,
-        lambda: charts.render_lesion(lesion_with_everything(session, lesion_id), fmt),
+        lambda: charts.render_lesion(lesion_with_everything(session, lesion_id), fmt, today()),
         fmt, f"lesion-{lesion_id}", download=request.args.get("download") == "1",
     )
 
