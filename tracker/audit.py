@@ -16,7 +16,7 @@ from tracker.models import Alert, AuditEvent, Lesion, Observation, Treatment
 SYSTEM_ACTOR = "system"
 # audited rows that belong to a lesion (their `lesion_id` files the event under it)
 OWNED_BY_A_LESION: dict[str, type[Base]] = {"observation": Observation, "alert": Alert,
-                                            "treatment": Treatment}
+                                             "treatment": Treatment}
 
 
 def audit(

@@ -29,7 +29,7 @@ from tracker.queries import PENDING, observation_stage, open_alerts_of
 from tracker.vocabulary import SEVERITY_RANK, Severity, Stage
 from tracker.vocabulary import label as code_label
 
-STYLE = "4"  # bump when the drawing changes, so caches and ETags move on
+STYLE = "5"  # bump when the drawing changes, so caches and ETags move on
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 STAGE_COLORS: dict[str, str] = {
@@ -216,12 +216,10 @@ def _lesion_figure(lesion: Lesion, today: date) -> Figure:
                        zorder=3)
     ax.set_ylim(0, top)
     treated = _mark_treatments(ax, lesion, top)
-    treatment_days = [t.date for t in lesion.treatments]
-    if dates or treatment_days:
-        first = min([*dates_shown[:1], *treatment_days])
-        last = max([*dates[-1:], *treatment_days])
-        ax.set_xlim(date2num(first - pad / 2),
-                    date2num(max(last + pad, min(today + pad / 2, last + pad * 4))))
+    if dates:
+        shown = sorted([*dates_shown, *(t.date for t in lesion.treatments)])
+        ax.set_xlim(date2num(shown[0] - pad / 2),
+                    date2num(max(shown[-1] + pad, min(today + pad / 2, shown[-1] + pad * 4))))
     ax.set_ylabel("Longest diameter (mm)", color=INK, fontsize=9)
     _dates_axis(ax)
     marks: list[Any] = []

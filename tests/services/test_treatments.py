@@ -145,6 +145,9 @@ def test_removal_is_audited_and_marks_the_lesion(
     version, _ = versions(session, lid)
     assert delete_treatment(session, row.id, actor="dr.s") == lid
     assert treatments_of(session, lid) == []
+    # every treatment event is filed under its lesion (the lesion's history shows it)
+    assert set(session.scalars(select(AuditEvent.lesion_id).where(
+        AuditEvent.target_type == "treatment"))) == {lid}
     assert audit_trail(session)[-1] == (
         "treatment.delete", {"date": "2024-01-22", "kind": "injection"}, None)
     assert versions(session, lid) == (version + 1, True)

@@ -100,7 +100,8 @@ def engine_alerts(url: str, as_of: date) -> set[tuple[Any, ...]]:
     with session_scope(url) as s:
         lesions = s.scalars(
             select(Lesion).options(
-                selectinload(Lesion.observations).selectinload(Observation.feature_rows)
+                selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+                selectinload(Lesion.treatments),
             )
         )
         return {
