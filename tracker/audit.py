@@ -89,3 +89,10 @@ def audit_many(
             for target_id in target_ids
         ],
     )
+
+
+def audit_rows(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Events already filed under their patient and lesion, in one statement (the bulk
+    import, which knows each row's owners without reading them back)."""
+    if events:
+        session.execute(insert(AuditEvent), list(events))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 
 import click
 from sqlalchemy import select
@@ -63,9 +63,9 @@ from tracker.queries import (
     stale_lesions,
     stored_patient_id,
 )
-from tracker.services import assessment, records, users
+from tracker.services import assessment, imports, users
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
-from tracker.timeline import Timeline, json_schema, load_timeline
+from tracker.timeline import PatientStream, Timeline, json_schema, load_timeline
 from tracker.vocabulary import Compartment, Entity, Region, Role
 
 P = ParamSpec("P")
@@ -160,6 +160,12 @@ def read_timeline(path: str) -> Timeline:
 
 
 def read_file(path: str, max_bytes: int) -> bytes:
+    with open_file(path, max_bytes) as f:
+        return f.read()
+
+
+def open_file(path: str, max_bytes: int) -> BinaryIO:
+    """A file opened for reading once it is known to exist and to fit the size limit."""
     p = Path(path)
     if not p.is_file():
         fail([Problem(path, "no such file")])
@@ -167,7 +173,7 @@ def read_file(path: str, max_bytes: int) -> bytes:
     if size > max_bytes:
         fail([Problem(path, f"file is {size} bytes; the limit is {max_bytes} bytes")])
     try:
-        return p.read_bytes()
+        return p.open("rb")
     except OSError as exc:  # e.g. permission denied
         fail([Problem(path, f"cannot be read: {exc.strerror or exc}")])
         raise
@@ -211,10 +217,11 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @reports_errors
 def import_cmd(file: str) -> None:
-    """Validate a lesion-timeline/1 FILE whole, then store it in one transaction."""
-    timeline = read_timeline(file)
-    with session() as s:
-        summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
+    """Store a lesion-timeline/1 FILE in one transaction, read patient by patient; on any
+    problem nothing is stored and every problem is printed."""
+    with open_file(file, settings().max_timeline_bytes) as f, session() as s:
+        stream = PatientStream(f, today=date.today())
+        summary = imports.import_stream(s, stream, actor=CLI_ACTOR)
     sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
     tell_deferred(summary.changed_lesion_ids, sent)
@@ -300,7 +307,7 @@ def demo_cmd() -> None:
         if patient_exists(s, f"{DEMO_PREFIX}001"):
             click.echo("demo cohort already loaded")
             return
-        summary = records.import_timeline(s, demo.timeline(date.today()), actor="demo")
+        summary = imports.import_timeline(s, demo.timeline(date.today()), actor="demo")
     sent = queue_assessments(summary.changed_lesion_ids)
     tell_deferred(summary.changed_lesion_ids, sent)
     click.echo(

@@ -8,6 +8,7 @@ query says what it loads, so an N+1 fails loudly instead of slowly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -258,8 +259,15 @@ class Observation(Base):
     @property
     def features(self) -> list[str]:
         """Features in vocabulary order (the order evidence uses)."""
-        order = {f.value: i for i, f in enumerate(Feature)}
-        return sorted((r.feature for r in self.feature_rows), key=order.__getitem__)
+        return features_in_order(r.feature for r in self.feature_rows)
+
+
+_FEATURE_ORDER = {f.value: i for i, f in enumerate(Feature)}
+
+
+def features_in_order(codes: Iterable[str]) -> list[str]:
+    """Feature codes in vocabulary order (the order evidence and the timeline format use)."""
+    return sorted(codes, key=_FEATURE_ORDER.__getitem__)
 
 
 class ObservationFeature(Base):

@@ -9,13 +9,15 @@ invisible observation may carry), which also run on the parts pydantic could not
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, BinaryIO, Literal, TypeVar
 
+import ijson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -409,48 +411,54 @@ def _duplicates(items: list[Any], key: str) -> dict[Any, list[int]]:
     return {k: v for k, v in seen.items() if len(v) > 1}
 
 
+def patient_problems(patient: Any, ppath: str, *, today: date) -> Iterator[Problem]:
+    """Cross-field rules of one patient (its lesions and visits), over the raw patient object."""
+    patient = _dict(patient)
+    by = patient.get("birth_year")
+    if isinstance(by, int) and not isinstance(by, bool) and by > today.year:
+        yield Problem(f"{ppath}.birth_year", f"{by} is after the current year {today.year}")
+    lesions = _list(patient.get("lesions"))
+    for lid, idx in _duplicates(lesions, "id").items():
+        for i in idx[1:]:
+            yield Problem(
+                f"{ppath}.lesions[{i}].id",
+                f"{json.dumps(lid)} is used by {ppath}.lesions[{idx[0]}] too",
+            )
+    for li, lesion in enumerate(lesions):
+        lesion = _dict(lesion)
+        lpath = f"{ppath}.lesions[{li}]"
+        yield from lesion_problems(lesion, lpath, today=today, birth_year=by)
+        observations = _list(lesion.get("observations"))
+        for d, idx in _duplicates(observations, "date").items():
+            for i in idx[1:]:
+                yield Problem(
+                    f"{lpath}.observations[{i}].date",
+                    f"{d} is also the date of {lpath}.observations[{idx[0]}];"
+                    " one observation per lesion per day",
+                )
+        for oi, obs in enumerate(observations):
+            if isinstance(obs, dict):
+                yield from observation_problems(
+                    obs,
+                    f"{lpath}.observations[{oi}]",
+                    today=today,
+                    birth_year=by,
+                    event_date=lesion.get("event_date"),
+                )
+
+
+def _patient_id_used_before(pid: str, first: int) -> str:
+    return f"{json.dumps(pid)} is used by patients[{first}] too"
+
+
 def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
     """Cross-field rules over the raw document, tolerant of parts with the wrong shape."""
     patients = _list(raw.get("patients"))
     for pid, idx in _duplicates(patients, "id").items():
         for i in idx[1:]:
-            yield Problem(
-                f"patients[{i}].id", f"{json.dumps(pid)} is used by patients[{idx[0]}] too"
-            )
+            yield Problem(f"patients[{i}].id", _patient_id_used_before(pid, idx[0]))
     for pi, patient in enumerate(patients):
-        patient = _dict(patient)
-        ppath = f"patients[{pi}]"
-        by = patient.get("birth_year")
-        if isinstance(by, int) and not isinstance(by, bool) and by > today.year:
-            yield Problem(f"{ppath}.birth_year", f"{by} is after the current year {today.year}")
-        lesions = _list(patient.get("lesions"))
-        for lid, idx in _duplicates(lesions, "id").items():
-            for i in idx[1:]:
-                yield Problem(
-                    f"{ppath}.lesions[{i}].id",
-                    f"{json.dumps(lid)} is used by {ppath}.lesions[{idx[0]}] too",
-                )
-        for li, lesion in enumerate(lesions):
-            lesion = _dict(lesion)
-            lpath = f"{ppath}.lesions[{li}]"
-            yield from lesion_problems(lesion, lpath, today=today, birth_year=by)
-            observations = _list(lesion.get("observations"))
-            for d, idx in _duplicates(observations, "date").items():
-                for i in idx[1:]:
-                    yield Problem(
-                        f"{lpath}.observations[{i}].date",
-                        f"{d} is also the date of {lpath}.observations[{idx[0]}];"
-                        " one observation per lesion per day",
-                    )
-            for oi, obs in enumerate(observations):
-                if isinstance(obs, dict):
-                    yield from observation_problems(
-                        obs,
-                        f"{lpath}.observations[{oi}]",
-                        today=today,
-                        birth_year=by,
-                        event_date=lesion.get("event_date"),
-                    )
+        yield from patient_problems(patient, f"patients[{pi}]", today=today)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -469,12 +477,12 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def _unstorable(doc: Any) -> list[Problem]:
+def _unstorable(doc: Any, path: str = "", depth: int = 0) -> list[Problem]:
     """What no database can hold, whatever the document: nesting far deeper than any
     lesion-timeline/1 document (it would exhaust the stack), or a NUL character in text
-    (PostgreSQL refuses it)."""
+    (PostgreSQL refuses it). `path` and `depth` place a part (one patient) in its document."""
     problems: list[Problem] = []
-    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    stack: list[tuple[Any, str, int]] = [(doc, path, depth)]
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
@@ -488,6 +496,29 @@ def _unstorable(doc: Any) -> list[Problem]:
         elif isinstance(value, list):
             stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
     return sorted(problems, key=_sort_key)
+
+
+def _scan(doc: Any, depth: int = 0) -> tuple[bool, bool]:
+    """(anything `_unstorable` would report, any null in an object): the same walk without
+    building a path per value, for the common case of a clean part."""
+    stack: list[tuple[Any, int]] = [(doc, depth)]
+    nulls = False
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True, nulls
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True, nulls
+        elif isinstance(value, dict):
+            for v in value.values():
+                if v is None:
+                    nulls = True
+                elif isinstance(v, (dict, list, str)):
+                    stack.append((v, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list, str)))
+    return False, nulls
 
 
 def parse_json(data: bytes | str, *, max_bytes: int, what: str = "file") -> Any:
@@ -625,3 +656,187 @@ def observation_json(obs: ObservationIn) -> dict[str, Any]:
     if not out.get("features"):
         out.pop("features", None)
     return out
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+MAX_REPORTED_PROBLEMS = 100  # a huge bad file gives the first problems and a count, not megabytes
+
+
+class ProblemLog:
+    """Every problem of one input, counted; the first `limit` kept in the order they were found."""
+
+    def __init__(self, limit: int = MAX_REPORTED_PROBLEMS) -> None:
+        self.limit = limit
+        self.kept: list[Problem] = []
+        self.total = 0
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for p in problems:
+            self.total += 1
+            if len(self.kept) < self.limit:
+                self.kept.append(p)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def error(self) -> InvalidInput:
+        """The problems in document order; past the limit, a last line says how many more."""
+        listed = sorted(self.kept, key=_sort_key)
+        if self.total > len(listed):
+            listed.append(Problem("", f"... and {self.total - len(listed)} more problem(s);"
+                                      f" the first {len(listed)} are listed"))
+        return InvalidInput(listed)
+
+
+_OPEN = {"start_map", "start_array"}
+_CLOSE = {"end_map", "end_array"}
+_Event = tuple[str, str, Any]
+
+
+def _build(first: _Event, events: Iterator[_Event]) -> Any:
+    """The JSON value that starts with `first`, built from the events that follow it."""
+    builder = ijson.ObjectBuilder()
+    builder.event(first[1], first[2])
+    if first[1] in _OPEN:
+        depth = 1
+        for _prefix, kind, value in events:
+            builder.event(kind, value)
+            if kind in _OPEN:
+                depth += 1
+            elif kind in _CLOSE:
+                depth -= 1
+                if depth == 0:
+                    break
+    return builder.value
+
+
+class PatientStream:
+    """A lesion-timeline/1 document read patient by patient (ijson), so that memory follows one
+    patient, not the file. A first pass checks that the whole file is JSON and reads the
+    document's own keys (`format`), before anything is written; the second yields
+    `(index, PatientIn)` for every valid patient. Every problem (the same messages and paths as
+    `validate_timeline`, with the cross-patient check of duplicate ids) goes to `problems`; a
+    consumer writes nothing once `problems` is not empty.
+
+    Broken JSON raises InvalidInput with the JSON module's line and column (re-read whole: on
+    that error path only, the file is then in memory once)."""
+
+    def __init__(self, source: BinaryIO, *, today: date) -> None:
+        self.source = source
+        self.today = today
+        self.problems = ProblemLog()
+        self._first_index: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, PatientIn]]:
+        try:
+            head = self._head()
+            if head is None:
+                self.problems.extend(
+                    [Problem("", "expected a JSON object with format and patients")])
+                return
+            self._check_head(*head)
+            if not head[1]:
+                return
+            self.source.seek(0)
+            patients = ijson.items(self.source, "patients.item", use_float=True)
+            for index, raw in enumerate(patients):
+                patient = self._patient(index, raw)
+                if patient is not None:
+                    yield index, patient
+        except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+            raise self._broken(exc) from exc
+
+    def _head(self) -> tuple[dict[str, Any], bool] | None:
+        """First pass, before anything is written: the whole file is well-formed JSON, and
+        the document's keys other than the patients (built; the patients are only skipped)."""
+        events: Iterator[_Event] = ijson.parse(self.source, use_float=True)
+        first = next(events, None)
+        if first is None:
+            raise ijson.IncompleteJSONError("empty")
+        if first[1] != "start_map":
+            for _ in events:  # a broken tail is reported as broken JSON, as before
+                pass
+            return None
+        head: dict[str, Any] = {}
+        arrays = 0
+        for _prefix, kind, key in events:
+            if kind == "end_map":
+                break
+            value_start = next(events)
+            if key == "patients" and value_start[1] == "start_array":
+                arrays += 1
+                depth = 1
+                for _p, inner, _v in events:
+                    if inner in _OPEN:
+                        depth += 1
+                    elif inner in _CLOSE:
+                        depth -= 1
+                        if depth == 0:
+                            break
+            else:
+                head[key] = _build(value_start, events)
+        for _ in events:
+            pass
+        if arrays > 1:
+            self.problems.extend([Problem("patients", "is given more than once")])
+        return head, arrays > 0
+
+    def _patient(self, index: int, raw: Any) -> PatientIn | None:
+        path = f"patients[{index}]"
+        unstorable, nulls = _scan(raw, depth=2)
+        if unstorable:
+            self.problems.extend(_unstorable(raw, path, depth=2))
+            return None
+        cleaned = _drop_nulls(raw) if nulls else raw
+        problems: list[Problem] = []
+        pid = cleaned.get("id") if isinstance(cleaned, dict) else None
+        if isinstance(pid, str):
+            first = self._first_index.setdefault(pid, index)
+            if first != index:
+                problems.append(Problem(f"{path}.id", _patient_id_used_before(pid, first)))
+        patient: PatientIn | None = None
+        try:
+            patient = PatientIn.model_validate(cleaned)
+        except ValidationError as exc:
+            problems.extend(_problems_of(exc, ("patients", index)))
+        problems.extend(patient_problems(cleaned, path, today=self.today))
+        self.problems.extend(problems)
+        return None if problems else patient
+
+    def _check_head(self, head: dict[str, Any], streamed: bool) -> None:
+        unstorable = _unstorable(head)
+        if unstorable:
+            self.problems.extend(unstorable)
+            return
+        cleaned = _drop_nulls(head)
+        if streamed:
+            cleaned["patients"] = []
+        try:
+            Timeline.model_validate(cleaned)
+        except ValidationError as exc:
+            self.problems.extend(_problems_of(exc))
+        if not streamed:
+            self.problems.extend(document_problems(cleaned, today=self.today))
+
+    def _broken(self, exc: Exception) -> InvalidInput:
+        """The message the whole-document reader gives for this input."""
+        self.source.seek(0)
+        data = self.source.read()
+        try:
+            validate_timeline(parse_json(data, max_bytes=len(data) + 1), today=self.today)
+        except InvalidInput as whole:
+            return whole
+        except ValueError:  # e.g. an integer longer than Python converts
+            pass
+        return InvalidInput([Problem("", f"not valid JSON: {str(exc).splitlines()[0]}")])
+
+
+def stream_timeline(data: bytes, *, today: date, max_bytes: int) -> PatientStream:
+    """An uploaded document (already in memory, within `max_bytes`) read patient by patient."""
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            [Problem("", f"file is {len(data)} bytes; the limit is {max_bytes} bytes")]
+        )
+    return PatientStream(io.BytesIO(data), today=today)

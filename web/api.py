@@ -34,15 +34,15 @@ from tracker.queries import (
     patient_record,
     worklist,
 )
-from tracker.services import identity, records, treatments
+from tracker.services import identity, imports, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.identity import parse_prefer
 from tracker.timeline import (
     ObservationIn,
     Timeline,
     TreatmentIn,
-    load_timeline,
     parse_json,
+    stream_timeline,
     validate_model,
     validate_observation,
     validate_treatment,
@@ -594,8 +594,8 @@ def snooze(alert_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def import_timeline() -> dict[str, Any]:
     limit = int(current_app.config["MAX_TIMELINE_BYTES"])
-    timeline = load_timeline(request.get_data(), today=today(), max_bytes=limit)
-    summary = records.import_timeline(get_session(), timeline, actor=actor())
+    stream = stream_timeline(request.get_data(), today=today(), max_bytes=limit)
+    summary = imports.import_stream(get_session(), stream, actor=actor())
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
     return {**summary.as_dict(), "assessments_queued": queued}
 

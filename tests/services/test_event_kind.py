@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.models import AuditEvent, Lesion
-from tracker.services.records import import_timeline
+from tracker.services.imports import import_timeline
 from tracker.timeline import validate_timeline
 
 TODAY = date(2026, 11, 25)

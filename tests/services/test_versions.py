@@ -8,13 +8,12 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import StaleVersion
-from tracker.models import Observation
-from tracker.services import records
+from tracker.models import AuditEvent, Observation
+from tracker.services import imports, records
 from tracker.timeline import ObservationIn, validate_timeline
 
 VISIT = {"date": "2024-01-10", "modality": "XR", "size_mm": [12], "density": "dense",
@@ -39,27 +38,33 @@ def test_every_change_moves_the_version_and_a_stale_one_is_refused(session: Sess
     assert session.get(Observation, target) is not None
 
 
-def test_an_import_holding_an_older_version_cannot_overwrite_a_newer_one(
-    database_url: str,
-) -> None:
-    """A writer that read version 1 (here an import whose session already holds the row) and
-    writes after someone stored version 2 fails instead of silently winning."""
+def test_an_import_moves_the_version_so_an_older_edit_is_refused(database_url: str) -> None:
+    """The bulk import writes under the row lock with its audit "before" the value it replaced,
+    and moves the version: an edit form still holding the version before the import is refused
+    instead of silently overwriting what the import wrote."""
     factory = session_factory(database_url)
     with factory() as s:
         patient = make_patient(s, external_id="P-1")
         lesion = make_lesion(s, patient=patient, observations=[obs("2024-01-10", 12)])
         target = lesion.id
-    with factory() as slow, factory() as quick:
-        held = slow.scalars(select(Observation).where(Observation.lesion_id == target)).one()
-        assert held.version == 1
-        records.update_observation(quick, held.id, ObservationIn.model_validate(
-            {**VISIT, "pain": 2}), actor="quick", expected_version=1)
-        doc = records_timeline(pain=9)
-        with pytest.raises(StaleDataError):
-            records.import_timeline(slow, validate_timeline(doc, today=date.today()), actor="slow")
     with factory() as s:
-        stored = s.scalars(select(Observation).where(Observation.lesion_id == target)).one()
-        assert (stored.pain, stored.version) == (2, 2)
+        held = s.scalars(select(Observation).where(Observation.lesion_id == target)).one()
+        obs_id = held.id
+        records.update_observation(s, obs_id, ObservationIn.model_validate(
+            {**VISIT, "pain": 2}), actor="quick", expected_version=1)
+    with factory() as s:
+        doc = records_timeline(pain=9)
+        imports.import_timeline(s, validate_timeline(doc, today=date.today()), actor="import")
+        s.commit()
+    with factory() as s:
+        stored = s.get(Observation, obs_id)
+        assert stored is not None and (stored.pain, stored.version) == (9, 3)
+        event = s.scalars(select(AuditEvent).where(AuditEvent.actor == "import",
+                                                   AuditEvent.target_type == "observation")).one()
+        assert event.before is not None and event.before["pain"] == 2
+        with pytest.raises(StaleVersion):
+            records.update_observation(s, obs_id, ObservationIn.model_validate(
+                {**VISIT, "pain": 4}), actor="late", expected_version=2)
 
 
 def records_timeline(pain: int) -> dict[str, object]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from tracker.errors import InvalidInput, Problem, assessment_deferred
-from tracker.services import records
-from tracker.timeline import load_timeline
+from tracker.services import imports
+from tracker.timeline import stream_timeline
 from tracker.vocabulary import Role
 from web.auth import actor, requires
 from web.clock import today
@@ -29,8 +29,8 @@ def upload() -> str | tuple[str, int]:
         return render_template("imports/upload.html", problems=problems, summary=None), 400
     data = file.read(limit + 1)
     try:
-        timeline = load_timeline(data, today=today(), max_bytes=limit)
-        summary = records.import_timeline(get_session(), timeline, actor=actor())
+        stream = stream_timeline(data, today=today(), max_bytes=limit)
+        summary = imports.import_stream(get_session(), stream, actor=actor())
     except InvalidInput as exc:
         return render_template("imports/upload.html", problems=exc.problems, summary=None,
                                filename=file.filename), 400
