@@ -337,3 +337,10 @@ def user_demo_cmd(print_password: bool) -> None:
             return
         users.create_user(s, "demo", password, Role.ADMIN.value, actor=CLI_ACTOR)
     click.echo(f"demo user added (password in {secret})")
+
+
+# The interoperability commands (DICOM SR, CSV, FHIR) live in their own module.
+from tracker.interop.commands import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    main.add_command(_command)
