@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -30,6 +30,7 @@ from tracker.vocabulary import (
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Laterality,
     Margin,
@@ -38,6 +39,7 @@ from tracker.vocabulary import (
     Region,
     Sex,
     Texture,
+    TreatmentKind,
 )
 
 FORMAT = "lesion-timeline/1"
@@ -50,6 +52,17 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
+# DICOM UI: components of digits separated by dots, no leading zero unless the component is "0".
+STUDY_UID_PATTERN = r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$"
+StudyUid = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=STUDY_UID_PATTERN)
+]
+# DICOM SH: no control characters, no backslash (DICOM's value separator).
+ACCESSION_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\\]+$"
+Accession = Annotated[
+    str, StringConstraints(min_length=1, max_length=16, pattern=ACCESSION_PATTERN)
+]
+Note = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)]
 
 
 class _Strict(BaseModel):
@@ -78,7 +91,17 @@ class ObservationIn(_Strict):
     pattern: Pattern | None = None
     features: list[Feature] = Field(default_factory=list)
     pain: Annotated[int, Field(ge=0, le=10, strict=True)] | None = None
-    note: Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)] | None = None
+    study_uid: StudyUid | None = None
+    accession: Accession | None = None
+    note: Note | None = None
+
+
+class TreatmentIn(_Strict):
+    """One treatment of a lesion. Also what the web form and the API post."""
+
+    date: date
+    kind: TreatmentKind
+    note: Note | None = None
 
 
 class LesionIn(_Strict):
@@ -86,6 +109,8 @@ class LesionIn(_Strict):
     site: Site
     entity: Entity | None = None
     event_date: date | None = None
+    event_kind: EventKind | None = None
+    treatments: list[TreatmentIn] = Field(default_factory=list)
     observations: Annotated[list[ObservationIn], Field(min_length=1)]
 
 
@@ -139,6 +164,18 @@ _CODE_FIELDS: dict[str, type[StrEnum]] = {
     "pattern": Pattern,
     "features": Feature,
     "sex": Sex,
+    "event_kind": EventKind,
+    "kind": TreatmentKind,
+}
+
+# Field names whose vocabulary list is called otherwise in vocabulary.md.
+_CODE_NAMES: dict[str, str] = {"event_kind": "event kind", "kind": "treatment kind"}
+
+# What a pattern-constrained text field may hold, in the user's words.
+_PATTERN_RULES: dict[str, str] = {
+    "study_uid": "is not a DICOM StudyInstanceUID: digits and dots, up to 64 characters,"
+    " no empty component and no leading zero in a component",
+    "accession": "may not contain a backslash or a control character",
 }
 
 
@@ -165,7 +202,9 @@ def _message(err: Any) -> str:
         allowed = (
             ", ".join(c.value for c in list(codes)) if codes else str(ctx.get("expected", ""))
         )
-        return f"{_show(value)} is not a {field.rstrip('s')} code (one of: {allowed})"
+        name = _CODE_NAMES.get(field, field.rstrip("s"))
+        article = "an" if name[0] in "aeiou" else "a"
+        return f"{_show(value)} is not {article} {name} code (one of: {allowed})"
     if kind == "less_than_equal":
         return f"{_show(value)} is above {_show(ctx['le'])}"
     if kind == "greater_than":
@@ -176,6 +215,8 @@ def _message(err: Any) -> str:
         return f"is {len(value)} characters; at most {ctx['max_length']} allowed"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_pattern_mismatch" and field in _PATTERN_RULES:
+        return f"{_show(value)} {_PATTERN_RULES[field]}"
     if kind == "string_pattern_mismatch":
         return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-64 characters)"
     if kind == "too_short":
@@ -237,6 +278,81 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def date_problems(
+    value: Any,
+    path: str,
+    *,
+    today: date,
+    birth_year: Any = None,
+    event_date: Any = None,
+) -> Iterator[Problem]:
+    """The date rules shared by observations and treatments: not in the future, not before the
+    patient's birth year, not before the lesion's event date."""
+    d = _as_date(value)
+    if d is None:
+        return
+    if d > today:
+        yield Problem(path, f"{d} is in the future")
+    if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
+        yield Problem(path, f"{d} is before the patient's birth year {birth_year}")
+    ev = _as_date(event_date)
+    if ev is not None and d < ev:
+        yield Problem(path, f"{d} is before the lesion's event_date {ev}")
+
+
+def treatment_problems(
+    treatment: dict[str, Any],
+    path: str,
+    *,
+    today: date,
+    birth_year: Any = None,
+    event_date: Any = None,
+) -> Iterator[Problem]:
+    """Rules of one treatment that need today's date or the lesion (also used by forms).
+    A treatment may share its date with an observation."""
+    yield from date_problems(
+        treatment.get("date"),
+        f"{path}.date",
+        today=today,
+        birth_year=birth_year,
+        event_date=event_date,
+    )
+
+
+def same_treatment_message(when: Any, kind: Any, other: str) -> str:
+    """One wording for a treatment repeated on one date, in a file or against stored rows."""
+    return f"{kind} on {when} is also {other}; one treatment of a kind per lesion per day"
+
+
+def lesion_problems(lesion: dict[str, Any], path: str, *, today: date, birth_year: Any = None
+                    ) -> Iterator[Problem]:
+    """Rules of a lesion's own fields and its treatments (observations: `observation_problems`)."""
+    ev = _as_date(lesion.get("event_date"))
+    if ev is not None and ev > today:
+        yield Problem(f"{path}.event_date", f"{ev} is in the future")
+    if lesion.get("event_kind") is not None and lesion.get("event_date") is None:
+        yield Problem(f"{path}.event_kind", "needs an event_date (the date of that event)")
+    treatments = _list(lesion.get("treatments"))
+    first: dict[tuple[str, str], int] = {}
+    for ti, treatment in enumerate(treatments):
+        if not isinstance(treatment, dict):
+            continue
+        tpath = f"{path}.treatments[{ti}]"
+        yield from treatment_problems(
+            treatment, tpath, today=today, birth_year=birth_year,
+            event_date=lesion.get("event_date"),
+        )
+        when, kind = treatment.get("date"), treatment.get("kind")
+        if isinstance(when, str) and isinstance(kind, str):
+            if (when, kind) in first:
+                yield Problem(
+                    f"{tpath}.kind",
+                    same_treatment_message(when, kind, f"{path}.treatments[{first[when, kind]}]"),
+                )
+            else:
+                first[when, kind] = ti
+
+
 def observation_problems(
     obs: dict[str, Any],
     path: str,
@@ -246,24 +362,17 @@ def observation_problems(
     event_date: Any = None,
 ) -> Iterator[Problem]:
     """Rules of one observation that span fields or need today's date (also used by forms)."""
-    d = _as_date(obs.get("date"))
-    if d is not None:
-        if d > today:
-            yield Problem(f"{path}.date", f"{d} is in the future")
-        if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
-            yield Problem(f"{path}.date", f"{d} is before the patient's birth year {birth_year}")
-        ev = _as_date(event_date)
-        if ev is not None and d < ev:
-            yield Problem(f"{path}.date", f"{d} is before the lesion's event_date {ev}")
+    yield from date_problems(
+        obs.get("date"), f"{path}.date", today=today, birth_year=birth_year, event_date=event_date
+    )
     visible = obs.get("visible", True)
     if visible is False:
         for key in ("size_mm", "density", "margin", "texture", "pattern"):
             if obs.get(key) is not None:
                 yield Problem(f"{path}.{key}", "must be absent when visible is false")
-    elif visible is True:
-        for key in ("size_mm", "density", "margin"):
-            if obs.get(key) is None:
-                yield Problem(f"{path}.{key}", "is required when the lesion is visible")
+    elif visible is True and obs.get("size_mm") is None:
+        # density and margin may be absent on a visible observation: "not assessed".
+        yield Problem(f"{path}.size_mm", "is required when the lesion is visible")
     sizes = obs.get("size_mm")
     numbers = isinstance(sizes, list) and all(
         isinstance(s, (int, float)) and not isinstance(s, bool) for s in sizes
@@ -312,9 +421,7 @@ def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
         for li, lesion in enumerate(lesions):
             lesion = _dict(lesion)
             lpath = f"{ppath}.lesions[{li}]"
-            ev = _as_date(lesion.get("event_date"))
-            if ev is not None and ev > today:
-                yield Problem(f"{lpath}.event_date", f"{ev} is in the future")
+            yield from lesion_problems(lesion, lpath, today=today, birth_year=by)
             observations = _list(lesion.get("observations"))
             for d, idx in _duplicates(observations, "date").items():
                 for i in idx[1:]:
@@ -422,6 +529,39 @@ def load_timeline(data: bytes | str, *, today: date, max_bytes: int) -> Timeline
     return validate_timeline(parse_json(data, max_bytes=max_bytes), today=today)
 
 
+_Part = TypeVar("_Part", bound=BaseModel)
+
+
+def _validate_part(
+    model: type[_Part],
+    rules: Callable[..., Iterator[Problem]],
+    raw: Any,
+    *,
+    today: date,
+    birth_year: int | None,
+    event_date: date | None,
+    path: str,
+) -> _Part:
+    """One part posted by a form or the API, checked like the same part inside a timeline."""
+    if not isinstance(raw, dict):
+        raise InvalidInput([Problem(path, "expected an object")])
+    cleaned = _drop_nulls(raw)
+    problems: list[Problem] = []
+    part: _Part | None = None
+    try:
+        part = model.model_validate(cleaned)
+    except ValidationError as exc:
+        problems.extend(_problems_of(exc, (path,) if path else ()))
+    problems.extend(
+        Problem(p.path.lstrip("."), p.message)
+        for p in rules(cleaned, path, today=today, birth_year=birth_year, event_date=event_date)
+    )
+    if problems:
+        raise InvalidInput(sorted(problems, key=_sort_key))
+    assert part is not None
+    return part
+
+
 def validate_observation(
     raw: Any,
     *,
@@ -431,25 +571,22 @@ def validate_observation(
     path: str = "",
 ) -> ObservationIn:
     """One observation posted by a form or the API, checked like one inside a timeline."""
-    if not isinstance(raw, dict):
-        raise InvalidInput([Problem(path, "expected an object")])
-    cleaned = _drop_nulls(raw)
-    problems: list[Problem] = []
-    obs: ObservationIn | None = None
-    try:
-        obs = ObservationIn.model_validate(cleaned)
-    except ValidationError as exc:
-        problems.extend(_problems_of(exc, (path,) if path else ()))
-    problems.extend(
-        Problem(p.path.lstrip("."), p.message)
-        for p in observation_problems(
-            cleaned, path, today=today, birth_year=birth_year, event_date=event_date
-        )
-    )
-    if problems:
-        raise InvalidInput(sorted(problems, key=_sort_key))
-    assert obs is not None
-    return obs
+    return _validate_part(ObservationIn, observation_problems, raw, today=today,
+                          birth_year=birth_year, event_date=event_date, path=path)
+
+
+def validate_treatment(
+    raw: Any,
+    *,
+    today: date,
+    birth_year: int | None = None,
+    event_date: date | None = None,
+    path: str = "",
+) -> TreatmentIn:
+    """One treatment posted by a form or the API, checked like one inside a timeline (the
+    same-date-and-kind rule against stored treatments is the service's)."""
+    return _validate_part(TreatmentIn, treatment_problems, raw, today=today,
+                          birth_year=birth_year, event_date=event_date, path=path)
 
 
 def json_schema() -> dict[str, Any]:
@@ -459,9 +596,11 @@ def json_schema() -> dict[str, Any]:
     schema["$id"] = "urn:calcitrack:lesion-timeline/1"
     schema["description"] = (
         "calcitrack timeline exchange format. Rules that span fields (dates not in the future, "
-        "not before birth_year or event_date; no two observations of a lesion on one date; "
-        "size_mm, density and margin required when visible and absent when not) are checked "
-        "by calcitrack on import."
+        "not before birth_year or event_date, for observations and treatments; no two "
+        "observations of a lesion on one date; no two treatments of a lesion with the same date "
+        "and kind; event_kind only with event_date; size_mm required when visible; size_mm, "
+        "density, margin, texture and pattern absent when not visible; density and margin absent "
+        "on a visible observation mean not assessed) are checked by calcitrack on import."
     )
     return schema
 
