@@ -10,6 +10,8 @@ a radiologist completed, and importing the same file twice changes nothing.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -118,3 +120,32 @@ def import_converted(session: Session, converted: Converted, *, actor: str, toda
         return import_timeline(session, timeline, actor=actor)
     except InvalidInput as exc:
         raise InvalidInput(_located(converted, exc.problems)) from exc
+
+
+@contextmanager
+def _commit_deferred(session: Session) -> Iterator[None]:
+    """Inside: each chunk's commit only flushes, so many chunks make one transaction."""
+    session.commit = session.flush  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del session.commit  # back to the class's method
+
+
+def import_chunks(session: Session, chunks: Iterable[Converted], *, actor: str,
+                  today: date) -> ImportSummary:
+    """Import documents one after the other in ONE transaction: all of them or nothing.
+
+    Flushed rows are only weakly held by the session, so memory follows one chunk, not the
+    file; each chunk is checked against what the previous ones wrote."""
+    total = ImportSummary()
+    changed: set[int] = set()
+    with _commit_deferred(session):
+        for converted in chunks:
+            part = import_converted(session, converted, actor=actor, today=today)
+            for key, value in part.as_dict().items():
+                setattr(total, key, getattr(total, key) + value)
+            changed.update(part.changed_lesion_ids)
+    session.commit()
+    total.changed_lesion_ids = sorted(changed)
+    return total
