@@ -32,6 +32,7 @@ class Settings:
     alert_emails: tuple[str, ...]
     webhook_url: str | None
     max_timeline_bytes: int
+    viewer_url_template: str | None
 
 
 def _embedded_sqlite(instance: Path, name: str) -> str:
@@ -62,4 +63,5 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         alert_emails=tuple(a.strip() for a in env.get("ALERT_EMAILS", "").split(",") if a.strip()),
         webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
+        viewer_url_template=env.get("VIEWER_URL_TEMPLATE") or None,
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
+from tracker.interop.viewer import check_template, images_url
 from tracker.vocabulary import label
 from web.clock import today
 
@@ -54,7 +56,15 @@ def percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.0f}%"
 
 
+def open_images(observation: dict[str, Any]) -> str | None:
+    """The observation's "Open images" URL when a viewer is configured (VIEWER_URL_TEMPLATE)."""
+    return images_url(current_app.config.get("VIEWER_URL_TEMPLATE"), observation)
+
+
 def init_app(app: Flask) -> None:
+    if app.config.get("VIEWER_URL_TEMPLATE"):
+        check_template(app.config["VIEWER_URL_TEMPLATE"])
+    app.add_template_filter(open_images, "images_url")
     app.add_template_filter(code_label, "label")
     app.add_template_filter(sizes, "sizes")
     app.add_template_filter(day, "day")

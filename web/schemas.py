@@ -71,6 +71,10 @@ class ObservationOut(_Out):
     confidence: float | None = None
     evidence: list[str] | None = None
     classifications: dict[str, str] | None = None
+    study_uid: str | None = Field(None, description="DICOM StudyInstanceUID of the images")
+    accession: str | None = None
+    images_url: str | None = Field(None, description="viewer link, when VIEWER_URL_TEMPLATE is"
+                                   " set and the study is known")
 
 
 class AssessmentOut(_Out):
