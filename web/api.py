@@ -183,7 +183,7 @@ def with_images(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add `images_url` (the viewer link) where VIEWER_URL_TEMPLATE is set and a study known."""
     template = current_app.config.get("VIEWER_URL_TEMPLATE")
     for obs in observations:
-        url = images_url(template, obs)
+        url = images_url(template, obs.get("study_uid"), obs.get("accession"))
         if url:
             obs["images_url"] = url
     return observations

@@ -56,9 +56,15 @@ def percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.0f}%"
 
 
-def open_images(observation: dict[str, Any]) -> str | None:
-    """The observation's "Open images" URL when a viewer is configured (VIEWER_URL_TEMPLATE)."""
-    return images_url(current_app.config.get("VIEWER_URL_TEMPLATE"), observation)
+def open_images(observation: Any) -> str | None:
+    """The observation's (row or JSON) "Open images" URL when VIEWER_URL_TEMPLATE is set."""
+    def field(name: str) -> Any:
+        if isinstance(observation, dict):
+            return observation.get(name)
+        return getattr(observation, name, None)
+
+    return images_url(current_app.config.get("VIEWER_URL_TEMPLATE"), field("study_uid"),
+                      field("accession"))
 
 
 def init_app(app: Flask) -> None:

@@ -39,7 +39,7 @@ SYSTEMS: dict[str, str] = {
     name: f"{NAMESPACE}:{name}"
     for name in ("patient-id", "lesion-id", "observation", "stage", "density", "margin",
                  "texture", "pattern", "feature", "entity", "alert-kind", "alert-severity",
-                 "alert-rule", "engine", "modality")
+                 "alert-rule", "engine")
 }
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"

@@ -6,7 +6,6 @@ template, or for an observation without a study, there is no link.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tracker.errors import InvalidInput, Problem
@@ -23,12 +22,12 @@ def check_template(template: str) -> None:
         raise InvalidInput([Problem("VIEWER_URL_TEMPLATE", "must contain {study_uid}")])
 
 
-def images_url(template: str | None, observation: dict[str, Any]) -> str | None:
-    """The viewer URL for this observation's study, or None."""
-    uid = observation.get("study_uid")
-    if not template or not uid:
+def images_url(template: str | None, study_uid: str | None,
+               accession: str | None = None) -> str | None:
+    """The viewer URL for an observation's study, or None."""
+    if not template or not study_uid:
         return None
-    if "{accession}" in template and not observation.get("accession"):
+    if "{accession}" in template and not accession:
         return None
-    url = template.replace("{study_uid}", quote(str(uid), safe=""))
-    return url.replace("{accession}", quote(str(observation.get("accession") or ""), safe=""))
+    url = template.replace("{study_uid}", quote(study_uid, safe=""))
+    return url.replace("{accession}", quote(accession or "", safe=""))
