@@ -38,6 +38,7 @@ from tracker.vocabulary import (
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Laterality,
     Margin,
@@ -49,6 +50,7 @@ from tracker.vocabulary import (
     Sex,
     Stage,
     Texture,
+    TreatmentKind,
 )
 
 MAX_SIZE_MM = 500
@@ -106,12 +108,16 @@ class Lesion(Base):
     laterality: Mapped[str] = mapped_column(String(8))
     entity: Mapped[str | None] = mapped_column(String(40))
     event_date: Mapped[date | None] = mapped_column(Date)
+    event_kind: Mapped[str | None] = mapped_column(String(16))
 
     data_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     assessment_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assessed_version: Mapped[int | None] = mapped_column(Integer)
     assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     engine_version: Mapped[str | None] = mapped_column(String(32))
+    # The clinical-rules revision the engine implemented; with engine_version, what makes a
+    # stored assessment stale when either changes.
+    rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
     # Lesion-level results of the latest assessment (per-observation stages are in Assessment).
     current_stage: Mapped[str | None] = mapped_column(String(20))
     assessed_entity: Mapped[str | None] = mapped_column(String(40))
@@ -126,6 +132,12 @@ class Lesion(Base):
     transitions: Mapped[list[Transition]] = relationship(
         back_populates="lesion", lazy="raise", order_by="Transition.date"
     )
+    treatments: Mapped[list[Treatment]] = relationship(
+        back_populates="lesion",
+        lazy="raise",
+        passive_deletes=True,
+        order_by="(Treatment.date, Treatment.id)",
+    )
     alerts: Mapped[list[Alert]] = relationship(
         back_populates="lesion", lazy="raise", order_by="Alert.since"
     )
@@ -136,6 +148,10 @@ class Lesion(Base):
         code_check("region", Region),
         code_check("laterality", Laterality),
         code_check("entity", Entity),
+        code_check("event_kind", EventKind),
+        CheckConstraint(
+            "event_kind IS NULL OR event_date IS NOT NULL", name="event_kind_needs_date"
+        ),
         code_check("assessed_entity", Entity),
         code_check("current_stage", Stage),
         CheckConstraint(
@@ -166,6 +182,8 @@ class Observation(Base):
     texture: Mapped[str | None] = mapped_column(String(14))
     pattern: Mapped[str | None] = mapped_column(String(16))
     pain: Mapped[int | None] = mapped_column(SmallInteger)
+    study_uid: Mapped[str | None] = mapped_column(String(64))
+    accession: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(
@@ -200,7 +218,8 @@ class Observation(Base):
         CheckConstraint("size3_mm IS NULL OR size3_mm <= size1_mm", name="size3_not_longest"),
         CheckConstraint("size3_mm IS NULL OR size2_mm IS NOT NULL", name="size3_needs_size2"),
         CheckConstraint(
-            "(visible AND size1_mm IS NOT NULL AND density IS NOT NULL AND margin IS NOT NULL)"
+            # density and margin may be NULL on a visible observation: "not assessed".
+            "(visible AND size1_mm IS NOT NULL)"
             " OR (NOT visible AND size1_mm IS NULL AND density IS NULL AND margin IS NULL"
             " AND texture IS NULL AND pattern IS NULL)",
             name="visible_fields",
@@ -238,8 +257,36 @@ class ObservationFeature(Base):
     )
 
 
+class Treatment(Base):
+    """A treatment of a lesion (lavage, ESWT, ...). The engine reads it as context and for the
+    response of later observations; it never changes a stage."""
+
+    __tablename__ = "treatments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+    lesion: Mapped[Lesion] = relationship(back_populates="treatments", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("lesion_id", "date", "kind"),  # also the index a lesion is read by
+        code_check("kind", TreatmentKind),
+        CheckConstraint(
+            f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
+        ),
+    )
+
+
 class Assessment(Base):
-    """The engine's stage for one observation, with the evidence behind it."""
+    """The engine's stage for one observation, with the evidence behind it and, after a
+    treatment, the response (clinical-rules §7a)."""
 
     __tablename__ = "assessments"
 
@@ -254,7 +301,10 @@ class Assessment(Base):
     confidence: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list[str]] = mapped_column(JSON)
     classifications: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # {"baseline": "YYYY-MM-DD", "change_pct": .., "nadir_change_pct": .., "category": ..}
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     engine_version: Mapped[str] = mapped_column(String(32))
+    rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     observation: Mapped[Observation] = relationship(back_populates="assessment", lazy="raise")

@@ -282,16 +282,17 @@ def date_problems(
     value: Any,
     path: str,
     *,
-    today: date,
+    today: date | None,
     birth_year: Any = None,
     event_date: Any = None,
 ) -> Iterator[Problem]:
     """The date rules shared by observations and treatments: not in the future, not before the
-    patient's birth year, not before the lesion's event date."""
+    patient's birth year, not before the lesion's event date. `today=None` checks only the
+    latter two (a service re-checking validated input against the stored lesion)."""
     d = _as_date(value)
     if d is None:
         return
-    if d > today:
+    if today is not None and d > today:
         yield Problem(path, f"{d} is in the future")
     if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
         yield Problem(path, f"{d} is before the patient's birth year {birth_year}")

@@ -7,6 +7,7 @@ import threading
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from tracker.db import session_factory
 from tracker.engine import ENGINE_VERSION, infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Assessment, Lesion, Transition
+from tracker.services import assessment
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.assessment import (
     LESIONS,
@@ -52,12 +54,13 @@ def stored(session: Session, lesion_id: int) -> dict[str, Any]:
         "lesion": {
             k: getattr(lesion, k)
             for k in ("current_stage", "assessed_entity", "entity_source", "suggestions",
-                      "next_follow_up", "engine_version", "assessed_version", "assessed_at",
+                      "next_follow_up", "engine_version", "rules_revision", "assessed_version",
+                      "assessed_at",
                       "assessment_due_at", "data_version")
         },
         "assessments": [
             (a.id, a.observation_id, a.stage, a.confidence, a.evidence, a.classifications,
-             a.assessed_at)
+             a.response, a.rules_revision, a.assessed_at)
             for a in session.scalars(
                 select(Assessment).where(Assessment.lesion_id == lesion_id).order_by(Assessment.id)
             )
@@ -223,6 +226,26 @@ def test_stale_lesions(session: Session) -> None:
     session.execute(update(Lesion).where(Lesion.id == done.id).values(engine_version="0.0"))
     session.commit()
     assert stale_lesions(session) == [never.id, done.id]
+
+
+def test_assessment_records_the_rules_revision_and_a_new_one_makes_it_stale(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lesion = make_lesion(session, observations=PERSISTENT[:2])
+    assess_lesion(session, lesion.id, D("2025-03-01"))
+    got = stored(session, lesion.id)
+    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert stale_lesions(session) == []
+
+    monkeypatch.setattr(assessment, "RULES_REVISION", assessment.RULES_REVISION + 1)
+    assert stale_lesions(session) == [lesion.id]
+    outcome = assess_lesion(session, lesion.id, D("2025-03-01"))
+    assert outcome.changed
+    got = stored(session, lesion.id)
+    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert stale_lesions(session) == []
 
 
 def test_sweep_finds_old_marks_once_per_grace_period(session: Session) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.conftest import _port_open
 from tests.factories import make_lesion, make_patient, obs
@@ -23,6 +23,7 @@ from tracker import dispatch
 from tracker.db import session_factory, session_scope
 from tracker.migrate import upgrade
 from tracker.models import Alert, Assessment, Lesion
+from tracker.services import assessment
 from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
 from workers.app import make_celery
@@ -290,3 +291,31 @@ def test_new_urgent_alert_goes_to_the_webhook_with_retries_and_to_one_digest(
     wait_for(lambda: len(worker.succeeded("calcitrack.send_digest")) == 2, 30,
              what="the second digest run")
     assert len(mailbox.messages) == 1  # each alert is e-mailed once
+
+
+def test_rules_revision_bump_makes_every_lesion_stale_and_the_hourly_job_reassesses_them(
+    worker_env: dict[str, str], start_worker: Any
+) -> None:
+    """Lesions assessed under the previous revision of the clinical rules (as a deployment of
+    a new revision finds them) are all picked up by the hourly stale job and stored again under
+    the running revision, each stage row included."""
+    url = worker_env["DATABASE_URL"]
+    ids = [new_lesion(url, external_id=f"L{i}") for i in range(3)]
+    with session_factory(url)() as s:
+        assessment.assess_lesions(s, ids, date(2025, 3, 1))
+        assert assessment.stale_lesions(s) == []
+        s.execute(update(Lesion).values(rules_revision=assessment.RULES_REVISION - 1))
+        s.execute(update(Assessment).values(rules_revision=assessment.RULES_REVISION - 1))
+        s.commit()
+        assert assessment.stale_lesions(s) == ids
+    worker = start_worker(worker_env)
+
+    make_celery().send_task("calcitrack.reassess_stale")
+
+    wait_for(lambda: worker.succeeded("calcitrack.reassess_stale"), 30,
+             what="the stale job")
+    with session_scope(url) as s:
+        assert assessment.stale_lesions(s) == []
+        lesions = set(s.scalars(select(Lesion.rules_revision)))
+        stages = set(s.scalars(select(Assessment.rules_revision)))
+    assert lesions == stages == {assessment.RULES_REVISION}

@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -37,10 +39,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tracker import engine
 from tracker.engine import (
     ENGINE_VERSION,
     AlertCall,
     LesionAssessment,
+    StageCall,
     infer,
     suggestions_to_json,
 )
@@ -61,6 +65,10 @@ from tracker.vocabulary import AlertState, Severity
 
 log = logging.getLogger(__name__)
 
+# The clinical-rules revision the running engine implements. An engine that does not name one
+# predates revision 2.
+RULES_REVISION: int = int(getattr(engine, "RULES_REVISION", 1))
+
 DEFAULT_CHUNK = 500
 SYSTEM_ACTOR = "system"
 
@@ -77,6 +85,7 @@ _LESION_RESULT_COLUMNS = (
     "suggestions",
     "next_follow_up",
     "engine_version",
+    "rules_revision",
     "assessed_version",
     "assessed_at",
     "assessment_due_at",
@@ -129,6 +138,30 @@ class ScanReport:
 # --------------------------------------------------------------------------- the plan
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def response_json(call: StageCall) -> dict[str, Any] | None:
+    """The stage's treatment response (clinical-rules §7a) in the shape `lesion-assessment/1`
+    writes: baseline date, change_pct, nadir_change_pct, category; None without one."""
+    response = getattr(call, "response", None)
+    if response is None:
+        return None
+    if is_dataclass(response) and not isinstance(response, type):
+        raw = asdict(response)
+    else:
+        raw = dict(response)
+    return {key: _json_value(value) for key, value in raw.items()}
+
+
+
 @dataclass
 class _Plan:
     """Every write of one chunk, gathered before any is sent, so each kind is one statement."""
@@ -161,7 +194,9 @@ def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan)
             "confidence": call.confidence,
             "evidence": list(call.evidence),
             "classifications": dict(call.classifications),
+            "response": response_json(call),
             "engine_version": a.engine_version,
+            "rules_revision": RULES_REVISION,
         }
         have = obs.assessment
         if have is None:
@@ -267,6 +302,7 @@ def _plan_lesion(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan,
         "suggestions": suggestions_to_json(a),
         "next_follow_up": a.next_follow_up,
         "engine_version": a.engine_version,
+        "rules_revision": RULES_REVISION,
         "assessed_version": lesion.data_version,
     }
     differs = any(getattr(lesion, k) != v for k, v in want.items())
@@ -298,14 +334,15 @@ def _lock(session: Session, ids: Sequence[int]) -> None:
 
 
 def _load(session: Session, ids: Sequence[int]) -> list[Lesion]:
-    """The chunk's lesions with observations, features, stored stages, transitions and
-    uncleared alerts: six statements whatever the chunk size (below the IN batch limit)."""
+    """The chunk's lesions with observations, features, stored stages, treatments, transitions
+    and uncleared alerts: seven statements whatever the chunk size (below the IN batch limit)."""
     query = (
         select(Lesion)
         .where(Lesion.id.in_(ids))
         .order_by(Lesion.id)
         .options(
             selectinload(Lesion.observations),
+            selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts.and_(Alert.state != AlertState.CLEARED.value)),
         )
@@ -598,8 +635,9 @@ def sweep_pending(session: Session, grace_seconds: int) -> list[int]:
 
 
 def stale_lesions(session: Session) -> list[int]:
-    """Lesions never assessed, assessed by another engine version, or whose stored assessment
-    saw older data than they hold (a safety net for anything the outbox mark missed)."""
+    """Lesions never assessed, assessed by another engine version or under another revision of
+    the clinical rules, or whose stored assessment saw older data than they hold (a safety net
+    for anything the outbox mark missed)."""
     ids = list(
         session.scalars(
             select(Lesion.id)
@@ -607,6 +645,8 @@ def stale_lesions(session: Session) -> list[int]:
                 or_(
                     Lesion.engine_version.is_(None),
                     Lesion.engine_version != ENGINE_VERSION,
+                    Lesion.rules_revision.is_(None),
+                    Lesion.rules_revision != RULES_REVISION,
                     Lesion.assessed_version.is_(None),
                     Lesion.assessed_version != Lesion.data_version,
                 )

@@ -19,7 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
-from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
+from tracker.models import (
+    AuditEvent,
+    Lesion,
+    Observation,
+    ObservationFeature,
+    Patient,
+    Treatment,
+)
 from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline
 
 SYSTEM_ACTOR = "system"
@@ -82,8 +89,17 @@ def observation_snapshot(obs: Observation) -> dict[str, Any]:
         out["features"] = obs.features
     if obs.pain is not None:
         out["pain"] = obs.pain
-    if obs.note is not None:
-        out["note"] = obs.note
+    for key in ("study_uid", "accession", "note"):
+        if getattr(obs, key) is not None:
+            out[key] = getattr(obs, key)
+    return out
+
+
+def treatment_snapshot(row: Treatment) -> dict[str, Any]:
+    """A treatment as the timeline format writes it."""
+    out: dict[str, Any] = {"date": row.date.isoformat(), "kind": row.kind}
+    if row.note is not None:
+        out["note"] = row.note
     return out
 
 
@@ -100,6 +116,8 @@ def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
         out["entity"] = lesion.entity
     if lesion.event_date is not None:
         out["event_date"] = lesion.event_date.isoformat()
+    if lesion.event_kind is not None:
+        out["event_kind"] = lesion.event_kind
     return out
 
 
@@ -129,6 +147,8 @@ def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
         "texture": obs.texture.value if obs.texture else None,
         "pattern": obs.pattern.value if obs.pattern else None,
         "pain": obs.pain,
+        "study_uid": obs.study_uid,
+        "accession": obs.accession,
         "note": obs.note,
     }
 
