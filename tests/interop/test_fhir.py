@@ -17,7 +17,8 @@ TIMELINE: dict[str, Any] = {"format": "lesion-timeline/1", "patients": [{
                   "laterality": "right"},
          "observations": [
              {"date": "2024-01-10", "modality": "XR", "size_mm": [14, 8], "density": "dense",
-              "margin": "well_defined", "texture": "homogeneous", "pattern": "nodular"},
+              "margin": "well_defined", "texture": "homogeneous", "pattern": "nodular",
+              "study_uid": "1.2.840.99.1", "accession": "ACC-7"},
              {"date": "2024-06-10", "modality": "XR", "size_mm": [14], "density": "dense",
               "margin": "well_defined"},
              {"date": "2024-12-10", "modality": "XR", "size_mm": [14.5], "density": "dense",
@@ -73,6 +74,10 @@ def test_bundle_parses_back_with_every_reference_inside(run: Any, tmp_path: Path
     assert kinds["density"].valueCodeableConcept.coding[0].code == "dense"
     assert kinds["diameter_2"].valueQuantity.value == 8
     assert first.category[0].coding[0].code == "imaging"
+    [study] = resources(bundle, "ImagingStudy")
+    assert [i.value for i in study.identifier] == ["urn:oid:1.2.840.99.1", "ACC-7"]
+    assert first.derivedFrom[0].reference == _url_of(bundle, study)
+    assert all(m.derivedFrom is None for m in measurements if m is not first)
     stage_of_first = next(s for s in stages if s.derivedFrom[0].reference ==
                           _url_of(bundle, first))
     assert stage_of_first.valueCodeableConcept.coding[0].system == SYSTEMS["stage"]

@@ -70,6 +70,8 @@ def test_a_folder_of_reports_becomes_a_timeline(run: Any, tmp_path: Path,
         ("2024-01-10", "CT", [14.0, 8.0]), ("2024-04-12", "XR", [12.0]),
         ("2024-07-15", "US", [9.0])]
     assert all("density" not in o for o in deposit["observations"])  # not assessed
+    first = deposit["observations"][0]
+    assert first["accession"] == "ACC-1" and first["study_uid"].replace(".", "").isdigit()
     [knee] = [le for le in patient["lesions"] if le["id"] != DEPOSIT]
     assert knee["site"]["laterality"] == "left" and knee["site"]["region"] == "knee"
 
