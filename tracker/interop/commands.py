@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -25,7 +25,6 @@ from tracker import dispatch
 from tracker.cli import CLI_ACTOR, emit, fail, reports_errors, session
 from tracker.errors import Problem
 from tracker.interop import csv_rows, sr
-from tracker.interop.converted import Converted
 from tracker.interop.fhir import bundle_json, patient_bundle
 from tracker.queries import patient_ids, patient_record
 from tracker.services import interop
@@ -88,7 +87,6 @@ def export_fhir_cmd(patient: str | None, output: str | None) -> None:
         fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
 
-CHUNK_ROWS = 2000
 PLAIN_EVERY_ROWS = 10000
 
 
@@ -125,19 +123,6 @@ def _rows(path: Path, what: str) -> Iterator[csv_rows.Row]:
             yield row
 
 
-def _chunks(rows: Iterable[csv_rows.Row], size: int) -> Iterator[Converted]:
-    batch: list[csv_rows.Row] = []
-    for row in rows:
-        if row.document is None:
-            continue
-        batch.append(row)
-        if len(batch) >= size:
-            yield csv_rows.chunk(batch)
-            batch = []
-    if batch:
-        yield csv_rows.chunk(batch)
-
-
 @click.command("import-csv")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--skip-bad", is_flag=True,
@@ -158,7 +143,7 @@ def import_csv_cmd(file: str, skip_bad: bool, rejects: str | None) -> None:
             fail(bad)
         with session() as s:
             summary = interop.import_chunks(
-                s, _chunks(_rows(path, "importing"), CHUNK_ROWS), actor=CLI_ACTOR,
+                s, csv_rows.documents(_rows(path, "importing")), actor=CLI_ACTOR,
                 today=date.today())
     except UnicodeDecodeError as exc:
         fail([Problem(file, f"is not UTF-8 text (byte {exc.start})")])

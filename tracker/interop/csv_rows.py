@@ -31,6 +31,7 @@ REQUIRED = ("patient", "lesion", "compartment", "region", "laterality", "date", 
 SITE_KEYS = ("compartment", "region", "structure", "laterality")
 FEATURE_SEPARATOR = ";"
 TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
+CHUNK_ROWS = 2000
 
 
 @dataclass
@@ -221,3 +222,17 @@ def chunk(rows: Iterable[Row]) -> Converted:
         lesion["observations"].append(obs)
         origins[(p_in["id"], l_in["id"], obs["date"])] = [f"line {row.line}"]
     return Converted({"format": FORMAT, "patients": list(patients.values())}, origins)
+
+
+def documents(rows: Iterable[Row], size: int = CHUNK_ROWS) -> Iterator[Converted]:
+    """The good rows, `size` at a time, each batch one document (bad rows are left out)."""
+    batch: list[Row] = []
+    for row in rows:
+        if row.document is None:
+            continue
+        batch.append(row)
+        if len(batch) >= size:
+            yield chunk(batch)
+            batch = []
+    if batch:
+        yield chunk(batch)
