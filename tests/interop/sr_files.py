@@ -5,9 +5,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import highdicom as hd
 import numpy as np
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
@@ -115,4 +117,22 @@ def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
             series_instance_uid=generate_uid(), sop_instance_uid=generate_uid(),
             instance_number=1, manufacturer="calcitrack tests")
     sr.save_as(path)
+    return path
+
+
+def drop_tracking_uids(path: Path) -> Path:
+    """Remove every Tracking Unique Identifier (DCM 112040), as some writers leave it out."""
+    ds = dcmread(path)
+
+    def strip(items: Any) -> None:
+        keep = [i for i in items if not (
+            "ConceptNameCodeSequence" in i
+            and i.ConceptNameCodeSequence[0].CodeValue == "112040")]
+        items[:] = keep  # pydicom Sequences support slice assignment
+        for item in keep:
+            if "ContentSequence" in item:
+                strip(item.ContentSequence)
+
+    strip(ds.ContentSequence)
+    ds.save_as(path)
     return path

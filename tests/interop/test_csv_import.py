@@ -37,6 +37,7 @@ def test_rows_become_observations(run: Any, tmp_path: Path) -> None:
     result = run("import-csv", str(write(tmp_path, GOOD)))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
+    assert "checking: 4 rows" in result.output and "importing: 4 rows" in result.output
     assert (summary["patients_created"], summary["lesions_created"],
             summary["observations_created"]) == (2, 2, 4)
     doc = json.loads(run("export", "--patient", "P-0001").output)

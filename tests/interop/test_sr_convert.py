@@ -25,6 +25,7 @@ from tests.interop.sr_files import (
     SHORT_AXIS,
     SHOULDER_SRT,
     Group,
+    drop_tracking_uids,
     write_sr,
 )
 from tracker.errors import InvalidInput
@@ -135,3 +136,10 @@ def test_a_file_that_is_not_dicom_is_named(tmp_path: Path) -> None:
         convert([SrInput("junk.dcm", junk)])
     assert exc.value.problems[0].path == "junk.dcm"
     assert exc.value.problems[0].message.startswith("is not a DICOM")
+
+
+def test_without_tracking_uid_the_identifier_and_site_name_the_lesion(tmp_path: Path) -> None:
+    path = drop_tracking_uids(write_sr(tmp_path / "old.dcm", [
+        Group(site=KNEE, laterality=LEFT_SRT, tracking_id="Knee 1")]))
+    doc = convert([SrInput("old.dcm", path)], compartment=Compartment.TENDON).document
+    assert [le["id"] for le in doc["patients"][0]["lesions"]] == ["Knee-1.left-knee"]
