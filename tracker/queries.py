@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from tracker.errors import NotFound
 from tracker.models import Alert, Lesion, Observation, Patient
-from tracker.services.records import observation_snapshot
+from tracker.services.records import observation_snapshot, treatment_snapshot
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
 
 
 def patient_with_everything(session: Session, external_id: str) -> Patient:
-    """A patient with lesions, observations (features, assessment), transitions and alerts."""
+    """A patient with lesions, observations (features, assessment), treatments, transitions and
+    alerts."""
     patient = session.scalar(
         select(Patient)
         .where(Patient.external_id == external_id)
@@ -32,6 +33,7 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
                     selectinload(Observation.feature_rows),
                     selectinload(Observation.assessment),
                 ),
+                selectinload(Lesion.treatments),
                 selectinload(Lesion.transitions),
                 selectinload(Lesion.alerts),
             )
@@ -85,6 +87,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             entry["evidence"] = list(a.evidence)
             if a.classifications:
                 entry["classifications"] = dict(a.classifications)
+            entry["response"] = a.response
         else:
             entry["stage"] = PENDING
         observations.append(entry)
@@ -99,6 +102,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
         },
         "entity": lesion.entity,
         "event_date": lesion.event_date.isoformat() if lesion.event_date else None,
+        "event_kind": lesion.event_kind,
+        "treatments": [{"id": t.id, **treatment_snapshot(t)} for t in lesion.treatments],
         "assessment": {
             "status": "current" if current else PENDING,
             "stage": lesion.current_stage if current else PENDING,
@@ -107,6 +112,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             "suggested_entities": lesion.suggestions or [],
             "next_follow_up": lesion.next_follow_up.isoformat() if lesion.next_follow_up else None,
             "engine_version": lesion.engine_version,
+            "rules_revision": lesion.rules_revision,
             "assessed_at": lesion.assessed_at.isoformat() if lesion.assessed_at else None,
         },
         "observations": observations,
@@ -328,7 +334,8 @@ def attention_counts(session: Session, *, today: date) -> dict[str, int]:
 
 
 def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
-    """A lesion with its patient, observations (features, assessment), transitions and alerts."""
+    """A lesion with its patient, observations (features, assessment), treatments, transitions
+    and alerts."""
     lesion = session.scalar(
         select(Lesion)
         .where(Lesion.id == lesion_id)
@@ -338,6 +345,7 @@ def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
                 selectinload(Observation.feature_rows),
                 selectinload(Observation.assessment),
             ),
+            selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts),
         )

@@ -36,14 +36,16 @@ from tracker.queries import (
     patient_record,
     worklist,
 )
-from tracker.services import interop, records
+from tracker.services import interop, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.timeline import (
     ObservationIn,
     Timeline,
+    TreatmentIn,
     load_timeline,
     parse_json,
     validate_observation,
+    validate_treatment,
 )
 from tracker.vocabulary import AlertKind, Compartment, Region, Role, Severity
 from web import schemas
@@ -99,7 +101,8 @@ def _openapi_path(rule: str) -> str:
 
 ERROR_TEXT = {400: "Invalid input: every problem with its JSON path", 401: "Not signed in",
               403: "Role does not allow this", 404: "Not found",
-              409: "Conflict (e.g. an observation on that date exists)"}
+              409: "Conflict (e.g. an observation on that date, or a treatment of that kind on "
+                   "that date, exists)"}
 
 
 def _complete_spec(spec: Any) -> Any:
@@ -272,8 +275,8 @@ def get_assessment(lesion_id: int) -> dict[str, Any]:
     lesion = lesion_with_everything(get_session(), lesion_id)
     doc = lesion_json(lesion)
     stages = [
-        {k: o[k] for k in ("id", "date", "stage", "confidence", "evidence", "classifications")
-         if k in o}
+        {k: o[k] for k in ("id", "date", "stage", "confidence", "evidence", "classifications",
+                           "response") if k in o}
         for o in doc["observations"]
     ]
     return {**doc["assessment"], "lesion_id": lesion.id, "stages": stages,
@@ -329,6 +332,66 @@ def update_observation(observation_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def delete_observation(observation_id: int) -> tuple[str, int]:
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    return "", 204
+
+
+# --------------------------------------------------------------------------- treatments
+
+
+def _treatment_out(lesion_id: int, treatment_id: int) -> dict[str, Any]:
+    session = get_session()
+    session.expire_all()
+    doc = lesion_json(lesion_with_everything(session, lesion_id))
+    return next(t for t in doc["treatments"] if t["id"] == treatment_id)
+
+
+@bp.post("/lesions/<int:lesion_id>/treatments")
+@bp.output(schemas.TreatmentOut, status_code=201)
+@bp.doc(tags=["treatments"], summary="Record a treatment of the lesion",
+        description="Validated like a treatment inside a timeline (date not in the future, not "
+                    "before the birth year or the event date). One treatment of a kind per "
+                    "lesion per day (409). The lesion is re-assessed: stages are `pending` "
+                    "until then.")
+@body(TreatmentIn, "One treatment of lesion-timeline/1")
+@fails(400, 404, 409)
+@requires(Role.RADIOLOGIST)
+def create_treatment(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    session = get_session()
+    lesion = records.load_lesion(session, lesion_id)
+    treatment = validate_treatment(json_body(), today=today(),
+                                   birth_year=lesion.patient.birth_year,
+                                   event_date=lesion.event_date)
+    row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    location = url_for("api.get_lesion", lesion_id=lesion_id)
+    return _treatment_out(lesion_id, row.id), 201, {"Location": location}
+
+
+@bp.put("/treatments/<int:treatment_id>")
+@bp.output(schemas.TreatmentOut)
+@bp.doc(tags=["treatments"], summary="Correct a treatment (replaces every field)")
+@body(TreatmentIn, "The corrected treatment, whole")
+@fails(400, 404, 409)
+@requires(Role.RADIOLOGIST)
+def update_treatment(treatment_id: int) -> dict[str, Any]:
+    session = get_session()
+    lesion = treatments.load_treatment(session, treatment_id).lesion
+    treatment = validate_treatment(json_body(), today=today(),
+                                   birth_year=lesion.patient.birth_year,
+                                   event_date=lesion.event_date)
+    treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+    dispatch.request_assessment([lesion.id])
+    return _treatment_out(lesion.id, treatment_id)
+
+
+@bp.delete("/treatments/<int:treatment_id>")
+@bp.output({}, status_code=204)
+@bp.doc(tags=["treatments"], summary="Remove a treatment recorded in error")
+@fails(404)
+@requires(Role.RADIOLOGIST)
+def delete_treatment(treatment_id: int) -> tuple[str, int]:
+    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
     dispatch.request_assessment([lesion_id])
     return "", 204
 

@@ -67,6 +67,13 @@ def open_images(observation: Any) -> str | None:
                       field("accession"))
 
 
+def signed_pct(value: float | None) -> str:
+    """A percentage change as the engine rounded it, with its sign: '+12.5%', '-40.0%', '0.0%'."""
+    if value is None:
+        return ""
+    return f"{value:+.1f}%" if value != 0 else "0.0%"
+
+
 def init_app(app: Flask) -> None:
     if app.config.get("VIEWER_URL_TEMPLATE"):
         check_template(app.config["VIEWER_URL_TEMPLATE"])
@@ -76,4 +83,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(day, "day")
     app.add_template_filter(ago, "ago")
     app.add_template_filter(percent, "percent")
+    app.add_template_filter(signed_pct, "signed_pct")
     app.add_template_test(is_past, "past")

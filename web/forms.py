@@ -1,5 +1,6 @@
 """HTML forms to the spec's JSON shape and back, so forms validate with `validate_observation`
-exactly like the API and `tracker import`, and each problem lands next to its field."""
+and `validate_treatment` exactly like the API and `tracker import`, and each problem lands next
+to its field."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from tracker.errors import Problem
-from tracker.models import Observation
+from tracker.models import Observation, Treatment
 
 OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
-                      "pattern", "features", "pain", "note")
+                      "pattern", "features", "pain", "study_uid", "accession", "note")
+TREATMENT_FIELDS = ("date", "kind", "note")
 
 
 def _number(text: str) -> Any:
@@ -34,7 +36,8 @@ def _whole(text: str) -> Any:
 def observation_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
     """The posted form as a lesion-timeline/1 observation; blank fields are absent."""
     raw: dict[str, Any] = {}
-    for key in ("date", "modality", "density", "margin", "texture", "pattern", "note"):
+    for key in ("date", "modality", "density", "margin", "texture", "pattern", "study_uid",
+                "accession", "note"):
         value = form.get(key, "")
         if key != "note":
             value = value.strip()
@@ -68,8 +71,28 @@ def form_from_observation(obs: Observation) -> dict[str, Any]:
         "pattern": obs.pattern or "",
         "features": obs.features,
         "pain": "" if obs.pain is None else str(obs.pain),
+        "study_uid": obs.study_uid or "",
+        "accession": obs.accession or "",
         "note": obs.note or "",
     }
+
+
+def treatment_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The posted form as a lesion-timeline/1 treatment; blank fields are absent."""
+    raw: dict[str, Any] = {}
+    for key in TREATMENT_FIELDS:
+        value = form.get(key, "")
+        if value.strip():
+            raw[key] = value if key == "note" else value.strip()
+    return raw
+
+
+def form_from_treatment(row: Treatment) -> dict[str, Any]:
+    return {"date": row.date.isoformat(), "kind": row.kind, "note": row.note or ""}
+
+
+def treatment_form_values(form: MultiDict[str, str]) -> dict[str, Any]:
+    return {k: form.get(k, "") for k in TREATMENT_FIELDS}
 
 
 def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
@@ -83,12 +106,13 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
     }
 
 
-def field_errors(problems: Iterable[Problem]) -> dict[str, list[str]]:
+def field_errors(problems: Iterable[Problem],
+                 fields: tuple[str, ...] = OBSERVATION_FIELDS) -> dict[str, list[str]]:
     """Problems by form field: `size_mm[1]` belongs to `size_mm`; no path = the whole form."""
     out: dict[str, list[str]] = {}
     for p in problems:
         name = p.path.split("[", 1)[0].split(".", 1)[0] or "_form"
-        if name not in OBSERVATION_FIELDS:
+        if name not in fields:
             name = "_form"
         index = p.path[len(name) + 1 :].split("]", 1)[0] if p.path.startswith(name + "[") else ""
         if index.isdigit():

@@ -54,6 +54,15 @@ class SiteOut(_Out):
     laterality: str
 
 
+class ResponseOut(_Out):
+    baseline: str = Field(description="date of the last visible observation on or before the "
+                                      "treatment")
+    change_pct: float = Field(description="longest diameter vs the baseline, %")
+    nadir_change_pct: float = Field(description="longest diameter vs the smallest since the "
+                                                "baseline, %")
+    category: str = Field(description="complete, partial, stable or progression")
+
+
 class ObservationOut(_Out):
     id: int
     date: str
@@ -66,15 +75,25 @@ class ObservationOut(_Out):
     pattern: str | None = None
     features: list[str] | None = None
     pain: int | None = None
+    study_uid: str | None = Field(default=None, description="DICOM StudyInstanceUID")
+    accession: str | None = Field(default=None, description="accession number of that study")
     note: str | None = None
     stage: str = Field(description="the assessed stage, or 'pending' until assessed")
     confidence: float | None = None
     evidence: list[str] | None = None
     classifications: dict[str, str] | None = None
-    study_uid: str | None = Field(None, description="DICOM StudyInstanceUID of the images")
-    accession: str | None = None
     images_url: str | None = Field(None, description="viewer link, when VIEWER_URL_TEMPLATE is"
                                    " set and the study is known")
+    response: ResponseOut | None = Field(
+        default=None, description="response to the latest earlier treatment (clinical-rules "
+                                  "§7a); null without one or while pending")
+
+
+class TreatmentOut(_Out):
+    id: int
+    date: str
+    kind: str = Field(description="lavage, eswt, injection, surgery, radiotherapy or nsaid")
+    note: str | None = None
 
 
 class AssessmentOut(_Out):
@@ -85,6 +104,8 @@ class AssessmentOut(_Out):
     suggested_entities: list[dict[str, Any]] = []
     next_follow_up: str | None = None
     engine_version: str | None = None
+    rules_revision: int | None = Field(default=None,
+                                       description="revision of the clinical rules applied")
     assessed_at: str | None = None
 
 
@@ -102,6 +123,8 @@ class LesionOut(_Out):
     site: SiteOut
     entity: str | None = None
     event_date: str | None = None
+    event_kind: str | None = Field(default=None, description="what happened on event_date")
+    treatments: list[TreatmentOut] = []
     assessment: AssessmentOut
     observations: list[ObservationOut]
     transitions: list[TransitionOut]

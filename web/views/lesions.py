@@ -1,5 +1,6 @@
-"""One lesion: size chart, morphology, observations, transitions, alerts, suggestions; and the
-forms that record, correct or remove an observation (radiologists)."""
+"""One lesion: size chart, morphology, observations and treatments, responses, transitions,
+alerts, suggestions; and the forms that record, correct or remove an observation or a treatment
+(radiologists)."""
 
 from __future__ import annotations
 
@@ -18,24 +19,37 @@ from tracker.queries import (
     lesion_with_everything,
     open_alerts_of,
 )
-from tracker.services import records
-from tracker.timeline import validate_observation
+from tracker.services import records, treatments
+from tracker.timeline import validate_observation, validate_treatment
 from tracker.vocabulary import (
+    EVENT_KIND_LABELS,
+    TREATMENT_KIND_LABELS,
     AlertState,
     Density,
+    EventKind,
     Feature,
     Margin,
     Modality,
     Pattern,
     Role,
     Texture,
+    TreatmentKind,
     label,
 )
 from web import charts
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
-from web.forms import field_errors, form_from_observation, form_values, observation_from_form
+from web.forms import (
+    TREATMENT_FIELDS,
+    field_errors,
+    form_from_observation,
+    form_from_treatment,
+    form_values,
+    observation_from_form,
+    treatment_form_values,
+    treatment_from_form,
+)
 
 bp = Blueprint("lesions", __name__)
 
@@ -46,6 +60,7 @@ CHOICES = {
     "texture": [(t.value, label(t.value).capitalize()) for t in Texture],
     "pattern": [(p.value, label(p.value)) for p in Pattern],
     "features": [(f.value, label(f.value)) for f in Feature],
+    "kind": [(k.value, TREATMENT_KIND_LABELS[k]) for k in TreatmentKind],
 }
 
 
@@ -62,8 +77,18 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
             "confidence": a.confidence if a else None,
             "evidence": list(a.evidence) if a else [],
             "classifications": dict(a.classifications or {}) if a else {},
+            "response": a.response if a else None,
             "cross_modality": o.id in flagged,
         })
+    # One list in date order: a treatment dated on a visit's day comes after it (clinical-rules
+    # §7a: it counts as after that observation).
+    timeline: list[dict[str, Any]] = [{"type": "observation", **r} for r in rows]
+    timeline += [{"type": "treatment", "treatment": t,
+                  "kind_label": TREATMENT_KIND_LABELS[TreatmentKind(t.kind)]}
+                 for t in lesion.treatments]
+    order = {k.value: i for i, k in enumerate(TreatmentKind)}
+    timeline.sort(key=lambda e: (e["obs"].date, 0, 0) if e["type"] == "observation"
+                  else (e["treatment"].date, 1, order[e["treatment"].kind]))
     alerts = open_alerts_of(lesion)
     return {
         "lesion": lesion,
@@ -72,6 +97,10 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "current": current,
         "stage": lesion.current_stage if current else PENDING,
         "rows": rows,
+        "timeline": timeline,
+        "event_kind_label": (EVENT_KIND_LABELS[EventKind(lesion.event_kind)]
+                             if lesion.event_kind else None),
+        "any_response": any(r["response"] for r in rows),
         "alerts": alerts,
         "cleared": [a for a in lesion.alerts if a.state == AlertState.CLEARED.value],
         "transitions": lesion.transitions,
@@ -169,4 +198,72 @@ def delete_observation(observation_id: int) -> Response:
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
     dispatch.request_assessment([lesion_id])
     flash("Observation removed; stage pending until re-assessed.", "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+
+
+# --------------------------------------------------------------------------- treatments
+
+
+def _treatment_form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
+                    treatment_id: int | None = None) -> str:
+    return render_template("lesions/treatment_form.html", lesion=lesion,
+                           caption=charts.lesion_caption(lesion), values=values, errors=errors,
+                           choices=CHOICES, treatment_id=treatment_id, today=today())
+
+
+@bp.route("/lesions/<int:lesion_id>/treatments/new", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
+    session = get_session()
+    lesion = records.load_lesion(session, lesion_id)
+    if request.method != "POST":
+        return _treatment_form(lesion, {"date": today().isoformat(), "kind": "", "note": ""}, {})
+    try:
+        treatment = validate_treatment(treatment_from_form(request.form), today=today(),
+                                       birth_year=lesion.patient.birth_year,
+                                       event_date=lesion.event_date)
+        row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
+    except InvalidInput as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               field_errors(exc.problems, TREATMENT_FIELDS)), 400
+    except Conflict as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               {"kind": [str(exc)]}), 409
+    dispatch.request_assessment([lesion_id])
+    flash(f"Treatment of {row.date} saved; stages are pending until the lesion is "
+          "re-assessed.", "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+
+
+@bp.route("/treatments/<int:treatment_id>/edit", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
+    session = get_session()
+    row = treatments.load_treatment(session, treatment_id)
+    lesion = row.lesion
+    if request.method != "POST":
+        return _treatment_form(lesion, form_from_treatment(row), {}, treatment_id)
+    try:
+        treatment = validate_treatment(treatment_from_form(request.form), today=today(),
+                                       birth_year=lesion.patient.birth_year,
+                                       event_date=lesion.event_date)
+        treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+    except InvalidInput as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               field_errors(exc.problems, TREATMENT_FIELDS), treatment_id), 400
+    except Conflict as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               {"kind": [str(exc)]}, treatment_id), 409
+    dispatch.request_assessment([lesion.id])
+    flash(f"Treatment of {treatment.date} corrected; stages pending until re-assessed.",
+          "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
+
+
+@bp.post("/treatments/<int:treatment_id>/delete")
+@requires(Role.RADIOLOGIST)
+def delete_treatment(treatment_id: int) -> Response:
+    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    flash("Treatment removed; stages pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
