@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pydicom.uid import generate_uid
+from sqlalchemy import select
 
 from tests.cli.test_import_export import row_counts
 from tests.interop.sr_files import (
@@ -24,6 +26,10 @@ from tests.interop.sr_files import (
     Group,
     write_sr,
 )
+from tracker.db import session_factory
+from tracker.models import Lesion, Treatment
+from tracker.services.treatments import record_treatment
+from tracker.timeline import TreatmentIn
 
 DEPOSIT = generate_uid()
 
@@ -83,7 +89,8 @@ def test_a_folder_of_reports_becomes_a_timeline(run: Any, tmp_path: Path,
     assert row_counts(database_url) == before
 
 
-def test_reimport_keeps_what_a_radiologist_completed(run: Any, tmp_path: Path) -> None:
+def test_reimport_keeps_what_a_radiologist_completed(run: Any, tmp_path: Path,
+                                                     database_url: str) -> None:
     folder = viewer_export(tmp_path / "export")
     assert run("import-sr", str(folder), "--compartment", "tendon").exit_code == 0
     doc = stored(run)
@@ -94,12 +101,21 @@ def test_reimport_keeps_what_a_radiologist_completed(run: Any, tmp_path: Path) -
     completed = tmp_path / "completed.json"
     completed.write_text(json.dumps(doc))
     assert run("import", str(completed)).exit_code == 0
+    with session_factory(database_url)() as s:
+        lesion_id = s.scalar(select(Lesion.id).where(Lesion.external_id == DEPOSIT))
+        assert lesion_id is not None
+        record_treatment(s, lesion_id, TreatmentIn(date=date(2024, 2, 1), kind="lavage"),
+                         actor="test")
 
     again = json.loads(run("import-sr", str(folder)).output)
     assert again["observations_updated"] == again["lesions_updated"] == 0
     deposit = next(le for le in stored(run)["patients"][0]["lesions"] if le["id"] == DEPOSIT)
     assert deposit["entity"] == "hadd" and deposit["site"]["structure"] == "supraspinatus"
     assert deposit["observations"][0]["density"] == "dense"
+    with session_factory(database_url)() as s:
+        kinds = s.scalars(select(Treatment.kind).join(Lesion)
+                          .where(Lesion.external_id == DEPOSIT)).all()
+    assert kinds == ["lavage"]
 
 
 def test_one_unmappable_group_rejects_the_batch(run: Any, tmp_path: Path,

@@ -27,6 +27,7 @@ from tracker.services.records import (
     lesion_snapshot,
     observation_snapshot,
     patient_snapshot,
+    treatment_snapshot,
 )
 from tracker.timeline import Timeline, validate_timeline
 
@@ -42,8 +43,9 @@ def _stored(session: Session, ids: list[str]) -> dict[str, Patient]:
         p.external_id: p
         for p in session.scalars(
             select(Patient).where(Patient.external_id.in_(ids)).options(
-                selectinload(Patient.lesions).selectinload(Lesion.observations)
-                .selectinload(Observation.feature_rows)))
+                selectinload(Patient.lesions).options(
+                    selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+                    selectinload(Lesion.treatments))))
     }
 
 
@@ -69,6 +71,8 @@ def complete_from_stored(session: Session, document: dict[str, Any]) -> dict[str
             if lesion is None:
                 continue
             snap = lesion_snapshot(lesion)
+            if lesion.treatments:
+                snap.setdefault("treatments", [treatment_snapshot(t) for t in lesion.treatments])
             _fill(lesion_in, snap, LESION_KEPT)
             _fill(lesion_in.setdefault("site", {}), snap["site"], SITE_KEPT)
             visits = {o.date.isoformat(): o for o in lesion.observations}
