@@ -51,6 +51,7 @@ class Group:
     measurements: list[tuple[Code, float, Code]] = field(
         default_factory=lambda: [(LENGTH, 14.0, MM)])
     qualitative: list[tuple[Code, Code]] = field(default_factory=list)
+    kind: str = "planar"  # or "image": a TID 1501 measurement group without a region
 
 
 def image(study_uid: str, patient_id: str, study_date: str, modality: str,
@@ -96,16 +97,23 @@ def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
             source_image=hd.sr.SourceImageForRegion.from_source_image(img))
         sites = [] if g.site is None else [
             hd.sr.FindingSite(anatomic_location=g.site, laterality=g.laterality)]
-        items.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=g.tracking_uid,
-                                                         identifier=g.tracking_id),
-            referenced_region=region,
-            finding_type=Code("52988006", "SCT", "Lesion"),
-            finding_sites=sites,
-            measurements=[hd.sr.Measurement(name=n, value=v, unit=u)
-                          for n, v, u in g.measurements],
-            qualitative_evaluations=[hd.sr.QualitativeEvaluation(name=n, value=v)
-                                     for n, v in g.qualitative] or None))
+        common: dict[str, Any] = {
+            "tracking_identifier": hd.sr.TrackingIdentifier(uid=g.tracking_uid,
+                                                            identifier=g.tracking_id),
+            "finding_type": Code("52988006", "SCT", "Lesion"),
+            "finding_sites": sites,
+            "measurements": [hd.sr.Measurement(name=n, value=v, unit=u)
+                             for n, v, u in g.measurements],
+            "qualitative_evaluations": [hd.sr.QualitativeEvaluation(name=n, value=v)
+                                        for n, v in g.qualitative] or None,
+        }
+        if g.kind == "image":
+            items.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+                **common,
+                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(img)]))
+        else:
+            items.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                **common, referenced_region=region))
     report = hd.sr.MeasurementReport(
         observation_context=context,
         procedure_reported=codes.LN.CTUnspecifiedBodyRegion,

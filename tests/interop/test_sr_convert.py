@@ -143,3 +143,13 @@ def test_without_tracking_uid_the_identifier_and_site_name_the_lesion(tmp_path: 
         Group(site=KNEE, laterality=LEFT_SRT, tracking_id="Knee 1")]))
     doc = convert([SrInput("old.dcm", path)], compartment=Compartment.TENDON).document
     assert [le["id"] for le in doc["patients"][0]["lesions"]] == ["Knee-1.left-knee"]
+
+
+def test_image_measurement_groups_are_read_like_planar_ones(tmp_path: Path) -> None:
+    """TID 1501 groups (no region) reference their images directly: US gives the modality."""
+    path = write_sr(tmp_path / "us.dcm", [Group(kind="image", tracking_uid=DEPOSIT,
+                                                 measurements=[(LENGTH, 0.95, CM)])],
+                    modality="US")
+    doc = convert([SrInput("us.dcm", path)], compartment=Compartment.TENDON).document
+    [obs] = doc["patients"][0]["lesions"][0]["observations"]
+    assert (obs["modality"], obs["size_mm"]) == ("US", [9.5])
