@@ -15,9 +15,10 @@ from pathlib import Path
 from tracker.db import session_factory
 from tracker.demo import generate
 from tracker.engine import infer
+from tracker.export import export_timeline
 from tracker.facts import facts_of_input
 from tracker.migrate import upgrade
-from tracker.services.records import export_timeline, import_timeline
+from tracker.services.records import import_timeline
 from tracker.timeline import validate_timeline
 
 TODAY = date.today()

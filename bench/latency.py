@@ -2,7 +2,7 @@
 
 Run by `make bench` (needs PostgreSQL and Redis on loopback); prints p50/p95, asserts nothing.
 Records ~200 observations at a steady pace (one per lesion, through the real writer and the
-dispatch entry point, as the web layer does) and measures, per record, the time from its
+one sender, as the web layer does) and measures, per record, the time from its
 commit to the `assessed_at` the worker stored. The worker runs `--pool=prefork -c 2`.
 """
 
@@ -24,12 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.factories import make_lesion, make_patient, obs  # noqa: E402
-from tracker import dispatch  # noqa: E402
 from tracker.db import engine_for, session_factory  # noqa: E402
 from tracker.migrate import upgrade  # noqa: E402
 from tracker.models import Lesion  # noqa: E402
 from tracker.services.records import record_observation  # noqa: E402
 from tracker.timeline import ObservationIn  # noqa: E402
+from workers import dispatch  # noqa: E402
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "200"))
 PACE_SECONDS = 0.05

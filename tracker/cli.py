@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
@@ -19,21 +19,29 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from tracker import dispatch, migrate
+from tracker import demo, migrate
 from tracker.config import Settings, from_env
 from tracker.db import session_scope
-from tracker.demo import DEMO_PREFIX, generate
+from tracker.demo import DEMO_PREFIX
 from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.export import export_timeline
 from tracker.facts import infer_timeline
-from tracker.queries import patient_record
+from tracker.queries import (
+    all_lesions,
+    lesions_of_patient,
+    patient_exists,
+    patient_record,
+    stale_lesions,
+)
 from tracker.services import assessment, records, users
-from tracker.timeline import Timeline, json_schema, load_timeline, validate_timeline
+from tracker.timeline import Timeline, json_schema, load_timeline
 from tracker.vocabulary import Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 CLI_ACTOR = "cli"
+Sender = Callable[[Sequence[int]], int]
 
 
 def fail(problems: list[Problem], code: int = 2) -> None:
@@ -109,6 +117,14 @@ def emit(doc: Any, output: str | None = None) -> None:
         fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
 
+def queue_assessments(lesion_ids: Sequence[int]) -> int:
+    """Hand the changed lesions to the sender the command was started with (the installed
+    command passes the workers' one as `obj`); without one, their committed outbox mark lets
+    the workers' sweep send them. Returns how many were queued."""
+    send = click.get_current_context().find_root().obj
+    return send(lesion_ids) if callable(send) and lesion_ids else 0
+
+
 @click.group()
 def main() -> None:
     """calcitrack: follow-up of soft-tissue calcifications and ossifications."""
@@ -122,7 +138,7 @@ def import_cmd(file: str) -> None:
     timeline = read_timeline(file)
     with session() as s:
         summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
 
 
@@ -133,7 +149,7 @@ def import_cmd(file: str) -> None:
 def export_cmd(patient: str | None, output: str | None) -> None:
     """Write the stored record as lesion-timeline/1 (the backup format)."""
     with session() as s:
-        emit(records.export_timeline(s, patient), output)
+        emit(export_timeline(s, patient), output)
 
 
 @main.command("show")
@@ -199,19 +215,15 @@ def infer_cmd(file: str, as_of: str | None) -> None:
 
 
 @main.command("demo")
-@click.option("--seed", default=7, show_default=True)
 @reports_errors
-def demo_cmd(seed: int) -> None:
+def demo_cmd() -> None:
     """Load the demo cohort once (nothing happens if it is already there)."""
     with session() as s:
-        if records.patient_exists(s, f"{DEMO_PREFIX}001"):
+        if patient_exists(s, f"{DEMO_PREFIX}001"):
             click.echo("demo cohort already loaded")
             return
-        doc = generate(date.today(), seed=seed)
-        summary = records.import_timeline(
-            s, validate_timeline(doc, today=date.today()), actor="demo"
-        )
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+        summary = records.import_timeline(s, demo.timeline(date.today()), actor="demo")
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(
         f"demo cohort loaded: {summary.patients_created} patients, "
         f"{summary.lesions_created} lesions, {summary.observations_created} observations"
@@ -248,11 +260,11 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
     when = parse_as_of(as_of)
     with session() as s:
         if patient is not None:
-            ids = assessment.lesions_of_patient(s, patient)
+            ids = lesions_of_patient(s, patient)
         elif stale:
-            ids = assessment.stale_lesions(s)
+            ids = stale_lesions(s)
         else:
-            ids = assessment.all_lesions(s)
+            ids = all_lesions(s)
         report = assessment.assess_lesions(s, ids, when)
     click.echo(json.dumps(report.as_dict()))
 
@@ -277,7 +289,7 @@ def sweep_cmd(grace_seconds: int | None) -> None:
     grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
         ids = assessment.sweep_pending(s, grace)
-    sent = dispatch.request_assessment(ids)
+    sent = queue_assessments(ids)
     click.echo(json.dumps({"pending": len(ids), "queued": sent}))
 
 

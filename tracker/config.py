@@ -32,7 +32,11 @@ class Settings:
     alert_emails: tuple[str, ...]
     webhook_url: str | None
     max_timeline_bytes: int
-    viewer_url_template: str | None
+    viewer_url_template: str | None = None
+    # argon2 parameters for new password hashes: a profile name of argon2-cffi
+    # (`RFC_9106_LOW_MEMORY`, its default; `CHEAPEST` only where nothing real is protected,
+    # as in the test suite). Stored hashes carry their own parameters and always verify.
+    password_hash_profile: str = "RFC_9106_LOW_MEMORY"
 
 
 def _embedded_sqlite(instance: Path, name: str) -> str:
@@ -64,4 +68,5 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
         viewer_url_template=env.get("VIEWER_URL_TEMPLATE") or None,
+        password_hash_profile=env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
     )

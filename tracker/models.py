@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     Float,
@@ -26,12 +27,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     func,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tracker.clock import now
 from tracker.db import Base
+from tracker.timeline import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
 from tracker.vocabulary import (
     AlertKind,
     AlertState,
@@ -53,11 +58,6 @@ from tracker.vocabulary import (
     TreatmentKind,
 )
 
-MAX_SIZE_MM = 500
-MAX_NOTE_CHARS = 2000
-MAX_STRUCTURE_CHARS = 120
-MAX_ID_CHARS = 64
-
 
 def code_check(column: str, codes: type[StrEnum], name: str | None = None) -> CheckConstraint:
     """A column may hold only the vocabulary's codes (or NULL)."""
@@ -65,8 +65,9 @@ def code_check(column: str, codes: type[StrEnum], name: str | None = None) -> Ch
     return CheckConstraint(f"{column} IS NULL OR {column} IN ({values})", name=name or column)
 
 
-def _now() -> datetime:
-    return datetime.now().astimezone()
+def versions_current(data_version: int, assessed_version: int | None) -> bool:
+    """An assessment is current when it saw the data version the lesion holds now."""
+    return assessed_version is not None and assessed_version == data_version
 
 
 class Patient(Base):
@@ -76,7 +77,7 @@ class Patient(Base):
     external_id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), unique=True)
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     sex: Mapped[str | None] = mapped_column(String(1))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     lesions: Mapped[list[Lesion]] = relationship(
         back_populates="patient", lazy="raise", order_by="Lesion.external_id"
@@ -142,6 +143,16 @@ class Lesion(Base):
         back_populates="lesion", lazy="raise", order_by="Alert.since"
     )
 
+    @hybrid_property
+    def assessment_current(self) -> bool:
+        """The stored assessment saw the lesion's latest data (else its stage is pending)."""
+        return versions_current(self.data_version, self.assessed_version)
+
+    @assessment_current.inplace.expression
+    @classmethod
+    def _assessment_current_sql(cls) -> ColumnElement[bool]:
+        return and_(cls.assessed_version.is_not(None), cls.assessed_version == cls.data_version)
+
     __table_args__ = (
         UniqueConstraint("patient_id", "external_id"),
         code_check("compartment", Compartment),
@@ -185,9 +196,9 @@ class Observation(Base):
     study_uid: Mapped[str | None] = mapped_column(String(64))
     accession: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
+        DateTime(timezone=True), default=now, onupdate=now
     )
 
     lesion: Mapped[Lesion] = relationship(back_populates="observations", lazy="raise")
@@ -268,9 +279,9 @@ class Treatment(Base):
     date: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
+        DateTime(timezone=True), default=now, onupdate=now
     )
 
     lesion: Mapped[Lesion] = relationship(back_populates="treatments", lazy="raise")
@@ -305,7 +316,7 @@ class Assessment(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     engine_version: Mapped[str] = mapped_column(String(32))
     rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
-    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     observation: Mapped[Observation] = relationship(back_populates="assessment", lazy="raise")
 
@@ -357,7 +368,7 @@ class Alert(Base):
     state_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state_reason: Mapped[str | None] = mapped_column(Text)
     snoozed_until: Mapped[date | None] = mapped_column(Date)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -389,7 +400,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, server_default=func.now()
+        DateTime(timezone=True), default=now, server_default=func.now()
     )
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(40))
@@ -409,7 +420,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     __table_args__ = (code_check("role", Role),)
 
@@ -423,6 +434,6 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)

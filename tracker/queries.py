@@ -1,7 +1,8 @@
-"""Read-side queries shared by the CLI, the API and the pages. Nouns, no writes.
+"""Read-side queries shared by the CLI, the API, the pages and the services. Nouns, no writes.
 
 Every query loads what it shows in a fixed number of statements (selectinload), whatever the
-number of lesions and observations.
+number of lesions and observations. Nothing here commits or rolls back: the caller's session
+scope ends the read transaction. Imports the models, never `tracker.services`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,128 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from tracker.engine import ENGINE_VERSION, RULES_REVISION
 from tracker.errors import NotFound
-from tracker.models import Alert, Lesion, Observation, Patient
-from tracker.services.records import observation_snapshot, treatment_snapshot
+from tracker.export import observation_snapshot, treatment_snapshot
+from tracker.models import Alert, Assessment, Lesion, Observation, Patient, Treatment
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_lesion(session: Session, lesion_id: int) -> Lesion:
+    """A lesion with its patient and observations (and their features) loaded."""
+    lesion = session.scalar(
+        select(Lesion)
+        .where(Lesion.id == lesion_id)
+        .options(
+            selectinload(Lesion.patient),
+            selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+        )
+    )
+    if lesion is None:
+        raise NotFound(f"lesion {lesion_id} does not exist")
+    return lesion
+
+
+def load_observation(session: Session, observation_id: int) -> Observation:
+    """An observation with its features, and its lesion with the patient."""
+    row = session.scalar(
+        select(Observation)
+        .where(Observation.id == observation_id)
+        .options(
+            selectinload(Observation.feature_rows),
+            selectinload(Observation.lesion).selectinload(Lesion.patient),
+        )
+    )
+    if row is None:
+        raise NotFound(f"observation {observation_id} does not exist")
+    return row
+
+
+def load_treatment(session: Session, treatment_id: int) -> Treatment:
+    """A treatment with its lesion and the lesion's patient (for forms)."""
+    row = session.scalar(
+        select(Treatment)
+        .where(Treatment.id == treatment_id)
+        .options(selectinload(Treatment.lesion).selectinload(Lesion.patient))
+    )
+    if row is None:
+        raise NotFound(f"treatment {treatment_id} does not exist")
+    return row
+
+
+def patient_exists(session: Session, external_id: str) -> bool:
+    return session.scalar(select(Patient.id).where(Patient.external_id == external_id)) is not None
+
+
+def find_patient(session: Session, external_id: str) -> Patient:
+    patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
+    if patient is None:
+        raise NotFound(f"patient {external_id} does not exist")
+    return patient
+
+
+# --------------------------------------------------------------------------- lesion ids to assess
+
+
+def stale_lesions(session: Session) -> list[int]:
+    """Lesions never assessed, assessed by another engine version or under another revision of
+    the clinical rules, or whose stored assessment saw older data than they hold (a safety net
+    for anything the outbox mark missed)."""
+    return list(
+        session.scalars(
+            select(Lesion.id)
+            .where(
+                or_(
+                    Lesion.engine_version.is_(None),
+                    Lesion.engine_version != ENGINE_VERSION,
+                    Lesion.rules_revision.is_(None),
+                    Lesion.rules_revision != RULES_REVISION,
+                    ~Lesion.assessment_current,
+                )
+            )
+            .order_by(Lesion.id)
+        )
+    )
+
+
+def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
+    patient = find_patient(session, patient_external_id)
+    return list(
+        session.scalars(
+            select(Lesion.id).where(Lesion.patient_id == patient.id).order_by(Lesion.id)
+        )
+    )
+
+
+def all_lesions(session: Session) -> list[int]:
+    return list(session.scalars(select(Lesion.id).order_by(Lesion.id)))
+
+
+# --------------------------------------------------------------------------- stage or pending
+
+
+def shown_assessment(obs: Observation, current: bool) -> Assessment | None:
+    """An observation's stored assessment, if it saw the lesion's current data (else pending)."""
+    return obs.assessment if current else None
+
+
+def observation_stage(obs: Observation, current: bool) -> str:
+    a = shown_assessment(obs, current)
+    return a.stage if a is not None else PENDING
+
+
+def lesion_stage(lesion: Lesion) -> str | None:
+    """The lesion's stored stage, or `pending` until an assessment that saw its data is stored."""
+    return lesion.current_stage if lesion.assessment_current else PENDING
+
+
+def assessment_status(current: bool) -> str:
+    return "current" if current else PENDING
 
 
 def patient_with_everything(session: Session, external_id: str) -> Patient:
@@ -42,11 +159,6 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
     if patient is None:
         raise NotFound(f"patient {external_id} does not exist")
     return patient
-
-
-def is_current(lesion: Lesion) -> bool:
-    """The stored assessment saw the lesion's latest data."""
-    return lesion.assessed_version is not None and lesion.assessed_version == lesion.data_version
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -76,20 +188,18 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
 
     A stage is `pending` until an assessment that saw the current data is stored.
     """
-    current = is_current(lesion)
+    current = lesion.assessment_current
     observations = []
     for obs in lesion.observations:
         entry: dict[str, Any] = {"id": obs.id, **observation_snapshot(obs)}
-        a = obs.assessment
-        if a is not None and current:
-            entry["stage"] = a.stage
+        a = shown_assessment(obs, current)
+        entry["stage"] = observation_stage(obs, current)
+        if a is not None:
             entry["confidence"] = a.confidence
             entry["evidence"] = list(a.evidence)
             if a.classifications:
                 entry["classifications"] = dict(a.classifications)
             entry["response"] = a.response
-        else:
-            entry["stage"] = PENDING
         observations.append(entry)
     return {
         "id": lesion.id,
@@ -105,8 +215,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
         "event_kind": lesion.event_kind,
         "treatments": [{"id": t.id, **treatment_snapshot(t)} for t in lesion.treatments],
         "assessment": {
-            "status": "current" if current else PENDING,
-            "stage": lesion.current_stage if current else PENDING,
+            "status": assessment_status(current),
+            "stage": lesion_stage(lesion),
             "entity": lesion.assessed_entity,
             "entity_source": lesion.entity_source,
             "suggested_entities": lesion.suggestions or [],
@@ -221,18 +331,7 @@ def patient_list(
         select(
             Lesion.patient_id.label("patient_id"),
             func.count(Lesion.id).label("lesions"),
-            func.sum(
-                case(
-                    (
-                        or_(
-                            Lesion.assessed_version.is_(None),
-                            Lesion.assessed_version != Lesion.data_version,
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ).label("pending"),
+            func.sum(case((~Lesion.assessment_current, 1), else_=0)).label("pending"),
             func.min(Lesion.next_follow_up).label("next_follow_up"),
         )
         .group_by(Lesion.patient_id)

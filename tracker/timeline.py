@@ -45,11 +45,13 @@ from tracker.vocabulary import (
 FORMAT = "lesion-timeline/1"
 MAX_SIZE_MM = 500
 MAX_NOTE_CHARS = 2000
+MAX_STRUCTURE_CHARS = 120
+MAX_ID_CHARS = 64
 MIN_BIRTH_YEAR = 1900
 MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
 
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
 # DICOM UI: components of digits separated by dots, no leading zero unless the component is "0".
@@ -74,7 +76,7 @@ class _Strict(BaseModel):
 class Site(_Strict):
     compartment: Compartment
     region: Region
-    structure: Annotated[str, StringConstraints(max_length=120)] | None = None
+    structure: Annotated[str, StringConstraints(max_length=MAX_STRUCTURE_CHARS)] | None = None
     laterality: Laterality
 
 
@@ -218,7 +220,7 @@ def _message(err: Any) -> str:
     if kind == "string_pattern_mismatch" and field in _PATTERN_RULES:
         return f"{_show(value)} {_PATTERN_RULES[field]}"
     if kind == "string_pattern_mismatch":
-        return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-64 characters)"
+        return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-{MAX_ID_CHARS} characters)"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":
@@ -279,26 +281,27 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def date_problems(
-    value: Any,
-    path: str,
-    *,
-    today: date | None,
-    birth_year: Any = None,
-    event_date: Any = None,
+    day: date, where: str, *, birth_year: int | None, event_date: date | None
 ) -> Iterator[Problem]:
-    """The date rules shared by observations and treatments: not in the future, not before the
-    patient's birth year, not before the lesion's event date. `today=None` checks only the
-    latter two (a service re-checking validated input against the stored lesion)."""
+    """An observation's or a treatment's date against its patient's birth year and its lesion's
+    event date: the one rule behind the file, the form, the API and the checks against stored
+    records."""
+    if birth_year is not None and day.year < birth_year:
+        yield Problem(where, f"{day} is before the patient's birth year {birth_year}")
+    if event_date is not None and day < event_date:
+        yield Problem(where, f"{day} is before the lesion's event_date {event_date}")
+
+
+def _raw_date_problems(value: Any, where: str, *, today: date, birth_year: Any,
+                       event_date: Any) -> Iterator[Problem]:
+    """`date_problems` on raw input, plus "not in the future" (which needs today)."""
     d = _as_date(value)
     if d is None:
         return
-    if today is not None and d > today:
-        yield Problem(path, f"{d} is in the future")
-    if isinstance(birth_year, int) and not isinstance(birth_year, bool) and d.year < birth_year:
-        yield Problem(path, f"{d} is before the patient's birth year {birth_year}")
-    ev = _as_date(event_date)
-    if ev is not None and d < ev:
-        yield Problem(path, f"{d} is before the lesion's event_date {ev}")
+    if d > today:
+        yield Problem(where, f"{d} is in the future")
+    by = None if isinstance(birth_year, bool) or not isinstance(birth_year, int) else birth_year
+    yield from date_problems(d, where, birth_year=by, event_date=_as_date(event_date))
 
 
 def treatment_problems(
@@ -311,13 +314,8 @@ def treatment_problems(
 ) -> Iterator[Problem]:
     """Rules of one treatment that need today's date or the lesion (also used by forms).
     A treatment may share its date with an observation."""
-    yield from date_problems(
-        treatment.get("date"),
-        f"{path}.date",
-        today=today,
-        birth_year=birth_year,
-        event_date=event_date,
-    )
+    yield from _raw_date_problems(treatment.get("date"), f"{path}.date", today=today,
+                                  birth_year=birth_year, event_date=event_date)
 
 
 def same_treatment_message(when: Any, kind: Any, other: str) -> str:
@@ -363,9 +361,8 @@ def observation_problems(
     event_date: Any = None,
 ) -> Iterator[Problem]:
     """Rules of one observation that span fields or need today's date (also used by forms)."""
-    yield from date_problems(
-        obs.get("date"), f"{path}.date", today=today, birth_year=birth_year, event_date=event_date
-    )
+    yield from _raw_date_problems(obs.get("date"), f"{path}.date", today=today,
+                                  birth_year=birth_year, event_date=event_date)
     visible = obs.get("visible", True)
     if visible is False:
         for key in ("size_mm", "density", "margin", "texture", "pattern"):

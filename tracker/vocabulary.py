@@ -464,6 +464,8 @@ TREATMENT_KIND_LABELS: dict[TreatmentKind, str] = {
 LABELS.update({e.value: info.label for e, info in ENTITIES.items()})
 LABELS.update({r.value: r.value.replace("_", " ").capitalize() for r in Region})
 
+# SNOMED CT body structure of each region (vocabulary.md): what the FHIR and DICOM SR interfaces
+# emit and accept. The one table of these codes.
 REGION_SNOMED: dict[Region, str] = {
     Region.SHOULDER: "16982005",
     Region.UPPER_ARM: "40983000",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ from flask import abort, current_app, request, send_from_directory, url_for
 from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
-from tracker import dispatch
+from tracker import export
 from tracker.errors import InvalidInput, Problem
 from tracker.interop import sr
 from tracker.interop.fhir import bundle_json, patient_bundle
@@ -32,6 +31,9 @@ from tracker.queries import (
     alert_with_lesion,
     lesion_json,
     lesion_with_everything,
+    load_lesion,
+    load_observation,
+    load_treatment,
     patient_list,
     patient_record,
     worklist,
@@ -52,6 +54,7 @@ from web import schemas
 from web.auth import actor, csrf, requires, user
 from web.clock import today
 from web.db import get_session
+from workers import dispatch
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -234,7 +237,7 @@ def get_patient(external_id: str) -> dict[str, Any]:
 @fails(404)
 @requires(Role.CLINICIAN)
 def export_patient(external_id: str) -> dict[str, Any]:
-    return records.export_timeline(get_session(), external_id)
+    return export.export_timeline(get_session(), external_id)
 
 
 @bp.get("/patients/<external_id>/fhir")
@@ -300,7 +303,7 @@ def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     row = records.record_observation(session, lesion_id, obs, actor=actor())
@@ -317,7 +320,7 @@ def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, s
 @requires(Role.RADIOLOGIST)
 def update_observation(observation_id: int) -> dict[str, Any]:
     session = get_session()
-    lesion = records.load_observation(session, observation_id).lesion
+    lesion = load_observation(session, observation_id).lesion
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
     records.update_observation(session, observation_id, obs, actor=actor())
@@ -358,7 +361,7 @@ def _treatment_out(lesion_id: int, treatment_id: int) -> dict[str, Any]:
 @requires(Role.RADIOLOGIST)
 def create_treatment(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     treatment = validate_treatment(json_body(), today=today(),
                                    birth_year=lesion.patient.birth_year,
                                    event_date=lesion.event_date)
@@ -376,7 +379,7 @@ def create_treatment(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, str
 @requires(Role.RADIOLOGIST)
 def update_treatment(treatment_id: int) -> dict[str, Any]:
     session = get_session()
-    lesion = treatments.load_treatment(session, treatment_id).lesion
+    lesion = load_treatment(session, treatment_id).lesion
     treatment = validate_treatment(json_body(), today=today(),
                                    birth_year=lesion.patient.birth_year,
                                    event_date=lesion.event_date)
@@ -461,24 +464,10 @@ def acknowledge(alert_id: int) -> dict[str, Any]:
 @requires(Role.CLINICIAN)
 def snooze(alert_id: int) -> dict[str, Any]:
     raw = _alert_body(schemas.SnoozeIn)
-    until_raw, reason = raw.get("until"), raw.get("reason")
-    problems = []
-    until: date | None = None
-    try:
-        until = date.fromisoformat(until_raw) if isinstance(until_raw, str) else None
-    except ValueError:
-        until = None
-    if until is None:
-        problems.append(Problem("until", "is required as a date (YYYY-MM-DD)"
-                                if until_raw is None else f"{until_raw!r} is not a date"))
-    if reason is not None and not isinstance(reason, str):
-        problems.append(Problem("reason", "is not text"))
-    if problems:
-        raise InvalidInput(problems)
-    assert until is not None
+    until = raw.get("until")
     session = get_session()
-    snooze_alert(session, alert_id, until, actor=actor(),
-                 reason=reason if isinstance(reason, str) else None, today=today())
+    snooze_alert(session, alert_id, until if isinstance(until, str) else None,
+                 actor=actor(), reason=raw.get("reason"), today=today())
     return worklist_json(alert_with_lesion(session, alert_id))
 
 
@@ -552,7 +541,7 @@ def import_sr() -> dict[str, Any]:
 @returns_timeline
 @requires(Role.CLINICIAN)
 def export_timeline() -> dict[str, Any]:
-    return records.export_timeline(get_session())
+    return export.export_timeline(get_session())
 
 
 # --------------------------------------------------------------------------- wiring

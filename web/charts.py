@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from tracker.models import Lesion, Observation, Patient
-from tracker.queries import is_current, open_alerts_of
+from tracker.queries import PENDING, observation_stage, open_alerts_of
 from tracker.vocabulary import Stage
 from tracker.vocabulary import label as code_label
 
@@ -45,7 +45,7 @@ STAGE_COLORS: dict[str, str] = {
     Stage.STABLE.value: "#dadaeb",
     Stage.REGRESSING.value: "#b8e186",
     Stage.RESOLVED.value: "#e0e0e0",
-    "pending": "#f0f0f0",
+    PENDING: "#f0f0f0",
 }
 SEVERITY_COLORS = {"urgent": "#b42318", "warning": "#c4650a", "info": "#2f6fbf"}
 TREATMENT_SHORT = {"lavage": "Lavage", "eswt": "ESWT", "injection": "Injection",
@@ -142,13 +142,6 @@ def _style(ax: Any) -> None:
     ax.tick_params(colors=INK, labelsize=9)
 
 
-def stage_of(obs: Observation, current: bool) -> str:
-    """The stage to draw: the stored one if it saw the current data, else pending."""
-    if current and obs.assessment is not None:
-        return obs.assessment.stage
-    return "pending"
-
-
 def cross_modality(observations: Sequence[Observation]) -> set[int]:
     """Ids of measured observations taken on another modality than the previous measurement:
     their sizes are not directly comparable (vocabulary.md, modality)."""
@@ -180,7 +173,7 @@ def _lesion_figure(lesion: Lesion) -> Figure:
     ax = fig.add_subplot()
     _style(ax)
     obs = list(lesion.observations)
-    current = is_current(lesion)
+    current = lesion.assessment_current
     flagged = cross_modality(obs)
     dates = [o.date for o in obs]
     sizes = [o.size1_mm for o in obs if o.size1_mm is not None]
@@ -188,7 +181,7 @@ def _lesion_figure(lesion: Lesion) -> Figure:
     pad = timedelta(days=max(30, ((dates[-1] - dates[0]).days // 12) if dates else 30))
     stages_seen: dict[str, None] = {}
     for i, o in enumerate(obs):
-        st = stage_of(o, current)
+        st = observation_stage(o, current)
         stages_seen[st] = None
         ax.axvspan(date2num(o.date), date2num(_span_end(dates, i, pad)),
                    color=STAGE_COLORS.get(st, "#eeeeee"), alpha=0.75, lw=0, zorder=0)
@@ -287,11 +280,11 @@ def _timeline_figure(patient: Patient) -> Figure:
     treated = False
     for row, lesion in enumerate(lesions):
         y = len(lesions) - 1 - row
-        current = is_current(lesion)
+        current = lesion.assessment_current
         obs = list(lesion.observations)
         dates = [o.date for o in obs]
         for i, o in enumerate(obs):
-            st = stage_of(o, current)
+            st = observation_stage(o, current)
             stages_seen[st] = None
             end = _span_end(dates, i, pad)
             ax.broken_barh([(date2num(o.date), date2num(end) - date2num(o.date))],

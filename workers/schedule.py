@@ -12,6 +12,7 @@ from typing import Any
 from celery.schedules import crontab
 
 from tracker.config import Settings
+from workers.names import REASSESS_STALE, SCAN_ALERTS, SEND_DIGEST, SWEEP_PENDING
 
 SWEEP_SECONDS = 30.0
 DIGEST_DELAY_MINUTES = 30  # after the scan, so the digest includes what the scan opened
@@ -22,25 +23,25 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         # Time-dependent alerts (no resolution, HO not maturing, follow-up overdue), snoozes.
         "scan-alerts-daily": {
-            "task": "calcitrack.scan_alerts",
+            "task": SCAN_ALERTS,
             "schedule": crontab(hour=settings.scan_hour, minute=settings.scan_minute),
             "options": {"expires": 6 * 3600},
         },
         # Re-send assessments whose task was lost (outbox marks older than the grace period).
         "sweep-pending": {
-            "task": "calcitrack.sweep_pending",
+            "task": SWEEP_PENDING,
             "schedule": SWEEP_SECONDS,
             "options": {"expires": SWEEP_SECONDS},
         },
         # New urgent alerts to ALERT_EMAILS, once each.
         "send-digest-daily": {
-            "task": "calcitrack.send_digest",
+            "task": SEND_DIGEST,
             "schedule": crontab(hour=(digest_at // 60) % 24, minute=digest_at % 60),
             "options": {"expires": 6 * 3600},
         },
         # A new engine version, or anything the outbox missed.
         "reassess-stale-hourly": {
-            "task": "calcitrack.reassess_stale",
+            "task": REASSESS_STALE,
             "schedule": crontab(minute=17),
             "options": {"expires": 3600},
         },

@@ -9,11 +9,7 @@ errors are retried, with exponential backoff capped at `RETRY_BACKOFF_MAX`.
 from __future__ import annotations
 
 import logging
-import os
-import time
-from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -22,36 +18,26 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from tracker.config import from_env
 from tracker.db import session_scope
 from tracker.errors import NotFound
+from tracker.queries import stale_lesions
 from tracker.services import assessment, notifications
 from workers.app import RETRY_BACKOFF_MAX, celery
+from workers.dispatch import send_assessments
+from workers.names import (
+    ASSESS_LESION,
+    POST_WEBHOOK,
+    REASSESS_STALE,
+    SCAN_ALERTS,
+    SEND_DIGEST,
+    SWEEP_PENDING,
+)
 
 log = logging.getLogger(__name__)
 
-ASSESS = "calcitrack.assess_lesion"
-POST_WEBHOOK = "calcitrack.post_webhook"
 DB_ERRORS = (OperationalError, DBAPIError)
 
 
 def _as_of(value: str | None) -> date:
     return date.today() if value is None else date.fromisoformat(value)
-
-
-def _test_hold(point: str) -> None:
-    """Test hook, inert unless CALCITRACK_TEST_HOLD_DIR is set: at the named point
-    (CALCITRACK_TEST_HOLD_AT), say so with a file and wait until the test creates `release`.
-    Lets a test kill a worker mid-assessment or start two assessments at the same moment."""
-    folder = os.environ.get("CALCITRACK_TEST_HOLD_DIR")
-    if not folder or os.environ.get("CALCITRACK_TEST_HOLD_AT", "after_lock") != point:
-        return
-    hold = Path(folder)
-    (hold / f"started-{os.getpid()}-{time.monotonic_ns()}").touch()
-    deadline = time.monotonic() + 300
-    while not (hold / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _hook(point: str) -> Callable[[], None]:
-    return lambda: _test_hold(point)
 
 
 def _announce(alert_ids: list[int] | tuple[int, ...]) -> None:
@@ -61,22 +47,13 @@ def _announce(alert_ids: list[int] | tuple[int, ...]) -> None:
             celery.send_task(POST_WEBHOOK, args=[alert_id])
 
 
-def _send_assessments(lesion_ids: list[int]) -> int:
-    for lesion_id in lesion_ids:
-        celery.send_task(ASSESS, args=[lesion_id])
-    return len(lesion_ids)
-
-
-@celery.task(name=ASSESS, acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=True,
+@celery.task(name=ASSESS_LESION, acks_late=True, autoretry_for=DB_ERRORS, retry_backoff=True,
              retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=10)
 def assess_lesion_task(lesion_id: int, as_of: str | None = None) -> dict[str, Any] | None:
     """Assess one lesion after a change (sent by the writer's caller after its commit)."""
-    _test_hold("before_lock")
     with session_scope(from_env().database_url) as session:
         try:
-            outcome = assessment.assess_lesion(
-                session, lesion_id, _as_of(as_of), after_lock=_hook("after_lock")
-            )
+            outcome = assessment.assess_lesion(session, lesion_id, _as_of(as_of))
         except NotFound:
             log.info("lesion %s is gone; nothing to assess", lesion_id)
             return None
@@ -84,7 +61,7 @@ def assess_lesion_task(lesion_id: int, as_of: str | None = None) -> dict[str, An
     return {"lesion_id": lesion_id, "changed": outcome.changed, "current": outcome.current}
 
 
-@celery.task(name="calcitrack.scan_alerts", acks_late=True, autoretry_for=DB_ERRORS,
+@celery.task(name=SCAN_ALERTS, acks_late=True, autoretry_for=DB_ERRORS,
              retry_backoff=True, retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=5)
 def scan_alerts_task(as_of: str | None = None) -> dict[str, Any]:
     """Daily: time-dependent alerts, ended snoozes and lost assessments, for every lesion."""
@@ -95,7 +72,7 @@ def scan_alerts_task(as_of: str | None = None) -> dict[str, Any]:
     return report.as_dict()
 
 
-@celery.task(name="calcitrack.sweep_pending", autoretry_for=DB_ERRORS, max_retries=0)
+@celery.task(name=SWEEP_PENDING, autoretry_for=DB_ERRORS, max_retries=0)
 def sweep_pending_task() -> int:
     """Every 30 s: re-send assessments whose task was lost."""
     settings = from_env()
@@ -103,21 +80,21 @@ def sweep_pending_task() -> int:
         ids = assessment.sweep_pending(session, settings.sweep_grace_seconds)
     if ids:
         log.info("re-sending %d pending assessment(s)", len(ids))
-    return _send_assessments(ids)
+    return send_assessments(ids)
 
 
-@celery.task(name="calcitrack.reassess_stale", acks_late=True, autoretry_for=DB_ERRORS,
+@celery.task(name=REASSESS_STALE, acks_late=True, autoretry_for=DB_ERRORS,
              retry_backoff=True, retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=5)
 def reassess_stale_task(as_of: str | None = None) -> dict[str, Any]:
     """Hourly: lesions assessed by another engine version, or never, assessed in-process."""
     with session_scope(from_env().database_url) as session:
-        ids = assessment.stale_lesions(session)
+        ids = stale_lesions(session)
         report = assessment.assess_lesions(session, ids, _as_of(as_of))
     _announce(report.urgent_alert_ids)
     return report.as_dict()
 
 
-@celery.task(name="calcitrack.send_digest", acks_late=True,
+@celery.task(name=SEND_DIGEST, acks_late=True,
              autoretry_for=(*DB_ERRORS, OSError), retry_backoff=True,
              retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=8)
 def send_digest_task() -> int:

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from tests.web.seed import PASSWORD, assess, make_users, seed_patient
-from tracker import dispatch
 from tracker.db import engine_for, session_factory
 from tracker.migrate import upgrade
 from tracker.models import Alert, AuditEvent
 from web import create_app
+from workers import dispatch
 
 pytestmark = pytest.mark.browser
 

@@ -12,10 +12,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker import models
+from tracker import demo, models
 from tracker.cli import main
 from tracker.db import session_factory
-from tracker.demo import generate
 
 BAD = Path(__file__).resolve().parents[1] / "bad_inputs"
 EXPECTED_PATHS: dict[str, str] = json.loads((BAD / "expected_paths.json").read_text())
@@ -74,8 +73,15 @@ def write(tmp_path: Path, doc: dict[str, Any], name: str = "t.json") -> str:
     return str(path)
 
 
+def demo_patients(n: int) -> dict[str, Any]:
+    """The first `n` patients of the demo cohort, dated as of today."""
+    doc = demo.document(date.today())
+    doc["patients"] = doc["patients"][:n]
+    return doc
+
+
 def test_demo_cohort_round_trips(run: Any, tmp_path: Path) -> None:
-    doc = generate(date.today(), seed=3)
+    doc = demo.document(date.today())
     first = run("import", write(tmp_path, doc))
     assert first.exit_code == 0, first.output
     out = tmp_path / "export.json"
@@ -99,7 +105,7 @@ def test_vignettes_round_trip(run: Any, tmp_path: Path, shared_dir: Path) -> Non
 def test_reimport_changes_nothing_and_update_is_audited(
     run: Any, tmp_path: Path, database_url: str
 ) -> None:
-    doc = generate(date.today(), seed=5, copies=1)
+    doc = demo_patients(20)
     path = write(tmp_path, doc)
     assert run("import", path).exit_code == 0
     before = row_counts(database_url)
@@ -130,8 +136,7 @@ def test_bad_input_is_rejected_with_its_path_and_writes_nothing(
     run: Any, name: str, database_url: str, tmp_path: Path
 ) -> None:
     # Something already stored, so "writes nothing" is checked against a non-empty database.
-    seed = generate(date.today(), seed=1, copies=1)
-    seed["patients"] = seed["patients"][:2]
+    seed = demo_patients(2)
     assert run("import", write(tmp_path, seed, "seed.json")).exit_code == 0
     before = row_counts(database_url)
     res = run("import", str(BAD / name))
@@ -175,7 +180,7 @@ def test_oversized_file_is_rejected(run: Any, tmp_path: Path, database_url: str)
 
 
 def test_show_prints_pending_until_assessed(run: Any, tmp_path: Path) -> None:
-    doc = generate(date.today(), seed=2, copies=1)
+    doc = demo_patients(20)
     assert run("import", write(tmp_path, doc)).exit_code == 0
     res = run("show", "DEMO-002", "--json")
     assert res.exit_code == 0

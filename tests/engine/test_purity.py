@@ -1,4 +1,4 @@
-"""The engine is pure: stdlib + vocabulary + constants, no clock, no framework."""
+"""The engine is pure: stdlib + vocabulary, no clock, no framework."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tracker.clinical_constants
 import tracker.engine
 
 FORBIDDEN = ("sqlalchemy", "flask", "celery", "pydantic", "click", "apiflask", "matplotlib")
-ALLOWED_LOCAL = {"tracker", "tracker.vocabulary", "tracker.clinical_constants"}
+ENGINE_DIR = Path(tracker.engine.__file__).parent
+ENGINE_FILES = sorted(ENGINE_DIR.rglob("*.py"))
 
 
 def test_importing_the_engine_in_a_fresh_interpreter_loads_no_framework() -> None:
@@ -23,9 +23,10 @@ def test_importing_the_engine_in_a_fresh_interpreter_loads_no_framework() -> Non
     loaded = json.loads(out.stdout)
     leaked = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
     assert leaked == []
-    assert [m for m in loaded if m.startswith("tracker")] == sorted(
-        {"tracker", "tracker.engine", "tracker.vocabulary", "tracker.clinical_constants"}
-    )
+    tracker_modules = {m for m in loaded if m.startswith("tracker")}
+    assert tracker_modules - {"tracker", "tracker.vocabulary"} == {
+        m for m in tracker_modules if m == "tracker.engine" or m.startswith("tracker.engine.")
+    }
 
 
 def _imports(path: Path) -> set[str]:
@@ -38,16 +39,20 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_engine_and_constants_import_only_stdlib_and_vocabulary() -> None:
-    for module in (tracker.engine, tracker.clinical_constants):
-        assert module.__file__ is not None
-        for name in _imports(Path(module.__file__)):
+def test_every_engine_module_imports_only_stdlib_vocabulary_and_the_engine() -> None:
+    assert len(ENGINE_FILES) > 10  # the package, not a stray single file
+    for path in ENGINE_FILES:
+        for name in _imports(path):
             top = name.split(".")[0]
-            assert top in sys.stdlib_module_names or name in ALLOWED_LOCAL, name
+            allowed = name in ("tracker.vocabulary", "tracker.engine") or name.startswith(
+                "tracker.engine."
+            )
+            assert top in sys.stdlib_module_names or allowed, f"{path.name}: {name}"
 
 
 def test_engine_never_reads_the_clock() -> None:
-    assert tracker.engine.__file__ is not None
-    source = Path(tracker.engine.__file__).read_text()
-    for call in ("date.today(", "datetime.now(", "datetime.today(", "time.time("):
-        assert call not in source.replace('"date.today()"', "").replace("`date.today()`", "")
+    for path in ENGINE_FILES:
+        source = path.read_text()
+        for call in ("date.today(", "datetime.now(", "datetime.today(", "time.time("):
+            cleaned = source.replace('"date.today()"', "").replace("`date.today()`", "")
+            assert call not in cleaned, f"{path.name} calls {call}"

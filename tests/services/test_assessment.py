@@ -13,20 +13,21 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import make_lesion, make_patient, obs
+from tracker import queries
 from tracker.db import session_factory
 from tracker.engine import ENGINE_VERSION, infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Assessment, Lesion, Transition
+from tracker.queries import load_lesion, stale_lesions
 from tracker.services import assessment
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.assessment import (
     LESIONS,
     assess_lesion,
     scan_alerts,
-    stale_lesions,
     sweep_pending,
 )
-from tracker.services.records import load_lesion, record_observation
+from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
 
 D = date.fromisoformat
@@ -238,7 +239,9 @@ def test_assessment_records_the_rules_revision_and_a_new_one_makes_it_stale(
     assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
     assert stale_lesions(session) == []
 
+    # a new engine implementing the next revision, as the writer and the stale query see it
     monkeypatch.setattr(assessment, "RULES_REVISION", assessment.RULES_REVISION + 1)
+    monkeypatch.setattr(queries, "RULES_REVISION", assessment.RULES_REVISION)
     assert stale_lesions(session) == [lesion.id]
     outcome = assess_lesion(session, lesion.id, D("2025-03-01"))
     assert outcome.changed

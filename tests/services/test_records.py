@@ -14,6 +14,7 @@ from tests.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
+from tracker.queries import load_lesion
 from tracker.services import records
 from tracker.timeline import ObservationIn, validate_observation
 
@@ -140,7 +141,7 @@ def test_two_writers_racing_for_one_day_get_a_conflict_not_a_crash(
 ) -> None:
     """Both pass the same-day check; the unique constraint stops the second, as a Conflict."""
     lesion = make_lesion(session, observations=[obs("2025-01-10", 14)])
-    records.load_lesion(session, lesion.id)  # this writer has read the visits...
+    load_lesion(session, lesion.id)  # this writer has read the visits...
     session.commit()
     with session_factory(database_url)() as other:  # ...when another records the same day
         records.record_observation(other, lesion.id, finding(), actor="other")

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from tests.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
-from tracker.models import AuditEvent, Lesion, Treatment
-from tracker.services.assessment import assess_lesion, stale_lesions
+from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Treatment
+from tracker.queries import stale_lesions
+from tracker.services.assessment import assess_lesion
 from tracker.services.treatments import delete_treatment, record_treatment, update_treatment
 from tracker.timeline import TreatmentIn
 
@@ -211,3 +212,32 @@ def test_the_same_treatment_recorded_twice_at_once_is_stored_once(database_url: 
     with session_factory(database_url)() as s:
         assert s.scalar(select(func.count()).select_from(Treatment)) == 1
         assert [e[0] for e in audit_trail(s)] == ["treatment.record"]
+
+
+def test_assessment_stores_the_engines_response_and_treatment_alert(session: Session) -> None:
+    """§7a and §4 on a lavaged deposit 14 -> 12 mm at 3 months: the stored stage rows carry the
+    response, the lesion the `hadd.no_treatment_response` alert; removing the treatment and
+    re-assessing takes both away."""
+    lesion = make_lesion(session, observations=[obs("2024-01-10", 14), obs("2024-04-29", 12)])
+    row = record_treatment(session, lesion.id, treatment("2024-01-22"), actor="dr.r")
+    assess_lesion(session, lesion.id, D("2025-01-01"))
+    session.expire_all()
+    stages = list(session.scalars(select(Assessment).where(Assessment.lesion_id == lesion.id)
+                                  .join(Assessment.observation).order_by(Observation.date)))
+    assert [a.response for a in stages] == [None, {
+        "baseline": "2024-01-10", "change_pct": -14.3, "nadir_change_pct": -14.3,
+        "category": "stable"}]
+    assert any("after lavage" in e for e in stages[1].evidence)
+    alerts = {a.kind: a for a in session.scalars(select(Alert).where(
+        Alert.lesion_id == lesion.id, Alert.state != "cleared"))}
+    assert alerts["no_treatment_response"].rule == "hadd.no_treatment_response"
+    assert alerts["no_treatment_response"].reason.startswith("deposit 12.0 mm 3 months after "
+                                                             "lavage (14.0 mm before)")
+
+    delete_treatment(session, row.id, actor="dr.r")
+    assess_lesion(session, lesion.id, D("2025-01-01"))
+    session.expire_all()
+    assert [a.response for a in session.scalars(
+        select(Assessment).where(Assessment.lesion_id == lesion.id))] == [None, None]
+    assert session.scalar(select(Alert.state).where(
+        Alert.kind == "no_treatment_response")) == "cleared"

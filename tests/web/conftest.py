@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.web.seed import PASSWORD, make_users
-from tracker import dispatch
 from tracker.db import session_factory
 from web import create_app
+from workers import dispatch
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -2,7 +2,7 @@
 
 Each test session gets its own queue name on its own Redis database number (14), so a stray
 worker from another run never takes these tasks. Workers run `--pool=solo`, so the task runs in
-the process the tests kill. The test process sends through the same entry point the web layer
+the process the tests kill. The test process sends through the same sender the web layer
 uses, with the same environment as its workers. Nothing sleeps a fixed time: `wait_for` polls a
 condition until a deadline.
 """
@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
 VISIBILITY_TIMEOUT = 4  # seconds; production uses an hour (see workers/app.py)
 SESSION_QUEUE = f"calcitrack-test-{uuid.uuid4().hex[:10]}"
+HOLD_DIR = "CALCITRACK_TEST_HOLD_DIR"
 
 T = TypeVar("T")
 
@@ -87,14 +88,16 @@ class Worker:
 
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start a worker with the given environment; every one started is stopped afterwards."""
+    """Start a worker with the given environment; every one started is stopped afterwards.
+    With `CALCITRACK_TEST_HOLD_DIR` set it runs the holding app (tests/workers/holding.py)."""
     started: list[Worker] = []
 
     def start(env: dict[str, str], name: str = "w", wait: bool = True,
               **extra_env: str) -> Worker:
         full = {**os.environ, **env, **extra_env}
         log = tmp_path / f"{name}-{len(started)}.log"
-        cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo",
+        app = "tests.workers.holding" if HOLD_DIR in full else "workers"
+        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
                "--loglevel=INFO", "-Q", full["CALCITRACK_QUEUE"],
                "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -150,7 +153,7 @@ def worker_env(pg_url: str, redis_test_url: str, tmp_path: Path,
         "CALCITRACK_INSTANCE": str(tmp_path / "instance"),
     }
     for key in ("BROKER_URL", "RESULT_BACKEND", "SMTP_HOST", "ALERT_EMAILS",
-                "ALERT_WEBHOOK_URL", "CALCITRACK_TEST_HOLD_DIR"):
+                "ALERT_WEBHOOK_URL", HOLD_DIR):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -19,13 +19,16 @@ from sqlalchemy import func, select, update
 from tests.conftest import _port_open
 from tests.factories import make_lesion, make_patient, obs
 from tests.workers.conftest import SESSION_QUEUE, VISIBILITY_TIMEOUT, wait_for
-from tracker import dispatch
+from tracker.cli import main
 from tracker.db import session_factory, session_scope
+from tracker.engine import RULES_REVISION
 from tracker.migrate import upgrade
 from tracker.models import Alert, Assessment, Lesion
+from tracker.queries import stale_lesions
 from tracker.services import assessment
 from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
+from workers import dispatch
 from workers.app import make_celery
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -132,9 +135,8 @@ def test_broker_down_commits_fast_and_the_sweep_sends_everything_later(
 
     monkeypatch.setenv("REDIS_URL", worker_env["REDIS_URL"])
     start_worker(worker_env)
-    from tracker.cli import main
-
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"])
+    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
+                               obj=dispatch.request_assessment)
     assert swept.exit_code == 0, swept.output
     assert json.loads(swept.output) == {"pending": 50, "queued": 50}
 
@@ -303,11 +305,11 @@ def test_rules_revision_bump_makes_every_lesion_stale_and_the_hourly_job_reasses
     ids = [new_lesion(url, external_id=f"L{i}") for i in range(3)]
     with session_factory(url)() as s:
         assessment.assess_lesions(s, ids, date(2025, 3, 1))
-        assert assessment.stale_lesions(s) == []
-        s.execute(update(Lesion).values(rules_revision=assessment.RULES_REVISION - 1))
-        s.execute(update(Assessment).values(rules_revision=assessment.RULES_REVISION - 1))
+        assert stale_lesions(s) == []
+        s.execute(update(Lesion).values(rules_revision=RULES_REVISION - 1))
+        s.execute(update(Assessment).values(rules_revision=RULES_REVISION - 1))
         s.commit()
-        assert assessment.stale_lesions(s) == ids
+        assert stale_lesions(s) == ids
     worker = start_worker(worker_env)
 
     make_celery().send_task("calcitrack.reassess_stale")
@@ -315,7 +317,7 @@ def test_rules_revision_bump_makes_every_lesion_stale_and_the_hourly_job_reasses
     wait_for(lambda: worker.succeeded("calcitrack.reassess_stale"), 30,
              what="the stale job")
     with session_scope(url) as s:
-        assert assessment.stale_lesions(s) == []
+        assert stale_lesions(s) == []
         lesions = set(s.scalars(select(Lesion.rules_revision)))
         stages = set(s.scalars(select(Assessment.rules_revision)))
-    assert lesions == stages == {assessment.RULES_REVISION}
+    assert lesions == stages == {RULES_REVISION}

@@ -21,8 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tracker import dispatch
-from tracker.cli import CLI_ACTOR, emit, fail, reports_errors, session
+from tracker.cli import CLI_ACTOR, emit, fail, queue_assessments, reports_errors, session
 from tracker.errors import Problem
 from tracker.interop import csv_rows, sr
 from tracker.interop.fhir import bundle_json, patient_bundle
@@ -59,7 +58,7 @@ def import_sr_cmd(paths: tuple[str, ...], compartment: str | None, dry_run: bool
             return
         summary = interop.import_converted(s, converted, actor=CLI_ACTOR, today=date.today(),
                                            compartment_hint=SR_COMPARTMENT_HINT)
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent,
                            "files": len(files), "skipped": skipped}))
 
@@ -148,7 +147,7 @@ def import_csv_cmd(file: str, skip_bad: bool, rejects: str | None) -> None:
     except UnicodeDecodeError as exc:
         fail([Problem(file, f"is not UTF-8 text (byte {exc.start})")])
         raise
-    sent = dispatch.request_assessment(summary.changed_lesion_ids)
+    sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent,
                            "rows_rejected": len({p.path.split(",")[0] for p in bad})}))
 

@@ -7,25 +7,28 @@ severity, reason, clearing); these functions touch only the state columns a pers
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tracker.audit import audit
+from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import Alert
-from tracker.services.records import audit, now
+from tracker.queries import alert_json
 from tracker.vocabulary import AlertState
 
 MAX_REASON_CHARS = 2000
 MAX_SNOOZE_DAYS = 366
 
 
-def _state(alert: Alert) -> dict[str, str | None]:
-    return {
-        "state": alert.state,
-        "state_by": alert.state_by,
-        "state_reason": alert.state_reason,
-        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
-    }
+STATE_KEYS = ("state", "state_by", "state_reason", "snoozed_until")
+
+
+def _state(alert: Alert) -> dict[str, Any]:
+    """The columns a person owns, as the audit event records them (the API's alert shape)."""
+    shown = alert_json(alert)
+    return {key: shown[key] for key in STATE_KEYS}
 
 
 def _load(session: Session, alert_id: int) -> Alert:
@@ -39,7 +42,9 @@ def _load(session: Session, alert_id: int) -> Alert:
     return alert
 
 
-def _clean_reason(reason: str | None, *, required: bool) -> str | None:
+def _clean_reason(reason: object, *, required: bool) -> str | None:
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput([Problem("reason", "is not text")])
     text = (reason or "").strip()
     if len(text) > MAX_REASON_CHARS:
         raise InvalidInput(
@@ -73,6 +78,18 @@ def _set_state(
     return alert
 
 
+def snooze_date(raw: object) -> date:
+    """The `until` of a snooze as a form or the API sends it (YYYY-MM-DD)."""
+    if isinstance(raw, date):
+        return raw
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise InvalidInput([Problem("until", "is required as a date (YYYY-MM-DD)")])
+    try:
+        return date.fromisoformat(raw.strip()) if isinstance(raw, str) else date.fromisoformat("")
+    except ValueError:
+        raise InvalidInput([Problem("until", f"{raw!r} is not a date (YYYY-MM-DD)")]) from None
+
+
 def acknowledge_alert(
     session: Session, alert_id: int, *, actor: str, reason: str | None = None
 ) -> Alert:
@@ -86,18 +103,24 @@ def acknowledge_alert(
 def snooze_alert(
     session: Session,
     alert_id: int,
-    until: date,
+    until: date | str | None,
     *,
     actor: str,
-    reason: str | None,
+    reason: object,
     today: date,
 ) -> Alert:
-    """Hide an alert until a date, with the reason why waiting is safe (required)."""
-    problems = []
-    if until <= today:
-        problems.append(Problem("until", f"{until} is not after today ({today})"))
-    elif (until - today).days > MAX_SNOOZE_DAYS:
-        problems.append(Problem("until", f"{until} is more than {MAX_SNOOZE_DAYS} days ahead"))
+    """Hide an alert until a date, with the reason why waiting is safe (required). `until`
+    may come as the form or the API sent it: every problem is reported at once."""
+    problems: list[Problem] = []
+    day: date | None = None
+    try:
+        day = snooze_date(until)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    if day is not None and day <= today:
+        problems.append(Problem("until", f"{day} is not after today ({today})"))
+    elif day is not None and (day - today).days > MAX_SNOOZE_DAYS:
+        problems.append(Problem("until", f"{day} is more than {MAX_SNOOZE_DAYS} days ahead"))
     try:
         text = _clean_reason(reason, required=True)
     except InvalidInput as exc:
@@ -106,5 +129,5 @@ def snooze_alert(
         raise InvalidInput(problems)
     return _set_state(
         session, alert_id, AlertState.SNOOZED, "alert.snooze", actor=actor, reason=text,
-        until=until,
+        until=day,
     )

@@ -16,36 +16,33 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     String,
     Table,
-    and_,
     bindparam,
     case,
     cast,
     delete,
     insert,
     literal,
-    or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tracker import engine
+from tracker.audit import SYSTEM_ACTOR, audit_many
+from tracker.clock import now
 from tracker.engine import (
-    ENGINE_VERSION,
+    RULES_REVISION,
     AlertCall,
     LesionAssessment,
-    StageCall,
     infer,
+    response_to_json,
     suggestions_to_json,
 )
 from tracker.errors import NotFound
@@ -53,24 +50,17 @@ from tracker.facts import facts_of_row
 from tracker.models import (
     Alert,
     Assessment,
-    AuditEvent,
     Lesion,
     Observation,
     ObservationFeature,
-    Patient,
     Transition,
 )
-from tracker.services.records import find_patient, now
 from tracker.vocabulary import AlertState, Severity
 
 log = logging.getLogger(__name__)
 
-# The clinical-rules revision the running engine implements. An engine that does not name one
-# predates revision 2.
-RULES_REVISION: int = int(getattr(engine, "RULES_REVISION", 1))
 
 DEFAULT_CHUNK = 500
-SYSTEM_ACTOR = "system"
 
 LESIONS: Table = Lesion.__table__  # type: ignore[assignment]
 ASSESSMENTS: Table = Assessment.__table__  # type: ignore[assignment]
@@ -138,30 +128,6 @@ class ScanReport:
 # --------------------------------------------------------------------------- the plan
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def response_json(call: StageCall) -> dict[str, Any] | None:
-    """The stage's treatment response (clinical-rules §7a) in the shape `lesion-assessment/1`
-    writes: baseline date, change_pct, nadir_change_pct, category; None without one."""
-    response = getattr(call, "response", None)
-    if response is None:
-        return None
-    if is_dataclass(response) and not isinstance(response, type):
-        raw = asdict(response)
-    else:
-        raw = dict(response)
-    return {key: _json_value(value) for key, value in raw.items()}
-
-
-
 @dataclass
 class _Plan:
     """Every write of one chunk, gathered before any is sent, so each kind is one statement."""
@@ -194,7 +160,7 @@ def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan)
             "confidence": call.confidence,
             "evidence": list(call.evidence),
             "classifications": dict(call.classifications),
-            "response": response_json(call),
+            "response": response_to_json(call.response),
             "engine_version": a.engine_version,
             "rules_revision": RULES_REVISION,
         }
@@ -431,15 +397,8 @@ def _write(session: Session, plan: _Plan, as_of: date, at: datetime) -> list[int
             insert(ALERTS).returning(ALERTS.c.id, ALERTS.c.severity), plan.alert_inserts
         )
         urgent = sorted(r.id for r in rows if r.severity == Severity.URGENT.value)
-    if plan.alert_reopens:
-        session.execute(
-            insert(AuditEvent),
-            [
-                {"actor": SYSTEM_ACTOR, "action": "alert.snooze_ended", "target_type": "alert",
-                 "target_id": alert_id, "before": None, "after": {"state": "open"}, "at": at}
-                for alert_id in plan.alert_reopens
-            ],
-        )
+    audit_many(session, SYSTEM_ACTOR, "alert.snooze_ended", "alert", plan.alert_reopens,
+               after={"state": "open"}, at=at)
     if plan.lesion_updates:
         first = plan.lesion_updates[0]
         columns: dict[str, Any] = {k: bindparam(k) for k in first if not k.startswith("b_")}
@@ -631,48 +590,4 @@ def sweep_pending(session: Session, grace_seconds: int) -> list[int]:
         session.commit()
     else:
         session.rollback()
-    return ids
-
-
-def stale_lesions(session: Session) -> list[int]:
-    """Lesions never assessed, assessed by another engine version or under another revision of
-    the clinical rules, or whose stored assessment saw older data than they hold (a safety net
-    for anything the outbox mark missed)."""
-    ids = list(
-        session.scalars(
-            select(Lesion.id)
-            .where(
-                or_(
-                    Lesion.engine_version.is_(None),
-                    Lesion.engine_version != ENGINE_VERSION,
-                    Lesion.rules_revision.is_(None),
-                    Lesion.rules_revision != RULES_REVISION,
-                    Lesion.assessed_version.is_(None),
-                    Lesion.assessed_version != Lesion.data_version,
-                )
-            )
-            .order_by(Lesion.id)
-        )
-    )
-    session.rollback()
-    return ids
-
-
-def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
-    patient = find_patient(session, patient_external_id)
-    ids = list(
-        session.scalars(
-            select(Lesion.id)
-            .join(Patient, Patient.id == Lesion.patient_id)
-            .where(and_(Patient.id == patient.id))
-            .order_by(Lesion.id)
-        )
-    )
-    session.rollback()
-    return ids
-
-
-def all_lesions(session: Session) -> list[int]:
-    ids = list(session.scalars(select(Lesion.id).order_by(Lesion.id)))
-    session.rollback()
     return ids

@@ -19,16 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import InvalidInput, Problem
-from tracker.interop.converted import Converted
-from tracker.models import Lesion, Observation, Patient
-from tracker.services.records import (
-    ImportSummary,
-    import_timeline,
+from tracker.export import (
     lesion_snapshot,
     observation_snapshot,
     patient_snapshot,
     treatment_snapshot,
 )
+from tracker.interop.converted import Converted
+from tracker.models import Lesion, Observation, Patient
+from tracker.services.records import ImportSummary, import_timeline
 from tracker.timeline import Timeline, validate_timeline
 
 PATIENT_KEPT = ("birth_year", "sex")

@@ -16,10 +16,11 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.clock import now
 from tracker.config import Settings
+from tracker.errors import NotFound
 from tracker.models import Alert, Lesion
-from tracker.queries import alert_json
-from tracker.services.records import now
+from tracker.queries import alert_json, alert_with_lesion
 from tracker.vocabulary import AlertState, Severity
 
 SMTP_TIMEOUT_SECONDS = 10
@@ -99,13 +100,11 @@ def send_digest(session: Session, settings: Settings) -> DigestResult:
 
 def alert_payload(session: Session, alert_id: int) -> dict[str, Any] | None:
     """The webhook body of one alert; None when it is gone or already cleared."""
-    alert = session.scalar(
-        select(Alert)
-        .where(Alert.id == alert_id)
-        .options(selectinload(Alert.lesion).selectinload(Lesion.patient))
-    )
-    session.rollback()
-    if alert is None or alert.state == AlertState.CLEARED.value:
+    try:
+        alert = alert_with_lesion(session, alert_id)
+    except NotFound:
+        return None
+    if alert.state == AlertState.CLEARED.value:
         return None
     return {
         "event": "alert.opened",

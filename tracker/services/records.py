@@ -11,52 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.errors import Conflict, InvalidInput, NotFound, Problem
-from tracker.models import (
-    AuditEvent,
-    Lesion,
-    Observation,
-    ObservationFeature,
-    Patient,
-    Treatment,
-)
-from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline
-
-SYSTEM_ACTOR = "system"
-
-
-def now() -> datetime:
-    return datetime.now().astimezone()
-
-
-def audit(
-    session: Session,
-    actor: str,
-    action: str,
-    target_type: str,
-    target_id: int | None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """Add an audit event to the caller's transaction (so it commits or rolls back with it)."""
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            before=before,
-            after=after,
-            at=now(),
-        )
-    )
+from tracker.audit import audit
+from tracker.clock import now
+from tracker.errors import Conflict, InvalidInput, Problem
+from tracker.export import lesion_snapshot, observation_snapshot, patient_snapshot
+from tracker.models import Lesion, Observation, ObservationFeature, Patient
+from tracker.queries import load_lesion, load_observation
+from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline, date_problems
 
 
 def mark_for_assessment(lesion: Lesion) -> None:
@@ -70,64 +38,6 @@ def mark_for_assessment(lesion: Lesion) -> None:
     else:
         lesion.data_version = Lesion.data_version + 1
     lesion.assessment_due_at = now()
-
-
-# --------------------------------------------------------------------------- snapshots
-
-
-def observation_snapshot(obs: Observation) -> dict[str, Any]:
-    """An observation as the timeline format writes it (canonical: defaults left out)."""
-    out: dict[str, Any] = {"date": obs.date.isoformat(), "modality": obs.modality}
-    if not obs.visible:
-        out["visible"] = False
-    if obs.size_mm:
-        out["size_mm"] = obs.size_mm
-    for key in ("density", "margin", "texture", "pattern"):
-        if getattr(obs, key) is not None:
-            out[key] = getattr(obs, key)
-    if obs.features:
-        out["features"] = obs.features
-    if obs.pain is not None:
-        out["pain"] = obs.pain
-    for key in ("study_uid", "accession", "note"):
-        if getattr(obs, key) is not None:
-            out[key] = getattr(obs, key)
-    return out
-
-
-def treatment_snapshot(row: Treatment) -> dict[str, Any]:
-    """A treatment as the timeline format writes it."""
-    out: dict[str, Any] = {"date": row.date.isoformat(), "kind": row.kind}
-    if row.note is not None:
-        out["note"] = row.note
-    return out
-
-
-def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
-    site: dict[str, Any] = {
-        "compartment": lesion.compartment,
-        "region": lesion.region,
-        "laterality": lesion.laterality,
-    }
-    if lesion.structure is not None:
-        site["structure"] = lesion.structure
-    out: dict[str, Any] = {"id": lesion.external_id, "site": site}
-    if lesion.entity is not None:
-        out["entity"] = lesion.entity
-    if lesion.event_date is not None:
-        out["event_date"] = lesion.event_date.isoformat()
-    if lesion.event_kind is not None:
-        out["event_kind"] = lesion.event_kind
-    return out
-
-
-def patient_snapshot(patient: Patient) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": patient.external_id}
-    if patient.birth_year is not None:
-        out["birth_year"] = patient.birth_year
-    if patient.sex is not None:
-        out["sex"] = patient.sex
-    return out
 
 
 # --------------------------------------------------------------------------- field copying
@@ -168,35 +78,13 @@ def _site_columns(site: Site) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- checks
 
 
-def load_lesion(session: Session, lesion_id: int) -> Lesion:
-    """A lesion with its patient and observations (and their features) loaded."""
-    lesion = session.scalar(
-        select(Lesion)
-        .where(Lesion.id == lesion_id)
-        .options(
-            selectinload(Lesion.patient),
-            selectinload(Lesion.observations).selectinload(Observation.feature_rows),
-        )
-    )
-    if lesion is None:
-        raise NotFound(f"lesion {lesion_id} does not exist")
-    return lesion
-
-
-def _check_against_lesion(lesion: Lesion, obs: ObservationIn, path: str = "") -> None:
+def _check_against_lesion(lesion: Lesion, obs: ObservationIn) -> None:
     """What the observation alone cannot know: birth year and event date of its lesion."""
-    problems: list[Problem] = []
-    where = f"{path}.date" if path else "date"
-    by = lesion.patient.birth_year
-    if by is not None and obs.date.year < by:
-        problems.append(Problem(where, f"{obs.date} is before the patient's birth year {by}"))
-    if lesion.event_date is not None and obs.date < lesion.event_date:
-        problems.append(
-            Problem(where, f"{obs.date} is before the lesion's event_date {lesion.event_date}")
-        )
+    problems = list(date_problems(obs.date, "date", birth_year=lesion.patient.birth_year,
+                                  event_date=lesion.event_date))
     if problems:
         raise InvalidInput(problems)
 
@@ -236,21 +124,6 @@ def record_observation(
         audit(session, actor, "observation.record", "observation", row.id, None,
               observation_snapshot(row))
         session.commit()
-    return row
-
-
-def load_observation(session: Session, observation_id: int) -> Observation:
-    """An observation with its features, and its lesion with the patient."""
-    row = session.scalar(
-        select(Observation)
-        .where(Observation.id == observation_id)
-        .options(
-            selectinload(Observation.feature_rows),
-            selectinload(Observation.lesion).selectinload(Lesion.patient),
-        )
-    )
-    if row is None:
-        raise NotFound(f"observation {observation_id} does not exist")
     return row
 
 
@@ -346,10 +219,7 @@ def _check_against_stored(
         event = lesion_in.event_date
         for oi, obs in enumerate(lesion_in.observations):
             where = f"{ppath}.lesions[{li}].observations[{oi}].date"
-            if by is not None and obs.date.year < by:
-                problems.append(Problem(where, f"{obs.date} is before the birth year {by}"))
-            if event is not None and obs.date < event:
-                problems.append(Problem(where, f"{obs.date} is before event_date {event}"))
+            problems += date_problems(obs.date, where, birth_year=by, event_date=event)
         if existing is not None and event is not None:
             early = [o.date for o in existing.observations if o.date < event]
             if early:
@@ -493,51 +363,3 @@ def _import_lesion(
     if changed:
         mark_for_assessment(lesion)
     return changed
-
-
-# --------------------------------------------------------------------------- export
-
-
-def export_timeline(session: Session, patient_external_id: str | None = None) -> dict[str, Any]:
-    """The stored record as lesion-timeline/1: the backup format (import gives it back)."""
-    query = (
-        select(Patient)
-        .order_by(Patient.external_id)
-        .options(
-            selectinload(Patient.lesions)
-            .selectinload(Lesion.observations)
-            .selectinload(Observation.feature_rows)
-        )
-    )
-    if patient_external_id is not None:
-        query = query.where(Patient.external_id == patient_external_id)
-    patients = list(session.scalars(query))
-    if patient_external_id is not None and not patients:
-        raise NotFound(f"patient {patient_external_id} does not exist")
-    return {
-        "format": "lesion-timeline/1",
-        "patients": [
-            {
-                **patient_snapshot(p),
-                "lesions": [
-                    {
-                        **lesion_snapshot(lesion),
-                        "observations": [observation_snapshot(o) for o in lesion.observations],
-                    }
-                    for lesion in p.lesions
-                ],
-            }
-            for p in patients
-        ],
-    }
-
-
-def patient_exists(session: Session, external_id: str) -> bool:
-    return session.scalar(select(Patient.id).where(Patient.external_id == external_id)) is not None
-
-
-def find_patient(session: Session, external_id: str) -> Patient:
-    patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
-    if patient is None:
-        raise NotFound(f"patient {external_id} does not exist")
-    return patient

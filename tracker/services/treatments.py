@@ -17,9 +17,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.audit import audit
 from tracker.errors import Conflict, InvalidInput, NotFound
+from tracker.export import treatment_snapshot
 from tracker.models import Lesion, Treatment
-from tracker.services.records import audit, mark_for_assessment, treatment_snapshot
+from tracker.services.records import mark_for_assessment
 from tracker.timeline import TreatmentIn, date_problems, same_treatment_message
 
 
@@ -68,7 +70,7 @@ def _check(session: Session, lesion: Lesion, treatment: TreatmentIn,
            row: Treatment | None = None) -> None:
     """What the treatment alone cannot know: the stored lesion's birth year, event date and
     other treatments. The same rules and words as in a timeline file."""
-    problems = list(date_problems(treatment.date, "date", today=None,
+    problems = list(date_problems(treatment.date, "date",
                                   birth_year=lesion.patient.birth_year,
                                   event_date=lesion.event_date))
     if problems:
@@ -145,15 +147,3 @@ def delete_treatment(session: Session, treatment_id: int, *, actor: str) -> int:
     audit(session, actor, "treatment.delete", "treatment", treatment_id, before, None)
     session.commit()
     return lesion.id
-
-
-def load_treatment(session: Session, treatment_id: int) -> Treatment:
-    """A treatment with its lesion and the lesion's patient (for forms)."""
-    row = session.scalar(
-        select(Treatment)
-        .where(Treatment.id == treatment_id)
-        .options(selectinload(Treatment.lesion).selectinload(Lesion.patient))
-    )
-    if row is None:
-        raise NotFound(f"treatment {treatment_id} does not exist")
-    return row

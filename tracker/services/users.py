@@ -11,15 +11,18 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.audit import audit
+from tracker.clock import now
+from tracker.config import from_env
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import ApiToken, User
-from tracker.services.records import audit, now
 from tracker.vocabulary import Role
 
 MIN_PASSWORD_CHARS = 10
@@ -29,10 +32,26 @@ TOKEN_PREFIX = "ct_"
 MAX_USERNAME_CHARS = 52
 USERNAME_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{MAX_USERNAME_CHARS}}}$")
 
-_hasher = PasswordHasher()
-# Verifying an unknown user against a real hash keeps the timing of "no such user" and
-# "wrong password" alike.
-_DUMMY_HASH = _hasher.hash("calcitrack-timing-equaliser")
+
+@lru_cache(maxsize=4)
+def _hasher_for(profile: str) -> PasswordHasher:
+    params = getattr(profiles, profile.upper(), None)
+    if not isinstance(params, Parameters):
+        raise ValueError(f"PASSWORD_HASH_PROFILE: {profile!r} is not an argon2 profile")
+    return PasswordHasher.from_parameters(params)
+
+
+def _hasher() -> PasswordHasher:
+    """The hasher of the configured profile (PASSWORD_HASH_PROFILE), built on first use."""
+    return _hasher_for(from_env().password_hash_profile)
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(profile: str) -> str:
+    """Verifying an unknown user against a real hash keeps the timing of "no such user" and
+    "wrong password" alike. Computed on the first login, not at import (every `tracker`
+    command imports this module)."""
+    return _hasher_for(profile).hash("calcitrack-timing-equaliser")
 
 
 @dataclass(frozen=True)
@@ -77,7 +96,7 @@ def create_user(
         raise InvalidInput(problems)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username} already exists")
-    user = User(username=username, password_hash=_hasher.hash(password), role=role, active=True)
+    user = User(username=username, password_hash=_hasher().hash(password), role=role, active=True)
     session.add(user)
     session.flush()
     audit(session, actor, "user.create", "user", user.id, None,
@@ -112,7 +131,7 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
             [Problem("password", f"needs at least {MIN_PASSWORD_CHARS} characters")]
         )
     user = _user(session, username)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
     audit(session, actor, "user.password", "user", user.id)
     session.commit()
 
@@ -153,7 +172,8 @@ def authenticate(session: Session, username: str, password: str) -> Principal | 
     """The active user with this password, or None (same answer for every failure)."""
     user = session.scalar(select(User).where(User.username == username))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        profile = from_env().password_hash_profile
+        _hasher_for(profile).verify(user.password_hash if user else _dummy_hash(profile), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:

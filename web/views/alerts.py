@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.errors import CalcitrackError
 from tracker.queries import WORKLIST_STATES, WorklistFilter, worklist
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.vocabulary import AlertKind, Region, Role, Severity, label
@@ -65,17 +63,11 @@ def acknowledge(alert_id: int) -> Response:
 @bp.post("/<int:alert_id>/snooze")
 @requires(Role.CLINICIAN)
 def snooze(alert_id: int) -> Response:
-    raw = request.form.get("until", "").strip()
     try:
-        try:
-            until = date.fromisoformat(raw)
-        except ValueError as exc:
-            raise InvalidInput([Problem("until", f"{raw or 'nothing'!s} is not a date "
-                                                 "(YYYY-MM-DD)")]) from exc
-        alert = snooze_alert(get_session(), alert_id, until, actor=actor(),
+        alert = snooze_alert(get_session(), alert_id, request.form.get("until"), actor=actor(),
                              reason=request.form.get("reason"), today=today())
     except CalcitrackError as exc:
         flash(f"Alert not snoozed: {exc}", "error")
         return redirect(_back())
-    flash(f"Alert “{label(alert.kind)}” snoozed until {until}.", "success")
+    flash(f"Alert “{label(alert.kind)}” snoozed until {alert.snoozed_until}.", "success")
     return redirect(_back())

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from tracker import dispatch
 from tracker.errors import InvalidInput, Problem
 from tracker.services import records
 from tracker.timeline import load_timeline
@@ -16,6 +15,7 @@ from web.api import import_sr_files, uploaded_files
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
+from workers import dispatch
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 COMPARTMENTS = [c.value for c in Compartment]

@@ -9,15 +9,19 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker import dispatch
 from tracker.errors import Conflict, InvalidInput
-from tracker.models import Lesion
+from tracker.models import Lesion, versions_current
 from tracker.queries import (
-    PENDING,
-    is_current,
+    assessment_status,
+    lesion_stage,
     lesion_versions,
     lesion_with_everything,
+    load_lesion,
+    load_observation,
+    load_treatment,
+    observation_stage,
     open_alerts_of,
+    shown_assessment,
 )
 from tracker.services import records, treatments
 from tracker.timeline import validate_observation, validate_treatment
@@ -50,6 +54,7 @@ from web.forms import (
     treatment_form_values,
     treatment_from_form,
 )
+from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
 
@@ -66,14 +71,14 @@ CHOICES = {
 
 def lesion_view(lesion: Lesion) -> dict[str, Any]:
     """What the lesion page shows, computed once here so the template only formats."""
-    current = is_current(lesion)
+    current = lesion.assessment_current
     flagged = charts.cross_modality(lesion.observations)
     rows = []
     for o in lesion.observations:
-        a = o.assessment if current else None
+        a = shown_assessment(o, current)
         rows.append({
             "obs": o,
-            "stage": a.stage if a else PENDING,
+            "stage": observation_stage(o, current),
             "confidence": a.confidence if a else None,
             "evidence": list(a.evidence) if a else [],
             "classifications": dict(a.classifications or {}) if a else {},
@@ -95,7 +100,7 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "patient": lesion.patient,
         "caption": charts.lesion_caption(lesion),
         "current": current,
-        "stage": lesion.current_stage if current else PENDING,
+        "stage": lesion_stage(lesion),
         "rows": rows,
         "timeline": timeline,
         "event_kind_label": (EVENT_KIND_LABELS[EventKind(lesion.event_kind)]
@@ -133,8 +138,8 @@ def chart(lesion_id: int, fmt: str) -> Any:
 def status(lesion_id: int) -> Response:
     """Polled by the lesion page while its stage is pending."""
     data_version, assessed_version = lesion_versions(get_session(), lesion_id)
-    current = assessed_version is not None and assessed_version == data_version
-    return jsonify(status="current" if current else PENDING, data_version=data_version,
+    current = versions_current(data_version, assessed_version)
+    return jsonify(status=assessment_status(current), data_version=data_version,
                    assessed_version=assessed_version)
 
 
@@ -149,7 +154,7 @@ def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
 @requires(Role.RADIOLOGIST)
 def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     if request.method != "POST":
         return _form(lesion, {"date": today().isoformat(), "visible": True, "size_mm": [],
                               "features": []}, {})
@@ -172,7 +177,7 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
 @requires(Role.RADIOLOGIST)
 def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    row = records.load_observation(session, observation_id)
+    row = load_observation(session, observation_id)
     lesion = row.lesion
     if request.method != "POST":
         return _form(lesion, form_from_observation(row), {}, observation_id)
@@ -215,7 +220,7 @@ def _treatment_form(lesion: Lesion, values: dict[str, Any], errors: dict[str, li
 @requires(Role.RADIOLOGIST)
 def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    lesion = records.load_lesion(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     if request.method != "POST":
         return _treatment_form(lesion, {"date": today().isoformat(), "kind": "", "note": ""}, {})
     try:
@@ -239,7 +244,7 @@ def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
 @requires(Role.RADIOLOGIST)
 def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
-    row = treatments.load_treatment(session, treatment_id)
+    row = load_treatment(session, treatment_id)
     lesion = row.lesion
     if request.method != "POST":
         return _treatment_form(lesion, form_from_treatment(row), {}, treatment_id)

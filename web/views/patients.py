@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from tracker.queries import (
-    is_current,
     open_alerts_of,
     patient_list,
     patient_versions,
@@ -45,7 +44,7 @@ def index() -> str:
 def timeline(external_id: str) -> str:
     patient = patient_with_everything(get_session(), external_id)
     lesions = [
-        {"lesion": le, "current": is_current(le), "alerts": open_alerts_of(le),
+        {"lesion": le, "current": le.assessment_current, "alerts": open_alerts_of(le),
          "caption": charts.lesion_caption(le)}
         for le in patient.lesions
     ]

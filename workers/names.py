@@ -1,0 +1,10 @@
+"""Task names: the contract between the senders (web, CLI, beat) and the tasks."""
+
+from __future__ import annotations
+
+ASSESS_LESION = "calcitrack.assess_lesion"
+SCAN_ALERTS = "calcitrack.scan_alerts"
+SWEEP_PENDING = "calcitrack.sweep_pending"
+REASSESS_STALE = "calcitrack.reassess_stale"
+SEND_DIGEST = "calcitrack.send_digest"
+POST_WEBHOOK = "calcitrack.post_webhook"
