@@ -10,9 +10,12 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from tracker.clock import now
-from tracker.models import AuditEvent
+from tracker.db import Base
+from tracker.models import Alert, AuditEvent, Lesion, Observation
 
 SYSTEM_ACTOR = "system"
+# audited rows that belong to a lesion (their `lesion_id` files the event under it)
+OWNED_BY_A_LESION: dict[str, type[Base]] = {"observation": Observation, "alert": Alert}
 
 
 def audit(
@@ -23,8 +26,12 @@ def audit(
     target_id: int | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    *,
+    reason: str | None = None,
 ) -> None:
-    """Add an audit event to the caller's transaction (so it commits or rolls back with it)."""
+    """Add an audit event to the caller's transaction (so it commits or rolls back with it),
+    filed under the patient and lesion it belongs to, for their history pages."""
+    patient_id, lesion_id = _scope(session, target_type, target_id)
     session.add(
         AuditEvent(
             actor=actor,
@@ -34,8 +41,29 @@ def audit(
             before=before,
             after=after,
             at=now(),
+            patient_id=patient_id,
+            lesion_id=lesion_id,
+            reason=reason,
         )
     )
+
+
+def _scope(session: Session, target_type: str,
+           target_id: int | None) -> tuple[int | None, int | None]:
+    """(patient id, lesion id) of an audited row; the row is in the session already, so this
+    reads the identity map, not the database."""
+    if target_id is None:
+        return None, None
+    if target_type == "patient":
+        return target_id, None
+    lesion_id = target_id if target_type == "lesion" else None
+    owner = OWNED_BY_A_LESION.get(target_type)
+    if owner is not None:
+        lesion_id = getattr(session.get(owner, target_id), "lesion_id", None)
+    if lesion_id is None:
+        return None, None
+    lesion = session.get(Lesion, lesion_id)
+    return (lesion.patient_id if lesion is not None else None), lesion_id
 
 
 def audit_many(

@@ -17,25 +17,39 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import demo, migrate
+from tracker.cohort import (
+    STRATA,
+    CohortFilter,
+    curves_csv,
+    figure_bytes,
+    kaplan_meier,
+    km_figure,
+    subjects,
+    waterfall_figure,
+)
 from tracker.config import Settings, from_env
 from tracker.db import session_scope
 from tracker.demo import DEMO_PREFIX
-from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.errors import CalcitrackError, InvalidInput, NotFound, Problem
 from tracker.export import export_timeline
 from tracker.facts import infer_timeline
+from tracker.models import Lesion, Observation, Patient
 from tracker.queries import (
     all_lesions,
     lesions_of_patient,
     patient_exists,
     patient_record,
     stale_lesions,
+    stored_patient_id,
 )
 from tracker.services import assessment, records, users
+from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
 from tracker.timeline import Timeline, json_schema, load_timeline
-from tracker.vocabulary import Role
+from tracker.vocabulary import Compartment, Entity, Region, Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,13 +90,13 @@ def session() -> Iterator[Session]:
         yield s
 
 
-def parse_as_of(value: str | None) -> date:
+def parse_as_of(value: str | None, option: str = "--as-of") -> date:
     if value is None:
         return date.today()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail([Problem("--as-of", f"{value!r} is not a date (YYYY-MM-DD)")])
+        fail([Problem(option, f"{value!r} is not a date (YYYY-MM-DD)")])
         raise
 
 
@@ -107,12 +121,22 @@ def read_file(path: str, max_bytes: int) -> bytes:
 
 
 def emit(doc: Any, output: str | None = None) -> None:
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
+
+
+def write_output(data: str | bytes, output: str | None) -> None:
+    """Text or bytes to stdout (`None` or `-`) or to a file, with a clear error if it cannot."""
     if output in (None, "-"):
-        click.echo(text, nl=False)
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            click.echo(data, nl=False)
         return
     try:
-        Path(str(output)).write_text(text, encoding="utf-8")
+        if isinstance(data, bytes):
+            Path(str(output)).write_bytes(data)
+        else:
+            Path(str(output)).write_text(data, encoding="utf-8")
     except OSError as exc:  # e.g. no such directory, permission denied
         fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
 
@@ -349,6 +373,130 @@ def user_demo_cmd(print_password: bool) -> None:
             return
         users.create_user(s, "demo", password, Role.ADMIN.value, actor=CLI_ACTOR)
     click.echo(f"demo user added (password in {secret})")
+
+
+# --------------------------------------------------------------------------- cohort outcomes
+
+def _cohort_options(fn: Callable[P, R]) -> Callable[P, R]:
+    for name, codes in (("compartment", Compartment), ("region", Region), ("entity", Entity)):
+        fn = click.option(f"--{name}", type=click.Choice([c.value for c in codes]),
+                          help=f"Only lesions of this {name}.")(fn)
+    return fn
+
+
+def _figure_format(output: str, allowed: tuple[str, ...]) -> str:
+    fmt = Path(output).suffix.lstrip(".").lower()
+    if fmt not in allowed:
+        fail([Problem("--output", f"{output!r}: the file name must end in "
+                      + " or ".join(f".{a}" for a in allowed))])
+    return fmt
+
+
+@main.group("cohort")
+def cohort_group() -> None:
+    """Cohort outcomes from the stored assessments."""
+
+
+@cohort_group.command("km")
+@click.option("--by", type=click.Choice(STRATA), help="Split into one curve per group.")
+@_cohort_options
+@click.option("-o", "--output", help="FILE.csv (the curve table), .png or .svg; default: CSV "
+              "on stdout.")
+@reports_errors
+def cohort_km_cmd(by: str | None, entity: str | None, region: str | None,
+                  compartment: str | None, output: str | None) -> None:
+    """Time to resolution (Kaplan–Meier): first visible observation to first `resolved`."""
+    fmt = "csv" if output in (None, "-") else _figure_format(str(output), ("csv", "png", "svg"))
+    with session() as s:
+        items, skipped = subjects(s, CohortFilter(entity, region, compartment))
+    if not items:
+        fail([Problem("cohort", f"no assessed lesion matches ({skipped} not assessed yet or "
+                      "never seen)")], 1)
+    if fmt == "csv":
+        write_output(curves_csv(kaplan_meier(items, by)), output)
+    else:
+        write_output(figure_bytes(km_figure(items, by), fmt), output)
+    for curve in kaplan_meier(items, by):
+        median = "not reached" if curve.median_days is None else f"{curve.median_days:.0f} days"
+        click.echo(f"{curve.group}: {curve.n} lesions, {curve.events} resolved, "
+                   f"median {median}", err=True)
+
+
+@cohort_group.command("waterfall")
+@_cohort_options
+@click.option("-o", "--output", required=True, help="FILE.png or FILE.svg")
+@reports_errors
+def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: str | None,
+                         output: str) -> None:
+    """Best % change from baseline per lesion, coloured by entity."""
+    fmt = _figure_format(output, ("png", "svg"))
+    with session() as s:
+        items, _ = subjects(s, CohortFilter(entity, region, compartment))
+    write_output(figure_bytes(waterfall_figure(items), fmt), output)
+
+
+# --------------------------------------------------------------------------- lesion identity
+
+
+def _lesion_id(s: Session, patient_id: str, lesion: str) -> int:
+    row = s.scalar(select(Lesion.id).join(Patient, Patient.id == Lesion.patient_id).where(
+        Patient.external_id == stored_patient_id(s, patient_id), Lesion.external_id == lesion))
+    if row is None:
+        raise NotFound(f"patient {patient_id} has no lesion {lesion}")
+    return row
+
+
+@main.group("lesion")
+def lesion_group() -> None:
+    """Lesion identity: merge two records of one deposit, or split one that was two."""
+
+
+@lesion_group.command("merge")
+@click.argument("patient_id")
+@click.argument("kept")
+@click.argument("merged")
+@click.option("--prefer", multiple=True, metavar="DATE=kept|merged",
+              help="For a date both lesions have a visit: whose observation stays.")
+@click.option("--reason", required=True, help="Why (kept in the audit history).")
+@reports_errors
+def lesion_merge_cmd(patient_id: str, kept: str, merged: str, prefer: tuple[str, ...],
+                     reason: str) -> None:
+    """Fold lesion MERGED into lesion KEPT (both of PATIENT_ID)."""
+    choices = dict(item.partition("=")[::2] for item in prefer)
+    with session() as s:
+        kept_id, merged_id = _lesion_id(s, patient_id, kept), _lesion_id(s, patient_id, merged)
+        merge_lesions(s, kept_id, merged_id, prefer=parse_prefer(choices), actor=CLI_ACTOR,
+                      reason=reason)
+    queue_assessments([kept_id])
+    click.echo(f"lesion {merged} merged into {kept}")
+
+
+@lesion_group.command("split")
+@click.argument("patient_id")
+@click.argument("lesion")
+@click.option("--date", "dates", multiple=True, required=True, metavar="YYYY-MM-DD",
+              help="An observation to move (its date); repeat for several.")
+@click.option("--new-id", required=True, help="Id of the new lesion.")
+@click.option("--reason", required=True, help="Why (kept in the audit history).")
+@reports_errors
+def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_id: str,
+                     reason: str) -> None:
+    """Move the observations of LESION on the given dates to a new lesion."""
+    days = [parse_as_of(d, "--date") for d in dates]
+    with session() as s:
+        lesion_id = _lesion_id(s, patient_id, lesion)
+        ids = list(s.scalars(select(Observation.id).where(Observation.lesion_id == lesion_id,
+                                                          Observation.date.in_(days))))
+        missing = sorted(set(days) - set(s.scalars(
+            select(Observation.date).where(Observation.id.in_(ids)))))
+        if missing:
+            fail([Problem("--date", f"lesion {lesion} has no observation on "
+                          + ", ".join(map(str, missing)))])
+        new = split_lesion(s, lesion_id, ids, new_external_id=new_id, actor=CLI_ACTOR,
+                           reason=reason)
+        new_row = new.id
+    queue_assessments([lesion_id, new_row])
+    click.echo(f"{len(ids)} observation(s) moved from {lesion} to the new lesion {new_id}")
 
 
 # The interoperability commands (DICOM SR, CSV, FHIR) live in their own module.

@@ -408,8 +408,17 @@ class AuditEvent(Base):
     target_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The record the change belongs to, kept without a foreign key so the history of a deleted
+    # observation or a merged-away lesion stays readable.
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    lesion_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_target", "target_type", "target_id"),
+        Index("ix_audit_events_patient", "patient_id", "at"),
+        Index("ix_audit_events_lesion", "lesion_id", "at"),
+    )
 
 
 class User(Base):

@@ -15,9 +15,17 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from tracker.engine import ENGINE_VERSION, RULES_REVISION
-from tracker.errors import NotFound
+from tracker.errors import Conflict, NotFound
 from tracker.export import observation_snapshot, treatment_snapshot
-from tracker.models import Alert, Assessment, Lesion, Observation, Patient, Treatment
+from tracker.models import (
+    Alert,
+    Assessment,
+    AuditEvent,
+    Lesion,
+    Observation,
+    Patient,
+    Treatment,
+)
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
@@ -70,6 +78,25 @@ def load_treatment(session: Session, treatment_id: int) -> Treatment:
 
 def patient_exists(session: Session, external_id: str) -> bool:
     return session.scalar(select(Patient.id).where(Patient.external_id == external_id)) is not None
+
+
+def stored_patient_id(session: Session, external_id: str) -> str:
+    """The stored id for what a person typed: the exact id, else the one id that equals it
+    ignoring case (`demo-001` finds `DEMO-001`); ids differing only in case are ambiguous."""
+    exact = session.scalar(select(Patient.external_id).where(Patient.external_id == external_id))
+    if exact is not None:
+        return exact
+    matches = list(session.scalars(
+        select(Patient.external_id)
+        .where(func.lower(Patient.external_id) == external_id.lower())
+        .order_by(Patient.external_id).limit(5)
+    ))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise Conflict(f"patient {external_id} is ambiguous: {', '.join(matches)} differ only "
+                       "in case; give the exact id")
+    raise NotFound(f"patient {external_id} does not exist")
 
 
 def find_patient(session: Session, external_id: str) -> Patient:
@@ -143,7 +170,7 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
     alerts."""
     patient = session.scalar(
         select(Patient)
-        .where(Patient.external_id == external_id)
+        .where(Patient.external_id == stored_patient_id(session, external_id))
         .options(
             selectinload(Patient.lesions).options(
                 selectinload(Lesion.observations).options(
@@ -304,6 +331,11 @@ def _needs_action(today: date) -> ColumnElement[bool]:
     )
 
 
+def _handled_last() -> ColumnElement[int]:
+    """Open alerts (and snoozes that ran out) before the ones a clinician already acknowledged."""
+    return case((Alert.state == AlertState.ACKNOWLEDGED.value, 1), else_=0)
+
+
 def _severity_rank() -> ColumnElement[int]:
     return case(
         {s.value: rank for s, rank in SEVERITY_RANK.items()}, value=Alert.severity, else_=99
@@ -386,6 +418,11 @@ class WorklistFilter:
     severity: str | None = None
     region: str | None = None
     state: str = "active"
+    rule: str | None = None
+    entity: str | None = None
+    stage: str | None = None
+    overdue: bool = False
+    patient: str = ""
 
 
 def worklist(
@@ -409,16 +446,88 @@ def worklist(
         where.append(Alert.severity == flt.severity)
     if flt.region:
         where.append(Lesion.region == flt.region)
+    if flt.rule:
+        where.append(Alert.rule == flt.rule)
+    if flt.entity:
+        where.append(func.coalesce(Lesion.entity, Lesion.assessed_entity) == flt.entity)
+    if flt.stage:
+        where.append(Lesion.current_stage == flt.stage)
+    if flt.overdue:
+        where.append(Lesion.next_follow_up < today)
+    if flt.patient.strip():
+        where.append(Lesion.patient_id.in_(
+            select(Patient.id).where(
+                Patient.external_id.icontains(flt.patient.strip(), autoescape=True))))
     base = select(Alert).join(Lesion, Alert.lesion_id == Lesion.id).where(*where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = max(1, page)
     alerts = session.scalars(
         base.options(contains_eager(Alert.lesion).joinedload(Lesion.patient))
-        .order_by(_severity_rank(), Alert.since, Alert.id)
+        .order_by(_handled_last(), _severity_rank(), Alert.since, Alert.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).unique()
     return Page(list(alerts), int(total), page, per_page)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event: AuditEvent
+    changes: list[FieldChange]
+
+
+def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[FieldChange]:
+    """The fields an event changed: every field of a creation or removal, else the differing."""
+    a, b = before or {}, after or {}
+    return [FieldChange(k, a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b])
+            if a.get(k) != b.get(k)]
+
+
+def history(session: Session, *, patient_id: int | None = None, lesion_id: int | None = None,
+            page: int = 1, per_page: int = 50) -> Page[HistoryEntry]:
+    """Who changed what and when, newest first, with before -> after per field."""
+    where = (AuditEvent.lesion_id == lesion_id if lesion_id is not None
+             else AuditEvent.patient_id == patient_id)
+    total = session.scalar(select(func.count(AuditEvent.id)).where(where)) or 0
+    events = session.scalars(
+        select(AuditEvent).where(where).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(per_page).offset((max(1, page) - 1) * per_page)
+    )
+    items = [HistoryEntry(e, _changes(e.before, e.after)) for e in events]
+    return Page(items, int(total), max(1, page), per_page)
+
+
+def patient_lesions(session: Session, patient_id: int) -> list[Lesion]:
+    """The patient's lesions (no observations), for choosing one."""
+    return list(session.scalars(select(Lesion).where(Lesion.patient_id == patient_id)
+                                .order_by(Lesion.external_id)))
+
+
+def previous_visit(session: Session, lesion_id: int, before: date,
+                   exclude: int | None = None) -> Observation | None:
+    """The lesion's last observation dated before `before` (the follow-up form's reference)."""
+    query = (
+        select(Observation)
+        .where(Observation.lesion_id == lesion_id, Observation.date < before)
+        .options(selectinload(Observation.feature_rows))
+        .order_by(Observation.date.desc())
+        .limit(1)
+    )
+    if exclude is not None:
+        query = query.where(Observation.id != exclude)
+    return session.scalar(query)
+
+
+def alert_rules(session: Session) -> list[str]:
+    """The rule ids that alerts were raised under (the worklist's rule filter)."""
+    return list(session.scalars(select(Alert.rule).distinct().order_by(Alert.rule)))
 
 
 def attention_counts(session: Session, *, today: date) -> dict[str, int]:

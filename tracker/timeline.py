@@ -50,8 +50,11 @@ MAX_ID_CHARS = 64
 MIN_BIRTH_YEAR = 1900
 MAX_JSON_DEPTH = 32  # a lesion-timeline/1 document nests 8 levels
 
+ID_CHARS = r"[A-Za-z0-9._-]"
+# patient and lesion ids, for entry points that do not go through the models
+ID_PATTERN = re.compile(rf"{ID_CHARS}{{1,{MAX_ID_CHARS}}}")
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9._-]+$")
+    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=rf"^{ID_CHARS}+$")
 ]
 SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
 # DICOM UI: components of digits separated by dots, no leading zero unless the component is "0".
@@ -258,6 +261,17 @@ def _problems_of(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> li
             seen.add((p.path, p.message))
             out.append(p)
     return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], raw: Any) -> M:
+    """Any request body against its pydantic model, problems named by JSON path."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(_problems_of(exc)) from exc
 
 
 # --------------------------------------------------------------------------- cross-field rules

@@ -93,7 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
 
     app.url_map.converters["int"] = RowId
     from web import api, auth, charts, db, errors, filters
-    from web.views import admin, alerts, imports, lesions, patients
+    from web.views import admin, alerts, cohort, imports, lesions, patients
     from web.views import auth as auth_views
 
     db.init_app(app)
@@ -101,7 +101,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     errors.init_app(app)
     charts.init_app(app)
     filters.init_app(app)
-    for bp in (auth_views.bp, patients.bp, lesions.bp, alerts.bp, imports.bp, admin.bp):
+    for bp in (auth_views.bp, patients.bp, lesions.bp, alerts.bp, imports.bp, admin.bp,
+               cohort.bp):
         app.register_blueprint(bp)
     api.init_app(app)
 

@@ -38,14 +38,16 @@ from tracker.queries import (
     patient_record,
     worklist,
 )
-from tracker.services import interop, records, treatments
+from tracker.services import identity, interop, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
+from tracker.services.identity import parse_prefer
 from tracker.timeline import (
     ObservationIn,
     Timeline,
     TreatmentIn,
     load_timeline,
     parse_json,
+    validate_model,
     validate_observation,
     validate_treatment,
 )
@@ -397,6 +399,42 @@ def delete_treatment(treatment_id: int) -> tuple[str, int]:
     lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
     dispatch.request_assessment([lesion_id])
     return "", 204
+
+
+@bp.post("/lesions/<int:lesion_id>/merge")
+@bp.output(schemas.LesionOut)
+@bp.doc(tags=["lesions"], summary="Merge another lesion of the patient into this one",
+        description="Observations combined; for each date both lesions have a visit, `prefer` "
+                    "says which stays (409 lists the dates when it does not). Audited with "
+                    "everything needed to undo it; both re-assessed.")
+@body(schemas.MergeIn, "The lesion to merge in, choices for same-date visits, a reason")
+@fails(400, 404, 409)
+@requires(Role.RADIOLOGIST)
+def merge_lesion(lesion_id: int) -> dict[str, Any]:
+    data = validate_model(schemas.MergeIn, json_body())
+    session = get_session()
+    identity.merge_lesions(session, lesion_id, data.other, prefer=parse_prefer(data.prefer),
+                           actor=actor(), reason=data.reason)
+    dispatch.request_assessment([lesion_id])
+    return lesion_json(lesion_with_everything(session, lesion_id))
+
+
+@bp.post("/lesions/<int:lesion_id>/split")
+@bp.output(schemas.LesionOut, status_code=201)
+@bp.doc(tags=["lesions"], summary="Move chosen observations to a new lesion",
+        description="The new lesion has the same patient, site and entity. Audited; both "
+                    "re-assessed.")
+@body(schemas.SplitIn, "The observations to move, the new lesion's id, a reason")
+@fails(400, 404, 409)
+@requires(Role.RADIOLOGIST)
+def split_lesion(lesion_id: int) -> tuple[dict[str, Any], int]:
+    data = validate_model(schemas.SplitIn, json_body())
+    session = get_session()
+    new = identity.split_lesion(session, lesion_id, data.observations,
+                                new_external_id=data.new_lesion, actor=actor(),
+                                reason=data.reason)
+    dispatch.request_assessment([lesion_id, new.id])
+    return lesion_json(lesion_with_everything(session, new.id)), 201
 
 
 # --------------------------------------------------------------------------- alerts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -9,14 +10,47 @@ from typing import Any
 from flask import Flask, current_app
 
 from tracker.interop.viewer import check_template, images_url
-from tracker.vocabulary import label
+from tracker.vocabulary import AlertKind, Stage, label
 from web.clock import today
+
+CODE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def code_label(code: str | None) -> str:
     """A code as its vocabulary label, first letter capitalised."""
     text = label(code)
     return text[:1].upper() + text[1:] if text else ""
+
+
+SHORT_LABELS = {code.value for code in (*Stage, *AlertKind)}
+
+
+def evidence(text: str) -> str:
+    """An evidence or suggestion token as people read it: codes become words
+    (`ill_defined` -> `ill defined`, `region:shoulder` -> `shoulder`, `ho_early` -> `HO early`);
+    sentences stay as they are."""
+    key, sep, value = text.partition(":")
+    if sep and " " not in key and value and " " not in value:
+        text = value
+    if not CODE.fullmatch(text):
+        return text
+    if text in SHORT_LABELS:
+        words = label(text)
+        return words if words[:2].isupper() else words[:1].lower() + words[1:]
+    return text.replace("_", " ")
+
+
+def visit_value(value: object) -> str:
+    """A field of a visit as the comparison page shows it: labels, joined lists, yes/no."""
+    if value is None or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        if all(isinstance(v, int | float) for v in value):
+            return sizes(value) + " mm"
+        return ", ".join(evidence(str(v)) for v in value)
+    return evidence(str(value))
 
 
 def sizes(values: Sequence[float]) -> str:
@@ -80,6 +114,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(open_images, "images_url")
     app.add_template_filter(code_label, "label")
     app.add_template_filter(sizes, "sizes")
+    app.add_template_filter(evidence, "evidence")
+    app.add_template_filter(visit_value, "visit_value")
     app.add_template_filter(day, "day")
     app.add_template_filter(ago, "ago")
     app.add_template_filter(percent, "percent")

@@ -9,16 +9,54 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from tracker.errors import Problem
+from tracker.errors import InvalidInput, Problem
 from tracker.models import Observation, Treatment
 
 OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
-                      "pattern", "features", "pain", "study_uid", "accession", "note")
+                      "pattern", "features", "pain", "study_uid", "accession", "note", "reason")
 TREATMENT_FIELDS = ("date", "kind", "note")
+
+
+# What the form offers first for a lesion's compartment; the rest go under "more". A choice of
+# presentation only: every code stays valid everywhere (the engine judges, not the form).
+FIRST_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "tendon": {"features": ("intrabursal_migration", "intraosseous_extension", "comet_tail",
+                            "fluid_level", "bone_lysis"),
+               "pattern": ("nodular", "cloud", "linear", "layered")},
+    "articular": {"features": ("intrabursal_migration", "intraosseous_extension", "fluid_level",
+                               "bone_lysis", "comet_tail"),
+                  "pattern": ("linear", "nodular", "cloud", "ring_arc", "multiloculated")},
+    "spine": {"features": ("intraosseous_extension", "bone_lysis", "fluid_level",
+                           "mass_effect"),
+              "pattern": ("linear", "nodular", "cloud", "layered")},
+    "soft_tissue": {"features": ("zonal_peripheral", "central_mineralization",
+                                 "bone_organization", "mass_effect", "bone_lysis"),
+                    "pattern": ("cloud", "sheet", "cigar", "shell", "bone", "multiloculated",
+                                "ring_arc")},
+    "vascular": {"features": ("mass_effect",),
+                 "pattern": ("central_lucency", "linear", "shell", "nodular")},
+}
+MORPHOLOGY = ("density", "margin", "texture", "pattern", "features")
+
+
+def split_choices(compartment: str, name: str,
+                  choices: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
+                                                           list[tuple[str, str]]]:
+    """(usual for this compartment, the others), each in vocabulary order."""
+    first = FIRST_CHOICES.get(compartment, {}).get(name)
+    if not first:
+        return choices, []
+    return ([c for c in choices if c[0] in first], [c for c in choices if c[0] not in first])
+
+
+def decimal(text: str) -> str:
+    """A decimal comma (`12,5`) reads as a decimal point."""
+    return text.replace(",", ".", 1) if text.count(",") == 1 and "." not in text else text
 
 
 def _number(text: str) -> Any:
     """A number when it reads as one, else the text itself (so the message quotes it)."""
+    text = decimal(text)
     try:
         value = float(text)
     except ValueError:
@@ -104,6 +142,20 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
         "size_mm": form.getlist("size_mm"),
         "features": form.getlist("features"),
     }
+
+
+MAX_REASON_CHARS = 500
+
+
+def correction_reason(form: MultiDict[str, str]) -> str:
+    """Why a stored observation is corrected or removed: required, short, kept in the audit."""
+    text = form.get("reason", "").strip()
+    if not text:
+        raise InvalidInput([Problem("reason", "say briefly why this observation is corrected")])
+    if len(text) > MAX_REASON_CHARS:
+        raise InvalidInput([Problem("reason", f"is {len(text)} characters; at most "
+                                              f"{MAX_REASON_CHARS} allowed")])
+    return text
 
 
 def field_errors(problems: Iterable[Problem],

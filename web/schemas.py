@@ -191,3 +191,23 @@ class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     until: str = Field(description="YYYY-MM-DD, after today")
     reason: str = Field(max_length=2000, description="why waiting is safe (required)")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MergeIn(_In):
+    other: int = Field(ge=1, le=2**31 - 1, description="Row id of the lesion merged into this one")
+    prefer: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per date both lesions have a visit: `"kept"` (this lesion\'s observation '
+                    'stays) or `"merged"` (the other\'s)')
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SplitIn(_In):
+    observations: list[int] = Field(min_length=1, max_length=1000,
+                                    description="Row ids of the observations to move")
+    new_lesion: str = Field(description="Id of the new lesion (same rule as lesion ids)")
+    reason: str = Field(min_length=1, max_length=500)

@@ -1,10 +1,36 @@
 """The installed `tracker` command: the CLI of `tracker.cli`, with this package's sender to
-queue the assessments of what a command changed (tracker/ never imports workers/)."""
+queue the assessments of what a command changed (tracker/ never imports workers/), and the one
+command that renders pages (`tracker report`), whose web import happens only when it runs."""
 
 from __future__ import annotations
 
+import secrets
+
+import click
+
 from tracker.cli import main as tracker_main
+from tracker.cli import parse_as_of, reports_errors, session, write_output
 from workers.dispatch import request_assessment
+
+
+@tracker_main.command("report")
+@click.argument("patient_id")
+@click.option("-o", "--output", required=True, help="FILE.pdf, or FILE.html for the print page.")
+@click.option("--as-of", help="Date the report is written for (default today), YYYY-MM-DD.")
+@reports_errors
+def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
+    """Write a patient's printable follow-up report (PDF or HTML), as the web page renders it."""
+    from web import create_app
+    from web.report import report_html, report_pdf
+
+    today = parse_as_of(as_of)
+    app = create_app({"SERVER_NAME": "calcitrack.local", "SECRET_KEY": secrets.token_hex()})
+    with app.app_context(), session() as s:
+        if output.lower().endswith(".html"):
+            write_output(report_html(s, patient_id, today=today, for_pdf=True), output)
+        else:
+            write_output(report_pdf(s, patient_id, today=today), output)
+    click.echo(f"report for patient {patient_id} written to {output}", err=True)
 
 
 def main() -> None:

@@ -190,15 +190,33 @@ def test_edit_and_delete_observation(login: Login, db: Session, queued: list[lis
     client = login("radiologist")
     form = client.get(f"/observations/{obs_id}/edit").text
     assert 'value="2024-01-10"' in form and 'value="14"' in form
-    clash = client.post(f"/observations/{obs_id}/edit", _form(date="2024-03-02"))
+    assert "Reason for the correction" in form
+    clash = client.post(f"/observations/{obs_id}/edit",
+                        _form(date="2024-03-02", reason="typo in the date"))
     assert clash.status_code == 409
-    r = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11"))
+    # a correction without a reason is refused with the other problems, nothing written
+    no_reason = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11", pain="11"))
+    assert no_reason.status_code == 400
+    assert "say briefly why this observation is corrected" in no_reason.text
+    assert "11 is above 10" in no_reason.text and queued == []
+    r = client.post(f"/observations/{obs_id}/edit",
+                    _form(date="2024-01-11", size_mm=["13,5"], reason="typo in the date"))
     assert r.status_code == 302 and queued == [[ids[0]]]
-    r = client.post(f"/observations/{obs_id}/delete")
+    db.expire_all()
+    assert db.get(Observation, obs_id).size1_mm == 13.5  # type: ignore[union-attr]
+    refused = client.post(f"/observations/{obs_id}/delete", follow_redirects=True)
+    assert "Observation not removed" in refused.text and db.get(Observation, obs_id) is not None
+    r = client.post(f"/observations/{obs_id}/delete", {"reason": "entered on the wrong lesion"})
     assert r.status_code == 302 and queued[-1] == [ids[0]]
+    db.expire_all()
     assert db.get(Observation, obs_id) is None
-    actions = set(db.scalars(select(AuditEvent.action).where(AuditEvent.actor == "radiologist")))
-    assert {"observation.update", "observation.delete"} <= actions
+    events = {e.action: e for e in db.scalars(
+        select(AuditEvent).where(AuditEvent.actor == "radiologist",
+                                 AuditEvent.target_type == "observation"))}
+    assert events["observation.update"].reason == "typo in the date"
+    assert events["observation.delete"].reason == "entered on the wrong lesion"
+    # both are filed under the lesion and patient, so the history pages find them
+    assert {(e.lesion_id, e.patient_id is not None) for e in events.values()} == {(ids[0], True)}
 
 
 def _timeline(date_: str = "2024-05-01", size: float = 12) -> dict[str, object]:

@@ -6,9 +6,12 @@ severity, reason, clearing); these functions touch only the state columns a pers
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.audit import audit
@@ -55,6 +58,18 @@ def _clean_reason(reason: object, *, required: bool) -> str | None:
     return text or None
 
 
+def _write_state(session: Session, alert: Alert, state: AlertState, action: str, *, actor: str,
+                 reason: str | None, until: date | None) -> None:
+    """The one write of a person's decision on a (locked) alert, with its audit event."""
+    before = _state(alert)
+    alert.state = state.value
+    alert.state_by = actor
+    alert.state_at = now()
+    alert.state_reason = reason
+    alert.snoozed_until = until
+    audit(session, actor, action, "alert", alert.id, before, _state(alert))
+
+
 def _set_state(
     session: Session,
     alert_id: int,
@@ -65,15 +80,8 @@ def _set_state(
     reason: str | None,
     until: date | None = None,
 ) -> Alert:
-    """The one write of a person's decision on an alert, audited in the same transaction."""
     alert = _load(session, alert_id)
-    before = _state(alert)
-    alert.state = state.value
-    alert.state_by = actor
-    alert.state_at = now()
-    alert.state_reason = reason
-    alert.snoozed_until = until
-    audit(session, actor, action, "alert", alert.id, before, _state(alert))
+    _write_state(session, alert, state, action, actor=actor, reason=reason, until=until)
     session.commit()
     return alert
 
@@ -100,17 +108,8 @@ def acknowledge_alert(
     )
 
 
-def snooze_alert(
-    session: Session,
-    alert_id: int,
-    until: date | str | None,
-    *,
-    actor: str,
-    reason: object,
-    today: date,
-) -> Alert:
-    """Hide an alert until a date, with the reason why waiting is safe (required). `until`
-    may come as the form or the API sent it: every problem is reported at once."""
+def _snooze_request(until: object, reason: object, today: date) -> tuple[date, str | None]:
+    """A snooze's date and reason as a form or the API sent them: every problem at once."""
     problems: list[Problem] = []
     day: date | None = None
     try:
@@ -121,13 +120,82 @@ def snooze_alert(
         problems.append(Problem("until", f"{day} is not after today ({today})"))
     elif day is not None and (day - today).days > MAX_SNOOZE_DAYS:
         problems.append(Problem("until", f"{day} is more than {MAX_SNOOZE_DAYS} days ahead"))
+    text: str | None = None
     try:
         text = _clean_reason(reason, required=True)
     except InvalidInput as exc:
         problems.extend(exc.problems)
-    if problems:
+    if problems or day is None:
         raise InvalidInput(problems)
+    return day, text
+
+
+def snooze_alert(
+    session: Session,
+    alert_id: int,
+    until: date | str | None,
+    *,
+    actor: str,
+    reason: object,
+    today: date,
+) -> Alert:
+    """Hide an alert until a date, with the reason why waiting is safe (required)."""
+    day, text = _snooze_request(until, reason, today)
     return _set_state(
         session, alert_id, AlertState.SNOOZED, "alert.snooze", actor=actor, reason=text,
         until=day,
     )
+
+
+MAX_BULK = 500
+
+
+@dataclass
+class BulkResult:
+    done: list[int]
+    skipped: list[int]  # cleared by a later assessment (or gone) meanwhile: left as they are
+
+
+def decide_alerts(
+    session: Session,
+    alert_ids: Sequence[int],
+    *,
+    snooze: bool,
+    until: object = None,
+    actor: str,
+    reason: object,
+    today: date,
+) -> BulkResult:
+    """Acknowledge (or snooze until a date) many alerts with one reason, in one transaction.
+    Rows are locked in id order, so two bulk actions cannot deadlock."""
+    ids = sorted(set(alert_ids))
+    problems = []
+    if not ids:
+        problems.append(Problem("alerts", "choose at least one alert"))
+    elif len(ids) > MAX_BULK:
+        problems.append(Problem("alerts", f"{len(ids)} chosen; at most {MAX_BULK} at once"))
+    day: date | None = None
+    text: str | None = None
+    try:
+        if snooze:
+            day, text = _snooze_request(until, reason, today)
+        else:
+            text = _clean_reason(reason, required=False)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    state, action = ((AlertState.SNOOZED, "alert.snooze") if snooze
+                     else (AlertState.ACKNOWLEDGED, "alert.acknowledge"))
+    rows = session.scalars(
+        select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).all()
+    done = []
+    for alert in rows:
+        if alert.state == AlertState.CLEARED.value:
+            continue
+        _write_state(session, alert, state, action, actor=actor, reason=text, until=day)
+        done.append(alert.id)
+    session.commit()
+    return BulkResult(done, [i for i in ids if i not in set(done)])

@@ -128,7 +128,8 @@ def record_observation(
 
 
 def update_observation(
-    session: Session, observation_id: int, obs: ObservationIn, *, actor: str
+    session: Session, observation_id: int, obs: ObservationIn, *, actor: str,
+    reason: str | None = None,
 ) -> Observation:
     row = load_observation(session, observation_id)
     lesion = row.lesion
@@ -147,13 +148,15 @@ def update_observation(
     after = observation_snapshot(row)
     if before != after:
         mark_for_assessment(lesion)
-        audit(session, actor, "observation.update", "observation", row.id, before, after)
+        audit(session, actor, "observation.update", "observation", row.id, before, after,
+              reason=reason)
     with _one_visit_per_day(session, lesion, obs.date):
         session.commit()
     return row
 
 
-def delete_observation(session: Session, observation_id: int, *, actor: str) -> int:
+def delete_observation(session: Session, observation_id: int, *, actor: str,
+                       reason: str | None = None) -> int:
     """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
     row = load_observation(session, observation_id)
     lesion = row.lesion
@@ -168,9 +171,10 @@ def delete_observation(session: Session, observation_id: int, *, actor: str) -> 
             " correct it instead of deleting it"
         )
     before = observation_snapshot(row)
+    audit(session, actor, "observation.delete", "observation", observation_id, before, None,
+          reason=reason)
     session.delete(row)
     mark_for_assessment(lesion)
-    audit(session, actor, "observation.delete", "observation", observation_id, before, None)
     session.commit()
     return lesion.id
 

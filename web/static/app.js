@@ -44,4 +44,55 @@
       if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
     });
   });
+  // Worklist: bulk choice and keyboard shortcuts (j/k move, x choose, a acknowledge, s snooze,
+  // o open). Off while typing in a field; documented on the page.
+  var bulkForm = document.getElementById("bulk");
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("input[name=alert][form=bulk]"));
+  var count = document.querySelector("[data-bulk-count]");
+  var syncCount = function () {
+    if (count) { count.textContent = boxes.filter(function (b) { return b.checked; }).length; }
+  };
+  boxes.forEach(function (b) { b.addEventListener("change", syncCount); });
+  var all = document.querySelector("[data-bulk-all]");
+  if (all) {
+    all.addEventListener("change", function () {
+      boxes.forEach(function (b) { b.checked = all.checked; });
+      syncCount();
+    });
+  }
+  var table = document.querySelector("[data-shortcuts]");
+  if (table) {
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+    var at = -1;
+    var focusRow = function (i) {
+      if (!rows.length) { return; }
+      at = Math.max(0, Math.min(rows.length - 1, i));
+      rows.forEach(function (r) { r.classList.remove("kbd-focus"); });
+      rows[at].classList.add("kbd-focus");
+      rows[at].setAttribute("tabindex", "-1");
+      rows[at].focus();
+    };
+    document.addEventListener("keydown", function (e) {
+      var t = e.target;
+      if (e.ctrlKey || e.metaKey || e.altKey) { return; }
+      if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) { return; }
+      var row = at >= 0 ? rows[at] : null;
+      if (e.key === "j") { focusRow(at + 1); e.preventDefault(); }
+      else if (e.key === "k") { focusRow(at - 1); e.preventDefault(); }
+      else if (row && e.key === "x") {
+        var box = row.querySelector("input[name=alert]");
+        if (box) { box.checked = !box.checked; syncCount(); }
+      } else if (row && e.key === "a") {
+        var ack = row.querySelector("form[action$='/acknowledge']");
+        if (ack) { ack.submit(); }
+      } else if (row && e.key === "s") {
+        var snooze = row.querySelector("details.snooze");
+        if (snooze) { snooze.open = true; var d = snooze.querySelector("input[type=date]"); if (d) { d.focus(); } e.preventDefault(); }
+      } else if (row && e.key === "o") {
+        var link = row.querySelector("a[href*='/lesions/']");
+        if (link) { window.location.href = link.href; }
+      }
+    });
+  }
+  if (bulkForm) { syncCount(); }
 })();

@@ -6,12 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from tracker.errors import CalcitrackError
-from tracker.queries import WORKLIST_STATES, WorklistFilter, worklist
-from tracker.services.alerts import acknowledge_alert, snooze_alert
-from tracker.vocabulary import AlertKind, Region, Role, Severity, label
+from tracker.queries import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
+from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
+from tracker.vocabulary import AlertKind, Entity, Region, Role, Severity, Stage, label
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
+from web.filters import code_label
 from web.views.auth import safe_next
 from web.views.patients import page_arg
 
@@ -27,20 +28,52 @@ def _choice(name: str, allowed: set[str]) -> str | None:
 @bp.get("", endpoint="worklist")
 @requires(Role.CLINICIAN)
 def worklist_page() -> str:
+    session = get_session()
+    rules = alert_rules(session)
     flt = WorklistFilter(
         kind=_choice("kind", {k.value for k in AlertKind}),
         severity=_choice("severity", {s.value for s in Severity}),
         region=_choice("region", {r.value for r in Region}),
         state=_choice("state", set(WORKLIST_STATES)) or "active",
+        rule=_choice("rule", set(rules)),
+        entity=_choice("entity", {e.value for e in Entity}),
+        stage=_choice("stage", {s.value for s in Stage}),
+        overdue=request.args.get("overdue") == "1",
+        patient=request.args.get("patient", "")[:64],
     )
-    page = worklist(get_session(), flt, today=today(), page=page_arg(), per_page=PER_PAGE)
+    page = worklist(session, flt, today=today(), page=page_arg(), per_page=PER_PAGE)
     return render_template(
         "alerts/worklist.html", page=page, flt=flt, today=today(),
-        kinds=[(k.value, label(k.value).capitalize()) for k in AlertKind],
+        kinds=[(k.value, code_label(k.value)) for k in AlertKind],
         severities=[s.value for s in Severity],
-        regions=[(r.value, label(r.value)) for r in Region],
+        regions=[(r.value, code_label(r.value)) for r in Region],
+        entities=[(e.value, code_label(e.value)) for e in Entity],
+        stages=[(s.value, code_label(s.value)) for s in Stage],
+        rules=rules,
         states=list(WORKLIST_STATES),
     )
+
+
+@bp.post("/bulk")
+@requires(Role.CLINICIAN)
+def bulk() -> Response:
+    """Acknowledge or snooze the chosen alerts with one reason (one transaction)."""
+    ids = [int(v) for v in request.form.getlist("alert")
+           if v.isascii() and v.isdigit() and len(v) < 10]
+    snooze = request.form.get("action") == "snooze"
+    try:
+        result = decide_alerts(get_session(), ids, snooze=snooze,
+                               until=request.form.get("until"), actor=actor(),
+                               reason=request.form.get("reason"), today=today())
+    except CalcitrackError as exc:
+        flash(f"No alert changed: {exc}", "error")
+        return redirect(_back())
+    verb = f"snoozed until {request.form.get('until')}" if snooze else "acknowledged"
+    message = f"{len(result.done)} alert(s) {verb}."
+    if result.skipped:
+        message += f" {len(result.skipped)} were cleared meanwhile and left as they are."
+    flash(message, "success")
+    return redirect(_back())
 
 
 def _back() -> str:

@@ -4,15 +4,17 @@ alerts, suggestions; and the forms that record, correct or remove an observation
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker.errors import Conflict, InvalidInput
+from tracker.errors import Conflict, InvalidInput, Problem
 from tracker.models import Lesion, versions_current
 from tracker.queries import (
     assessment_status,
+    history,
     lesion_stage,
     lesion_versions,
     lesion_with_everything,
@@ -21,10 +23,15 @@ from tracker.queries import (
     load_treatment,
     observation_stage,
     open_alerts_of,
+    patient_lesions,
+    previous_visit,
     shown_assessment,
 )
-from tracker.services import records, treatments
-from tracker.timeline import validate_observation, validate_treatment
+from tracker.services import identity, records, treatments
+from tracker.services.identity import merge_plan
+from tracker.timeline import ObservationIn, validate_observation, validate_treatment
+from tracker.timepoints import compare as compare_visits
+from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
     EVENT_KIND_LABELS,
     TREATMENT_KIND_LABELS,
@@ -45,15 +52,19 @@ from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
 from web.forms import (
+    MORPHOLOGY,
     TREATMENT_FIELDS,
+    correction_reason,
     field_errors,
     form_from_observation,
     form_from_treatment,
     form_values,
     observation_from_form,
+    split_choices,
     treatment_form_values,
     treatment_from_form,
 )
+from web.views.patients import page_arg
 from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
@@ -121,6 +132,114 @@ def show(lesion_id: int) -> str:
     return render_template("lesions/show.html", **lesion_view(lesion), today=today())
 
 
+@bp.get("/lesions/<int:lesion_id>/history")
+@requires(Role.CLINICIAN)
+def lesion_history(lesion_id: int) -> str:
+    session = get_session()
+    lesion = lesion_with_everything(session, lesion_id)
+    page = history(session, lesion_id=lesion.id, page=page_arg(), per_page=100)
+    return render_template("history.html", page=page, patient=lesion.patient, lesion=lesion,
+                           caption=charts.lesion_caption(lesion),
+                           endpoint="lesions.lesion_history", args={"lesion_id": lesion.id})
+
+
+def _siblings(lesion: Lesion) -> list[Lesion]:
+    return [le for le in patient_lesions(get_session(), lesion.patient_id) if le.id != lesion.id]
+
+
+@bp.route("/lesions/<int:lesion_id>/merge", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def merge(lesion_id: int) -> str | Response | tuple[str, int]:
+    """Merge another record of the same deposit into this lesion; same-date visits: choose."""
+    session = get_session()
+    lesion = lesion_with_everything(session, lesion_id)
+    source = request.form if request.method == "POST" else request.args
+    other_id = _int_value(source.get("other", ""))
+    others = _siblings(lesion)
+    other = next((le for le in others if le.id == other_id), None)
+    conflicts = merge_plan(lesion, lesion_with_everything(session, other.id)).conflicts \
+        if other is not None else []
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        prefer = {k.removeprefix("prefer."): v for k, v in request.form.items()
+                  if k.startswith("prefer.")}
+        try:
+            if other is None:
+                raise InvalidInput([Problem("other", "choose the lesion to merge in")])
+            identity.merge_lesions(session, lesion.id, other.id,
+                                   prefer=identity.parse_prefer(prefer), actor=actor(),
+                                   reason=request.form.get("reason", ""))
+        except InvalidInput as exc:
+            errors, status = field_errors(exc.problems, ("other", "reason", "prefer")), 400
+        except Conflict as exc:
+            errors, status = {"prefer": [str(exc)]}, 409
+        else:
+            dispatch.request_assessment([lesion.id])
+            flash(f"Lesion {other.external_id if other else ''} merged into "
+                  f"{lesion.external_id}; stages pending until re-assessed.", "success")
+            return redirect(url_for("lesions.show", lesion_id=lesion.id))
+    page = render_template("lesions/merge.html", lesion=lesion, patient=lesion.patient,
+                           caption=charts.lesion_caption(lesion), others=others, other=other,
+                           conflicts=conflicts, errors=errors, form=source)
+    return (page, status) if status != 200 else page
+
+
+@bp.route("/lesions/<int:lesion_id>/split", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def split(lesion_id: int) -> str | Response | tuple[str, int]:
+    """Move chosen observations to a new lesion (one record was two deposits)."""
+    session = get_session()
+    lesion = lesion_with_everything(session, lesion_id)
+    errors: dict[str, list[str]] = {}
+    status = 200
+    chosen = {_int_value(v) for v in request.form.getlist("observation")}
+    if request.method == "POST":
+        try:
+            new = identity.split_lesion(session, lesion.id, sorted(chosen),
+                                        new_external_id=request.form.get("new_lesion", "").strip(),
+                                        actor=actor(), reason=request.form.get("reason", ""))
+        except InvalidInput as exc:
+            errors, status = field_errors(exc.problems, ("observations", "new_lesion",
+                                                         "reason")), 400
+        except Conflict as exc:
+            errors, status = {"new_lesion": [str(exc)]}, 409
+        else:
+            dispatch.request_assessment([lesion.id, new.id])
+            flash(f"{len(chosen)} observation(s) moved to the new lesion {new.external_id}.",
+                  "success")
+            return redirect(url_for("lesions.show", lesion_id=new.id))
+    page = render_template("lesions/split.html", lesion=lesion, patient=lesion.patient,
+                           caption=charts.lesion_caption(lesion), errors=errors,
+                           chosen=chosen, form=request.form)
+    return (page, status) if status != 200 else page
+
+
+def _int_value(value: str) -> int:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else -1
+
+
+@bp.get("/lesions/<int:lesion_id>/compare")
+@requires(Role.CLINICIAN)
+def compare(lesion_id: int) -> str:
+    """Two visits side by side: every value, what changed, and the size change."""
+    lesion = lesion_with_everything(get_session(), lesion_id)
+    visits = list(lesion.observations)
+    chosen = visits_of(lesion, [_int_arg("a"), _int_arg("b")])
+    if len(chosen) < 2 and len(visits) >= 2:
+        chosen = [visits[-2], visits[-1]]  # default: the last two visits
+    first, second = [*sorted(chosen, key=lambda o: o.date), None, None][:2]
+    diff = compare_visits(first, second) if first and second and first is not second else []
+    change = size_change(first, second) if first and second else None
+    return render_template("lesions/compare.html", lesion=lesion, patient=lesion.patient,
+                           caption=charts.lesion_caption(lesion), visits=visits, first=first,
+                           second=second, diff=diff, change=change)
+
+
+def _int_arg(name: str) -> int:
+    return _int_value(request.args.get(name, ""))
+
+
 @bp.get("/lesions/<int:lesion_id>/chart.<fmt>")
 @requires(Role.CLINICIAN)
 def chart(lesion_id: int, fmt: str) -> Any:
@@ -145,9 +264,21 @@ def status(lesion_id: int) -> Response:
 
 def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
           observation_id: int | None = None) -> str:
+    """The record/correct form; beside each field, the value of the visit before."""
+    try:
+        day = date.fromisoformat(str(values.get("date")))
+    except ValueError:
+        day = today()
+    last = previous_visit(get_session(), lesion.id, day, observation_id)
+    previous = form_from_observation(last) if last is not None else None
+    if previous is not None and last is not None:
+        previous["when"] = last.date
+    grouped = {name: split_choices(lesion.compartment, name, CHOICES[name])
+               for name in ("pattern", "features")}
     return render_template("lesions/observation_form.html", lesion=lesion,
                            caption=charts.lesion_caption(lesion), values=values, errors=errors,
-                           choices=CHOICES, observation_id=observation_id, today=today())
+                           choices=CHOICES, grouped=grouped, previous=previous,
+                           observation_id=observation_id, today=today())
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
@@ -156,8 +287,14 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
     lesion = load_lesion(session, lesion_id)
     if request.method != "POST":
-        return _form(lesion, {"date": today().isoformat(), "visible": True, "size_mm": [],
-                              "features": []}, {})
+        values: dict[str, Any] = {"date": today().isoformat(), "visible": True, "size_mm": [],
+                                  "features": []}
+        if lesion.observations:  # a follow-up: the same modality as last time, by default
+            last = form_from_observation(lesion.observations[-1])
+            values["modality"] = last["modality"]
+            if request.args.get("same") == "1":  # "same morphology as last visit"
+                values.update({k: last[k] for k in MORPHOLOGY})
+        return _form(lesion, values, {})
     raw = observation_from_form(request.form)
     try:
         obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
@@ -183,9 +320,8 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
         return _form(lesion, form_from_observation(row), {}, observation_id)
     raw = observation_from_form(request.form)
     try:
-        obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
-                                   event_date=lesion.event_date)
-        records.update_observation(session, observation_id, obs, actor=actor())
+        reason, obs = _correction(raw, lesion)
+        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason)
     except InvalidInput as exc:
         return _form(lesion, form_values(request.form), field_errors(exc.problems),
                      observation_id), 400
@@ -197,10 +333,34 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
 
 
+def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn]:
+    """The corrected observation and the reason for it, every problem of both at once."""
+    problems = []
+    reason = ""
+    try:
+        reason = correction_reason(request.form)
+    except InvalidInput as exc:
+        problems += exc.problems
+    try:
+        obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
+                                   event_date=lesion.event_date)
+    except InvalidInput as exc:
+        problems += exc.problems
+    if problems:
+        raise InvalidInput(problems)
+    return reason, obs
+
+
 @bp.post("/observations/<int:observation_id>/delete")
 @requires(Role.RADIOLOGIST)
 def delete_observation(observation_id: int) -> Response:
-    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
+    try:
+        reason = correction_reason(request.form)
+    except InvalidInput as exc:
+        flash(f"Observation not removed: {exc}", "error")
+        return redirect(url_for("lesions.edit_observation", observation_id=observation_id))
+    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                           reason=reason)
     dispatch.request_assessment([lesion_id])
     flash("Observation removed; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))

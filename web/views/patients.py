@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from tracker.queries import (
+    history,
     open_alerts_of,
     patient_list,
     patient_versions,
     patient_with_everything,
 )
+from tracker.timepoints import timepoint_table
 from tracker.vocabulary import Role
 from web import charts
 from web.auth import requires
 from web.clock import today
 from web.db import get_session
+from web.report import report_html
+from web.report import report_pdf as render_report_pdf
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
@@ -49,6 +53,54 @@ def timeline(external_id: str) -> str:
         for le in patient.lesions
     ]
     return render_template("patients/timeline.html", patient=patient, lesions=lesions)
+
+
+SORTS = {
+    "lesion": lambda row: (row.lesion.external_id,),
+    "site": lambda row: (row.lesion.region, row.lesion.laterality, row.lesion.external_id),
+    "stage": lambda row: (row.lesion.current_stage or "~", row.lesion.external_id),
+}
+
+
+@bp.get("/<external_id>/timepoints")
+@requires(Role.CLINICIAN)
+def timepoints(external_id: str) -> str:
+    """Lesions x visits: size, % change from baseline, nadir and previous, stage, response."""
+    patient = patient_with_everything(get_session(), external_id)
+    table = timepoint_table(patient)
+    sort = request.args.get("sort", "lesion")
+    table.rows.sort(key=SORTS.get(sort, SORTS["lesion"]))
+    return render_template("patients/timepoints.html", patient=patient, table=table,
+                           sort=sort if sort in SORTS else "lesion", sorts=list(SORTS),
+                           caption=charts.lesion_caption)
+
+
+@bp.get("/<external_id>/history")
+@requires(Role.CLINICIAN)
+def patient_history(external_id: str) -> str:
+    """Every audited change to the patient, its lesions, observations and alerts."""
+    session = get_session()
+    patient = patient_with_everything(session, external_id)
+    page = history(session, patient_id=patient.id, page=page_arg(), per_page=PER_PAGE * 2)
+    return render_template("history.html", page=page, patient=patient, lesion=None,
+                           endpoint="patients.patient_history",
+                           args={"external_id": patient.external_id})
+
+
+@bp.get("/<external_id>/report")
+@requires(Role.CLINICIAN)
+def report(external_id: str) -> str:
+    """The printable report (print stylesheet); the same content as the PDF."""
+    return report_html(get_session(), external_id, today=today(), for_pdf=False)
+
+
+@bp.get("/<external_id>/report.pdf")
+@requires(Role.CLINICIAN)
+def report_pdf(external_id: str) -> Response:
+    pdf = render_report_pdf(get_session(), external_id, today=today())
+    name = f"calcitrack-report-{external_id}.pdf"
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})
 
 
 @bp.get("/<external_id>/timeline.<fmt>")

@@ -1,0 +1,126 @@
+"""Merging two lesion records of one deposit and splitting one record that was two."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.factories import make_lesion, make_patient, obs
+from tracker.errors import Conflict, InvalidInput
+from tracker.export import export_timeline
+from tracker.models import AuditEvent, Lesion, Observation
+from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
+
+D = date.fromisoformat
+
+
+def _pair(session: Session) -> tuple[int, int]:
+    patient = make_patient(session, "P-M")
+    a = make_lesion(session, patient=patient, external_id="A",
+                    observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)])
+    b = make_lesion(session, patient=patient, external_id="B",
+                    observations=[obs("2024-03-01", 10.5), obs("2024-06-01", 9)])
+    return a.id, b.id
+
+
+def _dates(session: Session, lesion_id: int) -> list[tuple[str, float | None]]:
+    rows = session.execute(select(Observation.date, Observation.size1_mm)
+                           .where(Observation.lesion_id == lesion_id)
+                           .order_by(Observation.date)).all()
+    return [(d.isoformat(), s) for d, s in rows]
+
+
+def test_merge_asks_for_same_date_conflicts_then_combines(session: Session) -> None:
+    a, b = _pair(session)
+    with pytest.raises(Conflict, match="both lesions have a visit on 2024-03-01"):
+        merge_lesions(session, a, b, prefer={}, actor="rad", reason="same deposit")
+    session.rollback()
+    assert _dates(session, b) == [("2024-03-01", 10.5), ("2024-06-01", 9.0)]  # nothing changed
+    kept = merge_lesions(session, a, b, prefer={D("2024-03-01"): "merged"}, actor="rad",
+                         reason="same deposit")
+    assert kept.id == a
+    assert _dates(session, a) == [("2024-01-10", 12.0), ("2024-03-01", 10.5),
+                                  ("2024-06-01", 9.0)]
+    assert session.get(Lesion, b) is None
+    lesion = session.get(Lesion, a)
+    assert lesion is not None and lesion.assessment_due_at is not None
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "lesion.merge"))
+    assert event is not None and event.reason == "same deposit" and event.lesion_id == a
+    assert event.before is not None
+    assert [d["date"] for d in event.before["discarded"]] == ["2024-03-01"]
+    assert event.before["discarded"][0]["size_mm"] == [11.0]          # kept for an undo
+    assert event.before["merged_lesion"]["id"] == "B"
+    # the merged record still exports and re-imports (one lesion, three visits)
+    doc = export_timeline(session, "P-M")
+    assert [le["id"] for le in doc["patients"][0]["lesions"]] == ["A"]
+
+
+def test_merge_refuses_other_patients_and_itself(session: Session) -> None:
+    a, _ = _pair(session)
+    other = make_lesion(session, patient=make_patient(session, "P-X"),
+                        observations=[obs("2024-01-10", 5)])
+    with pytest.raises(InvalidInput, match="belongs to another patient"):
+        merge_lesions(session, a, other.id, prefer={}, actor="rad", reason="x")
+    session.rollback()
+    with pytest.raises(InvalidInput, match="choose another lesion"):
+        merge_lesions(session, a, a, prefer={}, actor="rad", reason="x")
+    with pytest.raises(InvalidInput, match="say briefly why"):
+        merge_lesions(session, a, other.id, prefer={}, actor="rad", reason=" ")
+
+
+def test_split_moves_chosen_observations_to_a_new_lesion(session: Session) -> None:
+    a, _ = _pair(session)
+    ids = [o for o, in session.execute(select(Observation.id)
+                                       .where(Observation.lesion_id == a)
+                                       .order_by(Observation.date))]
+    new = split_lesion(session, a, [ids[1]], new_external_id="A2", actor="rad",
+                       reason="two deposits")
+    assert _dates(session, a) == [("2024-01-10", 12.0)]
+    assert _dates(session, new.id) == [("2024-03-01", 11.0)]
+    assert (new.region, new.laterality, new.entity) == ("shoulder", "right", "hadd")
+    actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[-2:] == ["lesion.split", "lesion.create"]
+
+
+def test_split_validates_everything_at_once_and_writes_nothing(session: Session) -> None:
+    a, b = _pair(session)
+    ids = [o for o, in session.execute(select(Observation.id).where(Observation.lesion_id == a))]
+    other = session.scalar(select(Observation.id).where(Observation.lesion_id == b))
+    with pytest.raises(InvalidInput) as exc:
+        split_lesion(session, a, [*ids, other or 0], new_external_id="bad id", actor="rad",
+                     reason="r")
+    text = str(exc.value)
+    assert "is not a lesion id" in text and "not observations of this lesion" in text
+    session.rollback()
+    with pytest.raises(InvalidInput, match="leave at least one observation"):
+        split_lesion(session, a, ids, new_external_id="A2", actor="rad", reason="r")
+    session.rollback()
+    with pytest.raises(Conflict, match="already has a lesion B"):
+        split_lesion(session, a, ids[:1], new_external_id="B", actor="rad", reason="r")
+    session.rollback()
+    assert session.scalar(select(func.count(Lesion.id))) == 2
+    assert session.scalar(select(func.count(AuditEvent.id))) == 0
+
+
+def test_merge_then_split_round_trips_through_the_audit(session: Session) -> None:
+    a, b = _pair(session)
+    before = _dates(session, b)
+    merge_lesions(session, a, b, prefer={D("2024-03-01"): "kept"}, actor="rad", reason="same")
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "lesion.merge"))
+    assert event is not None and event.before is not None
+    moved = [m["id"] for m in event.before["moved"]]
+    back = split_lesion(session, a, moved, new_external_id=event.before["merged_lesion"]["id"],
+                        actor="rad", reason="undo merge")
+    assert back.external_id == "B"
+    assert _dates(session, back.id) == [d for d in before if d[0] != "2024-03-01"]
+
+
+def test_parse_prefer_names_bad_entries() -> None:
+    assert parse_prefer({"2024-03-01": "kept"}) == {D("2024-03-01"): "kept"}
+    with pytest.raises(InvalidInput) as exc:
+        parse_prefer({"March": "kept", "2024-03-01": "both"})
+    assert "prefer.March: is not a date" in str(exc.value)
+    assert "prefer.2024-03-01: 'both': say kept or merged" in str(exc.value)

@@ -1,0 +1,156 @@
+"""The timepoint table (lesions x visits, as RECIST trackers lay it out) and visit comparison.
+
+Read side, for people: % changes of the longest diameter from baseline, from the nadir and from
+the previous visit. The engine compares sizes for staging (rules §1) and for treatment response
+(§7a); "change since the first visit of an untreated lesion is for the user interface, not the
+engine" (§7a), so it is computed here with the same conventions: sizes compare only within one
+modality, a finding not seen (other than on MR) is -100 %, one decimal rounded half away from 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from tracker.export import observation_snapshot
+from tracker.models import Lesion, Observation, Patient
+from tracker.queries import observation_stage
+from tracker.vocabulary import Modality
+
+NOT_COMPARABLE = "not comparable"
+
+
+def pct(value: float, reference: float) -> float:
+    """100 x (value - reference) / reference, one decimal, halves away from zero; never -0.0."""
+    exact = (Decimal(str(value)) - Decimal(str(reference))) * 100 / Decimal(str(reference))
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)) + 0.0
+
+
+@dataclass
+class Change:
+    """A % change, or why there is none (`not comparable (XR→US)`, `no baseline`)."""
+
+    value: float | None = None
+    why: str | None = None
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return self.why or ""
+        return f"{self.value:+.1f} %"
+
+
+def _change(obs: Observation, ref: Observation | None) -> Change | None:
+    if ref is None or ref is obs:
+        return None
+    if obs.modality != ref.modality:
+        return Change(why=f"{NOT_COMPARABLE} ({ref.modality}→{obs.modality})")
+    if not obs.visible:
+        if obs.modality == Modality.MR.value:
+            return Change(why="not seen on MR (not conclusive)")
+        return Change(-100.0)
+    if obs.size1_mm is None or not ref.size1_mm:
+        return None
+    return Change(pct(obs.size1_mm, ref.size1_mm))
+
+
+@dataclass
+class Cell:
+    observation: Observation
+    stage: str
+    from_baseline: Change | None
+    from_nadir: Change | None
+    from_previous: Change | None
+    response: str | None
+
+
+@dataclass
+class Row:
+    lesion: Lesion
+    cells: dict[date, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Visit:
+    date: date
+    modalities: list[str]
+
+
+@dataclass
+class Table:
+    visits: list[Visit]
+    rows: list[Row]
+
+
+def lesion_cells(lesion: Lesion) -> list[Cell]:
+    """One cell per observation (date order) with its three changes."""
+    current = lesion.assessment_current
+    observations = list(lesion.observations)
+    baseline = next((o for o in observations if o.visible), None)
+    cells = []
+    nadir: Observation | None = None
+    previous: Observation | None = None
+    for obs in observations:
+        after_baseline = baseline is not None and obs.date > baseline.date
+        response = getattr(obs.assessment, "response", None) if current else None
+        cells.append(Cell(
+            observation=obs,
+            stage=observation_stage(obs, current),
+            from_baseline=_change(obs, baseline) if after_baseline else None,
+            from_nadir=_change(obs, nadir) if after_baseline else None,
+            from_previous=_change(obs, previous) if previous is not None else None,
+            response=response.get("category") if isinstance(response, dict) else None,
+        ))
+        comparable = (baseline is not None and obs.modality == baseline.modality
+                      and obs.date >= baseline.date)
+        lower = nadir is None or (nadir.size1_mm is not None and obs.size1_mm is not None
+                                  and obs.size1_mm < nadir.size1_mm)
+        if obs.visible and comparable and obs.size1_mm is not None and lower:
+            nadir = obs
+        previous = obs
+    return cells
+
+
+def timepoint_table(patient: Patient) -> Table:
+    """Lesions x visit dates; a visit's modalities are those of its observations."""
+    rows = []
+    modalities: dict[date, set[str]] = {}
+    for lesion in patient.lesions:
+        row = Row(lesion)
+        for cell in lesion_cells(lesion):
+            row.cells[cell.observation.date] = cell
+            modalities.setdefault(cell.observation.date, set()).add(cell.observation.modality)
+        rows.append(row)
+    visits = [Visit(day, sorted(mods)) for day, mods in sorted(modalities.items())]
+    return Table(visits, rows)
+
+
+FIELDS = ("modality", "visible", "size_mm", "density", "margin", "texture", "pattern",
+          "features", "pain", "note")
+
+
+@dataclass
+class Difference:
+    field: str
+    before: Any
+    after: Any
+    changed: bool
+
+
+def compare(first: Observation, second: Observation) -> list[Difference]:
+    """Field by field, what changed between two visits (values as the timeline format writes
+    them)."""
+    a, b = observation_snapshot(first), observation_snapshot(second)
+    return [Difference(name, a.get(name), b.get(name), a.get(name) != b.get(name))
+            for name in FIELDS]
+
+
+def size_change(first: Observation, second: Observation) -> Change | None:
+    return _change(second, first)
+
+
+def visits_of(lesion: Lesion, ids: Sequence[int]) -> list[Observation]:
+    by_id = {o.id: o for o in lesion.observations}
+    return [by_id[i] for i in ids if i in by_id]
