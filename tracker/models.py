@@ -95,7 +95,10 @@ class Lesion(Base):
     `data_version` grows with every change to the lesion or its observations; the assessment
     records the version it saw, so a worker can tell a stale result from a current one and a
     chart can be cached by it. `assessment_due_at` is the outbox mark: set in the same
-    transaction as the change, cleared by the assessment that saw that version.
+    transaction as the change, cleared by the assessment that saw that version. `dispatched_at`
+    is when an assessment task for it was last handed to the broker, so the sweep re-sends
+    only what was never sent or is really lost, not what waits in a backlog. `recheck_on` is
+    the earliest date its assessment can change without new data (the daily scan's index).
     """
 
     __tablename__ = "lesions"
@@ -125,6 +128,8 @@ class Lesion(Base):
     entity_source: Mapped[str | None] = mapped_column(String(10))
     suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     next_follow_up: Mapped[date | None] = mapped_column(Date)
+    recheck_on: Mapped[date | None] = mapped_column(Date)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     patient: Mapped[Patient] = relationship(back_populates="lesions", lazy="raise")
     observations: Mapped[list[Observation]] = relationship(
@@ -172,6 +177,7 @@ class Lesion(Base):
         Index("ix_lesions_assessment_due", "assessment_due_at"),
         Index("ix_lesions_engine_version", "engine_version"),
         Index("ix_lesions_next_follow_up", "next_follow_up"),
+        Index("ix_lesions_recheck_on", "recheck_on"),
     )
 
 
@@ -200,6 +206,9 @@ class Observation(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=now, onupdate=now
     )
+    # Optimistic concurrency: every UPDATE says `WHERE version = <the version read>` and sets
+    # the next one, so a writer that read an older row fails instead of overwriting (ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     lesion: Mapped[Lesion] = relationship(back_populates="observations", lazy="raise")
     feature_rows: Mapped[list[ObservationFeature]] = relationship(
@@ -240,6 +249,7 @@ class Observation(Base):
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),
     )
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     @property
     def size_mm(self) -> list[float]:

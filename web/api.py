@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 import swagger_ui_bundle
 from apiflask import APIBlueprint, APIFlask
-from flask import abort, current_app, request, send_from_directory, url_for
+from flask import abort, current_app, jsonify, request, send_from_directory, url_for
 from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
 from tracker import export
-from tracker.errors import InvalidInput, Problem
+from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.interop import sr
 from tracker.interop.fhir import bundle_json, patient_bundle
 from tracker.interop.viewer import images_url
@@ -56,6 +56,7 @@ from web import schemas
 from web.auth import actor, csrf, requires, user
 from web.clock import today
 from web.db import get_session
+from web.errors import errors_json
 from workers import dispatch
 
 bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
@@ -86,6 +87,12 @@ def fails(*codes: int) -> Callable[[F], F]:
     return mark
 
 
+def conditional(fn: F) -> F:
+    """Document optimistic concurrency: If-Match required, 412 with the current value, 428."""
+    fn._calcitrack_conditional = True  # type: ignore[attr-defined]
+    return fn
+
+
 def returns_timeline(fn: F) -> F:
     fn._calcitrack_timeline = True  # type: ignore[attr-defined]
     return fn
@@ -107,7 +114,16 @@ def _openapi_path(rule: str) -> str:
 ERROR_TEXT = {400: "Invalid input: every problem with its JSON path", 401: "Not signed in",
               403: "Role does not allow this", 404: "Not found",
               409: "Conflict (e.g. an observation on that date, or a treatment of that kind on "
-                   "that date, exists)"}
+                   "that date, exists)",
+              412: "If-Match is not the current version: nothing changed; the body has the "
+                   "current value and the ETag header its version",
+              428: "If-Match is missing: send the ETag of GET /observations/{id}"}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
+            "description": 'The ETag of the version you read (e.g. "3"); a write based on an '
+                           "older version answers 412 and changes nothing.",
+            "schema": {"type": "string"}}
+ETAG_HEADER = {"ETag": {"description": "the observation's version, for If-Match",
+                        "schema": {"type": "string"}}}
 
 
 def _complete_spec(spec: Any) -> Any:
@@ -136,11 +152,25 @@ def _complete_spec(spec: Any) -> Any:
             for code in (401, 403, *getattr(view, "_calcitrack_errors", ())):
                 responses[str(code)] = {"description": ERROR_TEXT[code],
                                         "content": {"application/json": {"schema": errors_ref}}}
+            if getattr(view, "_calcitrack_conditional", False):
+                _conditional_spec(spec, op, method)
             if getattr(view, "_calcitrack_timeline", False):
                 responses["200"] = {"description": "lesion-timeline/1 document",
                                     "content": {"application/json":
                                                 {"schema": _schema_ref(spec, Timeline)}}}
     return spec
+
+
+def _conditional_spec(spec: dict[str, Any], op: dict[str, Any], method: str) -> None:
+    responses = op.setdefault("responses", {})
+    for status in ("200", "201"):
+        if status in responses:
+            responses[status].setdefault("headers", {}).update(ETAG_HEADER)
+    if method in ("PUT", "DELETE"):
+        op.setdefault("parameters", []).append(IF_MATCH)
+        responses["412"] = {"description": ERROR_TEXT[412], "headers": ETAG_HEADER,
+                            "content": {"application/json":
+                                        {"schema": _schema_ref(spec, schemas.StaleErrors)}}}
 
 
 # --------------------------------------------------------------------------- request helpers
@@ -295,6 +325,68 @@ def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
     return with_images([o for o in doc["observations"] if o["id"] == observation_id])[0]
 
 
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
+def expected_version() -> int | None:
+    """The version the client read, from If-Match (required on PUT and DELETE, so that no
+    client overwrites a change it never saw); None for `If-Match: *` (any version)."""
+    if "If-Match" not in request.headers:
+        raise _PreconditionRequired()
+    tags = request.if_match
+    if tags.star_tag:
+        return None
+    strong = tags.as_set()
+    if len(strong) != 1 or not next(iter(strong)).isascii() or not next(iter(strong)).isdigit():
+        raise InvalidInput([Problem("If-Match", 'expected one ETag as sent by GET, e.g. "3"')])
+    return int(next(iter(strong)))
+
+
+class _PreconditionRequired(Exception):
+    """No If-Match on a conditional write (answered 428)."""
+
+
+@bp.errorhandler(_PreconditionRequired)
+def _precondition_required(_exc: _PreconditionRequired) -> Response:
+    response = jsonify(errors_json([Problem("If-Match", "is required: send the ETag of GET "
+                                                        "/api/v1/observations/{id}")]))
+    response.status_code = 428
+    return response
+
+
+@bp.errorhandler(StaleVersion)
+def _stale(exc: StaleVersion) -> Response:
+    """412 with the current value, so the client can show it and decide again."""
+    observation_id = int((request.view_args or {}).get("observation_id", 0))
+    session = get_session()
+    session.rollback()  # release the lock before reading for the answer
+    current: dict[str, Any] | None = None
+    try:
+        row = load_observation(session, observation_id)
+        current = _observation_out(row.lesion_id, observation_id)
+    except NotFound:  # removed since: the client sees that on its next GET
+        pass
+    body = {**errors_json([Problem("If-Match", str(exc))]), "current": current}
+    response = jsonify(body)
+    response.status_code = 412
+    response.headers.update(etag(exc.current_version))
+    return response
+
+
+@bp.get("/observations/<int:observation_id>")
+@bp.output(schemas.ObservationOut)
+@bp.doc(tags=["observations"], summary="One observation; its ETag is its version",
+        description="Send the ETag back as If-Match to PUT or DELETE it.")
+@conditional
+@fails(404)
+@requires(Role.CLINICIAN)
+def get_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    row = load_observation(get_session(), observation_id)
+    out = _observation_out(row.lesion_id, observation_id)
+    return out, 200, etag(out["version"])
+
+
 @bp.post("/lesions/<int:lesion_id>/observations")
 @bp.output(schemas.ObservationOut, status_code=201)
 @bp.doc(tags=["observations"], summary="Record one visit's finding",
@@ -310,33 +402,46 @@ def create_observation(lesion_id: int) -> tuple[dict[str, Any], int, dict[str, s
                                event_date=lesion.event_date)
     row = records.record_observation(session, lesion_id, obs, actor=actor())
     dispatch.request_assessment([lesion_id])
-    location = url_for("api.get_lesion", lesion_id=lesion_id)
-    return _observation_out(lesion_id, row.id), 201, {"Location": location}
+    location = url_for("api.get_observation", observation_id=row.id)
+    out = _observation_out(lesion_id, row.id)
+    return out, 201, {"Location": location, **etag(out["version"])}
 
 
 @bp.put("/observations/<int:observation_id>")
 @bp.output(schemas.ObservationOut)
-@bp.doc(tags=["observations"], summary="Correct an observation (replaces every field)")
+@bp.doc(tags=["observations"], summary="Correct an observation (replaces every field)",
+        description="Conditional: If-Match must carry the ETag of the version you corrected; "
+                    "if someone changed it since, nothing is written and 412 shows its "
+                    "current value.")
 @body(ObservationIn, "The corrected observation, whole")
-@fails(400, 404, 409)
+@conditional
+@fails(400, 404, 409, 428)
 @requires(Role.RADIOLOGIST)
-def update_observation(observation_id: int) -> dict[str, Any]:
+def update_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    version = expected_version()
     session = get_session()
     lesion = load_observation(session, observation_id).lesion
     obs = validate_observation(json_body(), today=today(), birth_year=lesion.patient.birth_year,
                                event_date=lesion.event_date)
-    records.update_observation(session, observation_id, obs, actor=actor())
+    records.update_observation(session, observation_id, obs, actor=actor(),
+                               expected_version=version)
     dispatch.request_assessment([lesion.id])
-    return _observation_out(lesion.id, observation_id)
+    out = _observation_out(lesion.id, observation_id)
+    return out, 200, etag(out["version"])
 
 
 @bp.delete("/observations/<int:observation_id>")
 @bp.output({}, status_code=204)
-@bp.doc(tags=["observations"], summary="Remove an observation recorded in error")
-@fails(404)
+@bp.doc(tags=["observations"], summary="Remove an observation recorded in error",
+        description="Conditional like PUT (If-Match). A lesion keeps at least one "
+                    "observation: deleting its last one is a 409.")
+@conditional
+@fails(400, 404, 409, 428)
 @requires(Role.RADIOLOGIST)
 def delete_observation(observation_id: int) -> tuple[str, int]:
-    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor())
+    version = expected_version()
+    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                           expected_version=version)
     dispatch.request_assessment([lesion_id])
     return "", 204
 

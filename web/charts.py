@@ -26,10 +26,10 @@ from matplotlib.patches import Patch
 
 from tracker.models import Lesion, Observation, Patient
 from tracker.queries import PENDING, observation_stage, open_alerts_of
-from tracker.vocabulary import Stage
+from tracker.vocabulary import SEVERITY_RANK, Severity, Stage
 from tracker.vocabulary import label as code_label
 
-STYLE = "4"  # bump when the drawing changes, so caches and ETags move on
+STYLE = "5"  # bump when the drawing changes, so caches and ETags move on
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 STAGE_COLORS: dict[str, str] = {
@@ -38,7 +38,7 @@ STAGE_COLORS: dict[str, str] = {
     Stage.RESTING.value: "#c6dbef",
     Stage.RESORPTIVE.value: "#fcae91",
     Stage.POSTCALCIFIC.value: "#c7e9c0",
-    Stage.HO_EARLY.value: "#fdd0a2",
+    Stage.HO_EARLY.value: "#fff3a3",
     Stage.HO_INTERMEDIATE.value: "#fdae6b",
     Stage.HO_MATURE.value: "#9ecae1",
     Stage.PROGRESSING.value: "#fb9a99",
@@ -60,6 +60,7 @@ def label(code: str) -> str:
     text = code_label(code)
     return text[:1].upper() + text[1:]
 MUTED = "#6b7785"
+TODAY = "#7a3db8"
 
 
 # --------------------------------------------------------------------------- cache
@@ -162,13 +163,21 @@ def _span_end(dates: Sequence[date], i: int, pad: timedelta) -> date:
 # --------------------------------------------------------------------------- lesion chart
 
 
-def render_lesion(lesion: Lesion, fmt: str) -> bytes:
+def render_lesion(lesion: Lesion, fmt: str, today: date) -> bytes:
     """Longest diameter over time, stage bands behind, marker shape by modality."""
     with _render_lock:
-        return _save(_lesion_figure(lesion), fmt)
+        return _save(_lesion_figure(lesion, today), fmt)
 
 
-def _lesion_figure(lesion: Lesion) -> Figure:
+def _today_line(ax: Any, today: date, handles: list[Any]) -> None:
+    """Where "now" is on the time axis (a follow-up due or overdue reads at a glance)."""
+    left, right = ax.get_xlim()
+    if left <= date2num(today) <= right:
+        ax.axvline(date2num(today), color=TODAY, lw=1.2, ls="-", zorder=1)
+        handles.append(Line2D([], [], color=TODAY, lw=1.2, label="Today"))
+
+
+def _lesion_figure(lesion: Lesion, today: date) -> Figure:
     fig = Figure(figsize=(10.4, 3.8), layout="constrained")
     ax = fig.add_subplot()
     _style(ax)
@@ -179,6 +188,9 @@ def _lesion_figure(lesion: Lesion) -> Figure:
     sizes = [o.size1_mm for o in obs if o.size1_mm is not None]
     top = max(sizes, default=10.0) * 1.25 + 1
     pad = timedelta(days=max(30, ((dates[-1] - dates[0]).days // 12) if dates else 30))
+    # the axis starts at the event that began an HO (or post-injection) lesion, when it has one
+    event = [lesion.event_date] if lesion.event_date is not None else []
+    dates_shown = sorted([*event, *dates])
     stages_seen: dict[str, None] = {}
     for i, o in enumerate(obs):
         st = observation_stage(o, current)
@@ -191,8 +203,9 @@ def _lesion_figure(lesion: Lesion) -> Figure:
                 color=INK, lw=1.4, zorder=2)
     for o in obs:
         x = date2num(o.date)
-        if not o.visible:
-            ax.scatter([x], [0], marker="x", s=60, color=MUTED, zorder=3, linewidths=1.6)
+        if not o.visible:  # on the axis, drawn whole (not clipped by it)
+            ax.scatter([x], [0], marker="x", s=60, color=MUTED, zorder=5, linewidths=1.6,
+                       clip_on=False)
             continue
         size = o.size1_mm or 0.0
         ax.scatter([x], [size], marker=MODALITY_MARKERS.get(o.modality, "o"), s=58,
@@ -203,11 +216,17 @@ def _lesion_figure(lesion: Lesion) -> Figure:
                        zorder=3)
     ax.set_ylim(0, top)
     treated = _mark_treatments(ax, lesion, top)
-    span = sorted([*dates, *(t.date for t in lesion.treatments)])
-    if span:
-        ax.set_xlim(date2num(span[0] - pad / 2), date2num(span[-1] + pad))
+    if dates:
+        shown = sorted([*dates_shown, *(t.date for t in lesion.treatments)])
+        ax.set_xlim(date2num(shown[0] - pad / 2),
+                    date2num(max(shown[-1] + pad, min(today + pad / 2, shown[-1] + pad * 4))))
     ax.set_ylabel("Longest diameter (mm)", color=INK, fontsize=9)
     _dates_axis(ax)
+    marks: list[Any] = []
+    if lesion.event_date is not None:
+        ax.axvline(date2num(lesion.event_date), color=INK, lw=1, ls="--", zorder=1)
+        marks.append(Line2D([], [], color=INK, lw=1, ls="--", label=f"Event {lesion.event_date}"))
+    _today_line(ax, today, marks)
     handles: list[Any] = [
         Line2D([], [], marker=MODALITY_MARKERS[m], ls="", markerfacecolor="white",
                markeredgecolor=INK, label=label(m))
@@ -223,6 +242,7 @@ def _lesion_figure(lesion: Lesion) -> Figure:
         handles.append(Line2D([], [], color=TREATMENT_COLOR, ls="--", lw=1.2, marker="^",
                               markersize=6, label="Treatment"))
     handles += [Patch(color=STAGE_COLORS.get(s, "#eeeeee"), label=label(s)) for s in stages_seen]
+    handles += marks
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               fontsize=8)
     return fig
@@ -255,14 +275,14 @@ def lesion_caption(lesion: Lesion) -> str:
     return f"{lesion.external_id} · {where}"
 
 
-def render_timeline(patient: Patient, fmt: str) -> bytes:
+def render_timeline(patient: Patient, fmt: str, today: date) -> bytes:
     """Every lesion on one time axis: a swimlane per lesion coloured by stage, a marker per
     visit by modality, alert markers by severity and the next follow-up."""
     with _render_lock:
-        return _save(_timeline_figure(patient), fmt)
+        return _save(_timeline_figure(patient, today), fmt)
 
 
-def _timeline_figure(patient: Patient) -> Figure:
+def _timeline_figure(patient: Patient, today: date) -> Figure:
     lesions = list(patient.lesions)
     fig = Figure(figsize=(10.4, 1.1 + 0.62 * max(1, len(lesions))), layout="constrained")
     ax = fig.add_subplot()
@@ -271,7 +291,8 @@ def _timeline_figure(patient: Patient) -> Figure:
     all_dates = [o.date for le in lesions for o in le.observations]
     all_dates += [t.date for le in lesions for t in le.treatments]
     all_dates += [le.next_follow_up for le in lesions if le.next_follow_up]
-    first = min(all_dates, default=date.today())
+    all_dates += [today]
+    first = min(all_dates)
     last = max(all_dates, default=first)
     pad = timedelta(days=max(20, (last - first).days // 25))
     stages_seen: dict[str, None] = {}
@@ -301,9 +322,11 @@ def _timeline_figure(patient: Patient) -> Figure:
             treated = True
             ax.scatter([date2num(t.date)], [y - 0.36], marker="^", s=50, zorder=5,
                        color=TREATMENT_COLOR)
-        for alert in open_alerts_of(lesion):
+        # most severe drawn last, so it is the marker on top when several share a date
+        for alert in reversed(open_alerts_of(lesion)):
             severities[alert.severity] = None
-            ax.scatter([date2num(alert.since)], [y + 0.36], marker="v", s=70, zorder=5,
+            ax.scatter([date2num(alert.since)], [y + 0.36], marker="v", s=70,
+                       zorder=8 - SEVERITY_RANK[Severity(alert.severity)],
                        color=SEVERITY_COLORS.get(alert.severity, INK))
         if lesion.next_follow_up and dates:
             ax.plot([date2num(dates[-1] + pad), date2num(lesion.next_follow_up)], [y, y],
@@ -331,6 +354,7 @@ def _timeline_figure(patient: Patient) -> Figure:
     if any(le.next_follow_up for le in lesions):
         handles.append(Line2D([], [], marker="|", ls="", color=INK, markersize=10,
                               label="Next follow-up"))
+    _today_line(ax, today, handles)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               fontsize=8)
     return fig

@@ -41,9 +41,22 @@ def evidence(text: str) -> str:
 
 
 def visit_value(value: object) -> str:
-    """A field of a visit as the comparison page shows it: labels, joined lists, yes/no."""
+    """A field of a visit (or an audited record) as the pages show it: labels, joined lists,
+    yes/no; an observation as `date modality size`, a lesion as its id and site."""
     if value is None or value == []:
         return "—"
+    if isinstance(value, dict):
+        if "date" in value and "modality" in value:
+            size = value.get("size_mm")
+            seen = f"{sizes(size)} mm" if size else ("not seen" if value.get("visible") is False
+                                                     else "")
+            return " ".join(str(v) for v in (value["date"], value["modality"], seen) if v)
+        if "site" in value and "id" in value:
+            site = value["site"]
+            return f"{value['id']} ({site.get('laterality', '')} {site.get('region', '')})"
+        return ", ".join(f"{k.replace('_', ' ')}: {visit_value(v)}" for k, v in value.items())
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "; ".join(visit_value(v) for v in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):

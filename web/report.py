@@ -38,7 +38,7 @@ def report_html(session: Session, external_id: str, *, today: date, for_pdf: boo
             "stage": lesion.current_stage if current else None,
             "assessment": assessment,
             "alerts": open_alerts_of(lesion),
-            "chart": _svg_data_uri(charts.render_lesion(lesion, "svg")),
+            "chart": _svg_data_uri(charts.render_lesion(lesion, "svg", today)),
         })
     return render_template(
         "patients/report.html", patient=patient, lesions=lesions,

@@ -65,6 +65,8 @@ class ResponseOut(_Out):
 
 class ObservationOut(_Out):
     id: int
+    version: int = Field(description="grows with every change; the ETag of "
+                                     "GET /observations/{id}, sent back as If-Match")
     date: str
     modality: str
     visible: bool = True
@@ -211,3 +213,9 @@ class SplitIn(_In):
                                     description="Row ids of the observations to move")
     new_lesion: str = Field(description="Id of the new lesion (same rule as lesion ids)")
     reason: str = Field(min_length=1, max_length=500)
+
+
+class StaleErrors(_Out):
+    errors: list[ErrorItem]
+    current: ObservationOut | None = Field(
+        None, description="the observation as it is now (its ETag is in the response header)")

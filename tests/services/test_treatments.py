@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Treatment
@@ -145,6 +145,9 @@ def test_removal_is_audited_and_marks_the_lesion(
     version, _ = versions(session, lid)
     assert delete_treatment(session, row.id, actor="dr.s") == lid
     assert treatments_of(session, lid) == []
+    # every treatment event is filed under its lesion (the lesion's history shows it)
+    assert set(session.scalars(select(AuditEvent.lesion_id).where(
+        AuditEvent.target_type == "treatment"))) == {lid}
     assert audit_trail(session)[-1] == (
         "treatment.delete", {"date": "2024-01-22", "kind": "injection"}, None)
     assert versions(session, lid) == (version + 1, True)

@@ -28,7 +28,7 @@ def test_pages_redirect_to_sign_in_and_back(login: Login) -> None:
     assert r.status_code == 302 and r.headers["Location"] == "/patients"
 
 
-def test_wrong_password_and_open_redirect(login: Login, db: Session) -> None:
+def test_wrong_password_and_open_redirect(login: Login, session: Session) -> None:
     anon = login(None)
     token = CSRF_RE.search(anon.get("/login").text).group(1)  # type: ignore[union-attr]
     r = anon.client.post("/login", data={"username": "clinician", "password": "nope",
@@ -37,7 +37,7 @@ def test_wrong_password_and_open_redirect(login: Login, db: Session) -> None:
     r = anon.client.post("/login", data={"username": "clinician", "password": PASSWORD,
                                          "csrf_token": token, "next": "//evil.example/x"})
     assert r.headers["Location"] == "/alerts"
-    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "user.login")) is not None
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "user.login")) is not None
 
 
 @pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\\evil.example"])
@@ -54,9 +54,9 @@ def test_next_that_a_browser_reads_as_another_host_is_refused(login: Login,
     assert r.status_code == 302 and r.headers["Location"] == "/alerts"
 
 
-def test_deactivated_user_cannot_sign_in_and_is_signed_out(login: Login, db: Session) -> None:
+def test_deactivated_user_cannot_sign_in_and_is_signed_out(login: Login, session: Session) -> None:
     client = login("clinician")
-    set_user_active(db, "clinician", False, actor="admin")
+    set_user_active(session, "clinician", False, actor="admin")
     assert client.get("/patients").status_code == 302
     with pytest.raises(AssertionError):
         login("clinician")
@@ -72,13 +72,13 @@ def test_session_cookie_flags(app: Any, login: Login) -> None:
     assert prod.config["SESSION_COOKIE_SECURE"] is True
 
 
-def test_csrf_is_enforced_on_forms(login: Login, db: Session) -> None:
-    ids = seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+def test_csrf_is_enforced_on_forms(login: Login, session: Session) -> None:
+    ids = seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     client = login("clinician")
     r = client.client.post(f"/alerts/{alert_id}/acknowledge", data={"reason": "x"})
     assert r.status_code == 400 and "security token" in r.text
-    assert db.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
+    assert session.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
     r = client.client.post("/logout")
     assert r.status_code == 400
     anon = login(None)
@@ -90,9 +90,9 @@ def test_csrf_is_enforced_on_forms(login: Login, db: Session) -> None:
     assert r.status_code == 400
 
 
-def test_api_with_session_cookie_needs_csrf_header(login: Login, db: Session) -> None:
-    seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+def test_api_with_session_cookie_needs_csrf_header(login: Login, session: Session) -> None:
+    seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     client = login("clinician")
     r = client.client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={})
     assert r.status_code == 400 and r.json is not None
@@ -101,9 +101,9 @@ def test_api_with_session_cookie_needs_csrf_header(login: Login, db: Session) ->
     assert r.status_code == 200
 
 
-def test_bearer_token(app: Any, db: Session) -> None:
-    token = issue_token(db, "radiologist", "pacs", actor="admin")
-    stored = db.scalar(select(ApiToken.token_hash))
+def test_bearer_token(app: Any, session: Session) -> None:
+    token = issue_token(session, "radiologist", "pacs", actor="admin")
+    stored = session.scalar(select(ApiToken.token_hash))
     assert stored is not None and token not in stored  # hashed at rest
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
@@ -114,7 +114,7 @@ def test_bearer_token(app: Any, db: Session) -> None:
     assert client.get("/api/v1/patients").status_code == 401
     # a token does not open the pages (people sign in)
     assert client.get("/patients", headers=auth).status_code == 302
-    set_user_active(db, "radiologist", False, actor="admin")
+    set_user_active(session, "radiologist", False, actor="admin")
     assert client.get("/api/v1/patients", headers=auth).status_code == 401
 
 
@@ -162,6 +162,7 @@ def _routes(lesion_id: int, observation_id: int, alert_id: int) -> list[Route]:
         ("GET", "/api/v1/alerts", READ),
         ("GET", "/api/v1/timelines", READ),
         ("POST", f"/api/v1/alerts/{alert_id}/acknowledge", READ),
+        ("GET", f"/api/v1/observations/{observation_id}", READ),
         ("POST", f"/api/v1/lesions/{lesion_id}/observations", WRITE),
         ("PUT", f"/api/v1/observations/{observation_id}", WRITE),
         ("DELETE", f"/api/v1/observations/{observation_id}", WRITE),
@@ -169,14 +170,14 @@ def _routes(lesion_id: int, observation_id: int, alert_id: int) -> list[Route]:
     ]
 
 
-def test_every_route_allows_and_forbids_by_role(login: Login, db: Session) -> None:
+def test_every_route_allows_and_forbids_by_role(login: Login, session: Session) -> None:
     """Allowed roles get past the access check (2xx/3xx, or a 400 for an empty body);
     others get 403; nobody signed in gets the sign-in page (pages) or 401 (API)."""
     from tracker.models import Observation
 
-    ids = seed_patient(db)
-    observation_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[1]))
-    alert_id = db.scalar(select(Alert.id))
+    ids = seed_patient(session)
+    observation_id = session.scalar(select(Observation.id).where(Observation.lesion_id == ids[1]))
+    alert_id = session.scalar(select(Alert.id))
     assert observation_id is not None and alert_id is not None
     clients = {role: login(role) for role in ROLES}
     anon = login(None)

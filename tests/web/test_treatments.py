@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import LAVAGE_NOTE, assess, seed_patient, seed_treated_lesion
-from tracker.models import AuditEvent, Lesion, Treatment
+from tracker.models import AuditEvent, Lesion, Observation, Treatment
 from tracker.services.users import issue_token
 
 Login = Callable[[str | None], Client]
@@ -223,3 +223,28 @@ def test_counts_unchanged_by_a_rejected_treatment(api: Any, db: Session) -> None
             headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json["errors"][0]["path"].startswith("line 1")
     assert db.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+def test_observation_form_takes_study_ids_and_unassessed_morphology(
+    login: Login, db: Session, queued: list[list[int]]
+) -> None:
+    ids = seed_patient(db)
+    client = login("radiologist")
+    url = f"/lesions/{ids[0]}/observations/new"
+    assert 'name="study_uid"' in client.get(url).text
+    form = {"date": "2024-12-01", "modality": "CT", "visible": "yes",
+            "size_mm": ["7", "", ""], "study_uid": "1.2.040", "accession": "A\\1"}
+    bad = client.post(url, form)
+    assert bad.status_code == 400
+    assert 'id="err-study_uid"' in bad.text and 'id="err-accession"' in bad.text
+    assert "is not a DICOM StudyInstanceUID" in bad.text
+    assert "may not contain a backslash" in bad.text
+    ok = client.post(url, {**form, "study_uid": "1.2.40", "accession": "CT-77"})
+    assert ok.status_code == 302, ok.text
+    row = db.scalar(select(Observation).where(Observation.date == date(2024, 12, 1)))
+    assert row is not None and (row.study_uid, row.accession) == ("1.2.40", "CT-77")
+    assert row.density is None and row.margin is None
+    edit = client.get(f"/observations/{row.id}/edit").text
+    assert 'value="1.2.40"' in edit and 'value="CT-77"' in edit
+    page = client.get(f"/lesions/{ids[0]}").text
+    assert "Complete morphology" in page

@@ -40,7 +40,7 @@ from tracker.engine.model import (
     TransitionCall,
     Treatment,
 )
-from tracker.engine.response import response
+from tracker.engine.response import TREATMENT_ORDER, response
 from tracker.engine.sizes import (
     add_months,
     clamp_confidence,
@@ -56,7 +56,7 @@ from tracker.engine.stages.ho import HO_ROWS
 from tracker.engine.steps import Model, Row, Staged, StageRow, Step
 from tracker.engine.suggestions import suggest_entities, suggestion_cues
 from tracker.engine.transitions import transitions
-from tracker.vocabulary import ENTITIES, Entity, Family, TreatmentKind
+from tracker.vocabulary import ENTITIES, Entity, Family
 
 __all__ = [
     "ENGINE_VERSION",
@@ -155,9 +155,6 @@ def _stage_call(s: Staged) -> StageCall:
         rule=s.row.rule,
         response=s.response,
     )
-
-
-TREATMENT_ORDER = {k: i for i, k in enumerate(TreatmentKind)}
 
 
 def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:

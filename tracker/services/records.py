@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audit import audit
 from tracker.clock import now
-from tracker.errors import Conflict, InvalidInput, Problem
+from tracker.errors import Conflict, InvalidInput, NotFound, Problem, StaleVersion
 from tracker.export import lesion_snapshot, observation_snapshot, patient_snapshot
 from tracker.models import Lesion, Observation, ObservationFeature, Patient
-from tracker.queries import load_lesion, load_observation
+from tracker.queries import load_lesion
 from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline, date_problems
 
 
@@ -66,7 +67,13 @@ def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
 def _apply_observation(row: Observation, obs: ObservationIn) -> None:
     for key, value in _observation_columns(obs).items():
         setattr(row, key, value)
-    row.feature_rows = [ObservationFeature(feature=f.value) for f in dict.fromkeys(obs.features)]
+    features = [f.value for f in dict.fromkeys(obs.features)]
+    if row.id is not None and {r.feature for r in row.feature_rows} == set(features):
+        return
+    row.feature_rows = [ObservationFeature(feature=f) for f in features]
+    if row.id is not None:
+        # Features live in their own table: touch the row so that its version moves too.
+        row.updated_at = now()
 
 
 def _site_columns(site: Site) -> dict[str, Any]:
@@ -127,11 +134,87 @@ def record_observation(
     return row
 
 
-def update_observation(
-    session: Session, observation_id: int, obs: ObservationIn, *, actor: str,
-    reason: str | None = None,
+def lock_lesion(session: Session, lesion_id: int) -> None:
+    """Serialise the writers of one lesion's observations; call before reading what to change.
+
+    PostgreSQL locks the lesion row (FOR NO KEY UPDATE, like the assessment, so new
+    observations can still reference it meanwhile). SQLite has one writer at a time: a no-op
+    UPDATE as the transaction's first write takes the database's write lock (the busy timeout
+    waits for it), so what is read next is what is overwritten.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Lesion)
+            .where(Lesion.id == lesion_id)
+            .values(data_version=Lesion.data_version)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(
+            select(Lesion.id).where(Lesion.id == lesion_id).with_for_update(key_share=True)
+        )
+
+
+def lock_observation(
+    session: Session, observation_id: int, expected_version: int | None = None
 ) -> Observation:
-    row = load_observation(session, observation_id)
+    """The observation as committed now, locked (its lesion first: one lock order for every
+    writer, so no deadlock). 404 when it is gone, StaleVersion when it is not the version the
+    caller read (`expected_version`, the ETag / the form's hidden field)."""
+    row: Observation | None = None
+    locked: set[int] = set()
+    while row is None or row.lesion_id not in locked:  # moved meanwhile (split): lock its new one
+        lesion_id = row.lesion_id if row is not None else session.scalar(
+            select(Observation.lesion_id).where(Observation.id == observation_id))
+        if lesion_id is None:
+            raise NotFound(f"observation {observation_id} does not exist")
+        lock_lesion(session, lesion_id)
+        locked.add(lesion_id)
+        row = session.scalar(
+            select(Observation)
+            .where(Observation.id == observation_id)
+            .options(
+                selectinload(Observation.feature_rows),
+                selectinload(Observation.lesion).selectinload(Lesion.patient),
+            )
+            .with_for_update(of=Observation)
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFound(f"observation {observation_id} does not exist")
+    if expected_version is not None and row.version != expected_version:
+        current = row.version
+        raise StaleVersion(
+            f"observation {observation_id} was changed by someone else since you read it"
+            f" (your version {expected_version}, now {current}); review the current values",
+            current,
+        )
+    return row
+
+
+@contextmanager
+def _no_stale_write(session: Session, observation_id: int) -> Iterator[None]:
+    """Backstop for a writer that skipped the lock: its UPDATE/DELETE matched no row version."""
+    try:
+        yield
+    except StaleDataError as exc:
+        session.rollback()
+        raise Conflict(
+            f"observation {observation_id} was changed or removed meanwhile; reload it"
+        ) from exc
+
+
+def update_observation(
+    session: Session,
+    observation_id: int,
+    obs: ObservationIn,
+    *,
+    actor: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Observation:
+    """Correct an observation under its lock, so the audit's "before" is what it replaced."""
+    row = lock_observation(session, observation_id, expected_version)
     lesion = row.lesion
     _check_against_lesion(lesion, obs)
     clash = session.scalar(
@@ -150,15 +233,21 @@ def update_observation(
         mark_for_assessment(lesion)
         audit(session, actor, "observation.update", "observation", row.id, before, after,
               reason=reason)
-    with _one_visit_per_day(session, lesion, obs.date):
+    with _one_visit_per_day(session, lesion, obs.date), _no_stale_write(session, row.id):
         session.commit()
     return row
 
 
-def delete_observation(session: Session, observation_id: int, *, actor: str,
-                       reason: str | None = None) -> int:
-    """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
-    row = load_observation(session, observation_id)
+def delete_observation(
+    session: Session, observation_id: int, *, actor: str, reason: str | None = None,
+    expected_version: int | None = None,
+) -> int:
+    """Remove a visit recorded in error; returns its lesion id (to re-assess).
+
+    The lesion is locked before its observations are counted, so two deletions of its last two
+    observations cannot both pass the count; a second deletion of the same one finds it gone.
+    """
+    row = lock_observation(session, observation_id, expected_version)
     lesion = row.lesion
     count = session.scalar(
         select(func.count()).select_from(Observation).where(Observation.lesion_id == lesion.id)
@@ -175,8 +264,10 @@ def delete_observation(session: Session, observation_id: int, *, actor: str,
           reason=reason)
     session.delete(row)
     mark_for_assessment(lesion)
-    session.commit()
-    return lesion.id
+    lesion_id = lesion.id
+    with _no_stale_write(session, observation_id):
+        session.commit()
+    return lesion_id
 
 
 # --------------------------------------------------------------------------- timeline import
@@ -321,6 +412,8 @@ def _import_lesion(
         **_site_columns(lesion_in.site),
         "entity": lesion_in.entity.value if lesion_in.entity else None,
         "event_date": lesion_in.event_date,
+        # what happened on event_date: set and cleared with it (validation pairs them)
+        "event_kind": lesion_in.event_kind.value if lesion_in.event_kind else None,
     }
     changed = False
     if lesion is None:

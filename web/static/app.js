@@ -95,4 +95,11 @@
     });
   }
   if (bulkForm) { syncCount(); }
+  // Print buttons and selects that apply at once (no inline handlers: the CSP forbids them).
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
+    sel.addEventListener("change", function () { sel.form.submit(); });
+  });
 })();

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from tracker.errors import InvalidInput, Problem
+from tracker.errors import InvalidInput, Problem, assessment_deferred
 from tracker.services import records
 from tracker.timeline import load_timeline
 from tracker.vocabulary import Compartment, Role
@@ -43,8 +43,11 @@ def upload() -> tuple[str, int]:
         summary = records.import_timeline(get_session(), timeline, actor=actor())
     except InvalidInput as exc:
         return _page(400, problems=exc.problems, filename=file.filename)
+    changed = len(summary.changed_lesion_ids)
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
-    return _page(summary=summary.as_dict(), queued=queued, filename=file.filename)
+    deferred = assessment_deferred(changed - queued) if queued < changed else None
+    return _page(summary=summary.as_dict(), changed=changed, queued=queued, deferred=deferred,
+                 filename=file.filename)
 
 
 @bp.post("/sr")

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker.errors import Conflict, InvalidInput, Problem
+from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
 from tracker.models import Lesion, versions_current
 from tracker.queries import (
     assessment_status,
@@ -244,10 +244,10 @@ def _int_arg(name: str) -> int:
 @requires(Role.CLINICIAN)
 def chart(lesion_id: int, fmt: str) -> Any:
     session = get_session()
-    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id))
+    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today())
     return charts.serve(
         key,
-        lambda: charts.render_lesion(lesion_with_everything(session, lesion_id), fmt),
+        lambda: charts.render_lesion(lesion_with_everything(session, lesion_id), fmt, today()),
         fmt, f"lesion-{lesion_id}", download=request.args.get("download") == "1",
     )
 
@@ -263,7 +263,8 @@ def status(lesion_id: int) -> Response:
 
 
 def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
-          observation_id: int | None = None) -> str:
+          observation_id: int | None = None, version: int | None = None,
+          submitted: dict[str, str] | None = None) -> str:
     """The record/correct form; beside each field, the value of the visit before."""
     try:
         day = date.fromisoformat(str(values.get("date")))
@@ -278,7 +279,42 @@ def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
     return render_template("lesions/observation_form.html", lesion=lesion,
                            caption=charts.lesion_caption(lesion), values=values, errors=errors,
                            choices=CHOICES, grouped=grouped, previous=previous,
-                           observation_id=observation_id, today=today())
+                           observation_id=observation_id, version=version,
+                           submitted=submitted, today=today())
+
+
+def posted_version() -> int:
+    """The version the form was filled from (its hidden field)."""
+    raw = request.form.get("version", "")
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidInput([Problem("_form", "the form lost its version; reload the page")])
+    return int(raw)
+
+
+def _stale(observation_id: int, exc: StaleVersion) -> tuple[str, int]:
+    """409 with the current values in the form and what the person typed beside it, so a
+    stale edit is redone knowingly, never saved over someone else's change."""
+    session = get_session()
+    session.rollback()  # release the lock; read what is stored now
+    row = load_observation(session, observation_id)
+    message = f"{exc}. The form now shows the stored values; re-apply your change if it holds."
+    return _form(row.lesion, form_from_observation(row), {"_form": [message]}, observation_id,
+                 row.version, submitted=_as_typed(form_values(request.form))), 409
+
+
+def _as_typed(values: dict[str, Any]) -> dict[str, str]:
+    """The unsaved entry, field by field as the person typed it (empty fields left out)."""
+    sizes = [s for s in values["size_mm"] if s.strip()]
+    out = {
+        "date": values["date"], "modality": values["modality"],
+        "seen": "yes" if values["visible"] else "no",
+        "size": " × ".join(sizes) + " mm" if sizes else "",
+        **{k: label(values[k]) if values[k] else "" for k in
+           ("density", "margin", "texture", "pattern")},
+        "features": ", ".join(label(f) for f in values["features"]),
+        "pain": values["pain"], "note": values["note"],
+    }
+    return {k: v for k, v in out.items() if v}
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
@@ -317,17 +353,22 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     row = load_observation(session, observation_id)
     lesion = row.lesion
     if request.method != "POST":
-        return _form(lesion, form_from_observation(row), {}, observation_id)
+        return _form(lesion, form_from_observation(row), {}, observation_id, row.version)
     raw = observation_from_form(request.form)
+    version = row.version
     try:
+        version = posted_version()
         reason, obs = _correction(raw, lesion)
-        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason)
+        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason,
+                                   expected_version=version)
     except InvalidInput as exc:
         return _form(lesion, form_values(request.form), field_errors(exc.problems),
-                     observation_id), 400
+                     observation_id, version), 400
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     except Conflict as exc:
         return _form(lesion, form_values(request.form), {"date": [str(exc)]},
-                     observation_id), 409
+                     observation_id, version), 409
     dispatch.request_assessment([lesion.id])
     flash(f"Observation of {obs.date} corrected; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
@@ -353,14 +394,18 @@ def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn
 
 @bp.post("/observations/<int:observation_id>/delete")
 @requires(Role.RADIOLOGIST)
-def delete_observation(observation_id: int) -> Response:
+def delete_observation(observation_id: int) -> Response | tuple[str, int]:
     try:
         reason = correction_reason(request.form)
+        version = posted_version()
     except InvalidInput as exc:
         flash(f"Observation not removed: {exc}", "error")
         return redirect(url_for("lesions.edit_observation", observation_id=observation_id))
-    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
-                                           reason=reason)
+    try:
+        lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                               reason=reason, expected_version=version)
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     dispatch.request_assessment([lesion_id])
     flash("Observation removed; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))

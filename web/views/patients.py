@@ -107,9 +107,10 @@ def report_pdf(external_id: str) -> Response:
 @requires(Role.CLINICIAN)
 def timeline_chart(external_id: str, fmt: str) -> Any:
     session = get_session()
-    key = ("patient", external_id, patient_versions(session, external_id))
+    key = ("patient", external_id, patient_versions(session, external_id), today())
     return charts.serve(
         key,
-        lambda: charts.render_timeline(patient_with_everything(session, external_id), fmt),
+        lambda: charts.render_timeline(patient_with_everything(session, external_id), fmt,
+                                       today()),
         fmt, f"timeline-{external_id}", download=request.args.get("download") == "1",
     )

@@ -1,5 +1,5 @@
-"""The web fixtures (app, db, login, queued) for the interoperability pages and API."""
+"""The web fixtures (app, login, queued) for the interoperability pages and API."""
 
-from tests.web.conftest import app, db, login, queued
+from tests.web.conftest import app, login, queued
 
-__all__ = ["app", "db", "login", "queued"]
+__all__ = ["app", "login", "queued"]

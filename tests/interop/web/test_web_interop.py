@@ -24,8 +24,8 @@ VIEWER = "https://viewer.example/viewer?StudyInstanceUIDs={study_uid}"
 
 
 @pytest.fixture
-def api(app: Any, db: Session) -> Any:
-    token = issue_token(db, "radiologist", "test", actor="admin")
+def api(app: Any, session: Session) -> Any:
+    token = issue_token(session, "radiologist", "test", actor="admin")
     client = app.test_client()
 
     def call(method: str, url: str, **kw: Any) -> Any:
@@ -47,11 +47,11 @@ def reports(tmp_path: Path, *, bad: bool = False) -> list[tuple[io.BytesIO, str]
     return out
 
 
-def observations(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(Observation)) or 0
+def observations(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Observation)) or 0
 
 
-def test_api_imports_reports_and_exports_fhir(api: Any, db: Session, tmp_path: Path) -> None:
+def test_api_imports_reports_and_exports_fhir(api: Any, session: Session, tmp_path: Path) -> None:
     r = api("POST", "/api/v1/sr", data={"file": reports(tmp_path), "compartment": "tendon"},
             content_type="multipart/form-data")
     assert r.status_code == 200, r.text
@@ -67,7 +67,7 @@ def test_api_imports_reports_and_exports_fhir(api: Any, db: Session, tmp_path: P
     assert api("GET", "/api/v1/patients/NOPE/fhir").status_code == 404
 
 
-def test_api_refuses_a_batch_with_an_unmappable_group(api: Any, db: Session,
+def test_api_refuses_a_batch_with_an_unmappable_group(api: Any, session: Session,
                                                        tmp_path: Path) -> None:
     r = api("POST", "/api/v1/sr", data={"file": reports(tmp_path, bad=True),
                                         "compartment": "tendon"},
@@ -76,10 +76,10 @@ def test_api_refuses_a_batch_with_an_unmappable_group(api: Any, db: Session,
     paths = [e["path"] for e in r.json["errors"]]
     assert paths == ["one.dcm planar ROI group 2", "two.dcm planar ROI group 2"]
     assert "Lung structure" in r.json["errors"][0]["message"]
-    assert observations(db) == 0
+    assert observations(session) == 0
 
 
-def test_import_page_takes_sr_files(login: Any, db: Session, tmp_path: Path) -> None:
+def test_import_page_takes_sr_files(login: Any, session: Session, tmp_path: Path) -> None:
     radiologist = login("radiologist")
     page = radiologist.get("/import")
     assert "Import DICOM SR measurement reports" in page.text
@@ -87,14 +87,14 @@ def test_import_page_takes_sr_files(login: Any, db: Session, tmp_path: Path) -> 
                                              "compartment": "tendon"},
                          content_type="multipart/form-data")
     assert r.status_code == 400
-    assert "one.dcm planar ROI group 2" in r.text and observations(db) == 0
+    assert "one.dcm planar ROI group 2" in r.text and observations(session) == 0
     r = radiologist.post("/import/sr", data={"file": reports(tmp_path), "compartment": "tendon"},
                          content_type="multipart/form-data")
     assert r.status_code == 200, r.text
-    assert "Imported 2 reports" in r.text and observations(db) == 2
+    assert "Imported 2 reports" in r.text and observations(session) == 2
 
 
-def test_open_images_link_only_with_a_viewer(database_url: str, api: Any, db: Session,
+def test_open_images_link_only_with_a_viewer(database_url: str, api: Any, session: Session,
                                              tmp_path: Path, login: Any) -> None:
     assert api("POST", "/api/v1/sr", data={"file": reports(tmp_path), "compartment": "tendon"},
                content_type="multipart/form-data").status_code == 200
@@ -106,7 +106,7 @@ def test_open_images_link_only_with_a_viewer(database_url: str, api: Any, db: Se
 
     viewing = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                           "SESSION_COOKIE_SECURE": False, "VIEWER_URL_TEMPLATE": VIEWER})
-    token = issue_token(db, "clinician", "viewer", actor="admin")
+    token = issue_token(session, "clinician", "viewer", actor="admin")
     doc = viewing.test_client().get(f"/api/v1/lesions/{lesion_id}",
                                     headers={"Authorization": f"Bearer {token}"}).json
     assert [o["images_url"] for o in doc["observations"]] == [

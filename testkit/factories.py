@@ -96,3 +96,13 @@ def make_lesion(
     if commit:
         session.commit()
     return lesion
+
+
+# A HADD deposit seen unchanged for a year (clinical-rules §4 `hadd.no_resolution`): resting,
+# with no_resolution and, as time passes, follow_up_overdue.
+PERSISTENT = [
+    obs("2024-01-10", 12),
+    obs("2024-04-12", 12.5),
+    obs("2024-07-15", 12),
+    obs("2025-01-20", 12.5),
+]

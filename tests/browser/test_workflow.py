@@ -1,0 +1,137 @@
+"""A clinician's day in real Chromium: worklist filters, keyboard and bulk acknowledge, the
+timepoint table, visit comparison, the printable report, cohort outcomes, lesion merge/split,
+and the pages at phone width (390 px) without sideways scrolling. Screenshots in
+tests/artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.browser.conftest import shot, sign_in
+from tracker.db import session_factory
+from tracker.models import Alert, AuditEvent, Lesion
+
+pytestmark = pytest.mark.browser
+
+NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= window.innerWidth + 1"
+
+
+def test_worklist_keyboard_and_bulk_acknowledge(page: Any, server: dict[str, Any]) -> None:
+    base = server["base"]
+    sign_in(page, base, "clinician")
+    page.fill("input[name=patient]", "p-0002")  # case-insensitive search
+    page.click("button:has-text('Apply')")
+    rows = page.locator("table.worklist tbody tr")
+    assert rows.count() == 2  # P-0002's two alerts, none of P-0001's
+    assert all("P-0002" in rows.nth(i).inner_text() for i in range(2))
+    page.goto(f"{base}/alerts")
+    assert page.locator("table.worklist tbody tr").count() == 4
+    page.click("summary:has-text('Keyboard shortcuts')")
+    assert "j" in page.inner_text("details.shortcuts")
+    page.locator("h1").click()  # focus on the page, not a field
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    assert page.inner_text("[data-bulk-count]") == "2"
+    page.fill("form#bulk input[name=reason]", "reviewed at the morning meeting")
+    shot(page, "11-worklist-bulk")
+    page.click("form#bulk button:has-text('Acknowledge chosen')")
+    page.wait_for_selector(".flash-success")
+    assert "2 alert(s) acknowledged." in page.inner_text(".flash-success")
+    with session_factory(server["url"])() as s:
+        states = [a.state for a in s.scalars(select(Alert))]
+        assert states.count("acknowledged") == 2
+    # acknowledged alerts now come after the open ones
+    rows = page.locator("table.worklist tbody tr")
+    assert "Acknowledged" not in rows.nth(0).inner_text()
+    assert "Acknowledged" in rows.nth(3).inner_text()
+
+
+def test_timepoints_compare_report_and_cohort(page: Any, server: dict[str, Any]) -> None:
+    base = server["base"]
+    lesion_id = server["lesions"][0]
+    sign_in(page, base, "clinician")
+    page.goto(f"{base}/patients/P-0001")
+    page.click("a:has-text('Timepoint table')")
+    table = page.inner_text("table.timepoints")
+    assert "Δ baseline -35.7 %" in table and "not comparable (XR→US)" in table
+    shot(page, "12-timepoints")
+
+    page.goto(f"{base}/lesions/{lesion_id}")
+    page.click("a:has-text('Compare visits')")
+    assert "2024-03-02 → 2024-09-15" in page.inner_text("#cmp-h")
+    shot(page, "13-compare")
+
+    page.goto(f"{base}/patients/P-0001/report")
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete"
+                           " && i.naturalWidth > 0)")
+    assert "Follow-up report · patient P-0001" in page.inner_text("h1")
+    shot(page, "14-report")
+    pdf = page.request.get(f"{base}/patients/P-0001/report.pdf")
+    assert pdf.status == 200 and pdf.body()[:5] == b"%PDF-"
+
+    page.goto(f"{base}/cohort")
+    assert "No assessed lesion" in page.inner_text("main") or page.locator("img.chart").count()
+    shot(page, "15-cohort")
+
+
+def test_radiologist_merges_and_splits_lesions(page: Any, server: dict[str, Any]) -> None:
+    base = server["base"]
+    first, second, _ = server["lesions"]
+    sign_in(page, base, "radiologist")
+    page.goto(f"{base}/lesions/{first}")
+    page.click("a:has-text('Merge…')")
+    page.select_option("#f-other", str(second))
+    page.click("button:has-text('Check for same-date visits')")
+    # seed lesions share all three dates: keep the first lesion's for each
+    radios = page.locator("input[type=radio][value=kept]")
+    assert radios.count() == 3
+    for i in range(3):
+        radios.nth(i).check()
+    page.fill("#f-reason", "same deposit recorded twice")
+    shot(page, "16-merge")
+    page.click("button:has-text('Merge')")
+    page.wait_for_selector(".flash-success")
+    with session_factory(server["url"])() as s:
+        assert s.get(Lesion, second) is None
+
+    page.click("a:has-text('Split…')")
+    page.locator("input[name=observation]").nth(2).check()
+    page.fill("#f-new", "L1b")
+    page.fill("#f-reason", "the US deposit is a second one")
+    shot(page, "17-split")
+    page.click("button:has-text('Split')")
+    page.wait_for_selector(".flash-success")
+    assert "L1b" in page.inner_text("h1")
+    page.goto(f"{base}/lesions/{first}/history")
+    text = page.inner_text("table.history")
+    assert "lesion split" in text and "lesion merge" in text
+    shot(page, "18-history")
+    with session_factory(server["url"])() as s:
+        actions = set(s.scalars(select(AuditEvent.action)))
+        assert {"lesion.merge", "lesion.split"} <= actions
+
+
+def test_pages_fit_a_phone(page: Any, server: dict[str, Any]) -> None:
+    base = server["base"]
+    lesion_id = server["lesions"][0]
+    sign_in(page, base, "radiologist")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name, url in [("19-phone-worklist", "/alerts"),
+                      ("20-phone-lesion", f"/lesions/{lesion_id}"),
+                      ("21-phone-timeline", "/patients/P-0001"),
+                      ("22-phone-timepoints", "/patients/P-0001/timepoints"),
+                      ("23-phone-record", f"/lesions/{lesion_id}/observations/new")]:
+        page.goto(base + url)
+        assert page.evaluate(NO_SIDEWAYS), f"{url} scrolls sideways at 390 px"
+        shot(page, name)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{base}/lesions/{lesion_id}")
+    assert page.evaluate(NO_SIDEWAYS)
+    edit = page.locator("table.observations a:has-text('Edit')").first
+    box = edit.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1366  # the Edit link is not clipped
