@@ -575,3 +575,10 @@ def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_i
         new_row = new.id
     queue_assessments([lesion_id, new_row])
     click.echo(f"{len(ids)} observation(s) moved from {lesion} to the new lesion {new_id}")
+
+
+# The interoperability commands (DICOM SR, CSV, FHIR) live in their own module.
+from tracker.interop.commands import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    main.add_command(_command)

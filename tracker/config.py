@@ -32,6 +32,7 @@ class Settings:
     alert_emails: tuple[str, ...]
     webhook_url: str | None
     max_timeline_bytes: int
+    viewer_url_template: str | None = None
     # A task handed to the broker this long ago and still not run is taken as lost and re-sent
     # by the sweep (above Redis's visibility timeout, after which it redelivers by itself).
     resend_after_seconds: int = 3900
@@ -70,6 +71,7 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         alert_emails=tuple(a.strip() for a in env.get("ALERT_EMAILS", "").split(",") if a.strip()),
         webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
+        viewer_url_template=env.get("VIEWER_URL_TEMPLATE") or None,
         resend_after_seconds=int(env.get("RESEND_AFTER_SECONDS", "3900")),
         assess_batch_size=max(1, int(env.get("ASSESS_BATCH_SIZE", "200"))),
         password_hash_profile=env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),

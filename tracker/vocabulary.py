@@ -488,6 +488,13 @@ REGION_SNOMED: dict[Region, str] = {
 }
 
 
+# vocabulary.md "Laterality": midline has no SNOMED CT qualifier.
+LATERALITY_SNOMED: dict[Laterality, str] = {
+    Laterality.RIGHT: "24028007",
+    Laterality.LEFT: "7771000",
+}
+
+
 def label(code: str | None) -> str:
     """What the web layer shows for a code; the code itself where no label is defined."""
     if code is None:

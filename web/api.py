@@ -7,6 +7,7 @@ routes and the pydantic models, and the docs page loads Swagger UI from this app
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,9 @@ from werkzeug.wrappers import Response
 
 from tracker import export
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
+from tracker.interop import sr
+from tracker.interop.fhir import bundle_json, patient_bundle
+from tracker.interop.viewer import images_url
 from tracker.queries import (
     WORKLIST_STATES,
     WorklistFilter,
@@ -34,7 +38,7 @@ from tracker.queries import (
     patient_record,
     worklist,
 )
-from tracker.services import identity, imports, records, treatments
+from tracker.services import identity, imports, interop, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.identity import parse_prefer
 from tracker.timeline import (
@@ -47,7 +51,7 @@ from tracker.timeline import (
     validate_observation,
     validate_treatment,
 )
-from tracker.vocabulary import AlertKind, Region, Role, Severity
+from tracker.vocabulary import AlertKind, Compartment, Region, Role, Severity
 from web import schemas
 from web.auth import actor, csrf, requires, user
 from web.clock import today
@@ -213,6 +217,17 @@ def _csrf_for_browser_sessions() -> None:
 # --------------------------------------------------------------------------- patients
 
 
+def with_images(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add `images_url` (the viewer link) where VIEWER_URL_TEMPLATE is set and a study known."""
+    template = current_app.config.get("VIEWER_URL_TEMPLATE")
+    for obs in observations:
+        url = images_url(template, obs.get("study_uid"), obs.get("accession"))
+        if url:
+            obs["images_url"] = url
+    return observations
+
+
+
 @bp.get("/patients")
 @bp.output(schemas.PatientListOut)
 @bp.doc(tags=["patients"], summary="List patients, those needing attention first",
@@ -242,7 +257,10 @@ def list_patients() -> dict[str, Any]:
 @fails(404)
 @requires(Role.CLINICIAN)
 def get_patient(external_id: str) -> dict[str, Any]:
-    return patient_record(get_session(), external_id)
+    record = patient_record(get_session(), external_id)
+    for lesion in record["lesions"]:
+        with_images(lesion["observations"])
+    return record
 
 
 @bp.get("/patients/<external_id>/timeline")
@@ -254,6 +272,19 @@ def export_patient(external_id: str) -> dict[str, Any]:
     return export.export_timeline(get_session(), external_id)
 
 
+@bp.get("/patients/<external_id>/fhir")
+@bp.doc(tags=["patients"], summary="Export one patient as a FHIR R5 collection Bundle",
+        description="Patient, a BodyStructure per lesion, Observations (measurements and "
+                    "stages), ImagingStudy, Flags (open alerts), ServiceRequests (next "
+                    "follow-up). Content type application/fhir+json.")
+@fails(404)
+@requires(Role.CLINICIAN)
+def export_patient_fhir(external_id: str) -> Response:
+    bundle = bundle_json(patient_bundle(patient_record(get_session(), external_id)))
+    return current_app.response_class(json.dumps(bundle, ensure_ascii=False),
+                                      mimetype="application/fhir+json")
+
+
 # --------------------------------------------------------------------------- lesions
 
 
@@ -263,7 +294,9 @@ def export_patient(external_id: str) -> dict[str, Any]:
 @fails(404)
 @requires(Role.CLINICIAN)
 def get_lesion(lesion_id: int) -> dict[str, Any]:
-    return lesion_json(lesion_with_everything(get_session(), lesion_id))
+    doc = lesion_json(lesion_with_everything(get_session(), lesion_id))
+    with_images(doc["observations"])
+    return doc
 
 
 @bp.get("/lesions/<int:lesion_id>/assessment")
@@ -289,7 +322,7 @@ def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
     session = get_session()
     session.expire_all()  # the service's session still holds the lesion as it loaded it
     doc = lesion_json(lesion_with_everything(session, lesion_id))
-    return next(o for o in doc["observations"] if o["id"] == observation_id)
+    return with_images([o for o in doc["observations"] if o["id"] == observation_id])[0]
 
 
 def etag(version: int) -> dict[str, str]:
@@ -598,6 +631,52 @@ def import_timeline() -> dict[str, Any]:
     summary = imports.import_stream(get_session(), stream, actor=actor())
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
     return {**summary.as_dict(), "assessments_queued": queued}
+
+
+def import_sr_files(files: list[tuple[str, bytes]], compartment: str | None) -> dict[str, Any]:
+    """DICOM SR files of one upload (API or import page), imported as one batch."""
+    problems: list[Problem] = []
+    if compartment and compartment not in {c.value for c in Compartment}:
+        problems.append(Problem("compartment", f"{compartment!r} is not a compartment code"
+                                f" (one of: {', '.join(c.value for c in Compartment)})"))
+    if not files:
+        problems.append(Problem("file", "choose one or more DICOM SR files"))
+    if problems:
+        raise InvalidInput(problems)
+    converted = sr.convert([sr.SrInput(name, data) for name, data in files],
+                           compartment=Compartment(compartment) if compartment else None)
+    summary = interop.import_converted(
+        get_session(), converted, actor=actor(), today=today(),
+        compartment_hint=" (an SR has none outside the spine): choose a compartment, or"
+                         " import the lesion first")
+    queued = dispatch.request_assessment(summary.changed_lesion_ids)
+    return {**summary.as_dict(), "assessments_queued": queued, "files": len(files)}
+
+
+def uploaded_files(field: str = "file") -> list[tuple[str, bytes]]:
+    limit = int(current_app.config["MAX_TIMELINE_BYTES"])
+    out = []
+    for f in request.files.getlist(field):
+        if not f.filename:
+            continue
+        data = f.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidInput([Problem(f.filename, f"is larger than {limit} bytes")])
+        out.append((f.filename, data))
+    return out
+
+
+@bp.post("/sr")
+@bp.output(schemas.ImportOut)
+@bp.doc(tags=["timelines"], summary="Import DICOM SR measurement reports (TID 1500)",
+        description="multipart/form-data: one or more `file` parts, and `compartment` for new "
+                    "lesions outside the spine. Converted to lesion-timeline/1 and imported like "
+                    "`tracker import-sr`: on any problem (named by file and measurement group) "
+                    "nothing is written.")
+@fails(400)
+@requires(Role.RADIOLOGIST)
+def import_sr() -> dict[str, Any]:
+    return import_sr_files(uploaded_files(), request.form.get("compartment") or None)
 
 
 @bp.get("/timelines")

@@ -84,6 +84,8 @@ class ObservationOut(_Out):
     confidence: float | None = None
     evidence: list[str] | None = None
     classifications: dict[str, str] | None = None
+    images_url: str | None = Field(None, description="viewer link, when VIEWER_URL_TEMPLATE is"
+                                   " set and the study is known")
     response: ResponseOut | None = Field(
         default=None, description="response to the latest earlier treatment (clinical-rules "
                                   "§7a); null without one or while pending")
