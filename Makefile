@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export CALCITRACK_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: run test install migrate demo services browser lint bench clean
+.PHONY: run test install migrate demo services browser lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,14 +45,19 @@ browser:
 	@test -x /usr/bin/chromium || bash .ci/browser
 
 lint: install
-	$(BIN)/ruff check tracker workers web migrations tests bench
+	$(BIN)/ruff check tracker workers web migrations tests testkit bench
 	$(BIN)/mypy tracker workers web
 
 test: install services browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Every figure beside its floor (PostgreSQL + Redis, and the embedded default); writes
+# bench/results/latest.json. bench-quick: 1/100 scale, a few minutes; bench: full scale.
 bench: install services
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python -m bench.run --scale full
+
+bench-quick: install services
+	$(BIN)/python -m bench.run --scale quick
 
 clean:
 	rm -rf $(VENV) instance tests/artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from tracker.clock import now
 from tracker.db import Base
-from tracker.models import Alert, AuditEvent, Lesion, Observation
+from tracker.models import Alert, AuditEvent, Lesion, Observation, Treatment
 
 SYSTEM_ACTOR = "system"
 # audited rows that belong to a lesion (their `lesion_id` files the event under it)
-OWNED_BY_A_LESION: dict[str, type[Base]] = {"observation": Observation, "alert": Alert}
+OWNED_BY_A_LESION: dict[str, type[Base]] = {"observation": Observation, "alert": Alert,
+                                             "treatment": Treatment}
 
 
 def audit(
@@ -88,3 +89,10 @@ def audit_many(
             for target_id in target_ids
         ],
     )
+
+
+def audit_rows(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Events already filed under their patient and lesion, in one statement (the bulk
+    import, which knows each row's owners without reading them back)."""
+    if events:
+        session.execute(insert(AuditEvent), list(events))

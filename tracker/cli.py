@@ -1,12 +1,14 @@
 """The `tracker` command. It calls the services directly and never builds the Flask app.
 
-Results go to stdout, problems to stderr. Exit codes: 0 ok, 1 not found or conflict,
-2 invalid input (every problem printed with its path).
+Results go to stdout, problems to stderr, one line each and never a traceback. Exit codes:
+0 ok, 1 not found or conflict, 2 invalid input (every problem printed with its path),
+3 service unavailable (the database cannot be reached or opened; nothing was done, try again).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -14,11 +16,13 @@ from contextlib import contextmanager
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from tracker import demo, migrate
 from tracker.cohort import (
@@ -32,9 +36,22 @@ from tracker.cohort import (
     waterfall_figure,
 )
 from tracker.config import Settings, from_env
-from tracker.db import session_scope
+from tracker.db import (
+    UNAVAILABLE,
+    missing_sqlite_file,
+    safe_url,
+    session_scope,
+    unavailable_reason,
+)
 from tracker.demo import DEMO_PREFIX
-from tracker.errors import CalcitrackError, InvalidInput, NotFound, Problem
+from tracker.errors import (
+    CalcitrackError,
+    InvalidInput,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+    assessment_deferred,
+)
 from tracker.export import export_timeline
 from tracker.facts import infer_timeline
 from tracker.models import Lesion, Observation, Patient
@@ -46,16 +63,18 @@ from tracker.queries import (
     stale_lesions,
     stored_patient_id,
 )
-from tracker.services import assessment, records, users
+from tracker.services import assessment, imports, users
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
-from tracker.timeline import Timeline, json_schema, load_timeline
+from tracker.timeline import PatientStream, Timeline, json_schema, load_timeline
 from tracker.vocabulary import Compartment, Entity, Region, Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 CLI_ACTOR = "cli"
+EXIT_NOT_FOUND, EXIT_INVALID, EXIT_UNAVAILABLE = 1, 2, 3
 Sender = Callable[[Sequence[int]], int]
+log = logging.getLogger(__name__)
 
 
 def fail(problems: list[Problem], code: int = 2) -> None:
@@ -64,8 +83,16 @@ def fail(problems: list[Problem], code: int = 2) -> None:
     sys.exit(code)
 
 
+def database_unavailable(exc: BaseException) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"database unavailable at {safe_url(settings().database_url)}: "
+        f"{unavailable_reason(exc)}; check that it is running and that DATABASE_URL points to it"
+    )
+
+
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Map the error hierarchy to exit codes at this one edge."""
+    """Map the error hierarchy to exit codes at this one edge. Database errors become one line
+    without the statement, its parameters or the server's detail (patient data)."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -73,9 +100,20 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except InvalidInput as exc:
             note = exc.omitted_note
-            fail(exc.problems + ([Problem("", note)] if note else []), 2)
+            fail(exc.problems + ([Problem("", note)] if note else []), EXIT_INVALID)
+        except ServiceUnavailable as exc:
+            fail([Problem("", str(exc))], EXIT_UNAVAILABLE)
         except CalcitrackError as exc:
-            fail([Problem("", str(exc))], 1)
+            fail([Problem("", str(exc))], EXIT_NOT_FOUND)
+        except UNAVAILABLE as exc:
+            fail([Problem("", str(database_unavailable(exc)))], EXIT_UNAVAILABLE)
+        except StaleDataError:
+            fail([Problem("", "a record changed while this command ran; nothing was stored: "
+                              "run it again")], EXIT_NOT_FOUND)
+        except DBAPIError as exc:
+            log.debug("database error", exc_info=True)
+            fail([Problem("", f"the database refused the change ({type(exc.orig).__name__});"
+                              " nothing was stored")], EXIT_NOT_FOUND)
         raise AssertionError("unreachable")
 
     return wrapper
@@ -87,8 +125,23 @@ def settings() -> Settings:
 
 @contextmanager
 def session() -> Iterator[Session]:
-    with session_scope(settings().database_url) as s:
+    url = settings().database_url
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        raise ServiceUnavailable(
+            f"no database at {missing}: run `tracker db upgrade` to create it there, or set "
+            "DATABASE_URL (or CALCITRACK_INSTANCE, the folder of the embedded database)"
+        )
+    with session_scope(url) as s:
         yield s
+
+
+def tell_deferred(lesion_ids: Sequence[int], sent: int) -> None:
+    """One line when the queue could not take the assessments (the change itself is stored).
+    Without a sender (the bare `tracker.cli`), the workers' sweep sends them: nothing to say."""
+    has_sender = callable(click.get_current_context().find_root().obj)
+    if has_sender and sent < len(lesion_ids):
+        click.echo(f"note: {assessment_deferred(len(lesion_ids) - sent)}", err=True)
 
 
 def parse_as_of(value: str | None, option: str = "--as-of") -> date:
@@ -108,6 +161,12 @@ def read_timeline(path: str) -> Timeline:
 
 
 def read_file(path: str, max_bytes: int) -> bytes:
+    with open_file(path, max_bytes) as f:
+        return f.read()
+
+
+def open_file(path: str, max_bytes: int) -> BinaryIO:
+    """A file opened for reading once it is known to exist and to fit the size limit."""
     p = Path(path)
     if not p.is_file():
         fail([Problem(path, "no such file")])
@@ -115,7 +174,7 @@ def read_file(path: str, max_bytes: int) -> bytes:
     if size > max_bytes:
         fail([Problem(path, f"file is {size} bytes; the limit is {max_bytes} bytes")])
     try:
-        return p.read_bytes()
+        return p.open("rb")
     except OSError as exc:  # e.g. permission denied
         fail([Problem(path, f"cannot be read: {exc.strerror or exc}")])
         raise
@@ -159,12 +218,14 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @reports_errors
 def import_cmd(file: str) -> None:
-    """Validate a lesion-timeline/1 FILE whole, then store it in one transaction."""
-    timeline = read_timeline(file)
-    with session() as s:
-        summary = records.import_timeline(s, timeline, actor=CLI_ACTOR)
+    """Store a lesion-timeline/1 FILE in one transaction, read patient by patient; on any
+    problem nothing is stored and every problem is printed."""
+    with open_file(file, settings().max_timeline_bytes) as f, session() as s:
+        stream = PatientStream(f, today=date.today())
+        summary = imports.import_stream(s, stream, actor=CLI_ACTOR)
     sent = queue_assessments(summary.changed_lesion_ids)
     click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent}))
+    tell_deferred(summary.changed_lesion_ids, sent)
 
 
 @main.command("export")
@@ -247,8 +308,9 @@ def demo_cmd() -> None:
         if patient_exists(s, f"{DEMO_PREFIX}001"):
             click.echo("demo cohort already loaded")
             return
-        summary = records.import_timeline(s, demo.timeline(date.today()), actor="demo")
+        summary = imports.import_timeline(s, demo.timeline(date.today()), actor="demo")
     sent = queue_assessments(summary.changed_lesion_ids)
+    tell_deferred(summary.changed_lesion_ids, sent)
     click.echo(
         f"demo cohort loaded: {summary.patients_created} patients, "
         f"{summary.lesions_created} lesions, {summary.observations_created} observations"
@@ -263,9 +325,17 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @click.option("--revision", default="head")
+@reports_errors
 def db_upgrade(revision: str) -> None:
     """Migrate the configured database (DATABASE_URL) to the latest schema."""
-    migrate.upgrade(settings().database_url, revision)
+    url = settings().database_url
+    try:
+        migrate.upgrade(url, revision)
+    except OSError as exc:  # the embedded database's folder cannot be created
+        raise ServiceUnavailable(
+            f"cannot create the database at {safe_url(url)}: {exc.strerror or exc}; set "
+            "CALCITRACK_INSTANCE to a writable folder, or DATABASE_URL"
+        ) from None
     click.echo(f"database at {revision}")
 
 
@@ -298,7 +368,7 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
 @click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
 @reports_errors
 def scan_cmd(as_of: str | None) -> None:
-    """Re-evaluate time-dependent alerts of every lesion; print opened/cleared/kept counts."""
+    """Re-assess what is due (time-dependent alerts, ended snoozes, stale); print counts."""
     when = parse_as_of(as_of)
     with session() as s:
         report = assessment.scan_alerts(s, when)
@@ -311,11 +381,13 @@ def scan_cmd(as_of: str | None) -> None:
 @reports_errors
 def sweep_cmd(grace_seconds: int | None) -> None:
     """Re-send the assessment of every lesion whose change is still unassessed."""
-    grace = settings().sweep_grace_seconds if grace_seconds is None else grace_seconds
+    config = settings()
+    grace = config.sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
-        ids = assessment.sweep_pending(s, grace)
+        ids = assessment.sweep_pending(s, grace, config.resend_after_seconds)
     sent = queue_assessments(ids)
     click.echo(json.dumps({"pending": len(ids), "queued": sent}))
+    tell_deferred(ids, sent)
 
 
 # --------------------------------------------------------------------------- users (web layer)
@@ -375,9 +447,15 @@ def user_demo_cmd(print_password: bool) -> None:
     cfg = settings()
     secret = Path(cfg.instance_path) / "demo-password"
     if not secret.exists():
-        secret.parent.mkdir(parents=True, exist_ok=True)
-        secret.write_text(secrets.token_urlsafe(12) + "\n", encoding="utf-8")
-        secret.chmod(0o600)
+        try:
+            secret.parent.mkdir(parents=True, exist_ok=True)
+            secret.write_text(secrets.token_urlsafe(12) + "\n", encoding="utf-8")
+            secret.chmod(0o600)
+        except OSError as exc:
+            raise ServiceUnavailable(
+                f"cannot write {secret}: {exc.strerror or exc}; set CALCITRACK_INSTANCE to a "
+                "writable folder"
+            ) from None
     password = secret.read_text(encoding="utf-8").strip()
     if print_password:
         click.echo(password)
@@ -512,3 +590,10 @@ def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_i
         new_row = new.id
     queue_assessments([lesion_id, new_row])
     click.echo(f"{len(ids)} observation(s) moved from {lesion} to the new lesion {new_id}")
+
+
+# The interoperability commands (DICOM SR, CSV, FHIR) live in their own module.
+from tracker.interop.commands import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -33,6 +33,11 @@ class Settings:
     webhook_url: str | None
     max_timeline_bytes: int
     redis_url: str | None = None
+    viewer_url_template: str | None = None
+    # A task handed to the broker this long ago and still not run is taken as lost and re-sent
+    # by the sweep (above Redis's visibility timeout, after which it redelivers by itself).
+    resend_after_seconds: int = 3900
+    assess_batch_size: int = 200  # lesion ids per assessment task
     # argon2 parameters for new password hashes: a profile name of argon2-cffi
     # (`RFC_9106_LOW_MEMORY`, its default; `CHEAPEST` only where nothing real is protected,
     # as in the test suite). Stored hashes carry their own parameters and always verify.
@@ -68,5 +73,8 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
         redis_url=redis_url or None,
+        viewer_url_template=env.get("VIEWER_URL_TEMPLATE") or None,
+        resend_after_seconds=int(env.get("RESEND_AFTER_SECONDS", "3900")),
+        assess_batch_size=max(1, int(env.get("ASSESS_BATCH_SIZE", "200"))),
         password_hash_profile=env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
     )

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -41,15 +43,44 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# The database cannot be reached, or dropped the connection: nothing was done, retry later.
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit for a message: no password."""
+    return make_url(normalize_url(url)).render_as_string(hide_password=True)
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """The driver's first line ("connection refused", "unable to open database file"): never
+    the statement or its parameters, nor the detail lines a server may add."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist (None otherwise): opening it
+    would silently create an empty database in whatever folder the command runs from."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(str(parsed.database).removeprefix("file:"))  # uri=true form
+    return None if path.exists() else str(path)
+
+
 @lru_cache(maxsize=16)
 def engine_for(url: str) -> Engine:
     """One engine (connection pool) per database URL per process."""
     url = normalize_url(url)
+    # hide_parameters: a failed statement's message (logs, tracebacks) never carries the
+    # values it bound, which are patient data.
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"timeout": 30})
+        eng = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

@@ -26,8 +26,10 @@ MAX_REPORTED_PROBLEMS = 100
 
 
 class InvalidInput(CalcitrackError):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.total = len(problems)
+    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+        """`total`: how many problems the input had, when the caller kept only some (a
+        streamed file counts every problem but keeps the first ones)."""
+        self.total = max(len(problems), total or 0)
         self.problems = problems[:MAX_REPORTED_PROBLEMS]
         super().__init__("; ".join(str(p) for p in self.problems))
 
@@ -50,3 +52,26 @@ class Conflict(CalcitrackError):
 
 class Forbidden(CalcitrackError):
     pass
+
+
+class StaleVersion(Conflict):
+    """The record changed since the client read it: its edit would overwrite what it never saw.
+
+    Carries the current version so the edge can show the current value with it (HTTP 412 on the
+    API, 409 with the current values on the web form)."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        self.current_version = current_version
+        super().__init__(message)
+
+
+class ServiceUnavailable(CalcitrackError):
+    """A server the product needs (the database) cannot be reached or opened: nothing was
+    done; trying again once it is back is safe. The CLI exits 3, the web answers 503."""
+
+
+def assessment_deferred(count: int) -> str:
+    """The one wording for changes stored while the task queue is down (not an error: the
+    outbox mark has them assessed once the queue is back), for the CLI and the web pages."""
+    return (f"assessment of {count} changed lesion(s) is deferred: the task queue is unreachable;"
+            " it runs when the queue is back")

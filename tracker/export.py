@@ -3,58 +3,115 @@ observation entries and the backup export share these shapes (read side: no writ
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import NotFound
-from tracker.models import Lesion, Observation, Patient
+from tracker.models import Lesion, Observation, Patient, Treatment
 from tracker.timeline import FORMAT
+from tracker.vocabulary import TreatmentKind
+
+OBSERVATION_COLUMNS = ("date", "modality", "visible", "size1_mm", "size2_mm", "size3_mm",
+                       "density", "margin", "texture", "pattern", "pain", "study_uid",
+                       "accession", "note")
+LESION_COLUMNS = ("compartment", "region", "structure", "laterality", "entity", "event_date",
+                  "event_kind")
+TREATMENT_COLUMNS = ("date", "kind", "note")
 
 
 def observation_snapshot(obs: Observation) -> dict[str, Any]:
     """An observation as the timeline format writes it (canonical: defaults left out)."""
-    out: dict[str, Any] = {"date": obs.date.isoformat(), "modality": obs.modality}
-    if not obs.visible:
+    return observation_snapshot_of({k: getattr(obs, k) for k in OBSERVATION_COLUMNS},
+                                   obs.features)
+
+
+def observation_snapshot_of(columns: Mapping[str, Any], features: Sequence[str]) -> dict[str, Any]:
+    """The same from column values and features in vocabulary order (the bulk import)."""
+    out: dict[str, Any] = {"date": columns["date"].isoformat(), "modality": columns["modality"]}
+    if not columns["visible"]:
         out["visible"] = False
-    if obs.size_mm:
-        out["size_mm"] = obs.size_mm
+    sizes = [s for s in (columns["size1_mm"], columns["size2_mm"], columns["size3_mm"])
+             if s is not None]
+    if sizes:
+        out["size_mm"] = sizes
     for key in ("density", "margin", "texture", "pattern"):
-        if getattr(obs, key) is not None:
-            out[key] = getattr(obs, key)
-    if obs.features:
-        out["features"] = obs.features
-    if obs.pain is not None:
-        out["pain"] = obs.pain
-    if obs.note is not None:
-        out["note"] = obs.note
+        if columns[key] is not None:
+            out[key] = columns[key]
+    if features:
+        out["features"] = list(features)
+    if columns["pain"] is not None:
+        out["pain"] = columns["pain"]
+    for key in ("study_uid", "accession", "note"):
+        if columns[key] is not None:
+            out[key] = columns[key]
     return out
 
 
+def treatment_snapshot(row: Treatment) -> dict[str, Any]:
+    """A treatment as the timeline format writes it."""
+    return treatment_snapshot_of({k: getattr(row, k) for k in TREATMENT_COLUMNS})
+
+
+def treatment_snapshot_of(columns: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"date": columns["date"].isoformat(), "kind": columns["kind"]}
+    if columns["note"] is not None:
+        out["note"] = columns["note"]
+    return out
+
+
+_TREATMENT_ORDER = {k.value: i for i, k in enumerate(TreatmentKind)}
+
+
+def treatment_order(columns: Mapping[str, Any]) -> tuple[date, int]:
+    """Treatments are written by date, then kind in vocabulary order (one per kind a day)."""
+    return columns["date"], _TREATMENT_ORDER[columns["kind"]]
+
+
 def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
-    site: dict[str, Any] = {
-        "compartment": lesion.compartment,
-        "region": lesion.region,
-        "laterality": lesion.laterality,
-    }
-    if lesion.structure is not None:
-        site["structure"] = lesion.structure
-    out: dict[str, Any] = {"id": lesion.external_id, "site": site}
-    if lesion.entity is not None:
-        out["entity"] = lesion.entity
-    if lesion.event_date is not None:
-        out["event_date"] = lesion.event_date.isoformat()
+    return lesion_snapshot_of(lesion.external_id,
+                              {k: getattr(lesion, k) for k in LESION_COLUMNS})
+
+
+def lesion_snapshot_of(external_id: str, columns: Mapping[str, Any]) -> dict[str, Any]:
+    site: dict[str, Any] = {"compartment": columns["compartment"], "region": columns["region"]}
+    if columns["structure"] is not None:  # the format's key order, so an export reads as written
+        site["structure"] = columns["structure"]
+    site["laterality"] = columns["laterality"]
+    out: dict[str, Any] = {"id": external_id, "site": site}
+    if columns["entity"] is not None:
+        out["entity"] = columns["entity"]
+    if columns["event_date"] is not None:
+        out["event_date"] = columns["event_date"].isoformat()
+    if columns["event_kind"] is not None:
+        out["event_kind"] = columns["event_kind"]
     return out
 
 
 def patient_snapshot(patient: Patient) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": patient.external_id}
-    if patient.birth_year is not None:
-        out["birth_year"] = patient.birth_year
-    if patient.sex is not None:
-        out["sex"] = patient.sex
+    return patient_snapshot_of(patient.external_id, patient.birth_year, patient.sex)
+
+
+def patient_snapshot_of(external_id: str, birth_year: int | None, sex: str | None
+                        ) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": external_id}
+    if birth_year is not None:
+        out["birth_year"] = birth_year
+    if sex is not None:
+        out["sex"] = sex
     return out
+
+
+def _treatments_json(lesion: Lesion) -> dict[str, Any]:
+    """`treatments` by date then kind, and no key at all when there are none (format spec)."""
+    if not lesion.treatments:
+        return {}
+    rows = sorted(({k: getattr(t, k) for k in TREATMENT_COLUMNS} for t in lesion.treatments),
+                  key=treatment_order)
+    return {"treatments": [treatment_snapshot_of(r) for r in rows]}
 
 
 def export_timeline(session: Session, patient_external_id: str | None = None) -> dict[str, Any]:
@@ -63,9 +120,10 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
         select(Patient)
         .order_by(Patient.external_id)
         .options(
-            selectinload(Patient.lesions)
-            .selectinload(Lesion.observations)
-            .selectinload(Observation.feature_rows)
+            selectinload(Patient.lesions).options(
+                selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+                selectinload(Lesion.treatments),
+            )
         )
     )
     if patient_external_id is not None:
@@ -81,6 +139,7 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
                 "lesions": [
                     {
                         **lesion_snapshot(lesion),
+                        **_treatments_json(lesion),
                         "observations": [observation_snapshot(o) for o in lesion.observations],
                     }
                     for lesion in p.lesions

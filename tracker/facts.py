@@ -11,19 +11,22 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from tracker.engine import Finding, LesionFacts, assessment_to_json, infer
+from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
 from tracker.models import Lesion, Observation
-from tracker.timeline import LesionIn, ObservationIn, Timeline
+from tracker.models import Treatment as TreatmentRow
+from tracker.timeline import LesionIn, ObservationIn, Timeline, TreatmentIn
 from tracker.vocabulary import (
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Margin,
     Modality,
     Pattern,
     Region,
     Texture,
+    TreatmentKind,
 )
 
 
@@ -42,6 +45,10 @@ def finding_of_input(obs: ObservationIn) -> Finding:
     )
 
 
+def treatment_of_input(treatment: TreatmentIn) -> Treatment:
+    return Treatment(date=treatment.date, kind=treatment.kind, note=treatment.note)
+
+
 def facts_of_input(lesion: LesionIn) -> LesionFacts:
     return LesionFacts(
         compartment=lesion.site.compartment,
@@ -49,6 +56,8 @@ def facts_of_input(lesion: LesionIn) -> LesionFacts:
         entity=lesion.entity,
         event_date=lesion.event_date,
         findings=tuple(finding_of_input(o) for o in lesion.observations),
+        event_kind=lesion.event_kind,
+        treatments=tuple(treatment_of_input(t) for t in lesion.treatments),
     )
 
 
@@ -74,15 +83,26 @@ def finding_of_row(obs: Observation) -> Finding:
     )
 
 
-def facts_of_row(lesion: Lesion, observations: Iterable[Observation] | None = None) -> LesionFacts:
-    """Needs the lesion's observations and their features loaded."""
+def treatment_of_row(treatment: TreatmentRow) -> Treatment:
+    return Treatment(date=treatment.date, kind=TreatmentKind(treatment.kind), note=treatment.note)
+
+
+def facts_of_row(
+    lesion: Lesion,
+    observations: Iterable[Observation] | None = None,
+    treatments: Iterable[TreatmentRow] | None = None,
+) -> LesionFacts:
+    """Needs the lesion's observations (with their features) and treatments loaded, or given."""
     rows = lesion.observations if observations is None else observations
+    treated = lesion.treatments if treatments is None else treatments
     return LesionFacts(
         compartment=Compartment(lesion.compartment),
         region=Region(lesion.region),
         entity=_opt(Entity, lesion.entity),
         event_date=lesion.event_date,
         findings=tuple(finding_of_row(o) for o in rows),
+        event_kind=_opt(EventKind, lesion.event_kind),
+        treatments=tuple(treatment_of_row(t) for t in treated),
     )
 
 

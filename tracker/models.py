@@ -8,6 +8,7 @@ query says what it loads, so an N+1 fails loudly instead of slowly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -43,6 +44,7 @@ from tracker.vocabulary import (
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Laterality,
     Margin,
@@ -54,6 +56,7 @@ from tracker.vocabulary import (
     Sex,
     Stage,
     Texture,
+    TreatmentKind,
 )
 
 
@@ -93,7 +96,10 @@ class Lesion(Base):
     `data_version` grows with every change to the lesion or its observations; the assessment
     records the version it saw, so a worker can tell a stale result from a current one and a
     chart can be cached by it. `assessment_due_at` is the outbox mark: set in the same
-    transaction as the change, cleared by the assessment that saw that version.
+    transaction as the change, cleared by the assessment that saw that version. `dispatched_at`
+    is when an assessment task for it was last handed to the broker, so the sweep re-sends
+    only what was never sent or is really lost, not what waits in a backlog. `recheck_on` is
+    the earliest date its assessment can change without new data (the daily scan's index).
     """
 
     __tablename__ = "lesions"
@@ -107,18 +113,24 @@ class Lesion(Base):
     laterality: Mapped[str] = mapped_column(String(8))
     entity: Mapped[str | None] = mapped_column(String(40))
     event_date: Mapped[date | None] = mapped_column(Date)
+    event_kind: Mapped[str | None] = mapped_column(String(16))
 
     data_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     assessment_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assessed_version: Mapped[int | None] = mapped_column(Integer)
     assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     engine_version: Mapped[str | None] = mapped_column(String(32))
+    # The clinical-rules revision the engine implemented; with engine_version, what makes a
+    # stored assessment stale when either changes.
+    rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
     # Lesion-level results of the latest assessment (per-observation stages are in Assessment).
     current_stage: Mapped[str | None] = mapped_column(String(20))
     assessed_entity: Mapped[str | None] = mapped_column(String(40))
     entity_source: Mapped[str | None] = mapped_column(String(10))
     suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     next_follow_up: Mapped[date | None] = mapped_column(Date)
+    recheck_on: Mapped[date | None] = mapped_column(Date)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     patient: Mapped[Patient] = relationship(back_populates="lesions", lazy="raise")
     observations: Mapped[list[Observation]] = relationship(
@@ -126,6 +138,12 @@ class Lesion(Base):
     )
     transitions: Mapped[list[Transition]] = relationship(
         back_populates="lesion", lazy="raise", order_by="Transition.date"
+    )
+    treatments: Mapped[list[Treatment]] = relationship(
+        back_populates="lesion",
+        lazy="raise",
+        passive_deletes=True,
+        order_by="(Treatment.date, Treatment.id)",
     )
     alerts: Mapped[list[Alert]] = relationship(
         back_populates="lesion", lazy="raise", order_by="Alert.since"
@@ -147,6 +165,10 @@ class Lesion(Base):
         code_check("region", Region),
         code_check("laterality", Laterality),
         code_check("entity", Entity),
+        code_check("event_kind", EventKind),
+        CheckConstraint(
+            "event_kind IS NULL OR event_date IS NOT NULL", name="event_kind_needs_date"
+        ),
         code_check("assessed_entity", Entity),
         code_check("current_stage", Stage),
         CheckConstraint(
@@ -156,6 +178,7 @@ class Lesion(Base):
         Index("ix_lesions_assessment_due", "assessment_due_at"),
         Index("ix_lesions_engine_version", "engine_version"),
         Index("ix_lesions_next_follow_up", "next_follow_up"),
+        Index("ix_lesions_recheck_on", "recheck_on"),
     )
 
 
@@ -177,11 +200,16 @@ class Observation(Base):
     texture: Mapped[str | None] = mapped_column(String(14))
     pattern: Mapped[str | None] = mapped_column(String(16))
     pain: Mapped[int | None] = mapped_column(SmallInteger)
+    study_uid: Mapped[str | None] = mapped_column(String(64))
+    accession: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=now, onupdate=now
     )
+    # Optimistic concurrency: every UPDATE says `WHERE version = <the version read>` and sets
+    # the next one, so a writer that read an older row fails instead of overwriting (ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     lesion: Mapped[Lesion] = relationship(back_populates="observations", lazy="raise")
     feature_rows: Mapped[list[ObservationFeature]] = relationship(
@@ -211,7 +239,8 @@ class Observation(Base):
         CheckConstraint("size3_mm IS NULL OR size3_mm <= size1_mm", name="size3_not_longest"),
         CheckConstraint("size3_mm IS NULL OR size2_mm IS NOT NULL", name="size3_needs_size2"),
         CheckConstraint(
-            "(visible AND size1_mm IS NOT NULL AND density IS NOT NULL AND margin IS NOT NULL)"
+            # density and margin may be NULL on a visible observation: "not assessed".
+            "(visible AND size1_mm IS NOT NULL)"
             " OR (NOT visible AND size1_mm IS NULL AND density IS NULL AND margin IS NULL"
             " AND texture IS NULL AND pattern IS NULL)",
             name="visible_fields",
@@ -221,6 +250,7 @@ class Observation(Base):
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),
     )
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     @property
     def size_mm(self) -> list[float]:
@@ -229,8 +259,15 @@ class Observation(Base):
     @property
     def features(self) -> list[str]:
         """Features in vocabulary order (the order evidence uses)."""
-        order = {f.value: i for i, f in enumerate(Feature)}
-        return sorted((r.feature for r in self.feature_rows), key=order.__getitem__)
+        return features_in_order(r.feature for r in self.feature_rows)
+
+
+_FEATURE_ORDER = {f.value: i for i, f in enumerate(Feature)}
+
+
+def features_in_order(codes: Iterable[str]) -> list[str]:
+    """Feature codes in vocabulary order (the order evidence and the timeline format use)."""
+    return sorted(codes, key=_FEATURE_ORDER.__getitem__)
 
 
 class ObservationFeature(Base):
@@ -249,8 +286,36 @@ class ObservationFeature(Base):
     )
 
 
+class Treatment(Base):
+    """A treatment of a lesion (lavage, ESWT, ...). The engine reads it as context and for the
+    response of later observations; it never changes a stage."""
+
+    __tablename__ = "treatments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=now, onupdate=now
+    )
+
+    lesion: Mapped[Lesion] = relationship(back_populates="treatments", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("lesion_id", "date", "kind"),  # also the index a lesion is read by
+        code_check("kind", TreatmentKind),
+        CheckConstraint(
+            f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
+        ),
+    )
+
+
 class Assessment(Base):
-    """The engine's stage for one observation, with the evidence behind it."""
+    """The engine's stage for one observation, with the evidence behind it and, after a
+    treatment, the response (clinical-rules §7a)."""
 
     __tablename__ = "assessments"
 
@@ -265,7 +330,10 @@ class Assessment(Base):
     confidence: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list[str]] = mapped_column(JSON)
     classifications: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # {"baseline": "YYYY-MM-DD", "change_pct": .., "nadir_change_pct": .., "category": ..}
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     engine_version: Mapped[str] = mapped_column(String(32))
+    rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     observation: Mapped[Observation] = relationship(back_populates="assessment", lazy="raise")

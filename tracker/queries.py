@@ -11,48 +11,75 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from tracker.engine import ENGINE_VERSION
+from tracker.engine import ENGINE_VERSION, RULES_REVISION
 from tracker.errors import Conflict, NotFound
-from tracker.export import observation_snapshot
-from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Patient
+from tracker.export import observation_snapshot, treatment_snapshot
+from tracker.models import (
+    Alert,
+    Assessment,
+    AuditEvent,
+    Lesion,
+    Observation,
+    Patient,
+    Treatment,
+)
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 PENDING = "pending"
+R = TypeVar("R")
 
 
 # --------------------------------------------------------------------------- loaders
 
 
+def _one(session: Session, query: Select[tuple[R]], missing: str) -> R:
+    """The one row a query finds, or NotFound saying what is missing."""
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 def load_lesion(session: Session, lesion_id: int) -> Lesion:
     """A lesion with its patient and observations (and their features) loaded."""
-    lesion = session.scalar(
+    return _one(
+        session,
         select(Lesion)
         .where(Lesion.id == lesion_id)
         .options(
             selectinload(Lesion.patient),
             selectinload(Lesion.observations).selectinload(Observation.feature_rows),
-        )
+        ),
+        f"lesion {lesion_id} does not exist",
     )
-    if lesion is None:
-        raise NotFound(f"lesion {lesion_id} does not exist")
-    return lesion
 
 
 def load_observation(session: Session, observation_id: int) -> Observation:
     """An observation with its features, and its lesion with the patient."""
-    row = session.scalar(
+    return _one(
+        session,
         select(Observation)
         .where(Observation.id == observation_id)
         .options(
             selectinload(Observation.feature_rows),
             selectinload(Observation.lesion).selectinload(Lesion.patient),
-        )
+        ),
+        f"observation {observation_id} does not exist",
+    )
+
+
+def load_treatment(session: Session, treatment_id: int) -> Treatment:
+    """A treatment with its lesion and the lesion's patient (for forms)."""
+    row = session.scalar(
+        select(Treatment)
+        .where(Treatment.id == treatment_id)
+        .options(selectinload(Treatment.lesion).selectinload(Lesion.patient))
     )
     if row is None:
-        raise NotFound(f"observation {observation_id} does not exist")
+        raise NotFound(f"treatment {treatment_id} does not exist")
     return row
 
 
@@ -80,31 +107,29 @@ def stored_patient_id(session: Session, external_id: str) -> str:
 
 
 def find_patient(session: Session, external_id: str) -> Patient:
-    patient = session.scalar(select(Patient).where(Patient.external_id == external_id))
-    if patient is None:
-        raise NotFound(f"patient {external_id} does not exist")
-    return patient
+    return _one(session, select(Patient).where(Patient.external_id == external_id),
+                f"patient {external_id} does not exist")
 
 
 # --------------------------------------------------------------------------- lesion ids to assess
 
 
-def stale_lesions(session: Session) -> list[int]:
-    """Lesions never assessed, assessed by another engine version, or whose stored assessment
-    saw older data than they hold (a safety net for anything the outbox mark missed)."""
-    return list(
-        session.scalars(
-            select(Lesion.id)
-            .where(
-                or_(
-                    Lesion.engine_version.is_(None),
-                    Lesion.engine_version != ENGINE_VERSION,
-                    ~Lesion.assessment_current,
-                )
-            )
-            .order_by(Lesion.id)
-        )
+def stale_condition() -> ColumnElement[bool]:
+    """A stale lesion: never assessed, assessed by another engine version or under another
+    revision of the clinical rules, or whose stored assessment saw older data than it holds.
+    One definition for the hourly job and the daily scan's due index."""
+    return or_(
+        Lesion.engine_version.is_(None),
+        Lesion.engine_version != ENGINE_VERSION,
+        Lesion.rules_revision.is_(None),
+        Lesion.rules_revision != RULES_REVISION,
+        ~Lesion.assessment_current,
     )
+
+
+def stale_lesions(session: Session) -> list[int]:
+    """Stale lesions (`stale_condition`): a safety net for anything the outbox mark missed."""
+    return list(session.scalars(select(Lesion.id).where(stale_condition()).order_by(Lesion.id)))
 
 
 def lesions_of_patient(session: Session, patient_external_id: str) -> list[int]:
@@ -143,8 +168,10 @@ def assessment_status(current: bool) -> str:
 
 
 def patient_with_everything(session: Session, external_id: str) -> Patient:
-    """A patient with lesions, observations (features, assessment), transitions and alerts."""
-    patient = session.scalar(
+    """A patient with lesions, observations (features, assessment), treatments, transitions and
+    alerts."""
+    return _one(
+        session,
         select(Patient)
         .where(Patient.external_id == stored_patient_id(session, external_id))
         .options(
@@ -153,14 +180,13 @@ def patient_with_everything(session: Session, external_id: str) -> Patient:
                     selectinload(Observation.feature_rows),
                     selectinload(Observation.assessment),
                 ),
+                selectinload(Lesion.treatments),
                 selectinload(Lesion.transitions),
                 selectinload(Lesion.alerts),
             )
-        )
+        ),
+        f"patient {external_id} does not exist",
     )
-    if patient is None:
-        raise NotFound(f"patient {external_id} does not exist")
-    return patient
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -193,7 +219,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
     current = lesion.assessment_current
     observations = []
     for obs in lesion.observations:
-        entry: dict[str, Any] = {"id": obs.id, **observation_snapshot(obs)}
+        entry: dict[str, Any] = {"id": obs.id, "version": obs.version,
+                                 **observation_snapshot(obs)}
         a = shown_assessment(obs, current)
         entry["stage"] = observation_stage(obs, current)
         if a is not None:
@@ -201,6 +228,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             entry["evidence"] = list(a.evidence)
             if a.classifications:
                 entry["classifications"] = dict(a.classifications)
+            entry["response"] = a.response
         observations.append(entry)
     return {
         "id": lesion.id,
@@ -213,6 +241,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
         },
         "entity": lesion.entity,
         "event_date": lesion.event_date.isoformat() if lesion.event_date else None,
+        "event_kind": lesion.event_kind,
+        "treatments": [{"id": t.id, **treatment_snapshot(t)} for t in lesion.treatments],
         "assessment": {
             "status": assessment_status(current),
             "stage": lesion_stage(lesion),
@@ -221,6 +251,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             "suggested_entities": lesion.suggestions or [],
             "next_follow_up": lesion.next_follow_up.isoformat() if lesion.next_follow_up else None,
             "engine_version": lesion.engine_version,
+            "rules_revision": lesion.rules_revision,
             "assessed_at": lesion.assessed_at.isoformat() if lesion.assessed_at else None,
         },
         "observations": observations,
@@ -513,8 +544,10 @@ def attention_counts(session: Session, *, today: date) -> dict[str, int]:
 
 
 def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
-    """A lesion with its patient, observations (features, assessment), transitions and alerts."""
-    lesion = session.scalar(
+    """A lesion with its patient, observations (features, assessment), treatments, transitions
+    and alerts."""
+    return _one(
+        session,
         select(Lesion)
         .where(Lesion.id == lesion_id)
         .options(
@@ -523,13 +556,12 @@ def lesion_with_everything(session: Session, lesion_id: int) -> Lesion:
                 selectinload(Observation.feature_rows),
                 selectinload(Observation.assessment),
             ),
+            selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts),
-        )
+        ),
+        f"lesion {lesion_id} does not exist",
     )
-    if lesion is None:
-        raise NotFound(f"lesion {lesion_id} does not exist")
-    return lesion
 
 
 def lesion_versions(session: Session, lesion_id: int) -> tuple[int, int | None]:
@@ -564,11 +596,15 @@ def patient_versions(session: Session, external_id: str) -> tuple[tuple[object, 
 
 
 def alert_with_lesion(session: Session, alert_id: int) -> Alert:
-    alert = session.scalar(
+    return _one(
+        session,
         select(Alert)
         .where(Alert.id == alert_id)
-        .options(selectinload(Alert.lesion).selectinload(Lesion.patient))
+        .options(selectinload(Alert.lesion).selectinload(Lesion.patient)),
+        f"alert {alert_id} does not exist",
     )
-    if alert is None:
-        raise NotFound(f"alert {alert_id} does not exist")
-    return alert
+
+
+def patient_ids(session: Session) -> list[str]:
+    """Every patient's id, in id order (exports that go patient by patient)."""
+    return list(session.scalars(select(Patient.external_id).order_by(Patient.external_id)))

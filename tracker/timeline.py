@@ -9,14 +9,16 @@ invisible observation may carry), which also run on the parts pydantic could not
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, BinaryIO, Literal, TypeVar
 
+import ijson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,11 +28,12 @@ from pydantic import (
     ValidationError,
 )
 
-from tracker.errors import InvalidInput, Problem
+from tracker.errors import MAX_REPORTED_PROBLEMS, InvalidInput, Problem
 from tracker.vocabulary import (
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Laterality,
     Margin,
@@ -39,6 +42,7 @@ from tracker.vocabulary import (
     Region,
     Sex,
     Texture,
+    TreatmentKind,
 )
 
 FORMAT = "lesion-timeline/1"
@@ -60,6 +64,17 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=rf"^{ID_CHARS}+$")
 ]
 SizeMm = Annotated[float, Field(gt=0, le=MAX_SIZE_MM, allow_inf_nan=False)]
+# DICOM UI: components of digits separated by dots, no leading zero unless the component is "0".
+STUDY_UID_PATTERN = r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$"
+StudyUid = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=STUDY_UID_PATTERN)
+]
+# DICOM SH: no control characters, no backslash (DICOM's value separator).
+ACCESSION_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\\]+$"
+Accession = Annotated[
+    str, StringConstraints(min_length=1, max_length=16, pattern=ACCESSION_PATTERN)
+]
+Note = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)]
 
 
 class _Strict(BaseModel):
@@ -88,7 +103,17 @@ class ObservationIn(_Strict):
     pattern: Pattern | None = None
     features: list[Feature] = Field(default_factory=list)
     pain: Annotated[int, Field(ge=0, le=10, strict=True)] | None = None
-    note: Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)] | None = None
+    study_uid: StudyUid | None = None
+    accession: Accession | None = None
+    note: Note | None = None
+
+
+class TreatmentIn(_Strict):
+    """One treatment of a lesion. Also what the web form and the API post."""
+
+    date: date
+    kind: TreatmentKind
+    note: Note | None = None
 
 
 class LesionIn(_Strict):
@@ -96,6 +121,8 @@ class LesionIn(_Strict):
     site: Site
     entity: Entity | None = None
     event_date: date | None = None
+    event_kind: EventKind | None = None
+    treatments: list[TreatmentIn] = Field(default_factory=list)
     observations: Annotated[list[ObservationIn], Field(min_length=1)]
 
 
@@ -149,6 +176,18 @@ _CODE_FIELDS: dict[str, type[StrEnum]] = {
     "pattern": Pattern,
     "features": Feature,
     "sex": Sex,
+    "event_kind": EventKind,
+    "kind": TreatmentKind,
+}
+
+# Field names whose vocabulary list is called otherwise in vocabulary.md.
+_CODE_NAMES: dict[str, str] = {"event_kind": "event kind", "kind": "treatment kind"}
+
+# What a pattern-constrained text field may hold, in the user's words.
+_PATTERN_RULES: dict[str, str] = {
+    "study_uid": "is not a DICOM StudyInstanceUID: digits and dots, up to 64 characters,"
+    " no empty component and no leading zero in a component",
+    "accession": "may not contain a backslash or a control character",
 }
 
 
@@ -175,7 +214,9 @@ def _message(err: Any) -> str:
         allowed = (
             ", ".join(c.value for c in list(codes)) if codes else str(ctx.get("expected", ""))
         )
-        return f"{_show(value)} is not a {field.rstrip('s')} code (one of: {allowed})"
+        name = _CODE_NAMES.get(field, field.rstrip("s"))
+        article = "an" if name[0] in "aeiou" else "a"
+        return f"{_show(value)} is not {article} {name} code (one of: {allowed})"
     if kind == "less_than_equal":
         return f"{_show(value)} is above {_show(ctx['le'])}"
     if kind == "greater_than":
@@ -186,6 +227,8 @@ def _message(err: Any) -> str:
         return f"is {len(value)} characters; at most {ctx['max_length']} allowed"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_pattern_mismatch" and field in _PATTERN_RULES:
+        return f"{_show(value)} {_PATTERN_RULES[field]}"
     if kind == "string_pattern_mismatch":
         return f"{_show(value)} may use only A-Z a-z 0-9 . _ - (1-{MAX_ID_CHARS} characters)"
     if kind == "too_short":
@@ -250,12 +293,73 @@ def _dict(value: Any) -> dict[str, Any]:
 def date_problems(
     day: date, where: str, *, birth_year: int | None, event_date: date | None
 ) -> Iterator[Problem]:
-    """An observation date against its patient's birth year and its lesion's event date: the
-    one rule behind the file, the form, the API and the checks against stored records."""
+    """An observation's or a treatment's date against its patient's birth year and its lesion's
+    event date: the one rule behind the file, the form, the API and the checks against stored
+    records."""
     if birth_year is not None and day.year < birth_year:
         yield Problem(where, f"{day} is before the patient's birth year {birth_year}")
     if event_date is not None and day < event_date:
         yield Problem(where, f"{day} is before the lesion's event_date {event_date}")
+
+
+def _raw_date_problems(value: Any, where: str, *, today: date, birth_year: Any,
+                       event_date: Any) -> Iterator[Problem]:
+    """`date_problems` on raw input, plus "not in the future" (which needs today)."""
+    d = _as_date(value)
+    if d is None:
+        return
+    if d > today:
+        yield Problem(where, f"{d} is in the future")
+    by = None if isinstance(birth_year, bool) or not isinstance(birth_year, int) else birth_year
+    yield from date_problems(d, where, birth_year=by, event_date=_as_date(event_date))
+
+
+def treatment_problems(
+    treatment: dict[str, Any],
+    path: str,
+    *,
+    today: date,
+    birth_year: Any = None,
+    event_date: Any = None,
+) -> Iterator[Problem]:
+    """Rules of one treatment that need today's date or the lesion (also used by forms).
+    A treatment may share its date with an observation."""
+    yield from _raw_date_problems(treatment.get("date"), f"{path}.date", today=today,
+                                  birth_year=birth_year, event_date=event_date)
+
+
+def same_treatment_message(when: Any, kind: Any, other: str) -> str:
+    """One wording for a treatment repeated on one date, in a file or against stored rows."""
+    return f"{kind} on {when} is also {other}; one treatment of a kind per lesion per day"
+
+
+def lesion_problems(lesion: dict[str, Any], path: str, *, today: date, birth_year: Any = None
+                    ) -> Iterator[Problem]:
+    """Rules of a lesion's own fields and its treatments (observations: `observation_problems`)."""
+    ev = _as_date(lesion.get("event_date"))
+    if ev is not None and ev > today:
+        yield Problem(f"{path}.event_date", f"{ev} is in the future")
+    if lesion.get("event_kind") is not None and lesion.get("event_date") is None:
+        yield Problem(f"{path}.event_kind", "needs an event_date (the date of that event)")
+    treatments = _list(lesion.get("treatments"))
+    first: dict[tuple[str, str], int] = {}
+    for ti, treatment in enumerate(treatments):
+        if not isinstance(treatment, dict):
+            continue
+        tpath = f"{path}.treatments[{ti}]"
+        yield from treatment_problems(
+            treatment, tpath, today=today, birth_year=birth_year,
+            event_date=lesion.get("event_date"),
+        )
+        when, kind = treatment.get("date"), treatment.get("kind")
+        if isinstance(when, str) and isinstance(kind, str):
+            if (when, kind) in first:
+                yield Problem(
+                    f"{tpath}.kind",
+                    same_treatment_message(when, kind, f"{path}.treatments[{first[when, kind]}]"),
+                )
+            else:
+                first[when, kind] = ti
 
 
 def observation_problems(
@@ -267,22 +371,16 @@ def observation_problems(
     event_date: Any = None,
 ) -> Iterator[Problem]:
     """Rules of one observation that span fields or need today's date (also used by forms)."""
-    d = _as_date(obs.get("date"))
-    if d is not None:
-        if d > today:
-            yield Problem(f"{path}.date", f"{d} is in the future")
-        by = None if isinstance(birth_year, bool) or not isinstance(birth_year, int) else birth_year
-        yield from date_problems(d, f"{path}.date", birth_year=by,
-                                 event_date=_as_date(event_date))
+    yield from _raw_date_problems(obs.get("date"), f"{path}.date", today=today,
+                                  birth_year=birth_year, event_date=event_date)
     visible = obs.get("visible", True)
     if visible is False:
         for key in ("size_mm", "density", "margin", "texture", "pattern"):
             if obs.get(key) is not None:
                 yield Problem(f"{path}.{key}", "must be absent when visible is false")
-    elif visible is True:
-        for key in ("size_mm", "density", "margin"):
-            if obs.get(key) is None:
-                yield Problem(f"{path}.{key}", "is required when the lesion is visible")
+    elif visible is True and obs.get("size_mm") is None:
+        # density and margin may be absent on a visible observation: "not assessed".
+        yield Problem(f"{path}.size_mm", "is required when the lesion is visible")
     sizes = obs.get("size_mm")
     numbers = isinstance(sizes, list) and all(
         isinstance(s, (int, float)) and not isinstance(s, bool) for s in sizes
@@ -298,11 +396,12 @@ def observation_problems(
         yield Problem(f"{path}.features", f"{json.dumps(f)} is listed more than once")
 
 
-def check_observation_dates(
-    obs: ObservationIn, *, birth_year: int | None, event_date: date | None
+def check_dates(
+    part: ObservationIn | TreatmentIn, *, birth_year: int | None, event_date: date | None
 ) -> None:
-    """The rules of an already valid observation that need its lesion (API record/correct)."""
-    problems = list(date_problems(obs.date, "date", birth_year=birth_year,
+    """The rules of an already valid observation or treatment that need its lesion (API record
+    and correct)."""
+    problems = list(date_problems(part.date, "date", birth_year=birth_year,
                                   event_date=event_date))
     if problems:
         raise InvalidInput(problems)
@@ -317,50 +416,54 @@ def _duplicates(items: list[Any], key: str) -> dict[Any, list[int]]:
     return {k: v for k, v in seen.items() if len(v) > 1}
 
 
+def patient_problems(patient: Any, ppath: str, *, today: date) -> Iterator[Problem]:
+    """Cross-field rules of one patient (its lesions and visits), over the raw patient object."""
+    patient = _dict(patient)
+    by = patient.get("birth_year")
+    if isinstance(by, int) and not isinstance(by, bool) and by > today.year:
+        yield Problem(f"{ppath}.birth_year", f"{by} is after the current year {today.year}")
+    lesions = _list(patient.get("lesions"))
+    for lid, idx in _duplicates(lesions, "id").items():
+        for i in idx[1:]:
+            yield Problem(
+                f"{ppath}.lesions[{i}].id",
+                f"{json.dumps(lid)} is used by {ppath}.lesions[{idx[0]}] too",
+            )
+    for li, lesion in enumerate(lesions):
+        lesion = _dict(lesion)
+        lpath = f"{ppath}.lesions[{li}]"
+        yield from lesion_problems(lesion, lpath, today=today, birth_year=by)
+        observations = _list(lesion.get("observations"))
+        for d, idx in _duplicates(observations, "date").items():
+            for i in idx[1:]:
+                yield Problem(
+                    f"{lpath}.observations[{i}].date",
+                    f"{d} is also the date of {lpath}.observations[{idx[0]}];"
+                    " one observation per lesion per day",
+                )
+        for oi, obs in enumerate(observations):
+            if isinstance(obs, dict):
+                yield from observation_problems(
+                    obs,
+                    f"{lpath}.observations[{oi}]",
+                    today=today,
+                    birth_year=by,
+                    event_date=lesion.get("event_date"),
+                )
+
+
+def _patient_id_used_before(pid: str, first: int) -> str:
+    return f"{json.dumps(pid)} is used by patients[{first}] too"
+
+
 def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
     """Cross-field rules over the raw document, tolerant of parts with the wrong shape."""
     patients = _list(raw.get("patients"))
     for pid, idx in _duplicates(patients, "id").items():
         for i in idx[1:]:
-            yield Problem(
-                f"patients[{i}].id", f"{json.dumps(pid)} is used by patients[{idx[0]}] too"
-            )
+            yield Problem(f"patients[{i}].id", _patient_id_used_before(pid, idx[0]))
     for pi, patient in enumerate(patients):
-        patient = _dict(patient)
-        ppath = f"patients[{pi}]"
-        by = patient.get("birth_year")
-        if isinstance(by, int) and not isinstance(by, bool) and by > today.year:
-            yield Problem(f"{ppath}.birth_year", f"{by} is after the current year {today.year}")
-        lesions = _list(patient.get("lesions"))
-        for lid, idx in _duplicates(lesions, "id").items():
-            for i in idx[1:]:
-                yield Problem(
-                    f"{ppath}.lesions[{i}].id",
-                    f"{json.dumps(lid)} is used by {ppath}.lesions[{idx[0]}] too",
-                )
-        for li, lesion in enumerate(lesions):
-            lesion = _dict(lesion)
-            lpath = f"{ppath}.lesions[{li}]"
-            ev = _as_date(lesion.get("event_date"))
-            if ev is not None and ev > today:
-                yield Problem(f"{lpath}.event_date", f"{ev} is in the future")
-            observations = _list(lesion.get("observations"))
-            for d, idx in _duplicates(observations, "date").items():
-                for i in idx[1:]:
-                    yield Problem(
-                        f"{lpath}.observations[{i}].date",
-                        f"{d} is also the date of {lpath}.observations[{idx[0]}];"
-                        " one observation per lesion per day",
-                    )
-            for oi, obs in enumerate(observations):
-                if isinstance(obs, dict):
-                    yield from observation_problems(
-                        obs,
-                        f"{lpath}.observations[{oi}]",
-                        today=today,
-                        birth_year=by,
-                        event_date=lesion.get("event_date"),
-                    )
+        yield from patient_problems(patient, f"patients[{pi}]", today=today)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -399,12 +502,13 @@ def _read_constant(text: str) -> _Unreadable:
     return _Unreadable(f"{text} is not a JSON number")
 
 
-def _unstorable(doc: Any) -> list[Problem]:
+def _unstorable(doc: Any, path: str = "", depth: int = 0) -> list[Problem]:
     """What no database can hold, whatever the document: nesting far deeper than any
     lesion-timeline/1 document (it would exhaust the stack), a NUL character in text
-    (PostgreSQL refuses it), or a number no field can hold."""
+    (PostgreSQL refuses it), or a number no field can hold. `path` and `depth` place a part
+    (one patient) in its document."""
     problems: list[Problem] = []
-    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    stack: list[tuple[Any, str, int]] = [(doc, path, depth)]
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
@@ -420,6 +524,29 @@ def _unstorable(doc: Any) -> list[Problem]:
         elif isinstance(value, list):
             stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
     return sorted(problems, key=_sort_key)
+
+
+def _scan(doc: Any, depth: int = 0) -> tuple[bool, bool]:
+    """(anything `_unstorable` would report, any null in an object): the same walk without
+    building a path per value, for the common case of a clean part."""
+    stack: list[tuple[Any, int]] = [(doc, depth)]
+    nulls = False
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True, nulls
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True, nulls
+        elif isinstance(value, dict):
+            for v in value.values():
+                if v is None:
+                    nulls = True
+                elif isinstance(v, (dict, list, str)):
+                    stack.append((v, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list, str)))
+    return False, nulls
 
 
 def parse_json(data: bytes | str, *, max_bytes: int, what: str = "file") -> Any:
@@ -484,6 +611,39 @@ def validate_model(model: type[_M], raw: Any) -> _M:
         raise InvalidInput(sorted(_problems_of(exc), key=_sort_key)) from None
 
 
+_Part = TypeVar("_Part", bound=BaseModel)
+
+
+def _validate_part(
+    model: type[_Part],
+    rules: Callable[..., Iterator[Problem]],
+    raw: Any,
+    *,
+    today: date,
+    birth_year: int | None,
+    event_date: date | None,
+    path: str,
+) -> _Part:
+    """One part posted by a form or the API, checked like the same part inside a timeline."""
+    if not isinstance(raw, dict):
+        raise InvalidInput([Problem(path, "expected an object")])
+    cleaned = _drop_nulls(raw)
+    problems: list[Problem] = []
+    part: _Part | None = None
+    try:
+        part = model.model_validate(cleaned)
+    except ValidationError as exc:
+        problems.extend(_problems_of(exc, (path,) if path else ()))
+    problems.extend(
+        Problem(p.path.lstrip("."), p.message)
+        for p in rules(cleaned, path, today=today, birth_year=birth_year, event_date=event_date)
+    )
+    if problems:
+        raise InvalidInput(sorted(problems, key=_sort_key))
+    assert part is not None
+    return part
+
+
 def validate_observation(
     raw: Any,
     *,
@@ -493,25 +653,22 @@ def validate_observation(
     path: str = "",
 ) -> ObservationIn:
     """One observation posted by a form or the API, checked like one inside a timeline."""
-    if not isinstance(raw, dict):
-        raise InvalidInput([Problem(path, "expected an object")])
-    cleaned = _drop_nulls(raw)
-    problems: list[Problem] = []
-    obs: ObservationIn | None = None
-    try:
-        obs = ObservationIn.model_validate(cleaned)
-    except ValidationError as exc:
-        problems.extend(_problems_of(exc, (path,) if path else ()))
-    problems.extend(
-        Problem(p.path.lstrip("."), p.message)
-        for p in observation_problems(
-            cleaned, path, today=today, birth_year=birth_year, event_date=event_date
-        )
-    )
-    if problems:
-        raise InvalidInput(sorted(problems, key=_sort_key))
-    assert obs is not None
-    return obs
+    return _validate_part(ObservationIn, observation_problems, raw, today=today,
+                          birth_year=birth_year, event_date=event_date, path=path)
+
+
+def validate_treatment(
+    raw: Any,
+    *,
+    today: date,
+    birth_year: int | None = None,
+    event_date: date | None = None,
+    path: str = "",
+) -> TreatmentIn:
+    """One treatment posted by a form or the API, checked like one inside a timeline (the
+    same-date-and-kind rule against stored treatments is the service's)."""
+    return _validate_part(TreatmentIn, treatment_problems, raw, today=today,
+                          birth_year=birth_year, event_date=event_date, path=path)
 
 
 def json_schema() -> dict[str, Any]:
@@ -521,9 +678,11 @@ def json_schema() -> dict[str, Any]:
     schema["$id"] = "urn:calcitrack:lesion-timeline/1"
     schema["description"] = (
         "calcitrack timeline exchange format. Rules that span fields (dates not in the future, "
-        "not before birth_year or event_date; no two observations of a lesion on one date; "
-        "size_mm, density and margin required when visible and absent when not) are checked "
-        "by calcitrack on import."
+        "not before birth_year or event_date, for observations and treatments; no two "
+        "observations of a lesion on one date; no two treatments of a lesion with the same date "
+        "and kind; event_kind only with event_date; size_mm required when visible; size_mm, "
+        "density, margin, texture and pattern absent when not visible; density and margin absent "
+        "on a visible observation mean not assessed) are checked by calcitrack on import."
     )
     return schema
 
@@ -536,3 +695,183 @@ def observation_json(obs: ObservationIn) -> dict[str, Any]:
     if not out.get("features"):
         out.pop("features", None)
     return out
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+
+
+class ProblemLog:
+    """Every problem of one input, counted; the first `limit` kept in the order they were found."""
+
+    def __init__(self, limit: int = MAX_REPORTED_PROBLEMS) -> None:
+        self.limit = limit
+        self.kept: list[Problem] = []
+        self.total = 0
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for p in problems:
+            self.total += 1
+            if len(self.kept) < self.limit:
+                self.kept.append(p)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def error(self) -> InvalidInput:
+        """The problems in document order, with how many there were in all (every edge says
+        so after the listed ones: `InvalidInput.omitted_note`)."""
+        return InvalidInput(sorted(self.kept, key=_sort_key), total=self.total)
+
+
+_OPEN = {"start_map", "start_array"}
+_CLOSE = {"end_map", "end_array"}
+_Event = tuple[str, str, Any]
+
+
+def _build(first: _Event, events: Iterator[_Event]) -> Any:
+    """The JSON value that starts with `first`, built from the events that follow it."""
+    builder = ijson.ObjectBuilder()
+    builder.event(first[1], first[2])
+    if first[1] in _OPEN:
+        depth = 1
+        for _prefix, kind, value in events:
+            builder.event(kind, value)
+            if kind in _OPEN:
+                depth += 1
+            elif kind in _CLOSE:
+                depth -= 1
+                if depth == 0:
+                    break
+    return builder.value
+
+
+class PatientStream:
+    """A lesion-timeline/1 document read patient by patient (ijson), so that memory follows one
+    patient, not the file. A first pass checks that the whole file is JSON and reads the
+    document's own keys (`format`), before anything is written; the second yields
+    `(index, PatientIn)` for every valid patient. Every problem (the same messages and paths as
+    `validate_timeline`, with the cross-patient check of duplicate ids) goes to `problems`; a
+    consumer writes nothing once `problems` is not empty.
+
+    Broken JSON raises InvalidInput with the JSON module's line and column (re-read whole: on
+    that error path only, the file is then in memory once)."""
+
+    def __init__(self, source: BinaryIO, *, today: date) -> None:
+        self.source = source
+        self.today = today
+        self.problems = ProblemLog()
+        self._first_index: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, PatientIn]]:
+        try:
+            head = self._head()
+            if head is None:
+                self.problems.extend(
+                    [Problem("", "expected a JSON object with format and patients")])
+                return
+            self._check_head(*head)
+            if not head[1]:
+                return
+            self.source.seek(0)
+            patients = ijson.items(self.source, "patients.item", use_float=True)
+            for index, raw in enumerate(patients):
+                patient = self._patient(index, raw)
+                if patient is not None:
+                    yield index, patient
+        except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+            raise self._broken(exc) from exc
+
+    def _head(self) -> tuple[dict[str, Any], bool] | None:
+        """First pass, before anything is written: the whole file is well-formed JSON, and
+        the document's keys other than the patients (built; the patients are only skipped)."""
+        events: Iterator[_Event] = ijson.parse(self.source, use_float=True)
+        first = next(events, None)
+        if first is None:
+            raise ijson.IncompleteJSONError("empty")
+        if first[1] != "start_map":
+            for _ in events:  # a broken tail is reported as broken JSON, as before
+                pass
+            return None
+        head: dict[str, Any] = {}
+        arrays = 0
+        for _prefix, kind, key in events:
+            if kind == "end_map":
+                break
+            value_start = next(events)
+            if key == "patients" and value_start[1] == "start_array":
+                arrays += 1
+                depth = 1
+                for _p, inner, _v in events:
+                    if inner in _OPEN:
+                        depth += 1
+                    elif inner in _CLOSE:
+                        depth -= 1
+                        if depth == 0:
+                            break
+            else:
+                head[key] = _build(value_start, events)
+        for _ in events:
+            pass
+        if arrays > 1:
+            self.problems.extend([Problem("patients", "is given more than once")])
+        return head, arrays > 0
+
+    def _patient(self, index: int, raw: Any) -> PatientIn | None:
+        path = f"patients[{index}]"
+        unstorable, nulls = _scan(raw, depth=2)
+        if unstorable:
+            self.problems.extend(_unstorable(raw, path, depth=2))
+            return None
+        cleaned = _drop_nulls(raw) if nulls else raw
+        problems: list[Problem] = []
+        pid = cleaned.get("id") if isinstance(cleaned, dict) else None
+        if isinstance(pid, str):
+            first = self._first_index.setdefault(pid, index)
+            if first != index:
+                problems.append(Problem(f"{path}.id", _patient_id_used_before(pid, first)))
+        patient: PatientIn | None = None
+        try:
+            patient = PatientIn.model_validate(cleaned)
+        except ValidationError as exc:
+            problems.extend(_problems_of(exc, ("patients", index)))
+        problems.extend(patient_problems(cleaned, path, today=self.today))
+        self.problems.extend(problems)
+        return None if problems else patient
+
+    def _check_head(self, head: dict[str, Any], streamed: bool) -> None:
+        unstorable = _unstorable(head)
+        if unstorable:
+            self.problems.extend(unstorable)
+            return
+        cleaned = _drop_nulls(head)
+        if streamed:
+            cleaned["patients"] = []
+        try:
+            Timeline.model_validate(cleaned)
+        except ValidationError as exc:
+            self.problems.extend(_problems_of(exc))
+        if not streamed:
+            self.problems.extend(document_problems(cleaned, today=self.today))
+
+    def _broken(self, exc: Exception) -> InvalidInput:
+        """The message the whole-document reader gives for this input."""
+        self.source.seek(0)
+        data = self.source.read()
+        try:
+            validate_timeline(parse_json(data, max_bytes=len(data) + 1), today=self.today)
+        except InvalidInput as whole:
+            return whole
+        except ValueError:  # e.g. an integer longer than Python converts
+            pass
+        return InvalidInput([Problem("", f"not valid JSON: {str(exc).splitlines()[0]}")])
+
+
+def stream_timeline(data: bytes, *, today: date, max_bytes: int) -> PatientStream:
+    """An uploaded document (already in memory, within `max_bytes`) read patient by patient."""
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            [Problem("", f"file is {len(data)} bytes; the limit is {max_bytes} bytes")]
+        )
+    return PatientStream(io.BytesIO(data), today=today)

@@ -328,6 +328,41 @@ class AlertKind(StrEnum):
     UNEXPECTED_REGROWTH = "unexpected_regrowth"
     RESORPTIVE_BONE_INVOLVEMENT = "resorptive_bone_involvement"
     FOLLOW_UP_OVERDUE = "follow_up_overdue"
+    NO_TREATMENT_RESPONSE = "no_treatment_response"
+    UNEXPLAINED_MASS = "unexplained_mass"
+    MODEL_CHANGED = "model_changed"
+
+
+class EventKind(StrEnum):
+    """What started a lesion (lesion `event_kind`, only together with `event_date`)."""
+
+    TRAUMA = "trauma"
+    SURGERY = "surgery"
+    ARTHROPLASTY = "arthroplasty"
+    NEUROLOGIC = "neurologic"
+    BURN = "burn"
+    INJECTION = "injection"
+
+
+class TreatmentKind(StrEnum):
+    """Declared in vocabulary order: export sorts treatments of one date, and evidence lists
+    the kinds of one date, in this order."""
+
+    LAVAGE = "lavage"
+    ESWT = "eswt"
+    INJECTION = "injection"
+    SURGERY = "surgery"
+    RADIOTHERAPY = "radiotherapy"
+    NSAID = "nsaid"
+
+
+class ResponseCategory(StrEnum):
+    """`stages[].response.category` (clinical-rules §7a)."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    STABLE = "stable"
+    PROGRESSION = "progression"
 
 
 class Severity(StrEnum):
@@ -400,8 +435,32 @@ LABELS.update(
         "ho_not_maturing": "HO not maturing",
         "ho_atypical": "HO atypical",
         "follow_up_overdue": "Follow-up overdue",
+        "no_treatment_response": "No response to treatment",
+        "unexplained_mass": "Unexplained soft-tissue mass",
+        "model_changed": "Stage model changed",
+        # response categories (clinical-rules §7a)
+        "complete": "Complete response",
+        "partial": "Partial response",
+        "progression": "Progression",
     }
 )
+# Codes shared by two lists (`injection`, `surgery`) get their label by list, not from LABELS.
+EVENT_KIND_LABELS: dict[EventKind, str] = {
+    EventKind.TRAUMA: "Trauma (contusion, fracture, muscle tear)",
+    EventKind.SURGERY: "Surgery other than arthroplasty",
+    EventKind.ARTHROPLASTY: "Joint arthroplasty",
+    EventKind.NEUROLOGIC: "Neurologic injury (spinal cord, brain)",
+    EventKind.BURN: "Burn",
+    EventKind.INJECTION: "Injection (corticosteroid, intramuscular)",
+}
+TREATMENT_KIND_LABELS: dict[TreatmentKind, str] = {
+    TreatmentKind.LAVAGE: "US-guided needling / lavage (barbotage)",
+    TreatmentKind.ESWT: "Extracorporeal shock-wave therapy",
+    TreatmentKind.INJECTION: "Corticosteroid injection",
+    TreatmentKind.SURGERY: "Surgical excision or arthroscopic removal",
+    TreatmentKind.RADIOTHERAPY: "Radiotherapy (HO prophylaxis)",
+    TreatmentKind.NSAID: "NSAID course (HO prophylaxis)",
+}
 LABELS.update({e.value: info.label for e, info in ENTITIES.items()})
 LABELS.update({r.value: r.value.replace("_", " ").capitalize() for r in Region})
 
@@ -426,6 +485,13 @@ REGION_SNOMED: dict[Region, str] = {
     Region.LOWER_LEG: "30021000",
     Region.ANKLE: "344001",
     Region.FOOT: "56459004",
+}
+
+
+# vocabulary.md "Laterality": midline has no SNOMED CT qualifier.
+LATERALITY_SNOMED: dict[Laterality, str] = {
+    Laterality.RIGHT: "24028007",
+    Laterality.LEFT: "7771000",
 }
 
 

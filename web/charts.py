@@ -29,7 +29,7 @@ from tracker.queries import PENDING, observation_stage, open_alerts_of
 from tracker.vocabulary import SEVERITY_RANK, Severity, Stage
 from tracker.vocabulary import label as code_label
 
-STYLE = "4"  # bump when the drawing changes, so caches and ETags move on
+STYLE = "5"  # bump when the drawing changes, so caches and ETags move on
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 STAGE_COLORS: dict[str, str] = {
@@ -48,8 +48,11 @@ STAGE_COLORS: dict[str, str] = {
     PENDING: "#f0f0f0",
 }
 SEVERITY_COLORS = {"urgent": "#b42318", "warning": "#c4650a", "info": "#2f6fbf"}
+TREATMENT_SHORT = {"lavage": "Lavage", "eswt": "ESWT", "injection": "Injection",
+                   "surgery": "Surgery", "radiotherapy": "Radiotherapy", "nsaid": "NSAID"}
 MODALITY_MARKERS = {"XR": "o", "CT": "s", "MR": "D", "US": "^"}
 INK = "#1f2933"
+TREATMENT_COLOR = "#6a4fb3"
 date2num = cast(Callable[[date], float], _date2num)
 
 
@@ -212,9 +215,11 @@ def _lesion_figure(lesion: Lesion, today: date) -> Figure:
                        edgecolor=SEVERITY_COLORS["warning"], linewidths=1.4, linestyle="--",
                        zorder=3)
     ax.set_ylim(0, top)
+    treated = _mark_treatments(ax, lesion, top)
     if dates:
-        ax.set_xlim(date2num(dates_shown[0] - pad / 2),
-                    date2num(max(dates[-1] + pad, min(today + pad / 2, dates[-1] + pad * 4))))
+        shown = sorted([*dates_shown, *(t.date for t in lesion.treatments)])
+        ax.set_xlim(date2num(shown[0] - pad / 2),
+                    date2num(max(shown[-1] + pad, min(today + pad / 2, shown[-1] + pad * 4))))
     ax.set_ylabel("Longest diameter (mm)", color=INK, fontsize=9)
     _dates_axis(ax)
     marks: list[Any] = []
@@ -233,11 +238,30 @@ def _lesion_figure(lesion: Lesion, today: date) -> Figure:
         handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none", markersize=11,
                               markeredgecolor=SEVERITY_COLORS["warning"],
                               label="Other modality than previous"))
+    if treated:
+        handles.append(Line2D([], [], color=TREATMENT_COLOR, ls="--", lw=1.2, marker="^",
+                              markersize=6, label="Treatment"))
     handles += [Patch(color=STAGE_COLORS.get(s, "#eeeeee"), label=label(s)) for s in stages_seen]
     handles += marks
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               fontsize=8)
     return fig
+
+
+def _mark_treatments(ax: Any, lesion: Lesion, top: float) -> bool:
+    """A dashed line per treatment date, a triangle on the time axis and the kinds above it
+    (several on one day share the line)."""
+    by_day: dict[date, list[str]] = {}
+    for t in lesion.treatments:
+        by_day.setdefault(t.date, []).append(t.kind)
+    for day, kinds in by_day.items():
+        x = date2num(day)
+        ax.axvline(x, color=TREATMENT_COLOR, ls="--", lw=1.2, zorder=1)
+        ax.scatter([x], [0], marker="^", s=70, color=TREATMENT_COLOR, zorder=5, clip_on=False)
+        ax.annotate(" + ".join(TREATMENT_SHORT.get(k, k) for k in kinds), (x, top),
+                    xytext=(3, -3), textcoords="offset points", ha="left", va="top",
+                    fontsize=7.5, color=TREATMENT_COLOR, rotation=90)
+    return bool(by_day)
 
 
 # --------------------------------------------------------------------------- patient timeline
@@ -265,6 +289,7 @@ def _timeline_figure(patient: Patient, today: date) -> Figure:
     _style(ax)
     ax.spines["left"].set_visible(False)
     all_dates = [o.date for le in lesions for o in le.observations]
+    all_dates += [t.date for le in lesions for t in le.treatments]
     all_dates += [le.next_follow_up for le in lesions if le.next_follow_up]
     all_dates += [today]
     first = min(all_dates)
@@ -273,6 +298,7 @@ def _timeline_figure(patient: Patient, today: date) -> Figure:
     stages_seen: dict[str, None] = {}
     severities: dict[str, None] = {}
     modalities: dict[str, None] = {}
+    treated = False
     for row, lesion in enumerate(lesions):
         y = len(lesions) - 1 - row
         current = lesion.assessment_current
@@ -292,6 +318,10 @@ def _timeline_figure(patient: Patient, today: date) -> Figure:
                            s=44, facecolor="white", edgecolor=INK, linewidths=1.3, zorder=4)
             else:
                 ax.scatter([date2num(o.date)], [y], marker="x", s=44, color=MUTED, zorder=4)
+        for t in lesion.treatments:
+            treated = True
+            ax.scatter([date2num(t.date)], [y - 0.36], marker="^", s=50, zorder=5,
+                       color=TREATMENT_COLOR)
         # most severe drawn last, so it is the marker on top when several share a date
         for alert in reversed(open_alerts_of(lesion)):
             severities[alert.severity] = None
@@ -318,6 +348,9 @@ def _timeline_figure(patient: Patient, today: date) -> Figure:
                 for m in modalities]
     handles += [Line2D([], [], marker="v", ls="", color=SEVERITY_COLORS.get(s, INK),
                        label=f"Alert: {s}") for s in severities]
+    if treated:
+        handles.append(Line2D([], [], marker="^", ls="", color=TREATMENT_COLOR,
+                              label="Treatment"))
     if any(le.next_follow_up for le in lesions):
         handles.append(Line2D([], [], marker="|", ls="", color=INK, markersize=10,
                               label="Next follow-up"))

@@ -8,11 +8,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from tracker.errors import CalcitrackError, Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tracker.db import UNAVAILABLE, unavailable_reason
+from tracker.errors import (
+    CalcitrackError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+)
 from web.db import close_session
 
 log = logging.getLogger(__name__)
@@ -28,6 +39,8 @@ def status_of(exc: CalcitrackError) -> int:
         return 409
     if isinstance(exc, Forbidden):
         return 403
+    if isinstance(exc, ServiceUnavailable):
+        return 503
     return 400
 
 
@@ -53,6 +66,19 @@ def _render(status: int, title: str, problems: list[Problem],
         return errors_json(problems, capped.total if capped else None), status
     return render_template("error.html", status=status, title=title, problems=problems,
                            note=capped.omitted_note if capped else None), status
+
+
+RETRY_AFTER_SECONDS = 30
+
+
+def _without_database() -> None:
+    """Error pages never read the database (it may be what failed): drop the request's
+    session and render as nobody signed in, so the page needs no user or alert counts."""
+    try:
+        close_session()
+    except Exception:  # a dead connection may fail to roll back: it is discarded anyway
+        log.debug("closing the failed session", exc_info=True)
+    g._login_user = AnonymousUserMixin()
 
 
 def init_app(app: Flask) -> None:
@@ -87,9 +113,28 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def _internal(exc: InternalServerError) -> ResponseT:
         log.exception("unhandled error", exc_info=exc.original_exception)
-        # A failed statement leaves the request's session unusable, and the page's banner
-        # reads through it: start the error page on a fresh session.
-        close_session()
+        _without_database()
         return _render(500, "Something went wrong",
                        [Problem("", "the server could not complete this request; reload the "
                                     "page to see what was saved")])
+
+    def _database_unavailable(exc: Exception) -> ResponseT:
+        """The database is down or dropped the connection: our own 503 page (or JSON),
+        nothing was changed, try again; the log gets the driver's one line, no parameters."""
+        log.error("database unavailable: %s", unavailable_reason(exc))
+        _without_database()
+        body, status = _render(503, "Service unavailable", [Problem(
+            "", "the database cannot be reached just now; nothing was changed. Try again in a "
+                "minute; if it lasts, tell the administrator.")])
+        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    for cls in UNAVAILABLE:
+        app.register_error_handler(cls, _database_unavailable)
+
+    @app.errorhandler(StaleDataError)
+    def _changed_meanwhile(_exc: StaleDataError) -> ResponseT:
+        """A row changed between reading and writing it (a writer without the row lock):
+        nothing was stored, and doing it again reads the new version."""
+        _without_database()
+        return _render(409, "Conflict", [Problem(
+            "", "a record changed while this request ran; nothing was stored: try again")])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
+from tracker.interop.viewer import check_template, images_url
 from tracker.vocabulary import AlertKind, Stage, label
 from web.clock import today
 
@@ -101,7 +103,28 @@ def percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.0f}%"
 
 
+def open_images(observation: Any) -> str | None:
+    """The observation's (row or JSON) "Open images" URL when VIEWER_URL_TEMPLATE is set."""
+    def field(name: str) -> Any:
+        if isinstance(observation, dict):
+            return observation.get(name)
+        return getattr(observation, name, None)
+
+    return images_url(current_app.config.get("VIEWER_URL_TEMPLATE"), field("study_uid"),
+                      field("accession"))
+
+
+def signed_pct(value: float | None) -> str:
+    """A percentage change as the engine rounded it, with its sign: '+12.5%', '-40.0%', '0.0%'."""
+    if value is None:
+        return ""
+    return f"{value:+.1f}%" if value != 0 else "0.0%"
+
+
 def init_app(app: Flask) -> None:
+    if app.config.get("VIEWER_URL_TEMPLATE"):
+        check_template(app.config["VIEWER_URL_TEMPLATE"])
+    app.add_template_filter(open_images, "images_url")
     app.add_template_filter(code_label, "label")
     app.add_template_filter(sizes, "sizes")
     app.add_template_filter(evidence, "evidence")
@@ -109,4 +132,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(day, "day")
     app.add_template_filter(ago, "ago")
     app.add_template_filter(percent, "percent")
+    app.add_template_filter(signed_pct, "signed_pct")
     app.add_template_test(is_past, "past")

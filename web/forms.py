@@ -1,5 +1,6 @@
 """HTML forms to the spec's JSON shape and back, so forms validate with `validate_observation`
-exactly like the API and `tracker import`, and each problem lands next to its field."""
+and `validate_treatment` exactly like the API and `tracker import`, and each problem lands next
+to its field."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from tracker.errors import InvalidInput, Problem
-from tracker.models import Observation
+from tracker.models import Observation, Treatment
 
 OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
-                      "pattern", "features", "pain", "note", "reason")
+                      "pattern", "features", "pain", "study_uid", "accession", "note", "reason")
+TREATMENT_FIELDS = ("date", "kind", "note")
 
 
 # What the form offers first for a lesion's compartment; the rest go under "more". A choice of
@@ -72,7 +74,8 @@ def _whole(text: str) -> Any:
 def observation_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
     """The posted form as a lesion-timeline/1 observation; blank fields are absent."""
     raw: dict[str, Any] = {}
-    for key in ("date", "modality", "density", "margin", "texture", "pattern", "note"):
+    for key in ("date", "modality", "density", "margin", "texture", "pattern", "study_uid",
+                "accession", "note"):
         value = form.get(key, "")
         if key != "note":
             value = value.strip()
@@ -106,8 +109,28 @@ def form_from_observation(obs: Observation) -> dict[str, Any]:
         "pattern": obs.pattern or "",
         "features": obs.features,
         "pain": "" if obs.pain is None else str(obs.pain),
+        "study_uid": obs.study_uid or "",
+        "accession": obs.accession or "",
         "note": obs.note or "",
     }
+
+
+def treatment_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The posted form as a lesion-timeline/1 treatment; blank fields are absent."""
+    raw: dict[str, Any] = {}
+    for key in TREATMENT_FIELDS:
+        value = form.get(key, "")
+        if value.strip():
+            raw[key] = value if key == "note" else value.strip()
+    return raw
+
+
+def form_from_treatment(row: Treatment) -> dict[str, Any]:
+    return {"date": row.date.isoformat(), "kind": row.kind, "note": row.note or ""}
+
+
+def treatment_form_values(form: MultiDict[str, str]) -> dict[str, Any]:
+    return {k: form.get(k, "") for k in TREATMENT_FIELDS}
 
 
 def form_values(form: MultiDict[str, str]) -> dict[str, Any]:

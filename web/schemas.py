@@ -82,8 +82,19 @@ class SiteOut(_Out):
     laterality: str
 
 
+class ResponseOut(_Out):
+    baseline: str = Field(description="date of the last visible observation on or before the "
+                                      "treatment")
+    change_pct: float = Field(description="longest diameter vs the baseline, %")
+    nadir_change_pct: float = Field(description="longest diameter vs the smallest since the "
+                                                "baseline, %")
+    category: str = Field(description="complete, partial, stable or progression")
+
+
 class ObservationOut(_Out):
     id: int
+    version: int = Field(description="grows with every change; the ETag of "
+                                     "GET /observations/{id}, sent back as If-Match")
     date: str
     modality: str
     visible: bool = True
@@ -94,11 +105,25 @@ class ObservationOut(_Out):
     pattern: str | None = None
     features: list[str] | None = None
     pain: int | None = None
+    study_uid: str | None = Field(default=None, description="DICOM StudyInstanceUID")
+    accession: str | None = Field(default=None, description="accession number of that study")
     note: str | None = None
     stage: str = Field(description="the assessed stage, or 'pending' until assessed")
     confidence: float | None = None
     evidence: list[str] | None = None
     classifications: dict[str, str] | None = None
+    images_url: str | None = Field(None, description="viewer link, when VIEWER_URL_TEMPLATE is"
+                                   " set and the study is known")
+    response: ResponseOut | None = Field(
+        default=None, description="response to the latest earlier treatment (clinical-rules "
+                                  "§7a); null without one or while pending")
+
+
+class TreatmentOut(_Out):
+    id: int
+    date: str
+    kind: str = Field(description="lavage, eswt, injection, surgery, radiotherapy or nsaid")
+    note: str | None = None
 
 
 class AssessmentOut(_Out):
@@ -109,6 +134,8 @@ class AssessmentOut(_Out):
     suggested_entities: list[dict[str, Any]] = []
     next_follow_up: str | None = None
     engine_version: str | None = None
+    rules_revision: int | None = Field(default=None,
+                                       description="revision of the clinical rules applied")
     assessed_at: str | None = None
 
 
@@ -126,6 +153,8 @@ class LesionOut(_Out):
     site: SiteOut
     entity: str | None = None
     event_date: str | None = None
+    event_kind: str | None = Field(default=None, description="what happened on event_date")
+    treatments: list[TreatmentOut] = []
     assessment: AssessmentOut
     observations: list[ObservationOut]
     transitions: list[TransitionOut]
@@ -244,3 +273,15 @@ class SplitIn(_In):
                                     description="Row ids of the observations to move")
     new_lesion: str = Field(description="Id of the new lesion (same rule as lesion ids)")
     reason: str = Field(min_length=1, max_length=500)
+
+
+class StaleErrors(_Out):
+    errors: list[ErrorItem]
+    current: ObservationOut | None = Field(
+        None, description="the observation as it is now (its ETag is in the response header)")
+
+
+class ETagHeader(BaseModel):
+    """The observation's version, to send back as If-Match."""
+
+    ETag: str = Field(description='the version, e.g. "3"')

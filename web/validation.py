@@ -26,17 +26,19 @@ from pydantic import BaseModel
 from tracker.timeline import (
     ObservationIn,
     Timeline,
+    TreatmentIn,
     parse_json,
+    stream_timeline,
     validate_model,
     validate_observation,
-    validate_timeline,
+    validate_treatment,
 )
 from web.clock import today
 
 # Models whose validation needs more than the model: the format's cross-field rules and today.
 FULL_VALIDATION: dict[type[BaseModel], Callable[[Any], BaseModel]] = {
     ObservationIn: lambda raw: validate_observation(raw, today=today()),
-    Timeline: lambda raw: validate_timeline(raw, today=today()),
+    TreatmentIn: lambda raw: validate_treatment(raw, today=today()),
 }
 
 
@@ -52,6 +54,12 @@ class ProductRulesAdapter(PydanticAdapter):
 
     def validate_input(self, request: Request, location: str, **kwargs: Any) -> BaseModel:
         model: type[BaseModel] = self.model_class
+        if location == "json" and model is Timeline:
+            # A timeline may be large: read patient by patient (`tracker import`'s reader);
+            # the view imports the stream, validated as it goes, all or nothing.
+            limit = int(current_app.config["MAX_TIMELINE_BYTES"])
+            return stream_timeline(request.get_data(), today=today(),  # type: ignore[return-value]
+                                   max_bytes=limit)
         if location == "json":
             raw = json_body(request)
             full = FULL_VALIDATION.get(model)

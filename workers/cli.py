@@ -5,12 +5,20 @@ command that renders pages (`tracker report`), whose web import happens only whe
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 import click
 
 from tracker.cli import main as tracker_main
 from tracker.cli import parse_as_of, reports_errors, session, write_output
-from workers.dispatch import request_assessment
+
+
+def send(lesion_ids: Sequence[int]) -> int:
+    """The one sender, imported when a command has something to queue: most commands never
+    do, and they should not pay for loading Celery."""
+    from workers.dispatch import request_assessment
+
+    return request_assessment(lesion_ids)
 
 
 @tracker_main.command("report")
@@ -34,4 +42,4 @@ def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
 
 
 def main() -> None:
-    tracker_main(obj=request_assessment)
+    tracker_main(obj=send)

@@ -1,24 +1,33 @@
 """The one sender of assessment tasks, called after a commit by the web layer, the `tracker`
-command and the sweep.
+command, the sweep and the daily scan's fan-out.
 
 Runs in the caller's process (web request, CLI), so it must never hang it: connections time out
 in about two seconds and publishing is not retried. Sending is best effort by design: the lesion
 was already marked in the committed transaction (`Lesion.assessment_due_at`), so if the broker
 is down the periodic sweep sends it later. Nothing accepted is lost.
+
+One task carries a batch of up to ASSESS_BATCH_SIZE (200) lesion ids: an import of 10,000
+lesions is 50 messages, not 10,000. Once the broker has them, the lesions are stamped
+`dispatched_at`, so the sweep does not re-send a task that is merely waiting in a backlog.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import date
 from functools import lru_cache
 
 from celery import Celery
 from kombu import Producer
+from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import from_env
+from tracker.db import session_scope
+from tracker.errors import assessment_deferred
+from tracker.services.assessment import batches, mark_dispatched
 from workers.app import make_celery, queue_name
-from workers.names import ASSESS_LESION
+from workers.names import ASSESS_LESIONS
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +39,40 @@ def _app(broker_url: str, queue: str) -> Celery:
     return make_celery(from_env())
 
 
-def send_assessments(lesion_ids: Sequence[int]) -> int:
-    """Send `calcitrack.assess_lesion` for each lesion; returns how many were sent. Raises
-    when the broker cannot be reached."""
+def send_assessments(
+    lesion_ids: Sequence[int], as_of: date | None = None, batch_size: int | None = None
+) -> int:
+    """Send `calcitrack.assess_lesions` per batch of distinct ids; returns how many lesions
+    were sent. `as_of` pins the date (the daily scan); by default the worker uses its today.
+    Raises when the broker cannot be reached."""
     if not lesion_ids:
         return 0
     settings = from_env()
     app = _app(settings.broker_url, queue_name())
+    parts = batches([int(i) for i in lesion_ids], batch_size or settings.assess_batch_size)
+    kwargs = {} if as_of is None else {"as_of": as_of.isoformat()}
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         producer = Producer(conn)
-        for lesion_id in lesion_ids:
-            app.send_task(ASSESS_LESION, args=[int(lesion_id)], producer=producer, retry=False)
-    return len(lesion_ids)
+        for part in parts:
+            app.send_task(ASSESS_LESIONS, args=[part], kwargs=kwargs, producer=producer,
+                          retry=False)
+    sent = [i for part in parts for i in part]
+    try:
+        with session_scope(settings.database_url) as session:
+            mark_dispatched(session, sent)
+    except SQLAlchemyError:  # only costs a harmless early re-send by the sweep
+        log.warning("could not stamp %d dispatched lesion(s)", len(sent), exc_info=True)
+    return len(sent)
 
 
 def request_assessment(lesion_ids: Sequence[int]) -> int:
-    """Queue an assessment per lesion after a commit; returns how many were handed to the
+    """Queue the assessment of lesions after a commit; returns how many were handed to the
     broker (0 when it is down: the outbox mark lets the sweep send them later)."""
     try:
         return send_assessments(lesion_ids)
-    except Exception:  # the outbox mark covers us; say so and go on
-        log.warning("could not queue assessment of %d lesion(s); the sweep will",
-                    len(lesion_ids), exc_info=True)
+    except Exception as exc:  # the outbox mark covers us: one line, no traceback
+        # INFO: the caller tells the person (`tracker`'s note, the web page) in its own words.
+        log.info("%s (%s)", assessment_deferred(len(lesion_ids)), type(exc).__name__)
+        log.debug("sending failed", exc_info=True)
         return 0

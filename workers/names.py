@@ -8,3 +8,5 @@ SWEEP_PENDING = "calcitrack.sweep_pending"
 REASSESS_STALE = "calcitrack.reassess_stale"
 SEND_DIGEST = "calcitrack.send_digest"
 POST_WEBHOOK = "calcitrack.post_webhook"
+ASSESS_LESIONS = "calcitrack.assess_lesions"  # a batch of lesion ids: what senders send
+NOOP = "calcitrack.noop"

@@ -6,8 +6,8 @@ Create Date: 2026-11-25 15:40:00
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -16,8 +16,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # recheck_on: the daily scan's due index; dispatched_at: the sweep's "sent, still queued".
+    with op.batch_alter_table("lesions") as batch:
+        batch.add_column(sa.Column("recheck_on", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True))
+        batch.create_index("ix_lesions_recheck_on", ["recheck_on"])
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("lesions") as batch:
+        batch.drop_index("ix_lesions_recheck_on")
+        batch.drop_column("dispatched_at")
+        batch.drop_column("recheck_on")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.browser.test_pages import page, server, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.conftest import shot, sign_in
 from tracker.db import session_factory
 from tracker.models import Alert, AuditEvent, Lesion
 

@@ -131,18 +131,23 @@ def test_reimport_changes_nothing_and_update_is_audited(
     assert events[0].actor == "cli"
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_PATHS))
 def test_bad_input_is_rejected_with_its_path_and_writes_nothing(
-    run: Any, name: str, database_url: str, tmp_path: Path
+    run: Any, database_url: str, tmp_path: Path
 ) -> None:
-    # Something already stored, so "writes nothing" is checked against a non-empty database.
-    seed = demo_patients(2)
-    assert run("import", write(tmp_path, seed, "seed.json")).exit_code == 0
+    """Every file of tests/bad_inputs, against one database that already holds something (so
+    "writes nothing" is checked against a non-empty one); every case failing is listed."""
+    assert run("import", write(tmp_path, demo_patients(2), "seed.json")).exit_code == 0
     before = row_counts(database_url)
-    res = run("import", str(BAD / name))
-    assert res.exit_code == 2, res.output
-    assert EXPECTED_PATHS[name] in res.stderr, res.stderr
-    assert row_counts(database_url) == before
+    failures = []
+    for name, path in sorted(EXPECTED_PATHS.items()):
+        res = run("import", str(BAD / name))
+        if res.exit_code != 2 or path not in res.stderr:
+            failures.append(f"{name}: exit {res.exit_code}, expected {path!r} in {res.stderr!r}")
+        if row_counts(database_url) != before:
+            failures.append(f"{name}: wrote rows")
+            before = row_counts(database_url)
+    assert not failures, "\n".join(failures)
+    assert len(EXPECTED_PATHS) == len(list(BAD.glob("*.json"))) - 1  # every file has its path
 
 
 def test_every_problem_is_reported_at_once(run: Any, tmp_path: Path) -> None:
@@ -243,3 +248,97 @@ def test_export_to_a_folder_that_does_not_exist_says_so(run: Any, tmp_path: Path
     res = run("export", "-o", str(target))
     assert res.exit_code == 2
     assert f"{target}: cannot be written: No such file or directory" in res.stderr
+
+
+def _revision_2_patient() -> dict[str, Any]:
+    """Every field of the format's second revision, in the order and form export writes."""
+    return {
+        "id": "P-R2", "birth_year": 1961, "sex": "F",
+        "lesions": [
+            {"id": "L1",
+             "site": {"compartment": "tendon", "region": "shoulder",
+                      "structure": "supraspinatus", "laterality": "right"},
+             "entity": "hadd",
+             "treatments": [
+                 {"date": "2024-01-22", "kind": "lavage", "note": "US-guided, two needles"},
+                 {"date": "2024-01-22", "kind": "nsaid"},
+                 {"date": "2024-03-05", "kind": "eswt"}],
+             "observations": [
+                 {"date": "2024-01-10", "modality": "XR", "size_mm": [14.0, 8.0],
+                  "density": "dense", "margin": "well_defined", "pain": 3,
+                  "study_uid": "1.2.840.113619.2.55.3", "accession": "ACC-0001",
+                  "note": "baseline"},
+                 {"date": "2024-04-02", "modality": "US", "size_mm": [9.5]}]},
+            {"id": "L2",
+             "site": {"compartment": "soft_tissue", "region": "thigh", "laterality": "left"},
+             "entity": "ho", "event_date": "2023-06-01", "event_kind": "trauma",
+             "observations": [
+                 {"date": "2023-08-01", "modality": "XR", "size_mm": [30.0],
+                  "density": "faint", "margin": "ill_defined"}]},
+        ],
+    }
+
+
+def test_revision_2_fields_round_trip_byte_for_byte(run: Any, tmp_path: Path) -> None:
+    doc = {"format": "lesion-timeline/1", "patients": [_revision_2_patient()]}
+    source = tmp_path / "r2.json"
+    source.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run("import", str(source)).exit_code == 0
+    out = tmp_path / "export.json"
+    assert run("export", "-o", str(out)).exit_code == 0
+    assert out.read_bytes() == source.read_bytes()
+    again = run("import", str(out))
+    assert json.loads(again.output)["observations_unchanged"] == 3
+
+
+def test_treatments_are_exported_by_date_then_kind_and_changes_are_audited(
+    run: Any, tmp_path: Path, database_url: str
+) -> None:
+    patient = _revision_2_patient()
+    treatments = patient["lesions"][0]["treatments"]
+    patient["lesions"][0]["treatments"] = [treatments[2], treatments[1], treatments[0]]
+    doc = {"format": "lesion-timeline/1", "patients": [patient]}
+    assert run("import", write(tmp_path, doc)).exit_code == 0
+    exported = json.loads(run("export").output)
+    assert exported["patients"][0]["lesions"][0]["treatments"] == treatments
+    assert "treatments" not in exported["patients"][0]["lesions"][1]
+
+    with _session(database_url) as s:
+        lesion = s.scalars(select(models.Lesion).where(models.Lesion.external_id == "L1")).one()
+        version = lesion.data_version
+    changed = json.loads(json.dumps(doc))
+    changed["patients"][0]["lesions"][0]["treatments"][0]["note"] = "second session"
+    changed["patients"][0]["lesions"][0]["treatments"].append(
+        {"date": "2024-04-02", "kind": "injection"})
+    res = run("import", write(tmp_path, changed, "changed.json"))
+    assert res.exit_code == 0, res.output
+    with _session(database_url) as s:
+        events = s.scalars(select(models.AuditEvent).where(
+            models.AuditEvent.target_type == "treatment").order_by(models.AuditEvent.id)).all()
+        lesion = s.scalars(select(models.Lesion).where(models.Lesion.external_id == "L1")).one()
+    updates = [e for e in events if e.action == "treatment.update"]
+    assert len(updates) == 1
+    assert updates[0].before == {"date": "2024-03-05", "kind": "eswt"}
+    assert updates[0].after == {"date": "2024-03-05", "kind": "eswt", "note": "second session"}
+    assert [e.after for e in events if e.action == "treatment.import"][-1] == {
+        "date": "2024-04-02", "kind": "injection"}
+    assert lesion.data_version == version + 1 and lesion.assessment_due_at is not None
+
+
+def test_a_new_birth_year_after_a_stored_treatment_is_refused(
+    run: Any, tmp_path: Path, database_url: str
+) -> None:
+    patient = _revision_2_patient()
+    patient["lesions"] = patient["lesions"][:1]
+    patient["lesions"][0]["observations"] = patient["lesions"][0]["observations"][1:]
+    patient["lesions"][0]["treatments"][0]["date"] = "2023-12-20"
+    assert run("import", write(tmp_path, {"format": "lesion-timeline/1",
+                                          "patients": [patient]})).exit_code == 0
+    before = row_counts(database_url)
+    later = {"format": "lesion-timeline/1",
+             "patients": [{"id": "P-R2", "birth_year": 2024, "lesions": []}]}
+    res = run("import", write(tmp_path, later, "later.json"))
+    assert res.exit_code == 2
+    assert ("patients[0].birth_year: 2024 is after the stored treatment of 2023-12-20"
+            " (lesion L1)") in res.stderr, res.stderr
+    assert row_counts(database_url) == before

@@ -9,18 +9,20 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from tracker.engine import AlertCall, Finding, LesionAssessment, LesionFacts, infer
+from tracker.engine import AlertCall, Finding, LesionAssessment, LesionFacts, Treatment, infer
 from tracker.vocabulary import (
     ENTITIES,
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Margin,
     Modality,
     Pattern,
     Region,
     Texture,
+    TreatmentKind,
 )
 
 
@@ -86,6 +88,10 @@ def not_seen(day: str, modality: Modality = Modality.XR, *features: Feature) -> 
     return Finding(date=D(day), modality=modality, visible=False, features=features)
 
 
+def treated(day: str, kind: TreatmentKind) -> Treatment:
+    return Treatment(date=D(day), kind=kind)
+
+
 DEFAULT_REGION = {
     Compartment.TENDON: Region.SHOULDER,
     Compartment.ARTICULAR: Region.HIP,
@@ -101,6 +107,8 @@ def lesion(
     compartment: Compartment | None = None,
     region: Region | None = None,
     event: str | None = None,
+    event_kind: EventKind | None = None,
+    treatments: tuple[Treatment, ...] = (),
 ) -> LesionFacts:
     if compartment is None:
         assert entity is not None, "an undiagnosed lesion needs its compartment"
@@ -111,6 +119,8 @@ def lesion(
         entity=entity,
         event_date=None if event is None else D(event),
         findings=findings,
+        event_kind=event_kind,
+        treatments=treatments,
     )
 
 
@@ -121,8 +131,18 @@ def assess(
     compartment: Compartment | None = None,
     region: Region | None = None,
     event: str | None = None,
+    event_kind: EventKind | None = None,
+    treatments: tuple[Treatment, ...] = (),
 ) -> LesionAssessment:
-    facts = lesion(entity, *findings, compartment=compartment, region=region, event=event)
+    facts = lesion(
+        entity,
+        *findings,
+        compartment=compartment,
+        region=region,
+        event=event,
+        event_kind=event_kind,
+        treatments=treatments,
+    )
     return infer(facts, D(as_of))
 
 

@@ -53,7 +53,8 @@ def test_lysis_reported_on_an_mr_that_misses_the_tophus_does_not_fire_rapid_prog
 
 
 def test_carried_mr_does_not_refresh_the_reason_of_an_open_rapid_progression() -> None:
-    """CPPD doubles in 10 days on CT; the MR a month later (lysis noted) changes nothing."""
+    """CPPD doubles in 10 days on CT; the MR a month later (lysis noted) refreshes nothing, but
+    it is imaging after `since` (9a.27): the reason gains §5's suffix and the cap is 3 months."""
     a = assess(
         Entity.DISC_CPPD,
         xr("2024-01-16", 10, DWHN),
@@ -63,7 +64,11 @@ def test_carried_mr_does_not_refresh_the_reason_of_an_open_rapid_progression() -
     )
     rapid = alert(a, "rapid_progression")
     assert rapid.since == D("2024-01-26")
-    assert rapid.reason == "size +105% (10.0→20.5 mm) within 10 days"
+    assert rapid.reason == (
+        "size +105% (10.0→20.5 mm) within 10 days; "
+        "confirmed on re-imaging: cross-sectional imaging or biopsy advised"
+    )
+    assert a.next_follow_up == D("2024-05-25")  # add_months(MR date, 3), not 1
 
 
 def test_lysis_on_a_radiograph_that_no_longer_shows_the_deposit_fires_and_holds() -> None:
@@ -107,16 +112,18 @@ def test_slow_shrinkage_is_read_from_the_run_peak() -> None:
     )
 
 
-def test_recurrence_after_resolution_is_formative_even_with_resorptive_morphology() -> None:
+def test_h4_recurrence_after_confirmed_resolution_is_formative_with_resorptive_morphology() -> None:
     a = assess(
         HADD,
         xr("2024-01-10", 10),
         not_seen("2024-03-10"),
+        not_seen("2024-04-10"),  # H2c: confirmed 31 days later
         xr("2024-05-10", 4, MIHC),
         as_of="2024-05-10",
     )
-    assert stages(a) == ["formative", "resolved", "formative"]  # H4 before H5
-    assert confidences(a)[2] == 0.6
+    assert stages(a) == ["formative", "resolved", "resolved", "formative"]  # H4 before H5
+    assert [s.rule for s in a.stages] == ["H9", "H2b", "H2c", "H4"]
+    assert confidences(a)[2:] == [0.9, 0.6]
     assert alert(a, "unexpected_regrowth").reason == "deposit regrew after resolved (10.0→4.0 mm)"
 
 
@@ -171,7 +178,8 @@ def test_carried_stage_of_a_persistent_entity_bottoms_out_at_five_percent() -> N
         as_of="2024-01-01",
     )
     assert stages(a) == ["stable", "resolved", "resolved"]
-    assert confidences(a) == [0.4, 0.65, 0.05]  # 0.20 - 0.15 course mismatch, clamped
+    # G2b 0.50 - 0.15 course mismatch; G1 0.20 - 0.15, clamped at 0.05
+    assert confidences(a) == [0.4, 0.35, 0.05]
 
 
 def test_rapid_progression_window_is_three_calendar_months_inclusive() -> None:
@@ -200,9 +208,9 @@ def test_follow_up_from_a_month_end_is_clamped_and_overdue_the_day_after() -> No
 # §6 ties follow the compartment's suggestion order
 
 
-def test_soft_tissue_tie_goes_to_the_entity_listed_first_in_the_vocabulary() -> None:
+def test_soft_tissue_tie_goes_to_the_entity_first_in_the_compartment_order() -> None:
     """Faint cloudy thigh calcification, no trauma known: HO's prior (0.40) ties metabolic
-    calcinosis (0.20 + cloud 0.20); the entity table lists metabolic calcinosis first."""
+    calcinosis (0.20 + cloud 0.20); §6 (revision 2): the compartment's order lists HO first."""
     a = assess(
         None,
         xr("2024-01-01", 8, FIHC),
@@ -211,13 +219,14 @@ def test_soft_tissue_tie_goes_to_the_entity_listed_first_in_the_vocabulary() -> 
         as_of="2024-01-01",
     )
     top = [(s.entity.value, s.score) for s in a.suggestions[:2]]
-    assert top == [("metabolic_calcinosis", 0.4), ("ho", 0.4)]
-    assert a.entity_source == "suggested" and stages(a) == ["stable"]
+    assert top == [("ho", 0.4), ("metabolic_calcinosis", 0.4)]
+    assert a.entity_source == "suggested" and stages(a) == ["ho_early"]
 
 
-def test_linear_vascular_calcification_ranks_arterial_before_phlebolith() -> None:
+def test_linear_vascular_tie_ranks_phlebolith_before_medial_calcification() -> None:
     """Linear calcification along a forearm vessel, texture not recorded: phlebolith's prior
-    (0.40) ties medial calcification (0.10 + linear 0.30); both arterial forms come first."""
+    (0.40) ties medial calcification (0.10 + linear 0.30); phlebolith is first in the
+    vascular compartment's suggestion order."""
     a = assess(
         None,
         xr("2024-01-01", 30, Morph(Density.DENSE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
@@ -226,4 +235,4 @@ def test_linear_vascular_calcification_ranks_arterial_before_phlebolith() -> Non
         as_of="2024-01-01",
     )
     top = [(s.entity.value, s.score) for s in a.suggestions]
-    assert top == [("arterial_intimal", 0.5), ("arterial_medial", 0.4), ("phlebolith", 0.4)]
+    assert top == [("arterial_intimal", 0.5), ("phlebolith", 0.4), ("arterial_medial", 0.4)]

@@ -1,9 +1,13 @@
-"""Properties that hold for every valid timeline (hypothesis, kept small so the suite is fast)."""
+"""Properties that hold for every valid timeline (hypothesis, kept small so the suite is fast).
+
+Revision 2: only observations and treatments dated on or before `as_of` count (§0).
+"""
 
 from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from itertools import pairwise
 
@@ -14,25 +18,31 @@ from tracker.engine import (
     Finding,
     LesionAssessment,
     LesionFacts,
+    Treatment,
     assessment_to_json,
     infer,
 )
 from tracker.vocabulary import (
+    ENTITIES,
     SEVERITY_RANK,
     STAGES_OF,
     AlertKind,
     Compartment,
     Density,
     Entity,
+    EventKind,
     Feature,
     Margin,
     Modality,
     Pattern,
     Region,
     Texture,
+    TreatmentKind,
 )
 
-EXAMPLES = settings(max_examples=200, deadline=None)
+from .builders import DEFAULT_REGION
+
+EXAMPLES = settings(max_examples=120, deadline=None)
 FIRST_DAY, LAST_DAY = date(2018, 1, 1), date(2026, 6, 30)
 
 sizes_mm = st.lists(st.integers(1, 5000).map(lambda x: x / 10), min_size=1, max_size=3).map(
@@ -50,8 +60,8 @@ def findings_on(draw: st.DrawFn, day: date) -> Finding:
         date=day,
         modality=modality,
         size_mm=draw(sizes_mm),
-        density=draw(st.sampled_from(list(Density))),
-        margin=draw(st.sampled_from(list(Margin))),
+        density=draw(st.none() | st.sampled_from(list(Density))),  # None: not assessed (9a.3)
+        margin=draw(st.none() | st.sampled_from(list(Margin))),
         texture=draw(st.none() | st.sampled_from(list(Texture))),
         pattern=draw(st.none() | st.sampled_from(list(Pattern))),
         features=draw(feature_sets),
@@ -60,16 +70,31 @@ def findings_on(draw: st.DrawFn, day: date) -> Finding:
 
 
 @st.composite
+def treatments_between(draw: st.DrawFn, first: date, last: date) -> tuple[Treatment, ...]:
+    pairs = draw(
+        st.lists(
+            st.tuples(st.dates(first, last), st.sampled_from(list(TreatmentKind))),
+            unique=True,
+            max_size=3,
+        )
+    )
+    return tuple(Treatment(day, kind) for day, kind in pairs)
+
+
+@st.composite
 def lesions(draw: st.DrawFn) -> LesionFacts:
     days = draw(st.lists(st.dates(FIRST_DAY, LAST_DAY), min_size=1, max_size=9, unique=True))
     findings = tuple(draw(findings_on(d)) for d in days)
     event = draw(st.none() | st.integers(0, 400).map(lambda k: min(days) - timedelta(days=k)))
+    kind = None if event is None else draw(st.none() | st.sampled_from(list(EventKind)))
     return LesionFacts(
         compartment=draw(st.sampled_from(list(Compartment))),
         region=draw(st.sampled_from(list(Region))),
         entity=draw(st.none() | st.sampled_from(list(Entity))),
         event_date=event,
         findings=findings,
+        event_kind=kind,
+        treatments=draw(treatments_between(event or min(days), LAST_DAY)),
     )
 
 
@@ -82,11 +107,12 @@ def as_json(a: LesionAssessment) -> str:
 
 @EXAMPLES
 @given(lesions(), as_of_days)
-def test_one_stage_per_observation_in_date_order_and_well_formed(
+def test_one_stage_per_observation_up_to_as_of_in_date_order_and_well_formed(
     lesion: LesionFacts, as_of: date
 ) -> None:
     a = infer(lesion, as_of)
-    assert [s.date for s in a.stages] == sorted(f.date for f in lesion.findings)
+    known = sorted(f.date for f in lesion.findings if f.date <= as_of)
+    assert [s.date for s in a.stages] == known
     assert all(s.stage in STAGES_OF[a.family] for s in a.stages)
     assert all(0.05 <= s.confidence <= 0.95 for s in a.stages)
     changes = [(p.stage, s.stage) for p, s in pairwise(a.stages) if p.stage is not s.stage]
@@ -94,24 +120,42 @@ def test_one_stage_per_observation_in_date_order_and_well_formed(
     ranks = [(SEVERITY_RANK[x.severity], x.since, x.rule) for x in a.alerts]
     assert ranks == sorted(ranks)
     assert len({x.kind for x in a.alerts}) == len(a.alerts)
-    known = [f.date for f in lesion.findings if f.date <= as_of]
     assert all(x.since <= as_of for x in a.alerts)
     if a.next_follow_up is not None:
         assert known and a.next_follow_up > max(known)
     if not known:
-        assert a.alerts == () and a.next_follow_up is None
+        assert a.alerts == () and a.next_follow_up is None and a.transitions == ()
     assert 1 <= len(a.suggestions) <= 3
     json.dumps(assessment_to_json(a))
 
 
 @EXAMPLES
+@given(lesions(), as_of_days, st.data())
+def test_adding_an_observation_or_treatment_after_as_of_changes_nothing(
+    lesion: LesionFacts, as_of: date, data: st.DataObject
+) -> None:
+    """§0: a report for a past date is what the engine would have said then."""
+    taken = {f.date for f in lesion.findings}
+    later = data.draw(
+        st.dates(as_of + timedelta(days=1), as_of + timedelta(days=800)).filter(
+            lambda d: d not in taken
+        )
+    )
+    more_findings = (*lesion.findings, data.draw(findings_on(later)))
+    treatment_day = data.draw(st.dates(as_of + timedelta(days=1), as_of + timedelta(days=800)))
+    kind = data.draw(st.sampled_from(list(TreatmentKind)))
+    more_treatments = tuple({*lesion.treatments, Treatment(treatment_day, kind)})
+    extended = replace(lesion, findings=more_findings, treatments=more_treatments)
+    assert as_json(infer(extended, as_of)) == as_json(infer(lesion, as_of))
+
+
+@EXAMPLES
 @given(lesions(), as_of_days, st.randoms(use_true_random=False))
 def test_input_order_does_not_matter(lesion: LesionFacts, as_of: date, rnd: random.Random) -> None:
-    shuffled = list(lesion.findings)
-    rnd.shuffle(shuffled)
-    other = LesionFacts(
-        lesion.compartment, lesion.region, lesion.entity, lesion.event_date, tuple(shuffled)
-    )
+    findings, treatments = list(lesion.findings), list(lesion.treatments)
+    rnd.shuffle(findings)
+    rnd.shuffle(treatments)
+    other = replace(lesion, findings=tuple(findings), treatments=tuple(treatments))
     assert as_json(infer(lesion, as_of)) == as_json(infer(other, as_of))
 
 
@@ -123,13 +167,35 @@ def test_output_is_deterministic(lesion: LesionFacts, as_of: date) -> None:
 
 
 @EXAMPLES
+@given(lesions(), as_of_days)
+def test_response_is_null_before_any_treatment_and_well_formed_after(
+    lesion: LesionFacts, as_of: date
+) -> None:
+    """§7a: a treatment dated on an observation's date counts as after it."""
+    a = infer(lesion, as_of)
+    first_treatment = min((t.date for t in lesion.treatments if t.date <= as_of), default=None)
+    findings = {f.date: f for f in lesion.findings}
+    for s in a.stages:
+        if first_treatment is None or s.date <= first_treatment:
+            assert s.response is None
+        if s.response is None:
+            continue
+        assert s.response.baseline < s.date
+        assert findings[s.response.baseline].modality is findings[s.date].modality
+        assert s.response.change_pct >= -100.0
+        if s.response.category.value == "complete":
+            assert not findings[s.date].visible
+
+
+@EXAMPLES
 @given(lesions(), st.integers(0, 2000))
 def test_later_as_of_never_reopens_a_cleared_alert_without_a_new_observation(
     lesion: LesionFacts, offset_days: int
 ) -> None:
-    """Between observations only follow_up_overdue may appear; nothing else opens or closes."""
+    """Between observations and treatments only follow_up_overdue may appear."""
     dates = sorted(f.date for f in lesion.findings)
-    checkpoints = sorted({*dates, *(d + timedelta(days=1) for d in dates)})
+    events = sorted({*dates, *(t.date for t in lesion.treatments)})
+    checkpoints = sorted({*events, *(d + timedelta(days=1) for d in events)})
     checkpoints.append(dates[-1] + timedelta(days=offset_days))
     previous: dict[AlertKind, date] | None = None
     previous_day: date | None = None
@@ -137,8 +203,8 @@ def test_later_as_of_never_reopens_a_cleared_alert_without_a_new_observation(
         a = infer(lesion, day)
         now = {x.kind: x.since for x in a.alerts}
         if previous is not None and previous_day is not None:
-            new_observation = any(previous_day < d <= day for d in dates)
-            if not new_observation:
+            new_event = any(previous_day < d <= day for d in events)
+            if not new_event:
                 stage_alerts = {
                     k: v for k, v in now.items() if k is not AlertKind.FOLLOW_UP_OVERDUE
                 }
@@ -154,23 +220,55 @@ def test_later_as_of_never_reopens_a_cleared_alert_without_a_new_observation(
 
 @EXAMPLES
 @given(lesions(), as_of_days)
-def test_stages_do_not_depend_on_as_of_or_later_observations(
+def test_a_stage_depends_only_on_its_observation_and_earlier_ones(
     lesion: LesionFacts, as_of: date
 ) -> None:
-    full = infer(lesion, as_of)
+    """With the model fixed (the suggestion may change with more films), cutting the timeline
+    after any observation leaves the earlier stages as they were."""
+    full = infer(replace(lesion, entity=infer(lesion, as_of).entity), LAST_DAY)
     ordered = sorted(lesion.findings, key=lambda f: f.date)
-    cut = LesionFacts(
-        lesion.compartment,
-        lesion.region,
-        full.entity,  # the suggestion may change with more findings (9a.8); fix the model
-        lesion.event_date,
-        tuple(ordered[: max(1, len(ordered) // 2)]),
-    )
-    given_full = infer(
-        LesionFacts(
-            lesion.compartment, lesion.region, full.entity, lesion.event_date, lesion.findings
-        ),
-        as_of,
-    )
-    head = infer(cut, date(2000, 1, 1))
-    assert head.stages == given_full.stages[: len(head.stages)]
+    cut_day = ordered[max(0, len(ordered) // 2 - 1)].date
+    head = infer(replace(lesion, entity=full.entity), cut_day)
+    assert head.stages == full.stages[: len(head.stages)]
+
+
+@st.composite
+def resolution_runs(draw: st.DrawFn) -> tuple[LesionFacts, int]:
+    """A deposit followed on films, one non-MR negative `n`, maybe MR negatives, a second one."""
+    entity = draw(st.sampled_from([Entity.HADD, Entity.CPPD, Entity.TUMORAL_CALCINOSIS]))
+    day = draw(st.dates(date(2019, 1, 1), date(2022, 1, 1)))
+    findings: list[Finding] = []
+    for _ in range(draw(st.integers(1, 3))):
+        findings.append(Finding(day, Modality.XR, size_mm=draw(sizes_mm)))
+        day += timedelta(days=draw(st.integers(20, 500)))
+    negatives = [draw(st.sampled_from([Modality.XR, Modality.CT, Modality.US]))]
+    findings.append(Finding(day, negatives[0], visible=False))
+    for _ in range(draw(st.integers(0, 2))):
+        day += timedelta(days=draw(st.integers(1, 60)))
+        findings.append(Finding(day, Modality.MR, visible=False))
+    gap = draw(st.integers(1, 400))
+    second = findings[-1].date + timedelta(days=gap)
+    findings.append(Finding(second, draw(st.sampled_from(list(Modality))), visible=False))
+    n_index = sum(f.visible for f in findings)  # n comes right after the visible films
+    compartment = ENTITIES[entity].compartment
+    lesion = LesionFacts(compartment, DEFAULT_REGION[compartment], entity, None, tuple(findings))
+    return lesion, n_index
+
+
+@EXAMPLES
+@given(resolution_runs())
+def test_a_confirmed_resolution_is_never_less_confident_than_the_unconfirmed_one(
+    run: tuple[LesionFacts, int],
+) -> None:
+    lesion, n_index = run
+    a = infer(lesion, LAST_DAY)
+    n, last = a.stages[n_index], a.stages[-1]
+    assert n.rule[1:] in ("2a", "2b") and n.stage is last.stage
+    if last.rule[1:] == "2c":
+        assert last.confidence >= n.confidence
+        assert (last.date - n.date).days >= 28
+    elif last.rule[1:] == "2r":
+        assert (last.date - n.date).days < 28
+        assert last.confidence >= n.confidence  # n's base, without n's gap penalty
+    else:
+        assert last.rule[0] + last.rule[1:] in ("H1", "G1")  # MR: carried, never confirms

@@ -1,6 +1,7 @@
 """Every shared vignette set (`shared/vignettes/*.expected.json`) run through the engine directly.
 
-Mirrors `check.py`: the timeline is cut to observations dated on or before each check's `as_of`.
+Mirrors `check.py`: the timeline is cut to observations and treatments dated on or before each
+check's `as_of`, and the uncut timeline must give the same assessment (§0).
 """
 
 from __future__ import annotations
@@ -43,10 +44,19 @@ def _cases() -> list[Any]:
     return cases
 
 
-def _assessment(timeline: dict[str, Any], key: str, as_of: str) -> dict[str, Any]:
+def _assessment(timeline: dict[str, Any], key: str, as_of: str, cut: bool = True) -> dict[str, Any]:
     lesion = dict(lesions_of(timeline))[key]
     day = date.fromisoformat(as_of)
-    return assessment_to_json(infer(lesion_facts(lesion, day), day))
+    return assessment_to_json(infer(lesion_facts(lesion, day if cut else None), day))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same JSON types (-100 is not -100.0), as check.py compares."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 requires_shared = pytest.mark.skipif(
@@ -61,6 +71,7 @@ def test_vignette(
 ) -> None:
     timeline = json.loads((path.parent / timeline_name).read_text())
     got = _assessment(timeline, key, as_of)
+    assert json.dumps(got) == json.dumps(_assessment(timeline, key, as_of, cut=False))
     alerts = {a["kind"]: a for a in got["alerts"]}
     if "stages" in want:
         assert len(got["stages"]) == len(want["stages"])
@@ -81,6 +92,16 @@ def test_vignette(
         assert got["next_follow_up"] == want["next_follow_up"]
     if "entity_source" in want:
         assert got["entity_source"] == want["entity_source"]
+    for kind, since in want.get("since", {}).items():
+        assert alerts[kind]["since"] == since
+    for kind, reason in want.get("reason", {}).items():
+        assert alerts[kind]["reason"] == reason
+    for name in ("confidence", "response"):
+        if name in want:
+            values = [s[name] for s in got["stages"]]
+            assert _same(values, want[name]), f"{name}: {values} != {want[name]}"
+    for i, text in want.get("evidence_includes", []):
+        assert text in got["stages"][i]["evidence"]
 
 
 @requires_shared
@@ -105,6 +126,8 @@ def test_vignette_output_ignores_input_order(path: Path) -> None:
     day = date.fromisoformat(max(c["as_of"] for c in expected["checks"]))
     for _, lesion in lesions_of(timeline):
         reversed_lesion = {**lesion, "observations": lesion["observations"][::-1]}
+        if "treatments" in lesion:
+            reversed_lesion["treatments"] = lesion["treatments"][::-1]
         forward = assessment_to_json(infer(lesion_facts(lesion), day))
         backward = assessment_to_json(infer(lesion_facts(reversed_lesion), day))
         assert json.dumps(forward) == json.dumps(backward)

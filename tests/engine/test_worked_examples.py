@@ -1,4 +1,5 @@
-"""The ten worked examples of clinical-rules.md §8, asserted to the hundredth and the letter."""
+"""The first ten worked examples of clinical-rules.md §8 (revision 2), to the hundredth and the
+letter; all 24 (with responses, reasons and evidence) run through `test_vignettes.py` too."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_1_full_uhthoff_cycle_ends_resolved_without_follow_up() -> None:
     """Supraspinatus HADD: forms, rests, resorbs (M+F+D), leaves a residue, resolves."""
     a = assess(Entity.HADD, *example_1(), as_of="2025-06-01")
     assert stages(a) == ["formative", "resting", "resorptive", "postcalcific", "resolved"]
-    assert confidences(a) == [0.50, 0.70, 0.80, 0.70, 0.80]
+    assert confidences(a) == [0.50, 0.70, 0.80, 0.70, 0.75]  # H2a
     cls = [dict(s.classifications) for s in a.stages]
     assert [c.get("gartner") for c in cls] == ["I", "I", "III", "II", None]
     assert [c.get("bosworth") for c in cls] == ["medium", "medium", "medium", "small", None]
@@ -95,24 +96,22 @@ def example_3() -> tuple[Finding, ...]:
     )
 
 
-def test_3_deposit_into_bone_is_urgent_then_clears() -> None:
+def test_3_deposit_into_bone_warns_without_rapid_progression_then_clears() -> None:
     early = assess(Entity.HADD, *example_3()[:2], as_of="2024-04-01")
     assert stages(early) == ["formative", "resorptive"]
     assert confidences(early) == [0.50, 0.70]
-    assert alert_kinds(early) == ["rapid_progression", "resorptive_bone_involvement"]
-    rapid = alert(early, "rapid_progression")
-    assert (rapid.since, rapid.severity.value) == (D("2024-03-15"), "urgent")
-    assert rapid.reason == "new bone lysis within 43 days"
+    # lysis in continuity with the migrating deposit is not counted (§4)
+    assert alert_kinds(early) == ["resorptive_bone_involvement"]
     bone = alert(early, "resorptive_bone_involvement")
-    assert (bone.since, bone.severity.value) == (D("2024-03-15"), "info")
+    assert (bone.since, bone.severity.value) == (D("2024-03-15"), "warning")  # bone_lysis
     assert bone.reason == (
         "resorbing deposit extends into bone; may mimic infection or tumour, correlate clinically"
     )
-    assert early.next_follow_up == D("2024-04-15")  # +3 months capped at +1 month
+    assert early.next_follow_up == D("2024-06-15")  # resorptive +3 months, no urgent cap
 
     full = assess(Entity.HADD, *example_3(), as_of="2025-01-01")
     assert stages(full) == ["formative", "resorptive", "resorptive", "resolved"]
-    assert confidences(full) == [0.50, 0.70, 0.70, 0.80]
+    assert confidences(full) == [0.50, 0.70, 0.70, 0.75]
     assert full.alerts == ()
     assert full.next_follow_up is None
     cleared = assess(Entity.HADD, *example_3()[:3], as_of="2024-06-20")

@@ -16,11 +16,16 @@ from tracker.timeline import LesionIn
 
 
 def lesion_facts(lesion: dict[str, Any], as_of: date | None = None) -> LesionFacts:
-    """Facts of one timeline lesion; with as_of, only observations dated on or before it."""
-    observations = [
-        o for o in lesion["observations"] if as_of is None or date.fromisoformat(o["date"]) <= as_of
-    ]
-    return facts_of_input(LesionIn.model_validate({**lesion, "observations": observations}))
+    """Facts of one timeline lesion; with as_of, only observations and treatments dated on or
+    before it (what `check.py` feeds `tracker infer`)."""
+
+    def kept(item: dict[str, Any]) -> bool:
+        return as_of is None or date.fromisoformat(item["date"]) <= as_of
+
+    cut = {**lesion, "observations": [o for o in lesion["observations"] if kept(o)]}
+    if "treatments" in lesion:
+        cut["treatments"] = [t for t in lesion["treatments"] if kept(t)]
+    return facts_of_input(LesionIn.model_validate(cut))
 
 
 def lesions_of(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

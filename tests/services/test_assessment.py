@@ -7,20 +7,23 @@ import threading
 from datetime import date, timedelta
 from typing import Any
 
-from click.testing import CliRunner
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import PERSISTENT, make_lesion, make_patient
+from tracker import queries
 from tracker.db import session_factory
 from tracker.engine import ENGINE_VERSION, infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Assessment, Lesion, Transition
 from tracker.queries import load_lesion, stale_lesions
+from tracker.services import assessment
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.assessment import (
     LESIONS,
     assess_lesion,
+    mark_dispatched,
     scan_alerts,
     sweep_pending,
 )
@@ -30,13 +33,6 @@ from tracker.timeline import ObservationIn
 D = date.fromisoformat
 
 # clinical-rules §8 example 2: a HADD deposit that does not resorb.
-PERSISTENT = [
-    obs("2024-01-10", 12),
-    obs("2024-04-12", 12.5),
-    obs("2024-07-15", 12),
-    obs("2025-01-20", 12.5),
-]
-
 
 def record(session: Session, lesion_id: int, **fields: Any) -> None:
     """A new visit through the real writer (which sets the outbox mark)."""
@@ -52,12 +48,13 @@ def stored(session: Session, lesion_id: int) -> dict[str, Any]:
         "lesion": {
             k: getattr(lesion, k)
             for k in ("current_stage", "assessed_entity", "entity_source", "suggestions",
-                      "next_follow_up", "engine_version", "assessed_version", "assessed_at",
+                      "next_follow_up", "engine_version", "rules_revision", "assessed_version",
+                      "assessed_at",
                       "assessment_due_at", "data_version")
         },
         "assessments": [
             (a.id, a.observation_id, a.stage, a.confidence, a.evidence, a.classifications,
-             a.assessed_at)
+             a.response, a.rules_revision, a.assessed_at)
             for a in session.scalars(
                 select(Assessment).where(Assessment.lesion_id == lesion_id).order_by(Assessment.id)
             )
@@ -182,8 +179,8 @@ def test_time_alone_opens_follow_up_overdue_in_the_scan(session: Session) -> Non
     kinds = {(a[1], a[3]) for a in alerts_of(session, lesion.id)}
     assert kinds == {("no_resolution", D("2024-07-15")),
                      ("follow_up_overdue", D("2025-07-21"))}
-    again = scan_alerts(session, D("2025-09-01"))
-    assert (again.opened, again.kept, again.cleared, again.changed) == (0, 2, 0, 0)
+    again = scan_alerts(session, D("2025-09-01"))  # nothing is due twice on one day
+    assert (again.lesions, again.opened, again.cleared, again.changed) == (0, 0, 0, 0)
 
 
 def test_scan_assesses_lesions_whose_task_was_lost(session: Session) -> None:
@@ -225,17 +222,51 @@ def test_stale_lesions(session: Session) -> None:
     assert stale_lesions(session) == [never.id, done.id]
 
 
-def test_sweep_finds_old_marks_once_per_grace_period(session: Session) -> None:
+def test_assessment_records_the_rules_revision_and_a_new_one_makes_it_stale(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lesion = make_lesion(session, observations=PERSISTENT[:2])
+    assess_lesion(session, lesion.id, D("2025-03-01"))
+    got = stored(session, lesion.id)
+    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert stale_lesions(session) == []
+
+    # a new engine implementing the next revision, as the writer and the stale query see it
+    monkeypatch.setattr(assessment, "RULES_REVISION", assessment.RULES_REVISION + 1)
+    monkeypatch.setattr(queries, "RULES_REVISION", assessment.RULES_REVISION)
+    assert stale_lesions(session) == [lesion.id]
+    outcome = assess_lesion(session, lesion.id, D("2025-03-01"))
+    assert outcome.changed
+    got = stored(session, lesion.id)
+    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert stale_lesions(session) == []
+
+
+def test_sweep_resends_only_what_was_never_sent_or_is_really_lost(session: Session) -> None:
     lesion = make_lesion(session, observations=PERSISTENT[:1])
     assert sweep_pending(session, 3600) == []
     assert lesion.assessment_due_at is not None
-    lesion.assessment_due_at -= timedelta(minutes=5)  # changed five minutes ago
+    lesion.assessment_due_at -= timedelta(minutes=5)  # changed five minutes ago, never sent
     session.commit()
 
-    assert sweep_pending(session, 60) == [lesion.id]
-    assert sweep_pending(session, 60) == []  # re-sent just now: not again before the grace
+    assert sweep_pending(session, 60, resend_after_seconds=3600) == [lesion.id]
+    mark_dispatched(session, [lesion.id])  # what the sender does once the broker has it
+    # Queued behind a backlog for a minute: not re-sent, however short the grace.
+    assert sweep_pending(session, 0, resend_after_seconds=3600) == []
+    # Handed over longer ago than resend_after: the broker lost it, send again.
+    assert sweep_pending(session, 0, resend_after_seconds=0) == [lesion.id]
+
+    # A change after the dispatch is a new outbox mark the queued task may not have seen.
+    session.refresh(lesion)
+    assert lesion.dispatched_at is not None
+    lesion.dispatched_at = lesion.assessment_due_at - timedelta(seconds=1)
+    session.commit()
+    assert sweep_pending(session, 60, resend_after_seconds=3600) == [lesion.id]
+
     assess_lesion(session, lesion.id, D("2025-03-01"))
-    assert sweep_pending(session, 0) == []
+    assert sweep_pending(session, 0, resend_after_seconds=0) == []
 
 
 def test_two_assessments_at_once_give_one_result(database_url: str) -> None:
@@ -266,23 +297,3 @@ def test_two_assessments_at_once_give_one_result(database_url: str) -> None:
         got = stored(s, lesion_id)
     assert len(got["assessments"]) == 4
     assert sorted(a[1] for a in got["alerts"]) == ["follow_up_overdue", "no_resolution"]
-
-
-def test_cli_assess_and_scan(database_url: str, monkeypatch: Any) -> None:
-    from tracker.cli import main
-
-    with session_factory(database_url)() as s:
-        make_lesion(s, observations=PERSISTENT)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    assessed = runner.invoke(main, ["assess", "--all", "--as-of", "2025-03-01"])
-    assert assessed.exit_code == 0, assessed.output
-    assert '"changed": 1' in assessed.output
-
-    scanned = runner.invoke(main, ["scan", "--as-of", "2025-09-01"])
-    assert scanned.exit_code == 0, scanned.output
-    assert '"opened": 1' in scanned.output and '"kept": 1' in scanned.output
-
-    wrong = runner.invoke(main, ["assess", "--all", "--stale"])
-    assert wrong.exit_code == 2

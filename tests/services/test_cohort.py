@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.cli import main
 from tracker.cohort import CohortFilter, curves_csv, kaplan_meier, subjects
 from tracker.queries import all_lesions

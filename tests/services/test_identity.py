@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.errors import Conflict, InvalidInput
 from tracker.export import export_timeline
-from tracker.models import AuditEvent, Lesion, Observation
+from tracker.models import AuditEvent, Lesion, Observation, Treatment
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
 
 D = date.fromisoformat
@@ -124,3 +124,37 @@ def test_parse_prefer_names_bad_entries() -> None:
         parse_prefer({"March": "kept", "2024-03-01": "both"})
     assert "prefer.March: is not a date" in str(exc.value)
     assert "prefer.2024-03-01: 'both': say kept or merged" in str(exc.value)
+
+
+def test_merge_brings_treatments_along_and_split_keeps_the_event_kind(session: Session) -> None:
+    """Nothing is lost by a merge: the merged lesion's treatments move to the kept one (one
+    recorded on both stays once) and the audit holds them for an undo."""
+    patient = make_patient(session, "P-T")
+    a = make_lesion(session, patient=patient, external_id="A",
+                    event_date=D("2023-12-01"), event_kind="trauma",
+                    observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)],
+                    treatments=[("2024-01-22", "lavage")])
+    b = make_lesion(session, patient=patient, external_id="B",
+                    observations=[obs("2024-06-01", 9)],
+                    treatments=[("2024-01-22", "lavage"), ("2024-05-02", "eswt")])
+    merge_lesions(session, a.id, b.id, prefer={}, actor="rad", reason="same deposit")
+    session.expire_all()
+    rows = session.execute(select(Treatment.date, Treatment.kind, Treatment.lesion_id)
+                           .order_by(Treatment.date)).all()
+    assert [(d.isoformat(), k, lid) for d, k, lid in rows] == [
+        ("2024-01-22", "lavage", a.id), ("2024-05-02", "eswt", a.id)]
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "lesion.merge"))
+    assert event is not None and event.before is not None
+    assert [t["kind"] for t in event.before["moved_treatments"]] == ["eswt"]
+    assert [t["kind"] for t in event.before["discarded_treatments"]] == ["lavage"]
+
+    lesion = session.get(Lesion, a.id)
+    assert lesion is not None
+    later = [o.id for o in session.scalars(select(Observation).where(
+        Observation.lesion_id == a.id, Observation.date >= D("2024-03-01")))]
+    new = split_lesion(session, a.id, later, new_external_id="C", actor="rad",
+                       reason="two deposits")
+    session.expire_all()
+    split = session.get(Lesion, new.id)
+    assert split is not None and (split.event_date, split.event_kind) == (D("2023-12-01"),
+                                                                         "trauma")

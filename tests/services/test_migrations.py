@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import CheckConstraint, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from tracker import models  # noqa: F401
 from tracker.db import Base, engine_for
+from tracker.migrate import alembic_config, upgrade
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -14,3 +19,63 @@ def test_models_match_migrations(database_url: str) -> None:
     with engine_for(database_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_check_constraints_match_by_name(database_url: str) -> None:
+    """compare_metadata ignores CHECK constraints; their names at least must agree, so a code
+    list or a rule added to a model without a migration fails here."""
+    inspector = inspect(engine_for(database_url))
+    for table in Base.metadata.sorted_tables:
+        stored = {c["name"] for c in inspector.get_check_constraints(table.name)}
+        declared = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+        assert stored == declared, table.name
+
+
+def test_revision_2_constraints_hold_what_revision_2_allows(database_url: str) -> None:
+    """New alert kinds, event_kind, treatments and a visible observation whose morphology was
+    not assessed are stored; what the rules forbid is refused by the database itself."""
+    engine = engine_for(database_url)
+    with engine.begin() as conn:
+        pid = conn.execute(text("INSERT INTO patients (external_id, created_at)"
+                                " VALUES ('P', CURRENT_TIMESTAMP) RETURNING id")).scalar_one()
+        lid = conn.execute(text(
+            "INSERT INTO lesions (patient_id, external_id, compartment, region, laterality,"
+            " event_date, event_kind, data_version) VALUES (:p, 'L', 'soft_tissue', 'thigh',"
+            " 'left', '2024-01-01', 'trauma', 1) RETURNING id"), {"p": pid}).scalar_one()
+        conn.execute(text(
+            "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, study_uid,"
+            " accession, created_at, updated_at) VALUES (:l, '2024-02-01', 'CT', TRUE, 12.5,"
+            " '1.2.3', 'A1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"l": lid})
+        conn.execute(text(
+            "INSERT INTO treatments (lesion_id, date, kind, created_at, updated_at)"
+            " VALUES (:l, '2024-02-01', 'nsaid', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"l": lid})
+        for kind in ("no_treatment_response", "unexplained_mass", "model_changed"):
+            conn.execute(text(
+                "INSERT INTO alerts (lesion_id, kind, severity, rule, since, reason, state,"
+                " opened_at) VALUES (:l, :k, 'info', 'r', '2024-02-01', 'x', 'open',"
+                " CURRENT_TIMESTAMP)"), {"l": lid, "k": kind})
+    refused = [
+        "UPDATE lesions SET event_date = NULL",
+        "UPDATE lesions SET event_kind = 'fall'",
+        "UPDATE treatments SET kind = 'massage'",
+        "INSERT INTO treatments (lesion_id, date, kind, created_at, updated_at) SELECT"
+        " lesion_id, date, kind, created_at, updated_at FROM treatments",
+        "UPDATE observations SET size1_mm = NULL",
+        "UPDATE alerts SET kind = 'unknown'",
+    ]
+    for statement in refused:
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM lesions"))
+        assert conn.execute(text("SELECT count(*) FROM treatments")).scalar_one() == 0
+
+
+def test_revision_2_downgrades_and_upgrades_again(database_url: str) -> None:
+    command.downgrade(alembic_config(database_url), "0001")
+    assert "treatments" not in inspect(engine_for(database_url)).get_table_names()
+    upgrade(database_url)
+    engine_for(database_url).dispose()
+    with engine_for(database_url).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

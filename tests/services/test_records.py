@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from click.testing import CliRunner
+from argon2 import extract_parameters, profiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, obs
+from testkit.factories import make_lesion, obs
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import Alert, AuditEvent, User
 from tracker.services import alerts, users
@@ -30,6 +30,26 @@ def test_create_user_hashes_password_and_audits(session: Session) -> None:
         users.create_user(session, "bad name", "short", "nurse", actor="admin")
     assert {p.path for p in exc.value.problems} == {"username", "password", "role"}
     assert session.scalar(select(AuditEvent.action)) == "user.create"
+
+
+def test_production_hashes_use_the_rfc_9106_profile_and_all_hashes_verify(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite hashes with the cheapest profile (tests/conftest.py); without the setting a
+    new hash has the RFC 9106 parameters, and a hash made under one profile still verifies
+    under the other (the parameters live in the hash)."""
+    users.create_user(session, "cheap", "long-enough-1", "clinician", actor="admin")
+    monkeypatch.delenv("PASSWORD_HASH_PROFILE")
+    users.create_user(session, "real", "long-enough-2", "clinician", actor="admin")
+    hashes = dict(session.execute(select(User.username, User.password_hash)).tuples().all())
+    assert extract_parameters(hashes["real"]) == profiles.RFC_9106_LOW_MEMORY
+    assert extract_parameters(hashes["cheap"]) == profiles.CHEAPEST
+    assert users.authenticate(session, "cheap", "long-enough-1") is not None
+    monkeypatch.setenv("PASSWORD_HASH_PROFILE", "CHEAPEST")
+    assert users.authenticate(session, "real", "long-enough-2") is not None
+    monkeypatch.setenv("PASSWORD_HASH_PROFILE", "fastest")
+    with pytest.raises(ValueError, match="not an argon2 profile"):
+        users.create_user(session, "x", "long-enough-3", "clinician", actor="admin")
 
 
 def test_username_leaves_room_for_the_api_token_actor(session: Session) -> None:
@@ -96,20 +116,3 @@ def test_acknowledge_and_snooze(session: Session) -> None:
         alerts.acknowledge_alert(session, alert_id, actor="dr.b")
     with pytest.raises(NotFound):
         alerts.acknowledge_alert(session, 10**6, actor="dr.b")
-
-
-def test_cli_user_add_and_token(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracker.cli import main
-
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-    r = runner.invoke(main, ["user", "add", "boss", "--role", "admin"],
-                      input="long-enough-1\nlong-enough-1\n")
-    assert r.exit_code == 0, r.output
-    assert "user boss added (admin)" in r.output
-    r = runner.invoke(main, ["user", "add", "boss", "--password", "long-enough-1"])
-    assert r.exit_code == 1 and "already exists" in r.output
-    r = runner.invoke(main, ["user", "add", "x", "--password", "short"])
-    assert r.exit_code == 2 and "password: needs at least 10 characters" in r.output
-    r = runner.invoke(main, ["user", "token", "boss", "ci"])
-    assert r.exit_code == 0 and r.output.startswith("ct_")

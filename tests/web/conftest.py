@@ -4,12 +4,11 @@ client, and a signed-in client per role that carries the CSRF token like a brows
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.web.seed import PASSWORD, make_users
@@ -27,16 +26,6 @@ def app(database_url: str) -> Any:
     with session_factory(database_url)() as s:
         make_users(s)
     return app
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    s = session_factory(database_url)()
-    try:
-        yield s
-    finally:
-        s.rollback()
-        s.close()
 
 
 class Client:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from tests.factories import make_lesion, make_patient, obs
-from tracker.models import Alert, Assessment, Lesion, Transition
+from testkit.factories import make_lesion, make_patient, obs
+from tracker.models import Alert, Assessment, Lesion, Transition, Treatment
 from tracker.services.users import create_user
 
 PASSWORD = "correct-horse-battery"
@@ -34,6 +34,7 @@ def assess(
     suggestions: list[dict[str, Any]] | None = None,
     next_follow_up: date | None = None,
     classifications: dict[str, str] | None = None,
+    responses: list[dict[str, Any] | None] | None = None,
 ) -> None:
     """Store an assessment of the lesion's current data, as the worker would."""
     lesion = session.scalar(
@@ -41,10 +42,11 @@ def assess(
     )
     assert lesion is not None
     session.execute(delete(Assessment).where(Assessment.lesion_id == lesion.id))
-    for o, stage in zip(lesion.observations, stages, strict=True):
+    for i, (o, stage) in enumerate(zip(lesion.observations, stages, strict=True)):
         session.add(Assessment(observation_id=o.id, lesion_id=lesion.id, stage=stage,
                                confidence=0.8, evidence=[f"{stage} evidence", "dense"],
                                classifications=classifications or {}, engine_version="test-1",
+                               rules_revision=2, response=responses[i] if responses else None,
                                assessed_at=WHEN))
     for t in transitions:
         session.add(Transition(lesion_id=lesion.id, **t))
@@ -55,6 +57,7 @@ def assess(
     lesion.assessment_due_at = None
     lesion.assessed_at = WHEN
     lesion.engine_version = "test-1"
+    lesion.rules_revision = 2
     lesion.current_stage = stages[-1]
     lesion.assessed_entity = entity or lesion.entity
     lesion.entity_source = "given" if lesion.entity else "suggested"
@@ -85,3 +88,38 @@ def seed_patient(session: Session, external_id: str = "P-0001", lesions: int = 2
                 classifications={"gartner": "I", "sfa": "A", "bosworth": "medium"},
             )
     return ids
+
+
+LAVAGE_NOTE = "US-guided, two needles <b>"
+
+
+def seed_treated_lesion(session: Session, external_id: str = "P-0002") -> int:
+    """A right supraspinatus deposit lavaged in January and re-imaged twice, assessed with the
+    responses and the no-treatment-response alert the rules give (§7a, §4)."""
+    patient = make_patient(session, external_id, birth_year=1971, sex="M")
+    lesion = make_lesion(
+        session, patient=patient, external_id="L1",
+        observations=[obs("2024-01-10", 14), obs("2024-04-29", 12.0),
+                      obs("2024-06-02", 13.0, "moderate", "ill_defined"),
+                      {**obs("2024-07-01", 12.5), "density": None, "margin": None,
+                       "texture": None, "pattern": None, "study_uid": "1.2.840.113619.2.1",
+                       "accession": "RX123"}],
+        treatments=[("2024-01-22", "lavage"), ("2024-01-22", "eswt")],
+    )
+    for t in session.scalars(select(Treatment).where(Treatment.kind == "lavage")):
+        t.note = LAVAGE_NOTE
+    session.commit()
+    base = {"baseline": "2024-01-10"}
+    assess(
+        session, lesion.id, ["formative", "resting", "resting", "resting"],
+        responses=[None,
+                   {**base, "change_pct": -14.3, "nadir_change_pct": -14.3, "category": "stable"},
+                   {**base, "change_pct": -7.1, "nadir_change_pct": 8.3, "category": "stable"},
+                   {**base, "change_pct": -10.7, "nadir_change_pct": 4.2, "category": "stable"}],
+        alerts=[{"kind": "no_treatment_response", "severity": "warning",
+                 "since": date(2024, 4, 29), "rule": "hadd.no_treatment_response",
+                 "reason": "deposit 12.0 mm 3 months after lavage (14.0 mm before): "
+                           "less than 30% smaller"}],
+        next_follow_up=date(2024, 10, 29),
+    )
+    return lesion.id

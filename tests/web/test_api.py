@@ -16,14 +16,14 @@ from tracker.services.users import issue_token
 
 
 @pytest.fixture
-def api(app: Any, db: Session) -> Any:
+def api(app: Any, session: Session) -> Any:
     """A machine client: bearer token of a radiologist, no cookies, no CSRF token."""
-    token = issue_token(db, "radiologist", "test", actor="admin")
+    token = issue_token(session, "radiologist", "test", actor="admin")
     client = app.test_client()
 
     def call(method: str, url: str, **kw: Any) -> Any:
-        return client.open(url, method=method,
-                           headers={"Authorization": f"Bearer {token}"}, **kw)
+        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
+        return client.open(url, method=method, headers=headers, **kw)
 
     return call
 
@@ -32,8 +32,8 @@ GOOD = {"date": "2024-12-01", "modality": "XR", "size_mm": [7.5], "density": "fa
         "margin": "ill_defined", "features": ["comet_tail"], "pain": 3}
 
 
-def test_patients_and_lesions(api: Any, db: Session) -> None:
-    ids = seed_patient(db)
+def test_patients_and_lesions(api: Any, session: Session) -> None:
+    ids = seed_patient(session)
     listing = api("GET", "/api/v1/patients").json
     assert listing["total"] == 1
     item = listing["items"][0]
@@ -56,32 +56,39 @@ def test_patients_and_lesions(api: Any, db: Session) -> None:
         {"path": "per-page", "message": 'unknown key "per-page"'}]
 
 
-def test_observation_create_update_delete(api: Any, db: Session,
+def test_observation_create_update_delete(api: Any, session: Session,
                                           queued: list[list[int]]) -> None:
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=GOOD)
     assert r.status_code == 201, r.json
     assert r.json["stage"] == "pending" and r.json["size_mm"] == [7.5]
-    assert r.headers["Location"].endswith(f"/api/v1/lesions/{ids[0]}")
-    assert queued == [[ids[0]]]
     obs_id = r.json["id"]
+    assert r.headers["Location"].endswith(f"/api/v1/observations/{obs_id}")
+    assert r.headers["ETag"] == '"1"' and r.json["version"] == 1
+    assert queued == [[ids[0]]]
     conflict = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=GOOD)
     assert conflict.status_code == 409
     assert "already has an observation on 2024-12-01" in conflict.json["errors"][0]["message"]
-    r = api("PUT", f"/api/v1/observations/{obs_id}", json={**GOOD, "pain": 5})
-    assert r.status_code == 200 and r.json["pain"] == 5
-    assert api("DELETE", f"/api/v1/observations/{obs_id}").status_code == 204
-    assert api("DELETE", f"/api/v1/observations/{obs_id}").status_code == 404
+    got = api("GET", f"/api/v1/observations/{obs_id}")
+    assert got.status_code == 200 and got.json["pain"] == 3 and got.headers["ETag"] == '"1"'
+    r = api("PUT", f"/api/v1/observations/{obs_id}", json={**GOOD, "pain": 5},
+            headers={"If-Match": got.headers["ETag"]})
+    assert r.status_code == 200 and r.json["pain"] == 5 and r.headers["ETag"] == '"2"'
+    assert api("DELETE", f"/api/v1/observations/{obs_id}",
+               headers={"If-Match": '"2"'}).status_code == 204
+    assert api("DELETE", f"/api/v1/observations/{obs_id}",
+               headers={"If-Match": '"2"'}).status_code == 404
+    assert api("GET", f"/api/v1/observations/{obs_id}").status_code == 404
     assert api("POST", "/api/v1/lesions/999999/observations", json=GOOD).status_code == 404
     assert len(queued) == 3
-    actors = set(db.scalars(
+    actors = set(session.scalars(
         select(AuditEvent.actor).where(AuditEvent.target_type == "observation")))
     assert actors == {"radiologist (api token)"}
 
 
-def test_observation_validation_errors_name_paths(api: Any, db: Session,
+def test_observation_validation_errors_name_paths(api: Any, session: Session,
                                                   queued: list[list[int]]) -> None:
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     future = (date.today() + timedelta(days=3)).isoformat()
     body = {"date": future, "modality": "PET", "size_mm": [3, 0], "density": "dense",
             "margin": "ill_defined", "pain": 11, "colour": "blue"}
@@ -98,12 +105,12 @@ def test_observation_validation_errors_name_paths(api: Any, db: Session,
     r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json=[1])
     assert r.status_code == 400 and r.json["errors"][0]["message"] == "expected an object"
     assert queued == []
-    assert db.scalar(select(func.count(Observation.id))) == 6
+    assert session.scalar(select(func.count(Observation.id))) == 6
 
 
-def test_alerts_list_acknowledge_snooze(api: Any, db: Session) -> None:
-    seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+def test_alerts_list_acknowledge_snooze(api: Any, session: Session) -> None:
+    seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     items = api("GET", "/api/v1/alerts").json["items"]
     assert items[0]["patient"] == "P-0001" and items[0]["severity"] == "warning"
     assert api("GET", "/api/v1/alerts?severity=loud").status_code == 400
@@ -118,12 +125,12 @@ def test_alerts_list_acknowledge_snooze(api: Any, db: Session) -> None:
     assert api("GET", "/api/v1/alerts").json["total"] == 0
     assert api("GET", "/api/v1/alerts?state=snoozed").json["total"] == 1
     assert api("POST", "/api/v1/alerts/999/acknowledge", json={}).status_code == 404
-    db.execute(update(Alert).values(state="cleared"))
-    db.commit()
+    session.execute(update(Alert).values(state="cleared"))
+    session.commit()
     assert api("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={}).status_code == 409
 
 
-def test_timeline_import_export_roundtrip(api: Any, db: Session,
+def test_timeline_import_export_roundtrip(api: Any, session: Session,
                                           queued: list[list[int]]) -> None:
     doc = {"format": "lesion-timeline/1", "patients": [{"id": "T-1", "birth_year": 1970,
            "lesions": [{"id": "L1", "site": {"compartment": "tendon", "region": "shoulder",
@@ -136,7 +143,7 @@ def test_timeline_import_export_roundtrip(api: Any, db: Session,
     r = api("POST", "/api/v1/timelines", data=json.dumps(bad), content_type="application/json")
     assert r.status_code == 400
     assert r.json["errors"][0]["path"] == "patients[0].lesions[0].observations[0].date"
-    assert db.scalar(select(func.count(Patient.id))) == 0
+    assert session.scalar(select(func.count(Patient.id))) == 0
     r = api("POST", "/api/v1/timelines", data=json.dumps(doc), content_type="application/json")
     assert r.status_code == 200 and r.json["patients_created"] == 1 and len(queued) == 1
     assert api("GET", "/api/v1/patients/T-1/timeline").json == doc
@@ -157,6 +164,13 @@ def test_openapi_document_and_offline_docs(app: Any) -> None:
         "/ObservationIn")
     assert {"400", "404", "409", "201"} <= set(create["responses"])
     assert "ObservationIn" in spec["components"]["schemas"]
+    correct = paths["/api/v1/observations/{observation_id}"]["put"]
+    assert {"412", "428"} <= set(correct["responses"])
+    assert correct["responses"]["412"]["content"]["application/json"]["schema"]["$ref"] \
+        .endswith("/StaleErrors")
+    assert any(p["name"] == "If-Match" and p["required"] for p in correct["parameters"])
+    read = paths["/api/v1/observations/{observation_id}"]["get"]
+    assert "ETag" in read["responses"]["200"]["headers"]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not any(p.startswith("/patients") for p in paths)  # pages are not the API
     docs = client.get("/api/v1/docs").text
@@ -167,12 +181,12 @@ def test_openapi_document_and_offline_docs(app: Any) -> None:
     assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
 
 
-def test_unstorable_input_is_a_400_naming_where(api: Any, db: Session,
+def test_unstorable_input_is_a_400_naming_where(api: Any, session: Session,
                                                  queued: list[list[int]]) -> None:
     """A NUL character (PostgreSQL cannot store or even compare it), an id no row can have,
     or an empty body: each is a 400/404 saying where, never a 500, and nothing is written."""
-    ids = seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+    ids = seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", json={**GOOD, "note": "a\x00b"})
     assert r.status_code == 400, r.json
     assert r.json["errors"][0]["path"] == "note"
@@ -183,7 +197,9 @@ def test_unstorable_input_is_a_400_naming_where(api: Any, db: Session,
     assert r.status_code == 400 and r.json["errors"][0]["path"] == "q"
     assert api("GET", "/api/v1/patients/P%00-1").status_code == 400
     assert api("GET", "/api/v1/lesions/99999999999999999999").status_code == 404
-    assert api("PUT", "/api/v1/observations/2147483648", json=GOOD).status_code == 404
+    assert api("GET", "/api/v1/observations/2147483648").status_code == 404
+    assert api("PUT", "/api/v1/observations/2147483647", json=GOOD,
+               headers={"If-Match": '"1"'}).status_code == 404
     r = api("POST", f"/api/v1/lesions/{ids[0]}/observations", data="",
             content_type="application/json")
     assert r.status_code == 400
@@ -192,5 +208,5 @@ def test_unstorable_input_is_a_400_naming_where(api: Any, db: Session,
             + "[" * 3000 + "]" * 3000 + "}", content_type="application/json")
     assert r.status_code == 400 and "nested more than" in r.json["errors"][0]["message"]
     assert queued == []
-    assert db.scalar(select(func.count(Observation.id))) == 6
-    assert db.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
+    assert session.scalar(select(func.count(Observation.id))) == 6
+    assert session.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"

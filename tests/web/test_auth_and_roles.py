@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ def test_pages_redirect_to_sign_in_and_back(login: Login) -> None:
     assert r.status_code == 302 and r.headers["Location"] == "/patients"
 
 
-def test_wrong_password_and_open_redirect(login: Login, db: Session) -> None:
+def test_wrong_password_and_open_redirect(login: Login, session: Session) -> None:
     anon = login(None)
     token = CSRF_RE.search(anon.get("/login").text).group(1)  # type: ignore[union-attr]
     r = anon.client.post("/login", data={"username": "clinician", "password": "nope",
@@ -37,7 +38,7 @@ def test_wrong_password_and_open_redirect(login: Login, db: Session) -> None:
     r = anon.client.post("/login", data={"username": "clinician", "password": PASSWORD,
                                          "csrf_token": token, "next": "//evil.example/x"})
     assert r.headers["Location"] == "/alerts"
-    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "user.login")) is not None
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "user.login")) is not None
 
 
 @pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\\evil.example"])
@@ -54,9 +55,9 @@ def test_next_that_a_browser_reads_as_another_host_is_refused(login: Login,
     assert r.status_code == 302 and r.headers["Location"] == "/alerts"
 
 
-def test_deactivated_user_cannot_sign_in_and_is_signed_out(login: Login, db: Session) -> None:
+def test_deactivated_user_cannot_sign_in_and_is_signed_out(login: Login, session: Session) -> None:
     client = login("clinician")
-    set_user_active(db, "clinician", False, actor="admin")
+    set_user_active(session, "clinician", False, actor="admin")
     assert client.get("/patients").status_code == 302
     with pytest.raises(AssertionError):
         login("clinician")
@@ -72,13 +73,13 @@ def test_session_cookie_flags(app: Any, login: Login) -> None:
     assert prod.config["SESSION_COOKIE_SECURE"] is True
 
 
-def test_csrf_is_enforced_on_forms(login: Login, db: Session) -> None:
-    ids = seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+def test_csrf_is_enforced_on_forms(login: Login, session: Session) -> None:
+    ids = seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     client = login("clinician")
     r = client.client.post(f"/alerts/{alert_id}/acknowledge", data={"reason": "x"})
     assert r.status_code == 400 and "security token" in r.text
-    assert db.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
+    assert session.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
     r = client.client.post("/logout")
     assert r.status_code == 400
     anon = login(None)
@@ -90,9 +91,9 @@ def test_csrf_is_enforced_on_forms(login: Login, db: Session) -> None:
     assert r.status_code == 400
 
 
-def test_api_with_session_cookie_needs_csrf_header(login: Login, db: Session) -> None:
-    seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+def test_api_with_session_cookie_needs_csrf_header(login: Login, session: Session) -> None:
+    seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     client = login("clinician")
     r = client.client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={})
     assert r.status_code == 400 and r.json is not None
@@ -101,9 +102,9 @@ def test_api_with_session_cookie_needs_csrf_header(login: Login, db: Session) ->
     assert r.status_code == 200
 
 
-def test_bearer_token(app: Any, db: Session) -> None:
-    token = issue_token(db, "radiologist", "pacs", actor="admin")
-    stored = db.scalar(select(ApiToken.token_hash))
+def test_bearer_token(app: Any, session: Session) -> None:
+    token = issue_token(session, "radiologist", "pacs", actor="admin")
+    stored = session.scalar(select(ApiToken.token_hash))
     assert stored is not None and token not in stored  # hashed at rest
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
@@ -114,7 +115,7 @@ def test_bearer_token(app: Any, db: Session) -> None:
     assert client.get("/api/v1/patients").status_code == 401
     # a token does not open the pages (people sign in)
     assert client.get("/patients", headers=auth).status_code == 302
-    set_user_active(db, "radiologist", False, actor="admin")
+    set_user_active(session, "radiologist", False, actor="admin")
     assert client.get("/api/v1/patients", headers=auth).status_code == 401
 
 
@@ -126,8 +127,8 @@ ROLES = ("clinician", "radiologist", "admin")
 
 # Every route of the app: (method, rule) -> (URL to call, the least role allowed). The test
 # fails when a route is added without a row here, so a new route cannot skip the check.
-# {lesion} {observation} {alert} {token} are filled in from the seeded data; the sign-out row
-# runs last for each role (it ends the session).
+# {lesion} {observation} {alert} {token} {treatment} are filled in from the seeded data; the
+# sign-out row runs last for each role (it ends the session).
 MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/"): ("/", PUBLIC),
     ("GET", "/login"): ("/login", PUBLIC),
@@ -204,24 +205,45 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/patients/<external_id>/timepoints"): ("/patients/P-0001/timepoints", READ),
     ("POST", "/api/v1/lesions/<int:lesion_id>/merge"): ("/api/v1/lesions/{lesion}/merge", WRITE),
     ("POST", "/api/v1/lesions/<int:lesion_id>/split"): ("/api/v1/lesions/{lesion}/split", WRITE),
+    ("GET", "/lesions/<int:lesion_id>/treatments/new"): ("/lesions/{lesion}/treatments/new",
+                                                          WRITE),
+    ("POST", "/lesions/<int:lesion_id>/treatments/new"): ("/lesions/{lesion}/treatments/new",
+                                                           WRITE),
+    ("GET", "/treatments/<int:treatment_id>/edit"): ("/treatments/{treatment}/edit", WRITE),
+    ("POST", "/treatments/<int:treatment_id>/edit"): ("/treatments/{treatment}/edit", WRITE),
+    ("POST", "/treatments/<int:treatment_id>/delete"): ("/treatments/{treatment}/delete", WRITE),
+    ("POST", "/import/sr"): ("/import/sr", WRITE),
+    ("GET", "/api/v1/patients/<external_id>/fhir"): ("/api/v1/patients/P-0001/fhir", READ),
+    ("GET", "/api/v1/observations/<int:observation_id>"):
+        ("/api/v1/observations/{observation}", READ),
+    ("POST", "/api/v1/lesions/<int:lesion_id>/treatments"):
+        ("/api/v1/lesions/{lesion}/treatments", WRITE),
+    ("PUT", "/api/v1/treatments/<int:treatment_id>"): ("/api/v1/treatments/{treatment}", WRITE),
+    ("DELETE", "/api/v1/treatments/<int:treatment_id>"):
+        ("/api/v1/treatments/{treatment}", WRITE),
+    ("POST", "/api/v1/sr"): ("/api/v1/sr", WRITE),
     ("POST", "/logout"): ("/logout", PUBLIC),
 }
 
 
-def test_every_route_allows_and_forbids_by_role(app: Any, login: Login, db: Session) -> None:
+def test_every_route_allows_and_forbids_by_role(app: Any, login: Login, session: Session) -> None:
     """Every route x every role, anonymous included. Allowed: past the access check (no 401/403,
     never a 5xx; an empty form may be a 400). Below the route's role: 403. Anonymous: the
     sign-in page for a page, 401 for the API, 400 for a form post without its CSRF token."""
-    from tracker.models import Observation
+    from tracker.models import Observation, Treatment
     from tracker.services.users import create_user
 
     routes = {(m, r.rule) for r in app.url_map.iter_rules()
               for m in (r.methods or set()) - {"HEAD", "OPTIONS"}}
     assert routes == set(MATRIX), (routes - set(MATRIX), set(MATRIX) - routes)
-    ids = seed_patient(db)
-    create_user(db, "bystander", PASSWORD, "clinician", actor="test")
-    values = {"lesion": ids[0], "alert": db.scalar(select(Alert.id)), "token": issue_and_id(db),
-              "observation": db.scalar(select(Observation.id)
+    ids = seed_patient(session)
+    create_user(session, "bystander", PASSWORD, "clinician", actor="test")
+    treatment = Treatment(lesion_id=ids[1], date=date(2024, 2, 1), kind="lavage")
+    session.add(treatment)
+    session.commit()
+    values = {"lesion": ids[0], "alert": session.scalar(select(Alert.id)),
+              "token": issue_and_id(session), "treatment": treatment.id,
+              "observation": session.scalar(select(Observation.id)
                                        .where(Observation.lesion_id == ids[1]))}
     clients: dict[str | None, Client] = {role: login(role) for role in ROLES}
     clients[None] = login(None)
@@ -253,8 +275,8 @@ def test_every_route_allows_and_forbids_by_role(app: Any, login: Login, db: Sess
     assert checked == len(MATRIX) * 4
 
 
-def issue_and_id(db: Session) -> int:
-    issue_token(db, "bystander", "matrix", actor="test")
-    found = db.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()))
+def issue_and_id(session: Session) -> int:
+    issue_token(session, "bystander", "matrix", actor="test")
+    found = session.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()))
     assert found is not None
     return found

@@ -3,15 +3,14 @@ statement count is fixed whatever the number of lesions and observations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
+from testkit.statements import statements
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
 from tracker.db import engine_for
@@ -25,8 +24,8 @@ def _cache(app: Any) -> ChartCache:
     return cache
 
 
-def test_lesion_chart_etag_304_and_cache(app: Any, login: Login, db: Session) -> None:
-    ids = seed_patient(db)
+def test_lesion_chart_etag_304_and_cache(app: Any, login: Login, session: Session) -> None:
+    ids = seed_patient(session)
     client = login("clinician")
     url = f"/lesions/{ids[0]}/chart.png"
     first = client.get(url)
@@ -54,13 +53,13 @@ def test_lesion_chart_etag_304_and_cache(app: Any, login: Login, db: Session) ->
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     assert _cache(app).renders == 3
     # the assessment of that data: new assessed_version, new chart
-    assess(db, ids[0], ["formative", "resorptive", "resorptive", "resolved"])
+    assess(session, ids[0], ["formative", "resorptive", "resorptive", "resolved"])
     assessed = client.get(url, headers={"If-None-Match": changed.headers["ETag"]})
     assert assessed.status_code == 200 and _cache(app).renders == 4
 
 
-def test_timeline_chart_cached_and_follows_alerts(app: Any, login: Login, db: Session) -> None:
-    seed_patient(db)
+def test_timeline_chart_cached_and_follows_alerts(app: Any, login: Login, session: Session) -> None:
+    seed_patient(session)
     client = login("clinician")
     url = "/patients/P-0001/timeline.svg"
     first = client.get(url)
@@ -70,37 +69,18 @@ def test_timeline_chart_cached_and_follows_alerts(app: Any, login: Login, db: Se
     assert client.get("/patients/NOPE/timeline.png").status_code == 404
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, *_args: Any) -> None:
-        self.count += 1
-
-
-@contextmanager
-def statements(url: str) -> Iterator[Counter]:
-    counter = Counter()
-    engine = engine_for(url)
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-
-
-def _patient_with(db: Session, external_id: str, lesions: int) -> tuple[int, list[int]]:
-    patient = make_patient(db, external_id, birth_year=1960)
+def _patient_with(session: Session, external_id: str, lesions: int) -> tuple[int, list[int]]:
+    patient = make_patient(session, external_id, birth_year=1960)
     ids = []
     for i in range(lesions):
-        lesion = make_lesion(db, patient=patient, external_id=f"L{i:03d}", commit=False,
+        lesion = make_lesion(session, patient=patient, external_id=f"L{i:03d}", commit=False,
                              observations=[obs("2024-01-10", 14, features=("comet_tail",)),
                                            obs("2024-05-02", 10, modality="US"),
                                            obs("2024-09-02", 8)])
         ids.append(lesion.id)
-    db.commit()
+    session.commit()
     for lesion_id in ids:
-        assess(db, lesion_id, ["formative", "resorptive", "resorptive"],
+        assess(session, lesion_id, ["formative", "resorptive", "resorptive"],
                alerts=[{"kind": "no_resolution", "severity": "warning",
                         "since": date(2024, 9, 2)}],
                transitions=[{"date": date(2024, 5, 2), "from_stage": "formative",
@@ -108,10 +88,10 @@ def _patient_with(db: Session, external_id: str, lesions: int) -> tuple[int, lis
     return patient.id, ids
 
 
-def test_statement_count_does_not_grow_with_lesions(app: Any, login: Login, db: Session,
+def test_statement_count_does_not_grow_with_lesions(app: Any, login: Login, session: Session,
                                                     database_url: str) -> None:
-    _, few = _patient_with(db, "FEW", 5)
-    _, many = _patient_with(db, "MANY", 50)
+    _, few = _patient_with(session, "FEW", 5)
+    _, many = _patient_with(session, "MANY", 50)
     client = login("clinician")
     pages = [
         ("/patients/{p}", "/patients/FEW", "/patients/MANY"),
@@ -124,14 +104,14 @@ def test_statement_count_does_not_grow_with_lesions(app: Any, login: Login, db: 
         ("/api/v1/lesions/{l}", f"/api/v1/lesions/{few[0]}", f"/api/v1/lesions/{many[0]}"),
     ]
     for name, small, large in pages:
-        with statements(database_url) as n_small:
+        with statements(engine_for(database_url)) as n_small:
             assert client.get(small).status_code == 200
-        with statements(database_url) as n_large:
+        with statements(engine_for(database_url)) as n_large:
             assert client.get(large).status_code == 200
-        assert n_small.count == n_large.count, (name, n_small.count, n_large.count)
-        assert n_small.count <= 12, (name, n_small.count)
+        assert len(n_small) == len(n_large), (name, len(n_small), len(n_large))
+        assert len(n_small) <= 12, (name, len(n_small))
     # worklist and patient list: 5 alerts versus 55
     for url in ("/alerts", "/patients", "/api/v1/alerts", "/api/v1/patients"):
-        with statements(database_url) as n:
+        with statements(engine_for(database_url)) as n:
             assert client.get(url).status_code == 200
-        assert n.count <= 6, (url, n.count)
+        assert len(n) <= 6, (url, len(n))

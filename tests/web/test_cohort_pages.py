@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tracker.queries import all_lesions
 from tracker.services.assessment import assess_lesions
@@ -15,17 +15,17 @@ from tracker.services.assessment import assess_lesions
 Login = Callable[[str | None], Client]
 
 
-def _cohort(db: Session) -> None:
+def _cohort(session: Session) -> None:
     for n, (gone_on, region) in enumerate([("2024-01-31", "shoulder"), (None, "shoulder"),
                                            ("2024-04-10", "hip")]):
         follow = obs(gone_on, visible=False) if gone_on else obs("2024-03-01", 12.0)
-        make_lesion(db, patient=make_patient(db, f"C-{n}"), region=region,
+        make_lesion(session, patient=make_patient(session, f"C-{n}"), region=region,
                     observations=[obs("2024-01-01", 12.0), follow])
-    assess_lesions(db, all_lesions(db), date(2025, 1, 1))
+    assess_lesions(session, all_lesions(session), date(2025, 1, 1))
 
 
-def test_cohort_page_shows_medians_and_charts(login: Login, db: Session) -> None:
-    _cohort(db)
+def test_cohort_page_shows_medians_and_charts(login: Login, session: Session) -> None:
+    _cohort(session)
     client = login("clinician")
     page = client.get("/cohort?by=region")
     assert page.status_code == 200
@@ -44,7 +44,7 @@ def test_cohort_page_shows_medians_and_charts(login: Login, db: Session) -> None
                                          "all,100,1,1,0,0.0,0.0,0.0"]
 
 
-def test_cohort_rejects_unknown_codes_and_needs_sign_in(login: Login, db: Session) -> None:
+def test_cohort_rejects_unknown_codes_and_needs_sign_in(login: Login, session: Session) -> None:
     client = login("clinician")
     bad = client.get("/cohort?entity=unicorn")
     assert bad.status_code == 400 and "entity" in bad.text

@@ -24,18 +24,18 @@ EXPECTED_PATHS: dict[str, str] = json.loads((BAD / "expected_paths.json").read_t
 HUGE = "9" * 4301  # one digit past Python's int/str conversion limit
 
 
-def counts(db: Session) -> dict[str, int]:
-    db.expire_all()
-    return {t.__tablename__: db.scalar(select(func.count()).select_from(t)) or 0
+def counts(session: Session) -> dict[str, int]:
+    session.expire_all()
+    return {t.__tablename__: session.scalar(select(func.count()).select_from(t)) or 0
             for t in (Patient, Lesion, Observation, Alert, AuditEvent)}
 
 
-def test_corpus_through_api_import_and_upload_form(login: Any, db: Session) -> None:
+def test_corpus_through_api_import_and_upload_form(login: Any, session: Session) -> None:
     """Every file of the corpus, as `POST /api/v1/timelines` and as the import page's upload:
     400 naming the same path as `tracker import`, nothing written."""
-    seed_patient(db)
+    seed_patient(session)
     radiologist: Client = login("radiologist")
-    before = counts(db)
+    before = counts(session)
     for name, path in sorted(EXPECTED_PATHS.items()):
         data = (BAD / name).read_bytes()
         r = radiologist.api("POST", "/api/v1/timelines", data=data,
@@ -48,17 +48,18 @@ def test_corpus_through_api_import_and_upload_form(login: Any, db: Session) -> N
                              content_type="multipart/form-data")
         assert r.status_code == 400, (name, r.status_code)
         assert path in html.unescape(re.sub(r"<[^>]+>", "", r.text)), name
-        assert counts(db) == before, name
+        assert counts(session) == before, name
 
 
-def test_a_number_with_thousands_of_digits_is_a_400_everywhere(login: Any, db: Session) -> None:
+def test_a_number_with_thousands_of_digits_is_a_400_everywhere(login: Any,
+                                                               session: Session) -> None:
     """Python refuses to convert an integer of more than 4300 digits: that must read as bad
     input (400 with its path) on every JSON endpoint, not a server error."""
-    ids = seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
-    observation_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[0]))
+    ids = seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
+    observation_id = session.scalar(select(Observation.id).where(Observation.lesion_id == ids[0]))
     radiologist: Client = login("radiologist")
-    before = counts(db)
+    before = counts(session)
     observation = ('{"date": "2024-12-01", "modality": "XR", "size_mm": [7.5], '
                    f'"pain": {HUGE}}}')
     cases = [
@@ -77,13 +78,13 @@ def test_a_number_with_thousands_of_digits_is_a_400_everywhere(login: Any, db: S
         assert r.json is not None
         assert path in {e["path"] for e in r.json["errors"]}, (url, r.json)
         assert "digits" in json.dumps(r.json), r.json
-    assert counts(db) == before
+    assert counts(session) == before
 
 
 @pytest.mark.parametrize("digits", ["١", "１", "۱", "¹", "1\u0661"])
-def test_integer_routes_accept_ascii_digits_only(login: Any, db: Session, digits: str) -> None:
+def test_integer_routes_accept_ascii_digits_only(login: Any, session: Session, digits: str) -> None:
     """`/lesions/١` (Arabic-Indic one) must not be lesion 1: ids are ASCII digits."""
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     assert ids[0] == 1
     clinician: Client = login("clinician")
     assert clinician.get("/lesions/1").status_code == 200
@@ -103,7 +104,7 @@ def many_mistakes(count: int) -> dict[str, Any]:
                          "observations": observations}]}]}
 
 
-def test_reported_problems_are_capped_with_a_total(login: Any, db: Session, tmp_path: Path,
+def test_reported_problems_are_capped_with_a_total(login: Any, session: Session, tmp_path: Path,
                                                    database_url: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A file with 1,500 mistakes: the API, the upload page and the CLI each list the first
@@ -133,21 +134,21 @@ def test_reported_problems_are_capped_with_a_total(login: Any, db: Session, tmp_
     lines = res.stderr.splitlines()
     assert len(lines) == 101 and lines[0].startswith(f"error: {first}")
     assert lines[-1] == "error: 1500 problems in all; only the first 100 are listed"
-    assert counts(db)["observations"] == 0
+    assert counts(session)["observations"] == 0
 
 
-def test_hostile_values_in_the_observation_form(login: Any, db: Session) -> None:
+def test_hostile_values_in_the_observation_form(login: Any, session: Session) -> None:
     """The record-observation form with values no field can hold: each a 400 naming the
     field, nothing stored."""
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     radiologist: Client = login("radiologist")
     good = {"date": "2024-12-01", "modality": "XR", "visible": "yes", "size_mm": "7",
             "density": "dense", "margin": "well_defined"}
-    before = counts(db)
+    before = counts(session)
     for field, value in [("pain", HUGE), ("size_mm", HUGE), ("size_mm", "1e999"),
                          ("size_mm", "nan"), ("pain", "-" + HUGE), ("note", "a\x00b"),
                          ("date", "2024-12-0１"), ("modality", "X" * 5000)]:
         r = radiologist.post(f"/lesions/{ids[0]}/observations/new", data={**good, field: value})
         assert r.status_code == 400, (field, value[:20], r.status_code)
         assert field in r.text
-    assert counts(db) == before
+    assert counts(session) == before

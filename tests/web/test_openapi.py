@@ -54,20 +54,24 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
     assert spec["openapi"] == "3.1.0"  # pydantic's schemas are JSON Schema 2020-12
     operations = [(path, method, op) for path, item in spec["paths"].items()
                   for method, op in item.items()]
-    assert len(operations) == 15
+    assert len(operations) == 21
     for path, method, op in operations:
         assert op["security"] == [{"bearerAuth": []}], (path, method)
         assert {"401", "403"} <= set(op["responses"]), (path, method)
         for code, response in op["responses"].items():
             if code.startswith("4"):
                 schema = response["content"]["application/json"]["schema"]["$ref"]
-                assert schema.rsplit("/", 1)[1] in ("ValidationError", "HTTPError")
+                # 412 of a conditional write: the errors and the current value
+                expected = ("StaleErrors",) if code == "412" else ("ValidationError", "HTTPError")
+                assert schema.rsplit("/", 1)[1] in expected, (path, method, code)
     writes = {(p, m) for p, m, op in operations if "requestBody" in op}
     assert writes == {("/api/v1/lesions/{lesion_id}/observations", "post"),
                       ("/api/v1/observations/{observation_id}", "put"),
                       ("/api/v1/alerts/{alert_id}/acknowledge", "post"),
                       ("/api/v1/alerts/{alert_id}/snooze", "post"),
                       ("/api/v1/timelines", "post"),
+                      ("/api/v1/lesions/{lesion_id}/treatments", "post"),
+                      ("/api/v1/treatments/{treatment_id}", "put"),
                       ("/api/v1/lesions/{lesion_id}/merge", "post"),
                       ("/api/v1/lesions/{lesion_id}/split", "post")}
     delete = spec["paths"]["/api/v1/observations/{observation_id}"]["delete"]
@@ -122,7 +126,7 @@ def test_schemathesis_every_operation_as_every_role(
     app, tokens, ids = fuzzed_app  # assessment requests are recorded (tests/web/conftest.py)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15
+    assert len(operations) == 21
     bodies: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     for role, examples in EXAMPLES.items():
@@ -137,6 +141,6 @@ def test_schemathesis_every_operation_as_every_role(
                 fuzz(strategy, examples, headers, operation.label, bodies, statuses)
     # every operation with a request body got generated bodies
     with_body = {op.label for op in operations if op.body}
-    assert len(with_body) == 7 and with_body <= set(bodies), (with_body, bodies)
+    assert len(with_body) == 9 and with_body <= set(bodies), (with_body, bodies)
     assert statuses[401] and statuses[403] and statuses[400] and statuses[200]
     assert not [code for code in statuses if code >= 500], statuses

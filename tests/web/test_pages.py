@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
 from tracker.models import Alert, AuditEvent, Observation, Patient
@@ -19,16 +19,16 @@ from tracker.models import Alert, AuditEvent, Observation, Patient
 Login = Callable[[str | None], Client]
 
 
-def test_worklist_sorted_by_severity_then_age_and_filtered(login: Login, db: Session) -> None:
-    p = make_patient(db, "P-1")
-    a = make_lesion(db, patient=p, external_id="A", observations=[obs("2024-01-10", 10)])
-    b = make_lesion(db, patient=p, external_id="B", region="knee",
+def test_worklist_sorted_by_severity_then_age_and_filtered(login: Login, session: Session) -> None:
+    p = make_patient(session, "P-1")
+    a = make_lesion(session, patient=p, external_id="A", observations=[obs("2024-01-10", 10)])
+    b = make_lesion(session, patient=p, external_id="B", region="knee",
                     observations=[obs("2024-01-10", 10)])
-    assess(db, a.id, ["formative"], alerts=[
+    assess(session, a.id, ["formative"], alerts=[
         {"kind": "no_resolution", "severity": "warning", "since": date(2024, 1, 1)},
         {"kind": "follow_up_overdue", "severity": "info", "since": date(2023, 1, 1)},
     ])
-    assess(db, b.id, ["formative"], alerts=[
+    assess(session, b.id, ["formative"], alerts=[
         {"kind": "rapid_progression", "severity": "urgent", "since": date(2024, 6, 1)},
         {"kind": "no_resolution", "severity": "warning", "since": date(2023, 6, 1)},
     ])
@@ -48,22 +48,23 @@ def test_worklist_sorted_by_severity_then_age_and_filtered(login: Login, db: Ses
     assert client.get("/alerts?severity=bogus").status_code == 200  # ignored, not an error
 
 
-def test_acknowledge_and_snooze_are_audited(login: Login, db: Session) -> None:
-    seed_patient(db)
-    alert_id = db.scalar(select(Alert.id))
+def test_acknowledge_and_snooze_are_audited(login: Login, session: Session) -> None:
+    seed_patient(session)
+    alert_id = session.scalar(select(Alert.id))
     client = login("clinician")
     r = client.post(f"/alerts/{alert_id}/acknowledge", {"reason": "seen", "next": "/alerts"})
     assert r.status_code == 302
-    db.expire_all()
-    alert = db.get(Alert, alert_id)
+    session.expire_all()
+    alert = session.get(Alert, alert_id)
     assert alert is not None and alert.state == "acknowledged" and alert.state_by == "clinician"
     until = (date.today() + timedelta(days=30)).isoformat()
     r = client.post(f"/alerts/{alert_id}/snooze", {"until": until, "reason": "await MR"})
-    db.expire_all()
-    alert = db.get(Alert, alert_id)
+    session.expire_all()
+    alert = session.get(Alert, alert_id)
     assert alert is not None and alert.state == "snoozed"
     assert alert.snoozed_until is not None and alert.snoozed_until.isoformat() == until
-    actions = list(db.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "alert")))
+    actions = list(session.scalars(select(AuditEvent.action)
+                                   .where(AuditEvent.target_type == "alert")))
     assert actions == ["alert.acknowledge", "alert.snooze"]
     # a snoozed alert leaves the default worklist but shows under "snoozed"
     assert "reason for no_resolution" not in client.get("/alerts").text
@@ -74,10 +75,10 @@ def test_acknowledge_and_snooze_are_audited(login: Login, db: Session) -> None:
     assert "not snoozed" in r.text and "is not after today" in r.text
 
 
-def test_patient_list_search_order_and_pages(login: Login, db: Session) -> None:
-    quiet = make_patient(db, "AAA-1")
-    make_lesion(db, patient=quiet, observations=[obs("2024-02-01", 5)])
-    seed_patient(db, "ZZZ-9")  # has a warning alert: listed first despite the name
+def test_patient_list_search_order_and_pages(login: Login, session: Session) -> None:
+    quiet = make_patient(session, "AAA-1")
+    make_lesion(session, patient=quiet, observations=[obs("2024-02-01", 5)])
+    seed_patient(session, "ZZZ-9")  # has a warning alert: listed first despite the name
     client = login("clinician")
     text = client.get("/patients").text
     assert text.index("ZZZ-9") < text.index("AAA-1")
@@ -86,14 +87,15 @@ def test_patient_list_search_order_and_pages(login: Login, db: Session) -> None:
     assert "AAA-1" in found and "ZZZ-9" not in found
     assert "No patient id contains" in client.get("/patients?q=%25").text  # % is literal
     for i in range(30):
-        make_patient(db, f"B-{i:02d}")
-    db.commit()
+        make_patient(session, f"B-{i:02d}")
+    session.commit()
     page2 = client.get("/patients?page=2").text
     assert "Page 2 of 2" in page2
 
 
-def test_timeline_and_lesion_pages_show_stage_entity_follow_up(login: Login, db: Session) -> None:
-    ids = seed_patient(db)
+def test_timeline_and_lesion_pages_show_stage_entity_follow_up(login: Login,
+                                                                session: Session) -> None:
+    ids = seed_patient(session)
     client = login("clinician")
     text = client.get("/patients/P-0001").text
     assert "Resorptive" in text and "pending" in text  # L1 assessed, L2 not yet
@@ -110,29 +112,30 @@ def test_timeline_and_lesion_pages_show_stage_entity_follow_up(login: Login, db:
     assert client.get("/lesions/999999").status_code == 404
 
 
-def test_suggested_entity_is_marked_suggested(login: Login, db: Session) -> None:
-    lesion = make_lesion(db, entity=None, observations=[obs("2024-01-10", 10)])
-    assess(db, lesion.id, ["formative"], entity="hadd",
+def test_suggested_entity_is_marked_suggested(login: Login, session: Session) -> None:
+    lesion = make_lesion(session, entity=None, observations=[obs("2024-01-10", 10)])
+    assess(session, lesion.id, ["formative"], entity="hadd",
            suggestions=[{"entity": "hadd", "score": 0.8, "why": ["tendon", "nodular"]}])
     text = login("clinician").get(f"/lesions/{lesion.id}").text
     assert "suggested" in text and "tendon, nodular" in text and "0.80" in text
 
 
-def test_user_text_is_escaped(login: Login, db: Session) -> None:
-    lesion = make_lesion(db, structure="<script>alert(1)</script>",
+def test_user_text_is_escaped(login: Login, session: Session) -> None:
+    lesion = make_lesion(session, structure="<script>alert(1)</script>",
                          observations=[obs("2024-01-10", 10, note="<img src=x onerror=alert(1)>")])
     client = login("clinician")
-    for url in (f"/lesions/{lesion.id}", "/alerts", f"/patients/{lesion_patient(db, lesion.id)}"):
+    patient_page = f"/patients/{lesion_patient(session, lesion.id)}"
+    for url in (f"/lesions/{lesion.id}", "/alerts", patient_page):
         text = client.get(url).text
         assert "<script>alert(1)" not in text and "<img src=x" not in text
 
 
-def lesion_patient(db: Session, lesion_id: int) -> str:
+def lesion_patient(session: Session, lesion_id: int) -> str:
     from tracker.models import Lesion
 
-    lesion = db.get(Lesion, lesion_id)
+    lesion = session.get(Lesion, lesion_id)
     assert lesion is not None
-    patient = db.get(Patient, lesion.patient_id)
+    patient = session.get(Patient, lesion.patient_id)
     assert patient is not None
     return patient.external_id
 
@@ -147,9 +150,9 @@ def _form(**kw: str | list[str]) -> dict[str, str | list[str]]:
     return base
 
 
-def test_record_observation_validates_like_the_cli(login: Login, db: Session,
+def test_record_observation_validates_like_the_cli(login: Login, session: Session,
                                                    queued: list[list[int]]) -> None:
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     client = login("radiologist")
     url = f"/lesions/{ids[0]}/observations/new"
     bad = client.post(url, _form(size_mm=["0", "9", ""], pain="11", density="solid",
@@ -166,13 +169,13 @@ def test_record_observation_validates_like_the_cli(login: Login, db: Session,
     before = client.post(url, _form(date="1950-01-01"))
     assert "before the patient&#39;s birth year 1968" in before.text
     assert queued == []
-    assert db.scalar(select(func.count(Observation.id))) == 6
+    assert session.scalar(select(func.count(Observation.id))) == 6
 
     ok = client.post(url, _form())
     assert ok.status_code == 302
     assert ok.headers["Location"].endswith(f"/lesions/{ids[0]}#observations")
     assert queued == [[ids[0]]]
-    row = db.scalar(select(Observation).where(Observation.date == date(2024, 12, 1)))
+    row = session.scalar(select(Observation).where(Observation.date == date(2024, 12, 1)))
     assert row is not None and row.size1_mm == 7 and row.pain == 4
     page = client.get(f"/lesions/{ids[0]}").text
     assert "Assessment pending" in page
@@ -183,34 +186,41 @@ def test_record_observation_validates_like_the_cli(login: Login, db: Session,
     assert again.status_code == 409 and "already has an observation on 2024-12-01" in again.text
 
 
-def test_edit_and_delete_observation(login: Login, db: Session, queued: list[list[int]]) -> None:
-    ids = seed_patient(db)
-    obs_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[0])
+def test_edit_and_delete_observation(login: Login, session: Session,
+                                     queued: list[list[int]]) -> None:
+    ids = seed_patient(session)
+    obs_id = session.scalar(select(Observation.id).where(Observation.lesion_id == ids[0])
                        .order_by(Observation.date))
     client = login("radiologist")
     form = client.get(f"/observations/{obs_id}/edit").text
     assert 'value="2024-01-10"' in form and 'value="14"' in form
     assert "Reason for the correction" in form
+    assert '<input type="hidden" name="version" value="1">' in form
     clash = client.post(f"/observations/{obs_id}/edit",
-                        _form(date="2024-03-02", reason="typo in the date"))
+                        _form(date="2024-03-02", reason="typo in the date", version="1"))
     assert clash.status_code == 409
     # a correction without a reason is refused with the other problems, nothing written
-    no_reason = client.post(f"/observations/{obs_id}/edit", _form(date="2024-01-11", pain="11"))
+    no_reason = client.post(f"/observations/{obs_id}/edit",
+                            _form(date="2024-01-11", pain="11", version="1"))
     assert no_reason.status_code == 400
     assert "say briefly why this observation is corrected" in no_reason.text
     assert "11 is above 10" in no_reason.text and queued == []
     r = client.post(f"/observations/{obs_id}/edit",
-                    _form(date="2024-01-11", size_mm=["13,5"], reason="typo in the date"))
+                    _form(date="2024-01-11", size_mm=["13,5"], reason="typo in the date",
+                          version="1"))
     assert r.status_code == 302 and queued == [[ids[0]]]
-    db.expire_all()
-    assert db.get(Observation, obs_id).size1_mm == 13.5  # type: ignore[union-attr]
-    refused = client.post(f"/observations/{obs_id}/delete", follow_redirects=True)
-    assert "Observation not removed" in refused.text and db.get(Observation, obs_id) is not None
-    r = client.post(f"/observations/{obs_id}/delete", {"reason": "entered on the wrong lesion"})
+    session.expire_all()
+    assert session.get(Observation, obs_id).size1_mm == 13.5  # type: ignore[union-attr]
+    refused = client.post(f"/observations/{obs_id}/delete", {"version": "2"},
+                          follow_redirects=True)
+    assert "Observation not removed" in refused.text
+    assert session.get(Observation, obs_id) is not None
+    r = client.post(f"/observations/{obs_id}/delete", {"reason": "entered on the wrong lesion",
+                                                          "version": "2"})
     assert r.status_code == 302 and queued[-1] == [ids[0]]
-    db.expire_all()
-    assert db.get(Observation, obs_id) is None
-    events = {e.action: e for e in db.scalars(
+    session.expire_all()
+    assert session.get(Observation, obs_id) is None
+    events = {e.action: e for e in session.scalars(
         select(AuditEvent).where(AuditEvent.actor == "radiologist",
                                  AuditEvent.target_type == "observation"))}
     assert events["observation.update"].reason == "typo in the date"
@@ -227,7 +237,7 @@ def _timeline(date_: str = "2024-05-01", size: float = 12) -> dict[str, object]:
                           "density": "dense", "margin": "well_defined"}]}]}]}
 
 
-def test_import_upload(login: Login, db: Session, queued: list[list[int]]) -> None:
+def test_import_upload(login: Login, session: Session, queued: list[list[int]]) -> None:
     client = login("radiologist")
     bad = _timeline(size=0)
     bad["patients"][0]["lesions"][0]["site"]["region"] = "elbw"  # type: ignore[index]
@@ -236,17 +246,17 @@ def test_import_upload(login: Login, db: Session, queued: list[list[int]]) -> No
     assert r.status_code == 400
     assert "patients[0].lesions[0].observations[0].size_mm[0]" in r.text
     assert "patients[0].lesions[0].site.region" in r.text
-    assert db.scalar(select(func.count(Patient.id))) == 0 and queued == []
+    assert session.scalar(select(func.count(Patient.id))) == 0 and queued == []
     r = client.post("/import", {"file": (io.BytesIO(b"{not json"), "t.json")},
                     content_type="multipart/form-data")
     assert r.status_code == 400 and "not valid JSON" in r.text
     r = client.post("/import", {"file": (io.BytesIO(json.dumps(_timeline()).encode()), "t.json")},
                     content_type="multipart/form-data")
     assert r.status_code == 200 and "Patients created" in r.text
-    assert db.scalar(select(func.count(Patient.id))) == 1 and len(queued) == 1
+    assert session.scalar(select(func.count(Patient.id))) == 1 and len(queued) == 1
 
 
-def test_admin_creates_users_and_tokens(login: Login, db: Session) -> None:
+def test_admin_creates_users_and_tokens(login: Login, session: Session) -> None:
     client = login("admin")
     r = client.post("/admin/users", {"username": "nurse", "password": "short", "role": "clinician"})
     assert r.status_code == 400 and "at least 10 characters" in r.text
@@ -262,9 +272,9 @@ def test_admin_creates_users_and_tokens(login: Login, db: Session) -> None:
     assert "ct_" not in client.get("/admin/users").text
 
 
-def test_unstorable_input_on_pages_is_a_400_not_a_500(login: Login, db: Session,
+def test_unstorable_input_on_pages_is_a_400_not_a_500(login: Login, session: Session,
                                                        queued: list[list[int]]) -> None:
-    ids = seed_patient(db)
+    ids = seed_patient(session)
     client = login("radiologist")
     assert client.get("/patients?page=99999999999999999999").status_code == 200
     assert client.get("/alerts?page=99999999999999999999").status_code == 200
@@ -282,11 +292,11 @@ def test_unstorable_input_on_pages_is_a_400_not_a_500(login: Login, db: Session,
                                          "csrf_token": token})
     assert r.status_code == 400
     assert queued == []
-    assert db.scalar(select(func.count(Observation.id))) == 6
+    assert session.scalar(select(func.count(Observation.id))) == 6
 
 
 def test_an_unexpected_database_error_still_shows_the_error_page(
-    app: Any, login: Login, db: Session, monkeypatch: Any
+    app: Any, login: Login, session: Session, monkeypatch: Any
 ) -> None:
     """After a failed statement the request's session is unusable; the error page (whose
     banner reads the database) must still render, as a 500 page, not a bare crash."""

@@ -33,7 +33,7 @@ def sign_in(client: Any, username: str, password: str, address: str = "127.0.0.1
                        environ_base={"REMOTE_ADDR": address})
 
 
-def test_failed_sign_ins_are_throttled_per_account_and_audited(app: Any, db: Session) -> None:
+def test_failed_sign_ins_are_throttled_per_account_and_audited(app: Any, session: Session) -> None:
     """Ten wrong passwords for one account, then even the right one is refused with 429 and
     Retry-After; another account from the same address is unaffected. Every failure is in the
     audit, without the password."""
@@ -47,14 +47,15 @@ def test_failed_sign_ins_are_throttled_per_account_and_audited(app: Any, db: Ses
     assert "too many failed sign-ins" in r.text
     assert sign_in(client, "CLINICIAN ", PASSWORD).status_code == 429  # same account
     assert sign_in(app.test_client(), "radiologist", PASSWORD).status_code == 302
-    failed = db.scalars(select(AuditEvent).where(AuditEvent.action == "user.login_failed")).all()
+    failed = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "user.login_failed")).all()
     assert len(failed) == 10
     assert {e.after["username"] for e in failed} == {"clinician"}  # type: ignore[index]
     assert {e.after["address"] for e in failed} == {"127.0.0.1"}  # type: ignore[index]
-    clinician_id = db.scalar(select(User.id).where(User.username == "clinician"))
+    clinician_id = session.scalar(select(User.id).where(User.username == "clinician"))
     assert {e.target_id for e in failed} == {clinician_id}
     everything = json.dumps([[e.actor, e.before, e.after] for e in
-                             db.scalars(select(AuditEvent)).all()])
+                             session.scalars(select(AuditEvent)).all()])
     assert "wrong-guess" not in everything and PASSWORD not in everything
 
 
@@ -103,7 +104,7 @@ def test_a_cookie_copied_before_sign_out_is_refused_after(app: Any, login: Login
 
 
 def test_deactivation_and_password_changes_revoke_every_session(app: Any, login: Login,
-                                                                db: Session) -> None:
+                                                                session: Session) -> None:
     laptop, phone = login("clinician"), login("clinician")
     admin = login("admin")
     assert laptop.get("/patients").status_code == 200
@@ -123,8 +124,8 @@ def test_deactivation_and_password_changes_revoke_every_session(app: Any, login:
     session_cookie = admin.client.get_cookie("session")
     assert session_cookie is not None
     second_admin = login("admin")
-    set_user_active(db, "admin", False, actor="test")
-    set_user_active(db, "admin", True, actor="test")
+    set_user_active(session, "admin", False, actor="test")
+    set_user_active(session, "admin", True, actor="test")
     assert second_admin.get("/admin/users").status_code == 302
     assert admin.get("/admin/users").status_code == 302
 
@@ -141,7 +142,7 @@ def test_csrf_token_is_rotated_at_sign_in(app: Any) -> None:
     assert client.post("/logout", data={"csrf_token": after}).status_code == 302
 
 
-def test_weak_passwords_are_refused_with_the_reason(app: Any, login: Login, db: Session,
+def test_weak_passwords_are_refused_with_the_reason(app: Any, login: Login, session: Session,
                                                     database_url: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     admin = login("admin")
@@ -159,7 +160,7 @@ def test_weak_passwords_are_refused_with_the_reason(app: Any, login: Login, db: 
     r = admin.post("/admin/users", data={"username": "newbie", "password": "password12",
                                          "role": "clinician"})
     assert "very common password" in r.text  # zxcvbn's own words say why
-    assert db.scalar(select(User.id).where(User.username == "newbie")) is None
+    assert session.scalar(select(User.id).where(User.username == "newbie")) is None
     r = admin.post("/account/password", data={"current_password": "not-mine-at-all",
                                               "new_password": "Quiet-Otter-Meadow-7"})
     assert r.status_code == 400 and "is not your current password" in r.text

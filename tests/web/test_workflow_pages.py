@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_lesion, make_patient, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
 from tracker.cli import main
@@ -20,8 +20,8 @@ from workers.cli import report_cmd
 Login = Callable[[str | None], Client]
 
 
-def test_timepoint_table_shows_changes_per_visit(login: Login, db: Session) -> None:
-    seed_patient(db, "P-TP", lesions=2)
+def test_timepoint_table_shows_changes_per_visit(login: Login, session: Session) -> None:
+    seed_patient(session, "P-TP", lesions=2)
     page = login("clinician").get("/patients/P-TP/timepoints")
     assert page.status_code == 200
     text = page.text
@@ -35,11 +35,11 @@ def test_timepoint_table_shows_changes_per_visit(login: Login, db: Session) -> N
     assert text.count("stage-pending") >= 3
 
 
-def test_timepoints_sort_and_unknown_patient(login: Login, db: Session) -> None:
-    patient = make_patient(db, "P-S")
-    make_lesion(db, patient=patient, external_id="Z1", region="hip",
+def test_timepoints_sort_and_unknown_patient(login: Login, session: Session) -> None:
+    patient = make_patient(session, "P-S")
+    make_lesion(session, patient=patient, external_id="Z1", region="hip",
                 observations=[obs("2024-01-10", 10)])
-    make_lesion(db, patient=patient, external_id="A9", region="knee",
+    make_lesion(session, patient=patient, external_id="A9", region="knee",
                 observations=[obs("2024-01-10", 10)])
     client = login("clinician")
     by_lesion = client.get("/patients/P-S/timepoints?sort=lesion").text
@@ -49,8 +49,8 @@ def test_timepoints_sort_and_unknown_patient(login: Login, db: Session) -> None:
     assert client.get("/patients/NOPE/timepoints").status_code == 404
 
 
-def test_compare_two_visits(login: Login, db: Session) -> None:
-    (lesion_id, _) = seed_patient(db, "P-C", lesions=2)
+def test_compare_two_visits(login: Login, session: Session) -> None:
+    (lesion_id, _) = seed_patient(session, "P-C", lesions=2)
     client = login("clinician")
     default = client.get(f"/lesions/{lesion_id}/compare")
     assert default.status_code == 200
@@ -62,8 +62,8 @@ def test_compare_two_visits(login: Login, db: Session) -> None:
     assert first.count('class="changed"') == 3        # size, density and margin changed
 
 
-def test_report_html_and_pdf(login: Login, db: Session) -> None:
-    seed_patient(db, "P-R", lesions=1)
+def test_report_html_and_pdf(login: Login, session: Session) -> None:
+    seed_patient(session, "P-R", lesions=1)
     client = login("clinician")
     html = client.get("/patients/P-R/report")
     assert html.status_code == 200
@@ -76,14 +76,14 @@ def test_report_html_and_pdf(login: Login, db: Session) -> None:
     assert client.get("/patients/NOPE/report.pdf").status_code == 404
 
 
-def test_tracker_report_writes_a_pdf(db: Session, database_url: str, tmp_path: object,
+def test_tracker_report_writes_a_pdf(session: Session, database_url: str, tmp_path: object,
                                      monkeypatch: object) -> None:
     import pathlib
 
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(tmp_path, pathlib.Path)
-    seed_patient(db, "P-PDF", lesions=1)
+    seed_patient(session, "P-PDF", lesions=1)
     monkeypatch.setenv("DATABASE_URL", database_url)
     out = tmp_path / "r.pdf"
     result = CliRunner().invoke(report_cmd, ["p-pdf", "-o", str(out)])  # case-insensitive id
@@ -93,17 +93,17 @@ def test_tracker_report_writes_a_pdf(db: Session, database_url: str, tmp_path: o
     assert missing.exit_code == 1 and "patient NOPE does not exist" in missing.output
 
 
-def test_worklist_filters_order_and_labels(login: Login, db: Session) -> None:
-    p = make_patient(db, "DEMO-7")
-    q = make_patient(db, "OTHER-1")
-    a = make_lesion(db, patient=p, external_id="A", observations=[obs("2024-01-10", 10)])
-    b = make_lesion(db, patient=q, external_id="B", entity="ho",
+def test_worklist_filters_order_and_labels(login: Login, session: Session) -> None:
+    p = make_patient(session, "DEMO-7")
+    q = make_patient(session, "OTHER-1")
+    a = make_lesion(session, patient=p, external_id="A", observations=[obs("2024-01-10", 10)])
+    b = make_lesion(session, patient=q, external_id="B", entity="ho",
                     observations=[obs("2024-01-10", 10)])
-    assess(db, a.id, ["resting"], next_follow_up=date(2020, 1, 1), alerts=[
+    assess(session, a.id, ["resting"], next_follow_up=date(2020, 1, 1), alerts=[
         {"kind": "no_resolution", "severity": "warning", "since": date(2024, 1, 1),
          "state": "acknowledged"},
         {"kind": "follow_up_overdue", "severity": "info", "since": date(2024, 2, 1)}])
-    assess(db, b.id, ["ho_early"], alerts=[
+    assess(session, b.id, ["ho_early"], alerts=[
         {"kind": "ho_atypical", "severity": "urgent", "since": date(2024, 6, 1)}])
     client = login("clinician")
     text = client.get("/alerts").text
@@ -123,38 +123,39 @@ def test_worklist_filters_order_and_labels(login: Login, db: Session) -> None:
     assert "Keyboard shortcuts" in text and "<kbd>j</kbd>" in text
 
 
-def test_bulk_acknowledge_and_snooze_with_one_reason(login: Login, db: Session) -> None:
-    lesion = make_lesion(db, observations=[obs("2024-01-10", 10)])
-    assess(db, lesion.id, ["resting"], alerts=[
+def test_bulk_acknowledge_and_snooze_with_one_reason(login: Login, session: Session) -> None:
+    lesion = make_lesion(session, observations=[obs("2024-01-10", 10)])
+    assess(session, lesion.id, ["resting"], alerts=[
         {"kind": "no_resolution", "severity": "warning", "since": date(2024, 1, 1)},
         {"kind": "follow_up_overdue", "severity": "info", "since": date(2024, 2, 1)}])
-    ids = list(db.scalars(select(Alert.id).order_by(Alert.id)))
+    ids = list(session.scalars(select(Alert.id).order_by(Alert.id)))
     client = login("clinician")
     bad = client.post("/alerts/bulk", {"alert": ids, "action": "snooze", "until": "2000-01-01",
                                        "reason": ""}, follow_redirects=True)
     assert "No alert changed" in bad.text and "until" in bad.text and "reason" in bad.text
-    assert db.scalar(select(func.count()).select_from(AuditEvent)
+    assert session.scalar(select(func.count()).select_from(AuditEvent)
                      .where(AuditEvent.target_type == "alert")) == 0
     ok = client.post("/alerts/bulk", {"alert": ids, "action": "acknowledge",
                                       "reason": "seen in clinic"}, follow_redirects=True)
     assert "2 alert(s) acknowledged." in ok.text
-    db.expire_all()
-    states = {(a.state, a.state_reason, a.state_by) for a in db.scalars(select(Alert))}
+    session.expire_all()
+    states = {(a.state, a.state_reason, a.state_by) for a in session.scalars(select(Alert))}
     assert states == {("acknowledged", "seen in clinic", "clinician")}
-    events = db.scalars(select(AuditEvent).where(AuditEvent.target_type == "alert")).all()
+    events = session.scalars(select(AuditEvent).where(AuditEvent.target_type == "alert")).all()
     assert sorted(e.target_id for e in events) == ids
     # signed out (no session, no CSRF token): refused before anything is read
     assert login(None).post("/alerts/bulk", {"alert": ids}).status_code in (302, 400, 401)
 
 
-def test_history_pages_show_who_changed_what(login: Login, db: Session) -> None:
-    ids = seed_patient(db, "P-H", lesions=1)
+def test_history_pages_show_who_changed_what(login: Login, session: Session) -> None:
+    ids = seed_patient(session, "P-H", lesions=1)
     client = login("radiologist")
-    obs_id = db.scalar(select(Observation.id).where(Observation.lesion_id == ids[0])
+    obs_id = session.scalar(select(Observation.id).where(Observation.lesion_id == ids[0])
                        .order_by(Observation.date))
     r = client.post(f"/observations/{obs_id}/edit", {
         "date": "2024-01-10", "modality": "XR", "visible": "yes", "size_mm": ["12,5"],
-        "density": "dense", "margin": "well_defined", "reason": "re-measured on PACS"})
+        "density": "dense", "margin": "well_defined", "reason": "re-measured on PACS",
+        "version": "1"})
     assert r.status_code == 302, r.text
     for url in (f"/lesions/{ids[0]}/history", "/patients/P-H/history"):
         text = login("clinician").get(url).text
@@ -163,18 +164,18 @@ def test_history_pages_show_who_changed_what(login: Login, db: Session) -> None:
         assert "<strong>size mm</strong>: 14 mm → 12.5 mm" in text
 
 
-def _two_lesions(db: Session) -> tuple[int, int]:
-    patient = make_patient(db, "P-MS")
-    a = make_lesion(db, patient=patient, external_id="A",
+def _two_lesions(session: Session) -> tuple[int, int]:
+    patient = make_patient(session, "P-MS")
+    a = make_lesion(session, patient=patient, external_id="A",
                     observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)])
-    b = make_lesion(db, patient=patient, external_id="B",
+    b = make_lesion(session, patient=patient, external_id="B",
                     observations=[obs("2024-03-01", 10.5), obs("2024-06-01", 9)])
     return a.id, b.id
 
 
-def test_merge_page_asks_about_same_date_visits(login: Login, db: Session,
+def test_merge_page_asks_about_same_date_visits(login: Login, session: Session,
                                                 queued: list[list[int]]) -> None:
-    a, b = _two_lesions(db)
+    a, b = _two_lesions(session)
     client = login("radiologist")
     page = client.get(f"/lesions/{a}/merge?other={b}").text
     assert "Both records have a visit on these dates" in page and "2024-03-01" in page
@@ -194,10 +195,10 @@ def test_merge_page_asks_about_same_date_visits(login: Login, db: Session,
     assert login("clinician").get(f"/lesions/{a}/merge").status_code == 403
 
 
-def test_split_page_and_api(login: Login, db: Session) -> None:
-    a, b = _two_lesions(db)
+def test_split_page_and_api(login: Login, session: Session) -> None:
+    a, b = _two_lesions(session)
     client = login("radiologist")
-    obs_ids = list(db.scalars(select(Observation.id).where(Observation.lesion_id == a)
+    obs_ids = list(session.scalars(select(Observation.id).where(Observation.lesion_id == a)
                               .order_by(Observation.date)))
     bad = client.post(f"/lesions/{a}/split", {"observation": [str(i) for i in obs_ids],
                                               "new_lesion": "A 2", "reason": ""})
@@ -220,12 +221,12 @@ def test_split_page_and_api(login: Login, db: Session) -> None:
                                                                 "2024-06-01"]
 
 
-def test_cli_lesion_merge_and_split(db: Session, database_url: str,
+def test_cli_lesion_merge_and_split(session: Session, database_url: str,
                                     monkeypatch: object) -> None:
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    a, _ = _two_lesions(db)
+    a, _ = _two_lesions(session)
     monkeypatch.setenv("DATABASE_URL", database_url)
     runner = CliRunner()
     split = runner.invoke(main, ["lesion", "split", "p-ms", "A", "--date", "2024-03-01",
@@ -240,6 +241,6 @@ def test_cli_lesion_merge_and_split(db: Session, database_url: str,
     merged = runner.invoke(main, ["lesion", "merge", "P-MS", "A2", "B", "--reason", "same",
                                   "--prefer", "2024-03-01=merged"])
     assert merged.exit_code == 0, merged.output
-    db.expire_all()
-    assert db.get(Observation, db.scalar(select(Observation.id).where(
+    session.expire_all()
+    assert session.get(Observation, session.scalar(select(Observation.id).where(
         Observation.lesion_id == a))) is not None

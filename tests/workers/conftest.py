@@ -24,13 +24,12 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from tests.conftest import REDIS_HOST, REDIS_PORT, fresh_postgres_database, require_server
+from tests.conftest import REDIS_HOST, REDIS_PORT, migrated_postgres, require_server
 from tracker.db import engine_for
-from tracker.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
-VISIBILITY_TIMEOUT = 4  # seconds; production uses an hour (see workers/app.py)
+VISIBILITY_TIMEOUT = 6  # seconds; production uses 15 minutes (see workers/app.py)
 SESSION_QUEUE = f"calcitrack-test-{uuid.uuid4().hex[:10]}"
 HOLD_DIR = "CALCITRACK_TEST_HOLD_DIR"
 
@@ -68,7 +67,7 @@ class Worker:
 
         wait_for(ready, timeout, what=f"worker {self.name} to be ready")
 
-    def succeeded(self, task: str = "calcitrack.assess_lesion") -> list[str]:
+    def succeeded(self, task: str = "calcitrack.assess_lesions") -> list[str]:
         lines = self.text().splitlines()
         return [ln for ln in lines if f"Task {task}[" in ln and "succeeded" in ln]
 
@@ -92,12 +91,14 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     With `CALCITRACK_TEST_HOLD_DIR` set it runs the holding app (tests/workers/holding.py)."""
     started: list[Worker] = []
 
-    def start(env: dict[str, str], name: str = "w", wait: bool = True,
+    def start(env: dict[str, str], name: str = "w", wait: bool = True, pool: str = "solo",
               **extra_env: str) -> Worker:
         full = {**os.environ, **env, **extra_env}
         log = tmp_path / f"{name}-{len(started)}.log"
         app = "tests.workers.holding" if HOLD_DIR in full else "workers"
-        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
+        concurrency = ["--concurrency=1"] if pool == "prefork" else []
+        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", f"--pool={pool}",
+               *concurrency,
                "--loglevel=INFO", "-Q", full["CALCITRACK_QUEUE"],
                "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -125,13 +126,9 @@ def redis_test_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
+def pg_database(postgres_template: str) -> Iterator[str]:
     """One migrated PostgreSQL database per module; tests truncate what they committed."""
-    gen = fresh_postgres_database()
-    url = next(gen)
-    upgrade(url)
-    yield url
-    gen.close()  # type: ignore[attr-defined]
+    yield from migrated_postgres(postgres_template)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tracker.services import assessment
 from workers import celery
-from workers.names import ASSESS_LESION
+from workers.names import ASSESS_LESION, ASSESS_LESIONS
 
 app = celery  # what `celery -A tests.workers.holding` runs
 
@@ -36,11 +36,12 @@ def hold() -> None:
 
 
 def _before_lock(sender: Any = None, **_: Any) -> None:
-    if getattr(sender, "name", None) == ASSESS_LESION:
+    if getattr(sender, "name", None) in (ASSESS_LESION, ASSESS_LESIONS):
         hold()
 
 
 _assess_lesion = assessment.assess_lesion
+_assess_lesions = assessment.assess_lesions
 
 
 def _assess_lesion_holding(session: Session, lesion_id: int, as_of: date, *,
@@ -49,7 +50,15 @@ def _assess_lesion_holding(session: Session, lesion_id: int, as_of: date, *,
     return _assess_lesion(session, lesion_id, as_of, after_lock=hold)
 
 
+def _assess_lesions_holding(session: Session, lesion_ids: Sequence[int], as_of: date,
+                            chunk_size: int = assessment.DEFAULT_CHUNK, *,
+                            after_lock: Callable[[], None] | None = None
+                            ) -> assessment.ScanReport:
+    return _assess_lesions(session, lesion_ids, as_of, chunk_size, after_lock=hold)
+
+
 if AT == "before_lock":
     task_prerun.connect(_before_lock, weak=False)
 else:
     assessment.assess_lesion = _assess_lesion_holding  # type: ignore[assignment]
+    assessment.assess_lesions = _assess_lesions_holding  # type: ignore[assignment]

@@ -6,7 +6,8 @@ is locked, loaded with a fixed number of statements, run through the pure engine
 what is stored, and only the differences are written with bulk statements, then committed. So a
 rerun writes nothing (idempotent, safe with `acks_late`), two workers on one lesion serialise on
 the lesion row and the second finds nothing to change, and a scan's statement count grows with
-the number of chunks, not of lesions.
+the number of chunks, not of lesions. Each assessment also stores `recheck_on` (pure,
+`tracker.recheck`): the daily scan re-assesses only lesions due by it (`due_lesions`).
 
 Imports SQLAlchemy, the models and the engine; never Celery or `workers/` (the callers queue).
 """
@@ -29,6 +30,7 @@ from sqlalchemy import (
     delete,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -38,9 +40,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from tracker.audit import SYSTEM_ACTOR, audit_many
 from tracker.clock import now
 from tracker.engine import (
+    RULES_REVISION,
     AlertCall,
     LesionAssessment,
     infer,
+    response_to_json,
     suggestions_to_json,
 )
 from tracker.errors import NotFound
@@ -53,9 +57,12 @@ from tracker.models import (
     ObservationFeature,
     Transition,
 )
+from tracker.queries import stale_condition
+from tracker.recheck import recheck_on
 from tracker.vocabulary import AlertState, Severity
 
 log = logging.getLogger(__name__)
+
 
 DEFAULT_CHUNK = 500
 
@@ -71,7 +78,9 @@ _LESION_RESULT_COLUMNS = (
     "entity_source",
     "suggestions",
     "next_follow_up",
+    "recheck_on",
     "engine_version",
+    "rules_revision",
     "assessed_version",
     "assessed_at",
     "assessment_due_at",
@@ -156,7 +165,9 @@ def _plan_stages(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan)
             "confidence": call.confidence,
             "evidence": list(call.evidence),
             "classifications": dict(call.classifications),
+            "response": response_to_json(call.response),
             "engine_version": a.engine_version,
+            "rules_revision": RULES_REVISION,
         }
         have = obs.assessment
         if have is None:
@@ -254,14 +265,16 @@ def _plan_alerts(
 
 
 def _plan_lesion(lesion: Lesion, a: LesionAssessment, at: datetime, plan: _Plan,
-                 rows_changed: bool) -> None:
+                 rows_changed: bool, recheck: date | None) -> None:
     want: dict[str, Any] = {
+        "recheck_on": recheck,
         "current_stage": a.stages[-1].stage.value if a.stages else None,
         "assessed_entity": a.entity.value,
         "entity_source": a.entity_source,
         "suggestions": suggestions_to_json(a),
         "next_follow_up": a.next_follow_up,
         "engine_version": a.engine_version,
+        "rules_revision": RULES_REVISION,
         "assessed_version": lesion.data_version,
     }
     differs = any(getattr(lesion, k) != v for k, v in want.items())
@@ -293,14 +306,15 @@ def _lock(session: Session, ids: Sequence[int]) -> None:
 
 
 def _load(session: Session, ids: Sequence[int]) -> list[Lesion]:
-    """The chunk's lesions with observations, features, stored stages, transitions and
-    uncleared alerts: six statements whatever the chunk size (below the IN batch limit)."""
+    """The chunk's lesions with observations, features, stored stages, treatments, transitions
+    and uncleared alerts: seven statements whatever the chunk size (below the IN batch limit)."""
     query = (
         select(Lesion)
         .where(Lesion.id.in_(ids))
         .order_by(Lesion.id)
         .options(
             selectinload(Lesion.observations),
+            selectinload(Lesion.treatments),
             selectinload(Lesion.transitions),
             selectinload(Lesion.alerts.and_(Alert.state != AlertState.CLEARED.value)),
         )
@@ -433,7 +447,9 @@ def _assess_chunk(
     per_lesion: dict[int, tuple[int, bool]] = {}
     for lesion in lesions:
         try:
-            result = infer(facts_of_row(lesion), as_of)
+            facts = facts_of_row(lesion)
+            result = infer(facts, as_of)
+            recheck = recheck_on(facts, as_of, result)
         except ValueError:  # input the rules cannot read; the rest of the chunk goes on
             log.exception("lesion %s could not be assessed", lesion.id)
             report.failed.append(lesion.id)
@@ -443,7 +459,7 @@ def _assess_chunk(
         rows_changed = _plan_stages(lesion, result, at, plan)
         rows_changed = _plan_transitions(lesion, result, plan) or rows_changed
         rows_changed = _plan_alerts(lesion, result.alerts, as_of, at, plan) or rows_changed
-        _plan_lesion(lesion, result, at, plan, rows_changed)
+        _plan_lesion(lesion, result, at, plan, rows_changed, recheck)
         report.cleared += len(plan.alert_clears) - clears
         report.opened += len(plan.alert_inserts) - inserts
         report.reopened += len(plan.alert_reopens) - reopens
@@ -524,22 +540,68 @@ def _merge(total: ScanReport, part: ScanReport) -> None:
 
 
 def assess_lesions(
-    session: Session, lesion_ids: Sequence[int], as_of: date, chunk_size: int = DEFAULT_CHUNK
+    session: Session,
+    lesion_ids: Sequence[int],
+    as_of: date,
+    chunk_size: int = DEFAULT_CHUNK,
+    *,
+    after_lock: Callable[[], None] | None = None,
 ) -> ScanReport:
-    """Assess many lesions in-process (CLI, stale reassessment): one transaction per chunk."""
+    """Assess many lesions (a task's batch, the CLI, stale reassessment): one transaction per
+    chunk. Lesions that no longer exist are skipped. `after_lock` as in `assess_lesion`."""
     total = ScanReport()
     ordered = sorted(set(lesion_ids))
     for chunk in _chunks(ordered, chunk_size):
-        _merge(total, _assess_chunk(session, chunk, as_of).report)
+        _merge(total, _assess_chunk(session, chunk, as_of, after_lock).report)
     return total
 
 
+def batches(lesion_ids: Sequence[int], size: int) -> list[list[int]]:
+    """Distinct ids in order, cut into the batches one assessment task each carries."""
+    ordered = sorted(set(lesion_ids))
+    return [list(chunk) for chunk in _chunks(ordered, size)]
+
+
+def due_lesions(session: Session, as_of: date) -> list[int]:
+    """What the daily scan must re-assess on `as_of`: lesions whose stored assessment can have
+    changed with time (`recheck_on <= as_of`, an index range), whose snooze has ended, or that
+    are stale (a change not yet assessed, or `stale_lesions`: never assessed, another engine
+    version or rules revision, older data).
+    Every other lesion would get exactly its stored result again, so the scan costs what is
+    due, not the size of the database."""
+    snooze_ended = select(Alert.lesion_id).where(
+        Alert.state == AlertState.SNOOZED.value, Alert.snoozed_until < as_of
+    )
+    ids = list(
+        session.scalars(
+            select(Lesion.id)
+            .where(
+                or_(
+                    Lesion.recheck_on <= as_of,
+                    Lesion.assessment_due_at.is_not(None),
+                    stale_condition(),
+                    Lesion.id.in_(snooze_ended),
+                )
+            )
+            .order_by(Lesion.id)
+        )
+    )
+    session.rollback()  # no snapshot held while the chunks run
+    return ids
+
+
 def scan_alerts(session: Session, as_of: date, chunk_size: int = DEFAULT_CHUNK) -> ScanReport:
-    """Re-evaluate every lesion as of `as_of`: time-dependent alerts (`hadd.no_resolution`,
-    `ho.not_maturing`, `any.follow_up_overdue`), ended snoozes, `next_follow_up`, and any
-    lesion whose change was never assessed (a lost task). Keyset pagination by id; each chunk
-    is one transaction with a constant number of statements, so a long scan holds no lock for
-    long and its cost is linear in chunks."""
+    """The daily scan in this process (CLI, tests): re-assess what is due on `as_of`
+    (`due_lesions`): time-dependent alerts (`hadd.no_resolution`, `ho.not_maturing`,
+    `any.follow_up_overdue`, ...), ended snoozes, `next_follow_up`, and any lesion whose change
+    was never assessed (a lost task). Each chunk is one transaction with a constant number of
+    statements. The workers fan the same ids out as batch tasks instead."""
+    return assess_lesions(session, due_lesions(session, as_of), as_of, chunk_size)
+
+
+def reassess_all(session: Session, as_of: date, chunk_size: int = DEFAULT_CHUNK) -> ScanReport:
+    """Re-evaluate every lesion, keyset-paginated by id: what the scan did before it had an
+    index, kept as the reference the due index is tested against."""
     total = ScanReport()
     last = 0
     while True:
@@ -555,31 +617,41 @@ def scan_alerts(session: Session, as_of: date, chunk_size: int = DEFAULT_CHUNK) 
         last = ids[-1]
 
 
-def sweep_pending(session: Session, grace_seconds: int) -> list[int]:
-    """Lesions changed more than `grace_seconds` ago and still not assessed: their task was
-    lost (broker down, worker killed). Their mark is moved to now so that a lesion is re-sent
-    at most once per grace period while a backlog drains; the caller sends them."""
+def sweep_pending(
+    session: Session, grace_seconds: int, resend_after_seconds: int | None = None
+) -> list[int]:
+    """Lesions whose assessment task is really lost: changed more than `grace_seconds` ago,
+    still not assessed, and either never handed to a broker since that change
+    (`dispatched_at` missing or older than the change: the broker was down) or handed over
+    more than `resend_after_seconds` ago (a message a broker lost). A lesion whose task is
+    still queued behind a backlog is not re-sent. The caller sends them (which stamps
+    `dispatched_at`, see `mark_dispatched`). Read-only."""
     at = now()
     cutoff = at - timedelta(seconds=grace_seconds)
+    lost = [Lesion.dispatched_at.is_(None), Lesion.dispatched_at < Lesion.assessment_due_at]
+    if resend_after_seconds is not None:
+        lost.append(Lesion.dispatched_at <= at - timedelta(seconds=resend_after_seconds))
     ids = list(
         session.scalars(
             select(Lesion.id)
-            .where(Lesion.assessment_due_at.is_not(None), Lesion.assessment_due_at <= cutoff)
+            .where(
+                Lesion.assessment_due_at.is_not(None),
+                Lesion.assessment_due_at <= cutoff,
+                or_(*lost),
+            )
             .order_by(Lesion.id)
         )
     )
-    if ids:
-        for chunk in _chunks(ids, DEFAULT_CHUNK):
-            session.execute(
-                update(LESIONS)
-                .where(
-                    LESIONS.c.id.in_(chunk),
-                    LESIONS.c.assessment_due_at.is_not(None),
-                    LESIONS.c.assessment_due_at <= cutoff,
-                )
-                .values(assessment_due_at=at)
-            )
-        session.commit()
-    else:
-        session.rollback()
+    session.rollback()
     return ids
+
+
+def mark_dispatched(session: Session, lesion_ids: Sequence[int]) -> None:
+    """Stamp lesions whose assessment task a broker accepted just now (one statement per
+    chunk of ids), so the sweep leaves them alone while their task waits in the queue."""
+    at = now()
+    for chunk in _chunks(sorted(set(lesion_ids)), DEFAULT_CHUNK):
+        session.execute(
+            update(LESIONS).where(LESIONS.c.id.in_(chunk)).values(dispatched_at=at)
+        )
+    session.commit()

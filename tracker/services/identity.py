@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker.audit import audit
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
-from tracker.export import lesion_snapshot, observation_snapshot
-from tracker.models import Assessment, Lesion, Observation
+from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
+from tracker.models import Assessment, Lesion, Observation, Treatment
 from tracker.services.records import mark_for_assessment
 from tracker.timeline import ID_PATTERN
 
@@ -30,7 +30,7 @@ def _lock(session: Session, lesion_ids: Iterable[int]) -> dict[int, Lesion]:
     ids = sorted(set(lesion_ids))
     rows = session.scalars(
         select(Lesion).where(Lesion.id.in_(ids)).order_by(Lesion.id).with_for_update()
-        .options(selectinload(Lesion.patient),
+        .options(selectinload(Lesion.patient), selectinload(Lesion.treatments),
                  selectinload(Lesion.observations).selectinload(Observation.feature_rows))
         .execution_options(populate_existing=True)
     ).all()
@@ -95,6 +95,18 @@ def merge_lesions(
         "discarded": [{"id": o.id, "from": "kept" if o.lesion_id == kept.id else "merged",
                        **observation_snapshot(o)} for o in discard],
     }
+    # Treatments come along; one recorded on both lesions (same date and kind) is one treatment,
+    # and the kept lesion's record of it stays.
+    given = {(t.date, t.kind) for t in kept.treatments}
+    treated = [t for t in merged.treatments if (t.date, t.kind) not in given]
+    twice = [t for t in merged.treatments if (t.date, t.kind) in given]
+    if treated:
+        snapshot["moved_treatments"] = [{"id": t.id, **treatment_snapshot(t)} for t in treated]
+    if twice:
+        snapshot["discarded_treatments"] = [{"id": t.id, **treatment_snapshot(t)} for t in twice]
+    if treated:
+        session.execute(update(Treatment).where(Treatment.id.in_([t.id for t in treated]))
+                        .values(lesion_id=kept.id))
     for o in discard:
         audit(session, actor, "observation.delete", "observation", o.id,
               observation_snapshot(o), None, reason=f"merge: {reason}")
@@ -150,7 +162,7 @@ def split_lesion(
     new = Lesion(patient_id=lesion.patient_id, external_id=new_external_id,
                  compartment=lesion.compartment, region=lesion.region,
                  structure=lesion.structure, laterality=lesion.laterality, entity=lesion.entity,
-                 event_date=lesion.event_date)
+                 event_date=lesion.event_date, event_kind=lesion.event_kind)
     mark_for_assessment(new)
     session.add(new)
     session.flush()

@@ -1,4 +1,4 @@
-"""The only writer of patients, lesions and observations.
+"""The writer of single patients, lesions and observations (whole files: services.imports).
 
 Each public function is one use case and one transaction: it takes the caller's Session, writes
 the change, its audit event and the lesion's outbox mark (`assessment_due_at`), and commits once.
@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audit import audit
 from tracker.clock import now
-from tracker.errors import Conflict, InvalidInput, Problem
-from tracker.export import lesion_snapshot, observation_snapshot, patient_snapshot
-from tracker.models import Lesion, Observation, ObservationFeature, Patient
-from tracker.queries import load_lesion, load_observation
-from tracker.timeline import LesionIn, ObservationIn, PatientIn, Site, Timeline, date_problems
+from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from tracker.export import observation_snapshot
+from tracker.models import Lesion, Observation, ObservationFeature
+from tracker.queries import load_lesion
+from tracker.timeline import ObservationIn, Site, date_problems
 
 
 def mark_for_assessment(lesion: Lesion) -> None:
@@ -43,7 +43,7 @@ def mark_for_assessment(lesion: Lesion) -> None:
 # --------------------------------------------------------------------------- field copying
 
 
-def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
+def observation_columns(obs: ObservationIn) -> dict[str, Any]:
     sizes: list[float | None] = [*(obs.size_mm or []), None, None, None]
     return {
         "date": obs.date,
@@ -57,17 +57,25 @@ def _observation_columns(obs: ObservationIn) -> dict[str, Any]:
         "texture": obs.texture.value if obs.texture else None,
         "pattern": obs.pattern.value if obs.pattern else None,
         "pain": obs.pain,
+        "study_uid": obs.study_uid,
+        "accession": obs.accession,
         "note": obs.note,
     }
 
 
 def _apply_observation(row: Observation, obs: ObservationIn) -> None:
-    for key, value in _observation_columns(obs).items():
+    for key, value in observation_columns(obs).items():
         setattr(row, key, value)
-    row.feature_rows = [ObservationFeature(feature=f.value) for f in dict.fromkeys(obs.features)]
+    features = [f.value for f in dict.fromkeys(obs.features)]
+    if row.id is not None and {r.feature for r in row.feature_rows} == set(features):
+        return
+    row.feature_rows = [ObservationFeature(feature=f) for f in features]
+    if row.id is not None:
+        # Features live in their own table: touch the row so that its version moves too.
+        row.updated_at = now()
 
 
-def _site_columns(site: Site) -> dict[str, Any]:
+def site_columns(site: Site) -> dict[str, Any]:
     return {
         "compartment": site.compartment.value,
         "region": site.region.value,
@@ -125,11 +133,87 @@ def record_observation(
     return row
 
 
-def update_observation(
-    session: Session, observation_id: int, obs: ObservationIn, *, actor: str,
-    reason: str | None = None,
+def lock_lesion(session: Session, lesion_id: int) -> None:
+    """Serialise the writers of one lesion's observations; call before reading what to change.
+
+    PostgreSQL locks the lesion row (FOR NO KEY UPDATE, like the assessment, so new
+    observations can still reference it meanwhile). SQLite has one writer at a time: a no-op
+    UPDATE as the transaction's first write takes the database's write lock (the busy timeout
+    waits for it), so what is read next is what is overwritten.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Lesion)
+            .where(Lesion.id == lesion_id)
+            .values(data_version=Lesion.data_version)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(
+            select(Lesion.id).where(Lesion.id == lesion_id).with_for_update(key_share=True)
+        )
+
+
+def lock_observation(
+    session: Session, observation_id: int, expected_version: int | None = None
 ) -> Observation:
-    row = load_observation(session, observation_id)
+    """The observation as committed now, locked (its lesion first: one lock order for every
+    writer, so no deadlock). 404 when it is gone, StaleVersion when it is not the version the
+    caller read (`expected_version`, the ETag / the form's hidden field)."""
+    row: Observation | None = None
+    locked: set[int] = set()
+    while row is None or row.lesion_id not in locked:  # moved meanwhile (split): lock its new one
+        lesion_id = row.lesion_id if row is not None else session.scalar(
+            select(Observation.lesion_id).where(Observation.id == observation_id))
+        if lesion_id is None:
+            raise NotFound(f"observation {observation_id} does not exist")
+        lock_lesion(session, lesion_id)
+        locked.add(lesion_id)
+        row = session.scalar(
+            select(Observation)
+            .where(Observation.id == observation_id)
+            .options(
+                selectinload(Observation.feature_rows),
+                selectinload(Observation.lesion).selectinload(Lesion.patient),
+            )
+            .with_for_update(of=Observation)
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFound(f"observation {observation_id} does not exist")
+    if expected_version is not None and row.version != expected_version:
+        current = row.version
+        raise StaleVersion(
+            f"observation {observation_id} was changed by someone else since you read it"
+            f" (your version {expected_version}, now {current}); review the current values",
+            current,
+        )
+    return row
+
+
+@contextmanager
+def _no_stale_write(session: Session, observation_id: int) -> Iterator[None]:
+    """Backstop for a writer that skipped the lock: its UPDATE/DELETE matched no row version."""
+    try:
+        yield
+    except StaleDataError as exc:
+        session.rollback()
+        raise Conflict(
+            f"observation {observation_id} was changed or removed meanwhile; reload it"
+        ) from exc
+
+
+def update_observation(
+    session: Session,
+    observation_id: int,
+    obs: ObservationIn,
+    *,
+    actor: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Observation:
+    """Correct an observation under its lock, so the audit's "before" is what it replaced."""
+    row = lock_observation(session, observation_id, expected_version)
     lesion = row.lesion
     _check_against_lesion(lesion, obs)
     clash = session.scalar(
@@ -148,15 +232,21 @@ def update_observation(
         mark_for_assessment(lesion)
         audit(session, actor, "observation.update", "observation", row.id, before, after,
               reason=reason)
-    with _one_visit_per_day(session, lesion, obs.date):
+    with _one_visit_per_day(session, lesion, obs.date), _no_stale_write(session, row.id):
         session.commit()
     return row
 
 
-def delete_observation(session: Session, observation_id: int, *, actor: str,
-                       reason: str | None = None) -> int:
-    """Remove a visit recorded in error; returns its lesion id (to re-assess)."""
-    row = load_observation(session, observation_id)
+def delete_observation(
+    session: Session, observation_id: int, *, actor: str, reason: str | None = None,
+    expected_version: int | None = None,
+) -> int:
+    """Remove a visit recorded in error; returns its lesion id (to re-assess).
+
+    The lesion is locked before its observations are counted, so two deletions of its last two
+    observations cannot both pass the count; a second deletion of the same one finds it gone.
+    """
+    row = lock_observation(session, observation_id, expected_version)
     lesion = row.lesion
     count = session.scalar(
         select(func.count()).select_from(Observation).where(Observation.lesion_id == lesion.id)
@@ -173,195 +263,7 @@ def delete_observation(session: Session, observation_id: int, *, actor: str,
           reason=reason)
     session.delete(row)
     mark_for_assessment(lesion)
-    session.commit()
-    return lesion.id
-
-
-# --------------------------------------------------------------------------- timeline import
-
-
-@dataclass
-class ImportSummary:
-    patients_created: int = 0
-    patients_updated: int = 0
-    lesions_created: int = 0
-    lesions_updated: int = 0
-    observations_created: int = 0
-    observations_updated: int = 0
-    observations_unchanged: int = 0
-    changed_lesion_ids: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "changed_lesion_ids"}
-
-
-def _check_against_stored(
-    patient_in: PatientIn, ppath: str, patient: Patient | None, stored: dict[str, Lesion]
-) -> list[Problem]:
-    """Rules that a valid file can still break against what is already stored."""
-    problems: list[Problem] = []
-    by = patient_in.birth_year if patient_in.birth_year is not None else (
-        patient.birth_year if patient else None
-    )
-    new_by = patient_in.birth_year
-    if new_by is not None:
-        # A new birth year must also fit the visits already stored (the file may not list
-        # them), or the stored record would no longer export as a valid timeline.
-        in_file = {(le.id, o.date) for le in patient_in.lesions for o in le.observations}
-        before_birth = [(o.date, lesion.external_id) for lesion in stored.values()
-                        for o in lesion.observations
-                        if o.date.year < new_by and (lesion.external_id, o.date) not in in_file]
-        if before_birth:
-            first, first_lesion = min(before_birth)
-            problems.append(Problem(f"{ppath}.birth_year",
-                                    f"{new_by} is after the stored observation of {first}"
-                                    f" (lesion {first_lesion})"))
-    for li, lesion_in in enumerate(patient_in.lesions):
-        existing = stored.get(lesion_in.id)
-        event = lesion_in.event_date
-        for oi, obs in enumerate(lesion_in.observations):
-            where = f"{ppath}.lesions[{li}].observations[{oi}].date"
-            problems += date_problems(obs.date, where, birth_year=by, event_date=event)
-        if existing is not None and event is not None:
-            early = [o.date for o in existing.observations if o.date < event]
-            if early:
-                problems.append(
-                    Problem(
-                        f"{ppath}.lesions[{li}].event_date",
-                        f"{event} is after the stored observation of {min(early)}",
-                    )
-                )
-    return problems
-
-
-def import_timeline(session: Session, timeline: Timeline, *, actor: str) -> ImportSummary:
-    """Merge a validated timeline in one transaction: match patients and lesions by id and
-    observations by lesion and date; update what changed (audited), add what is new, and
-    leave what the file does not mention. Importing the same file twice changes nothing."""
-    summary = ImportSummary()
-    ids = [p.id for p in timeline.patients]
-    existing = {
-        p.external_id: p
-        for p in session.scalars(
-            select(Patient)
-            .where(Patient.external_id.in_(ids))
-            .options(
-                selectinload(Patient.lesions)
-                .selectinload(Lesion.observations)
-                .selectinload(Observation.feature_rows)
-            )
-        )
-    }
-    problems: list[Problem] = []
-    for pi, patient_in in enumerate(timeline.patients):
-        patient = existing.get(patient_in.id)
-        stored = {lesion.external_id: lesion for lesion in (patient.lesions if patient else [])}
-        problems += _check_against_stored(patient_in, f"patients[{pi}]", patient, stored)
-    if problems:
-        raise InvalidInput(problems)
-
-    changed: set[int] = set()
-    for patient_in in timeline.patients:
-        patient = existing.get(patient_in.id)
-        if patient is None:
-            patient = Patient(external_id=patient_in.id, lesions=[])
-            _merge_patient(patient, patient_in)
-            session.add(patient)
-            session.flush()
-            audit(session, actor, "patient.import", "patient", patient.id, None,
-                  patient_snapshot(patient))
-            summary.patients_created += 1
-        else:
-            before = patient_snapshot(patient)
-            _merge_patient(patient, patient_in)
-            if patient_snapshot(patient) != before:
-                audit(session, actor, "patient.update", "patient", patient.id, before,
-                      patient_snapshot(patient))
-                summary.patients_updated += 1
-        stored = {lesion.external_id: lesion for lesion in patient.lesions}
-        for lesion_in in patient_in.lesions:
-            lesion = stored.get(lesion_in.id)
-            if _import_lesion(session, patient, lesion, lesion_in, actor, summary):
-                changed.add(_lesion_id_after(session, patient, lesion_in.id, lesion))
-    session.commit()
-    summary.changed_lesion_ids = sorted(changed)
-    return summary
-
-
-def _lesion_id_after(session: Session, patient: Patient, external_id: str,
-                     lesion: Lesion | None) -> int:
-    if lesion is not None:
-        return lesion.id
-    found = session.scalar(
-        select(Lesion.id).where(Lesion.patient_id == patient.id, Lesion.external_id == external_id)
-    )
-    assert found is not None
-    return found
-
-
-def _merge_patient(patient: Patient, patient_in: PatientIn) -> None:
-    if patient_in.birth_year is not None:
-        patient.birth_year = patient_in.birth_year
-    if patient_in.sex is not None:
-        patient.sex = patient_in.sex.value
-
-
-def _import_lesion(
-    session: Session,
-    patient: Patient,
-    lesion: Lesion | None,
-    lesion_in: LesionIn,
-    actor: str,
-    summary: ImportSummary,
-) -> bool:
-    """Create or merge one lesion; True when anything of it changed."""
-    columns = {
-        **_site_columns(lesion_in.site),
-        "entity": lesion_in.entity.value if lesion_in.entity else None,
-        "event_date": lesion_in.event_date,
-    }
-    changed = False
-    if lesion is None:
-        lesion = Lesion(patient_id=patient.id, external_id=lesion_in.id, data_version=0,
-                        **columns)
-        lesion.observations = []
-        session.add(lesion)
-        session.flush()
-        audit(session, actor, "lesion.import", "lesion", lesion.id, None,
-              lesion_snapshot(lesion))
-        summary.lesions_created += 1
-        changed = True
-    else:
-        before = lesion_snapshot(lesion)
-        for key, value in columns.items():
-            setattr(lesion, key, value)
-        if lesion_snapshot(lesion) != before:
-            audit(session, actor, "lesion.update", "lesion", lesion.id, before,
-                  lesion_snapshot(lesion))
-            summary.lesions_updated += 1
-            changed = True
-    by_date = {o.date: o for o in lesion.observations}
-    for obs in lesion_in.observations:
-        row = by_date.get(obs.date)
-        if row is None:
-            row = Observation(lesion_id=lesion.id)
-            _apply_observation(row, obs)
-            session.add(row)
-            session.flush()
-            audit(session, actor, "observation.import", "observation", row.id, None,
-                  observation_snapshot(row))
-            summary.observations_created += 1
-            changed = True
-            continue
-        before = observation_snapshot(row)
-        _apply_observation(row, obs)
-        after = observation_snapshot(row)
-        if after != before:
-            audit(session, actor, "observation.update", "observation", row.id, before, after)
-            summary.observations_updated += 1
-            changed = True
-        else:
-            summary.observations_unchanged += 1
-    if changed:
-        mark_for_assessment(lesion)
-    return changed
+    lesion_id = lesion.id
+    with _no_stale_write(session, observation_id):
+        session.commit()
+    return lesion_id

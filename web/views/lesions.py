@@ -1,5 +1,6 @@
-"""One lesion: size chart, morphology, observations, transitions, alerts, suggestions; and the
-forms that record, correct or remove an observation (radiologists)."""
+"""One lesion: size chart, morphology, observations and treatments, responses, transitions,
+alerts, suggestions; and the forms that record, correct or remove an observation or a treatment
+(radiologists)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker.errors import Conflict, InvalidInput, Problem
+from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
 from tracker.models import Lesion, versions_current
 from tracker.queries import (
     assessment_status,
@@ -19,26 +20,31 @@ from tracker.queries import (
     lesion_with_everything,
     load_lesion,
     load_observation,
+    load_treatment,
     observation_stage,
     open_alerts_of,
     patient_lesions,
     previous_visit,
     shown_assessment,
 )
-from tracker.services import identity, records
+from tracker.services import identity, records, treatments
 from tracker.services.identity import merge_plan
-from tracker.timeline import ObservationIn, validate_observation
+from tracker.timeline import ObservationIn, validate_observation, validate_treatment
 from tracker.timepoints import compare as compare_visits
 from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
+    EVENT_KIND_LABELS,
+    TREATMENT_KIND_LABELS,
     AlertState,
     Density,
+    EventKind,
     Feature,
     Margin,
     Modality,
     Pattern,
     Role,
     Texture,
+    TreatmentKind,
     label,
 )
 from web import charts
@@ -47,12 +53,16 @@ from web.clock import today
 from web.db import get_session
 from web.forms import (
     MORPHOLOGY,
+    TREATMENT_FIELDS,
     correction_reason,
     field_errors,
     form_from_observation,
+    form_from_treatment,
     form_values,
     observation_from_form,
     split_choices,
+    treatment_form_values,
+    treatment_from_form,
 )
 from web.views.patients import page_arg
 from workers import dispatch
@@ -66,6 +76,7 @@ CHOICES = {
     "texture": [(t.value, label(t.value).capitalize()) for t in Texture],
     "pattern": [(p.value, label(p.value)) for p in Pattern],
     "features": [(f.value, label(f.value)) for f in Feature],
+    "kind": [(k.value, TREATMENT_KIND_LABELS[k]) for k in TreatmentKind],
 }
 
 
@@ -82,8 +93,18 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
             "confidence": a.confidence if a else None,
             "evidence": list(a.evidence) if a else [],
             "classifications": dict(a.classifications or {}) if a else {},
+            "response": a.response if a else None,
             "cross_modality": o.id in flagged,
         })
+    # One list in date order: a treatment dated on a visit's day comes after it (clinical-rules
+    # §7a: it counts as after that observation).
+    timeline: list[dict[str, Any]] = [{"type": "observation", **r} for r in rows]
+    timeline += [{"type": "treatment", "treatment": t,
+                  "kind_label": TREATMENT_KIND_LABELS[TreatmentKind(t.kind)]}
+                 for t in lesion.treatments]
+    order = {k.value: i for i, k in enumerate(TreatmentKind)}
+    timeline.sort(key=lambda e: (e["obs"].date, 0, 0) if e["type"] == "observation"
+                  else (e["treatment"].date, 1, order[e["treatment"].kind]))
     alerts = open_alerts_of(lesion)
     return {
         "lesion": lesion,
@@ -92,6 +113,10 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "current": current,
         "stage": lesion_stage(lesion),
         "rows": rows,
+        "timeline": timeline,
+        "event_kind_label": (EVENT_KIND_LABELS[EventKind(lesion.event_kind)]
+                             if lesion.event_kind else None),
+        "any_response": any(r["response"] for r in rows),
         "alerts": alerts,
         "cleared": [a for a in lesion.alerts if a.state == AlertState.CLEARED.value],
         "transitions": lesion.transitions,
@@ -238,7 +263,8 @@ def status(lesion_id: int) -> Response:
 
 
 def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
-          observation_id: int | None = None) -> str:
+          observation_id: int | None = None, version: int | None = None,
+          submitted: dict[str, str] | None = None) -> str:
     """The record/correct form; beside each field, the value of the visit before."""
     try:
         day = date.fromisoformat(str(values.get("date")))
@@ -253,7 +279,42 @@ def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
     return render_template("lesions/observation_form.html", lesion=lesion,
                            caption=charts.lesion_caption(lesion), values=values, errors=errors,
                            choices=CHOICES, grouped=grouped, previous=previous,
-                           observation_id=observation_id, today=today())
+                           observation_id=observation_id, version=version,
+                           submitted=submitted, today=today())
+
+
+def posted_version() -> int:
+    """The version the form was filled from (its hidden field)."""
+    raw = request.form.get("version", "")
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidInput([Problem("_form", "the form lost its version; reload the page")])
+    return int(raw)
+
+
+def _stale(observation_id: int, exc: StaleVersion) -> tuple[str, int]:
+    """409 with the current values in the form and what the person typed beside it, so a
+    stale edit is redone knowingly, never saved over someone else's change."""
+    session = get_session()
+    session.rollback()  # release the lock; read what is stored now
+    row = load_observation(session, observation_id)
+    message = f"{exc}. The form now shows the stored values; re-apply your change if it holds."
+    return _form(row.lesion, form_from_observation(row), {"_form": [message]}, observation_id,
+                 row.version, submitted=_as_typed(form_values(request.form))), 409
+
+
+def _as_typed(values: dict[str, Any]) -> dict[str, str]:
+    """The unsaved entry, field by field as the person typed it (empty fields left out)."""
+    sizes = [s for s in values["size_mm"] if s.strip()]
+    out = {
+        "date": values["date"], "modality": values["modality"],
+        "seen": "yes" if values["visible"] else "no",
+        "size": " × ".join(sizes) + " mm" if sizes else "",
+        **{k: label(values[k]) if values[k] else "" for k in
+           ("density", "margin", "texture", "pattern")},
+        "features": ", ".join(label(f) for f in values["features"]),
+        "pain": values["pain"], "note": values["note"],
+    }
+    return {k: v for k, v in out.items() if v}
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
@@ -292,17 +353,22 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     row = load_observation(session, observation_id)
     lesion = row.lesion
     if request.method != "POST":
-        return _form(lesion, form_from_observation(row), {}, observation_id)
+        return _form(lesion, form_from_observation(row), {}, observation_id, row.version)
     raw = observation_from_form(request.form)
+    version = row.version
     try:
+        version = posted_version()
         reason, obs = _correction(raw, lesion)
-        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason)
+        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason,
+                                   expected_version=version)
     except InvalidInput as exc:
         return _form(lesion, form_values(request.form), field_errors(exc.problems),
-                     observation_id), 400
+                     observation_id, version), 400
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     except Conflict as exc:
         return _form(lesion, form_values(request.form), {"date": [str(exc)]},
-                     observation_id), 409
+                     observation_id, version), 409
     dispatch.request_assessment([lesion.id])
     flash(f"Observation of {obs.date} corrected; stage pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
@@ -328,14 +394,86 @@ def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn
 
 @bp.post("/observations/<int:observation_id>/delete")
 @requires(Role.RADIOLOGIST)
-def delete_observation(observation_id: int) -> Response:
+def delete_observation(observation_id: int) -> Response | tuple[str, int]:
     try:
         reason = correction_reason(request.form)
+        version = posted_version()
     except InvalidInput as exc:
         flash(f"Observation not removed: {exc}", "error")
         return redirect(url_for("lesions.edit_observation", observation_id=observation_id))
-    lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
-                                           reason=reason)
+    try:
+        lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                               reason=reason, expected_version=version)
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     dispatch.request_assessment([lesion_id])
     flash("Observation removed; stage pending until re-assessed.", "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+
+
+# --------------------------------------------------------------------------- treatments
+
+
+def _treatment_form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
+                    treatment_id: int | None = None) -> str:
+    return render_template("lesions/treatment_form.html", lesion=lesion,
+                           caption=charts.lesion_caption(lesion), values=values, errors=errors,
+                           choices=CHOICES, treatment_id=treatment_id, today=today())
+
+
+@bp.route("/lesions/<int:lesion_id>/treatments/new", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
+    session = get_session()
+    lesion = load_lesion(session, lesion_id)
+    if request.method != "POST":
+        return _treatment_form(lesion, {"date": today().isoformat(), "kind": "", "note": ""}, {})
+    try:
+        treatment = validate_treatment(treatment_from_form(request.form), today=today(),
+                                       birth_year=lesion.patient.birth_year,
+                                       event_date=lesion.event_date)
+        row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
+    except InvalidInput as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               field_errors(exc.problems, TREATMENT_FIELDS)), 400
+    except Conflict as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               {"kind": [str(exc)]}), 409
+    dispatch.request_assessment([lesion_id])
+    flash(f"Treatment of {row.date} saved; stages are pending until the lesion is "
+          "re-assessed.", "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+
+
+@bp.route("/treatments/<int:treatment_id>/edit", methods=["GET", "POST"])
+@requires(Role.RADIOLOGIST)
+def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
+    session = get_session()
+    row = load_treatment(session, treatment_id)
+    lesion = row.lesion
+    if request.method != "POST":
+        return _treatment_form(lesion, form_from_treatment(row), {}, treatment_id)
+    try:
+        treatment = validate_treatment(treatment_from_form(request.form), today=today(),
+                                       birth_year=lesion.patient.birth_year,
+                                       event_date=lesion.event_date)
+        treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+    except InvalidInput as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               field_errors(exc.problems, TREATMENT_FIELDS), treatment_id), 400
+    except Conflict as exc:
+        return _treatment_form(lesion, treatment_form_values(request.form),
+                               {"kind": [str(exc)]}, treatment_id), 409
+    dispatch.request_assessment([lesion.id])
+    flash(f"Treatment of {treatment.date} corrected; stages pending until re-assessed.",
+          "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
+
+
+@bp.post("/treatments/<int:treatment_id>/delete")
+@requires(Role.RADIOLOGIST)
+def delete_treatment(treatment_id: int) -> Response:
+    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    flash("Treatment removed; stages pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))

@@ -62,7 +62,8 @@ def test_persisting_entity_not_seen_is_resolved_with_penalty_and_carried_mr_too(
         as_of="2025-09-10",
     )
     assert stages(a) == ["stable", "resolved", "resolved"]
-    assert confidences(a) == [0.40, 0.65, 0.05]  # 0.20 - 0.10 gap - 0.15 mismatch, floored
+    # G2b 0.50 - 0.15 mismatch; G1 0.20 - 0.10 gap - 0.15 mismatch, floored
+    assert confidences(a) == [0.40, 0.35, 0.05]
     assert a.stages[2].evidence == (
         "not seen on MR (insensitive to calcification); stage carried",
         "14 months since previous observation",
@@ -102,11 +103,52 @@ def test_generic_follow_up_by_course(entity: Entity, second: float, due: str | N
     assert a.next_follow_up == (None if due is None else D(due))
 
 
-def test_progressing_entity_resolved_has_no_follow_up() -> None:
+def test_g2b_unconfirmed_resolution_is_looked_at_again_in_three_months_any_course() -> None:
     a = assess(
         Entity.SOFT_TISSUE_TUMOR, xr("2024-01-10", 10), not_seen("2024-04-10"), as_of="2024-05-01"
     )
+    assert [s.rule for s in a.stages] == ["G4", "G2b"]
+    assert a.stages[1].confidence == 0.50
+    assert a.stages[1].evidence == ("not seen once; unconfirmed",)
+    assert a.next_follow_up == D("2024-07-10")
+
+
+def test_g2c_confirmed_resolution_has_no_follow_up() -> None:
+    a = assess(
+        Entity.SOFT_TISSUE_TUMOR,
+        xr("2024-01-10", 10),
+        not_seen("2024-04-10"),
+        not_seen("2024-05-08"),  # exactly 28 days later
+        as_of="2024-06-01",
+    )
+    assert [s.rule for s in a.stages] == ["G4", "G2b", "G2c"]
+    assert a.stages[2].confidence == 0.90
+    assert a.stages[2].evidence == ("absence confirmed (not seen since 2024-04-10)",)
     assert a.next_follow_up is None
+
+
+def test_g2a_gone_after_regressing_on_the_same_modality() -> None:
+    findings = (xr("2024-01-10", 10), xr("2024-04-10", 6), not_seen("2024-07-10"))
+    a = assess(Entity.TUMORAL_CALCINOSIS, *findings, as_of="2024-08-01")
+    assert stages(a) == ["stable", "regressing", "resolved"]
+    assert a.stages[2].rule == "G2a" and a.stages[2].confidence == 0.75
+    assert a.next_follow_up is None
+    other_modality = (*findings[:2], not_seen("2024-07-10", Modality.US))
+    b = assess(Entity.TUMORAL_CALCINOSIS, *other_modality, as_of="2024-08-01")
+    assert b.stages[2].rule == "G2b" and b.next_follow_up == D("2024-10-10")
+
+
+def test_g2r_early_second_negative_keeps_the_first_ones_row() -> None:
+    findings = (
+        xr("2024-01-10", 10),
+        not_seen("2024-04-10"),
+        not_seen("2024-05-07"),  # 27 days
+    )
+    a = assess(Entity.TUMORAL_CALCINOSIS, *findings, as_of="2024-06-01")
+    assert [s.rule for s in a.stages] == ["G4", "G2b", "G2r"]
+    assert a.stages[2].confidence == 0.50
+    assert a.stages[2].evidence == ("not seen again (< 28 days)",)
+    assert a.next_follow_up == D("2024-07-10")  # n's date: the early film postpones nothing
 
 
 def test_given_entity_outside_the_compartment_decides_the_model() -> None:

@@ -43,12 +43,66 @@ def test_h1_not_seen_on_mr_carries_the_previous_stage() -> None:
     assert a.next_follow_up == D("2024-11-10")  # resting +6 months, from the carried stage
 
 
-def test_h2_not_seen_after_being_seen_is_resolved() -> None:
+def test_h2b_one_negative_film_is_an_unconfirmed_resolution() -> None:
     a = assess(HADD, xr("2024-01-10", 12), not_seen("2024-07-10", Modality.US), as_of="2024-08-01")
     assert stages(a) == ["formative", "resolved"]
-    assert a.stages[1].confidence == 0.80
-    assert a.stages[1].evidence == ("not seen",)
+    assert a.stages[1].rule == "H2b"
+    assert a.stages[1].confidence == 0.50
+    assert a.stages[1].evidence == ("not seen once; unconfirmed",)
+    assert a.next_follow_up == D("2024-10-10")  # §5: H2b +3 months
+
+
+def test_h2c_second_negative_28_days_later_confirms() -> None:
+    base = (xr("2024-01-10", 12), not_seen("2024-07-10"))
+    a = assess(HADD, *base, not_seen("2024-08-07"), as_of="2024-09-01")
+    assert [s.rule for s in a.stages] == ["H9", "H2b", "H2c"]
+    assert confidences(a) == [0.50, 0.50, 0.90]
+    assert a.stages[2].evidence == ("absence confirmed (not seen since 2024-07-10)",)
     assert a.next_follow_up is None
+    day_early = assess(HADD, *base, not_seen("2024-08-06"), as_of="2024-09-01")
+    assert [s.rule for s in day_early.stages][-1] == "H2r"
+
+
+def test_h2c_is_not_reached_through_mr() -> None:
+    """MR negatives are carried (H1): they neither start nor confirm an absence."""
+    a = assess(
+        HADD,
+        xr("2024-01-10", 12),
+        not_seen("2024-03-10", Modality.MR),
+        not_seen("2024-05-10"),
+        not_seen("2024-06-10", Modality.MR),
+        as_of="2024-07-01",
+    )
+    assert [s.rule for s in a.stages] == ["H9", "H1", "H2b", "H1"]
+    assert a.next_follow_up == D("2024-08-10")  # carried: n's §5 date
+
+
+def test_h2r_after_h2a_keeps_075_and_no_date() -> None:
+    """9a.25: a second negative 27 days after an H2a one: 0.75, no date."""
+    a = assess(
+        HADD,
+        xr("2024-01-10", 12),
+        xr("2024-04-10", 7, MIHC),
+        not_seen("2024-07-10"),
+        not_seen("2024-08-06"),
+        as_of="2024-09-01",
+    )
+    assert [s.rule for s in a.stages] == ["H9", "H5", "H2a", "H2r"]
+    assert confidences(a)[2:] == [0.75, 0.75]
+    assert a.stages[3].evidence == ("not seen again (< 28 days)",)
+    assert a.next_follow_up is None
+
+
+def test_h2a_needs_the_same_modality_as_the_last_film() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-10", 12),
+        xr("2024-04-10", 7, MIHC),
+        not_seen("2024-07-10", Modality.US),
+        as_of="2024-08-01",
+    )
+    assert a.stages[2].rule == "H2b"
+    assert a.next_follow_up == D("2024-10-10")
 
 
 def test_h3_only_invisible_observations_are_precalcific() -> None:
@@ -65,12 +119,12 @@ def test_h3_only_invisible_observations_are_precalcific() -> None:
     assert a.transitions == ()
 
 
-def test_h4_deposit_back_after_resolution_is_a_recurrence() -> None:
+def test_h4_deposit_grown_back_after_an_unconfirmed_resolution_is_a_recurrence() -> None:
     a = assess(
         HADD,
         xr("2023-01-10", 9),
         not_seen("2023-07-10"),
-        xr("2024-01-10", 6, MIHC),
+        xr("2024-01-10", 12, MIHC),
         as_of="2024-02-01",
     )
     assert stages(a) == ["formative", "resolved", "formative"]
@@ -79,7 +133,75 @@ def test_h4_deposit_back_after_resolution_is_a_recurrence() -> None:
     assert a.transitions[-1].unexpected
     assert "unexpected: resolved→formative" in a.transitions[-1].evidence
     regrowth = alert(a, "unexpected_regrowth")
-    assert regrowth.reason == "deposit regrew after resolved (9.0→6.0 mm)"  # 9a.21
+    assert regrowth.reason == "deposit regrew after resolved (9.0→12.0 mm)"  # 9a.21
+
+
+def test_h4b_deposit_seen_again_no_larger_was_missed_by_the_negative_film() -> None:
+    """9a.26: staged by H5-H12 reading ref(o) for prev(o), -0.10, no regrowth alert."""
+    a = assess(
+        HADD,
+        xr("2023-01-10", 9),
+        not_seen("2023-07-10"),
+        xr("2024-01-10", 6, MIHC),
+        as_of="2024-02-01",
+    )
+    assert stages(a) == ["formative", "resolved", "resorptive"]
+    assert a.stages[2].rule == "H4b"
+    assert a.stages[2].confidence == 0.60  # H5 with M + D = 0.70, - 0.10
+    assert a.stages[2].evidence[-1] == (
+        "seen again, no larger: earlier negative probably a missed projection"
+    )
+    assert not a.transitions[-1].unexpected
+    assert a.alerts == ()
+    assert a.next_follow_up == D("2024-04-10")  # resorptive +3 months
+
+
+def test_h4b_reads_the_run_before_the_negative_for_h10_and_restarts_no_resolution() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-08", 12),
+        xr("2024-04-08", 12.5),
+        not_seen("2024-07-08"),
+        xr("2024-08-19", 11.5),
+        as_of="2025-03-01",
+    )
+    assert stages(a) == ["formative", "resting", "resolved", "resting"]
+    assert confidences(a)[3] == 0.60  # H10 0.70 - 0.10
+    # 9a.26: the no-resolution run restarts at the H4b film (prev is resolved), so 6 months
+    # from 2024-08-19 are not yet up by its own observation: no alert, only an overdue date.
+    assert [x.kind.value for x in a.alerts] == ["follow_up_overdue"]
+
+
+def test_h4b_not_after_a_confirmed_absence() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-08", 12),
+        not_seen("2024-03-08"),
+        not_seen("2024-04-08", Modality.MR),
+        not_seen("2024-05-08"),
+        xr("2024-06-08", 11),
+        as_of="2024-07-01",
+    )
+    assert [s.rule for s in a.stages] == ["H9", "H2b", "H1", "H2c", "H4"]
+
+
+def test_h4b_peak_note_reads_the_run_ending_at_ref() -> None:
+    """D from the run peak before the negative: 15 then 14.5, negative, 12 (-20% from 15)."""
+    a = assess(
+        HADD,
+        xr("2024-01-08", 15),
+        xr("2024-04-08", 14.5),
+        not_seen("2024-07-08"),
+        xr("2024-08-19", 12),
+        as_of="2024-09-01",
+    )
+    assert a.stages[3].rule == "H4b"
+    assert a.stages[3].stage.value == "resorptive"  # H7: D from the peak, > 5 mm
+    assert a.stages[3].confidence == 0.50  # 0.60 - 0.10
+    assert a.stages[3].evidence[:2] == (
+        "size stable (14.5→12.0 mm)",
+        "-20% from peak (15.0→12.0 mm)",
+    )
 
 
 def test_h5_one_sign_group_on_a_first_image_is_resorptive() -> None:

@@ -98,8 +98,8 @@ def test_ties_rank_by_compartment_order() -> None:
     ]
 
 
-def test_suggestions_use_every_observation_whatever_as_of_and_are_output_when_given() -> None:
-    """9a.8."""
+def test_suggestions_use_observations_up_to_as_of_and_are_output_when_given() -> None:
+    """9a.8 (revision 2): the later film's bone_organization is not yet known."""
     a = assess(
         Entity.ENTHESOPATHY,
         xr("2024-01-10", 8, DWHB),
@@ -107,7 +107,8 @@ def test_suggestions_use_every_observation_whatever_as_of_and_are_output_when_gi
         as_of="2024-02-01",
     )
     assert a.entity_source == "given"
-    assert a.suggestions[0].why == ("tendon", "bone", "bone_organization")
+    enthesopathy = next(s for s in a.suggestions if s.entity is Entity.ENTHESOPATHY)
+    assert enthesopathy.why == ("tendon", "bone")
 
 
 def test_event_date_is_a_cue() -> None:
@@ -128,7 +129,7 @@ def test_json_shape_rounding_and_optional_classifications() -> None:
         Entity.HADD,
         xr("2024-01-10", 14, DWHN),
         not_seen("2024-09-10"),
-        xr("2025-01-10", 14, DWHN),
+        xr("2025-01-10", 18, DWHN),
         as_of="2025-09-01",
     )
     doc = assessment_to_json(a)
@@ -148,20 +149,22 @@ def test_json_shape_rounding_and_optional_classifications() -> None:
         "confidence": 0.5,
         "evidence": ["first observation", "dense", "well_defined", "homogeneous", "nodular"],
         "classifications": {"gartner": "I", "sfa": "A", "bosworth": "medium"},
+        "response": None,
     }
     assert "classifications" not in doc["stages"][1]
+    assert all(s["response"] is None for s in doc["stages"])  # always present (§7a)
     assert doc["transitions"][0] == {
         "date": "2024-09-10",
         "from": "formative",
         "to": "resolved",
-        "evidence": ["not seen"],
+        "evidence": ["not seen once; unconfirmed"],
     }
     assert [x["kind"] for x in doc["alerts"]] == ["unexpected_regrowth", "follow_up_overdue"]
     assert doc["alerts"][0] == {
         "kind": "unexpected_regrowth",
         "severity": "warning",
         "since": "2025-01-10",
-        "reason": "deposit regrew after resolved (14.0→14.0 mm)",
+        "reason": "deposit regrew after resolved (14.0→18.0 mm)",
         "rule": "hadd.unexpected_regrowth",
     }
     assert doc["next_follow_up"] == "2025-07-10"
@@ -171,8 +174,9 @@ def test_json_shape_rounding_and_optional_classifications() -> None:
 
 
 def test_json_next_follow_up_null() -> None:
-    a = assess(Entity.HADD, xr("2024-01-10", 14), not_seen("2024-09-10"), as_of="2024-09-10")
-    assert assessment_to_json(a)["next_follow_up"] is None
+    findings = (xr("2024-01-10", 14), not_seen("2024-09-10"), not_seen("2024-10-10"))
+    a = assess(Entity.HADD, *findings, as_of="2024-10-10")
+    assert assessment_to_json(a)["next_follow_up"] is None  # H2c: absence confirmed
 
 
 def test_empty_lesion_has_no_stages_but_a_suggested_entity() -> None:

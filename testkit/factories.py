@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tracker.models import Lesion, Observation, ObservationFeature, Patient
+from tracker.models import Lesion, Observation, ObservationFeature, Patient, Treatment
 from tracker.services.records import mark_for_assessment
 
 _counter = iter(range(1, 10**9))
@@ -63,7 +63,9 @@ def make_lesion(
     structure: str | None = "supraspinatus",
     entity: str | None = "hadd",
     event_date: date | None = None,
+    event_kind: str | None = None,
     observations: list[dict[str, Any]] | None = None,
+    treatments: list[tuple[str, str]] | None = None,
     commit: bool = True,
 ) -> Lesion:
     """A lesion with its observations, marked for assessment like the service would."""
@@ -77,6 +79,7 @@ def make_lesion(
         structure=structure,
         entity=entity,
         event_date=event_date,
+        event_kind=event_kind,
         data_version=0,
     )
     session.add(lesion)
@@ -87,7 +90,19 @@ def make_lesion(
         row = Observation(lesion_id=lesion.id, **cols)
         row.feature_rows = [ObservationFeature(feature=f) for f in features]
         session.add(row)
+    for day, kind in treatments or []:
+        session.add(Treatment(lesion_id=lesion.id, date=date.fromisoformat(day), kind=kind))
     mark_for_assessment(lesion)
     if commit:
         session.commit()
     return lesion
+
+
+# A HADD deposit seen unchanged for a year (clinical-rules §4 `hadd.no_resolution`): resting,
+# with no_resolution and, as time passes, follow_up_overdue.
+PERSISTENT = [
+    obs("2024-01-10", 12),
+    obs("2024-04-12", 12.5),
+    obs("2024-07-15", 12),
+    obs("2025-01-20", 12.5),
+]

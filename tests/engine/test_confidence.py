@@ -34,8 +34,11 @@ def test_gap_penalty_starts_the_day_after_twelve_months() -> None:
 
 def test_gap_penalty_applies_to_a_not_seen_observation_too() -> None:
     a = assess(HADD, xr("2024-01-10", 12), not_seen("2025-02-10"), as_of="2025-02-10")
-    assert confidences(a) == [0.50, 0.70]
-    assert a.stages[1].evidence == ("not seen", "13 months since previous observation")
+    assert confidences(a) == [0.50, 0.40]  # H2b 0.50 - 0.10
+    assert a.stages[1].evidence == (
+        "not seen once; unconfirmed",
+        "13 months since previous observation",
+    )
 
 
 def test_cross_modality_penalty_only_where_sizes_are_compared() -> None:
@@ -59,7 +62,7 @@ def test_cross_modality_penalty_on_the_carried_reference_chain() -> None:
     assert a.stages[2].evidence[-1] == "XR→US: sizes not directly comparable"
 
 
-def test_evidence_order_change_morphology_features_in_vocabulary_order_then_context() -> None:
+def test_evidence_order_is_9a19s_change_morphology_rule_notes_then_context() -> None:
     a = assess(
         HADD,
         xr("2023-01-10", 10),
@@ -83,10 +86,10 @@ def test_evidence_order_change_morphology_features_in_vocabulary_order_then_cont
         "intrabursal_migration",
         "bone_lysis",
         "comet_tail",
+        "new bone lysis",
+        "465 days after event",
         "XR→US: sizes not directly comparable",
         "14 months since previous observation",
-        "465 days after event",
-        "new bone lysis",
     )
     # H5 (M+F; growth is not D) 0.70, xmod -0.15, gap -0.10; no HO window for HADD
     assert confidences(a) == [0.50, 0.45]
@@ -126,3 +129,26 @@ def test_resting_deposit_stays_resting_across_a_year_of_stable_films() -> None:
         as_of="2024-09-10",
     )
     assert stages(a) == ["formative", "resting", "resting"]
+
+
+def test_morphology_not_assessed_lowers_confidence_once_and_gives_no_m_sign() -> None:
+    """9a.3: a measurement-only import; stages rest on size change (V24)."""
+    bare = Morph(None, None, None, None)
+    a = assess(
+        HADD,
+        xr("2024-01-10", 14, bare),
+        xr("2024-04-12", 14.5, bare),
+        xr("2024-07-15", 9, Morph(Density.MODERATE, None, None, None)),
+        as_of="2024-08-01",
+    )
+    assert stages(a) == ["formative", "resting", "resorptive"]  # H9, H10, H7 (D, no M)
+    assert confidences(a) == [0.45, 0.65, 0.55]
+    assert a.stages[0].evidence == ("first observation", "morphology not assessed")
+    assert a.stages[2].evidence == (
+        "size -38% (14.5→9.0 mm)",
+        "moderate",
+        "morphology not assessed",
+    )
+    described = assess(HADD, xr("2024-01-10", 14, DWH_), as_of="2024-02-01")
+    assert confidences(described) == [0.45]  # pattern missing: -0.05, but assessed
+    assert "morphology not assessed" not in described.stages[0].evidence

@@ -97,7 +97,8 @@ def test_not_maturing_fires_exactly_six_months_after_the_event() -> None:
         "ho.not_maturing",
     )
     assert warn.reason == (
-        "ossification not mature 6 months after event; post-surgical HO may take 12-18 months"
+        "ossification not mature 6 months after event; 6-month threshold for an unrecorded "
+        "cause; post-surgical HO may take 12-18 months"
     )
 
 

@@ -1,0 +1,146 @@
+"""Build DICOM SR measurement reports (TID 1500) with highdicom, as a viewer would save them."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
+from pydicom.uid import (
+    CTImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    UltrasoundImageStorage,
+    generate_uid,
+)
+
+SHOULDER = Code("16982005", "SCT", "Shoulder region structure")
+SHOULDER_SRT = Code("T-D2220", "SRT", "Shoulder")
+KNEE = Code("72696002", "SCT", "Knee region structure")
+LUMBAR = Code("122496007", "SCT", "Lumbar spine structure")
+LUNG = Code("39607008", "SCT", "Lung structure")
+RIGHT = Code("24028007", "SCT", "Right")
+LEFT = Code("7771000", "SCT", "Left")
+LEFT_SRT = Code("G-A101", "SRT", "Left")
+LENGTH = Code("410668003", "SCT", "Length")
+LONG_AXIS_SRT = Code("G-A185", "SRT", "Long Axis")
+SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
+AREA = Code("42798000", "SCT", "Area")
+MM = Code("mm", "UCUM", "millimeter")
+CM = Code("cm", "UCUM", "centimeter")
+MM2 = Code("mm2", "UCUM", "square millimeter")
+PIXELS = Code("{pixels}", "UCUM", "pixels")
+HIGH_DENSITY = Code("129744006", "SCT", "High density lesion")
+CIRCUMSCRIBED = Code("129738007", "SCT", "Circumscribed lesion")
+SOP_OF = {"CT": CTImageStorage, "DX": DigitalXRayImageStorageForPresentation,
+          "US": UltrasoundImageStorage}
+
+
+@dataclass
+class Group:
+    site: Code | None = SHOULDER
+    laterality: Code | None = RIGHT
+    tracking_uid: str | None = None
+    tracking_id: str = "Lesion 1"
+    measurements: list[tuple[Code, float, Code]] = field(
+        default_factory=lambda: [(LENGTH, 14.0, MM)])
+    qualitative: list[tuple[Code, Code]] = field(default_factory=list)
+    kind: str = "planar"  # or "image": a TID 1501 measurement group without a region
+
+
+def image(study_uid: str, patient_id: str, study_date: str, modality: str,
+          accession: str) -> Dataset:
+    ds = Dataset()
+    ds.SOPClassUID = SOP_OF[modality]
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = generate_uid()
+    ds.PatientID = patient_id
+    ds.PatientName = "Anonymous^Patient"
+    ds.PatientBirthDate = "19680101"
+    ds.PatientSex = "F"
+    ds.StudyDate = study_date
+    ds.StudyTime = "120000"
+    ds.StudyID = "1"
+    ds.AccessionNumber = accession
+    ds.ReferringPhysicianName = ""
+    ds.Modality = modality
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PixelRepresentation = 64, 64, 1, 0
+    return ds
+
+
+def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
+             study_date: str = "20240110", modality: str = "CT", accession: str = "ACC1",
+             study_uid: str | None = None) -> Path:
+    """A Comprehensive 3D SR with one planar ROI group per `Group`, referencing one image."""
+    study_uid = study_uid or generate_uid()
+    img = image(study_uid, patient_id, study_date, modality, accession)
+    context = hd.sr.ObservationContext(
+        observer_person_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
+                name="Reader^Radiology")))
+    items = []
+    for g in groups:
+        region = hd.sr.ImageRegion(
+            graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+            graphic_data=np.array([[10.0, 10.0], [20.0, 20.0]]),
+            source_image=hd.sr.SourceImageForRegion.from_source_image(img))
+        sites = [] if g.site is None else [
+            hd.sr.FindingSite(anatomic_location=g.site, laterality=g.laterality)]
+        common: dict[str, Any] = {
+            "tracking_identifier": hd.sr.TrackingIdentifier(uid=g.tracking_uid,
+                                                            identifier=g.tracking_id),
+            "finding_type": Code("52988006", "SCT", "Lesion"),
+            "finding_sites": sites,
+            "measurements": [hd.sr.Measurement(name=n, value=v, unit=u)
+                             for n, v, u in g.measurements],
+            "qualitative_evaluations": [hd.sr.QualitativeEvaluation(name=n, value=v)
+                                        for n, v in g.qualitative] or None,
+        }
+        if g.kind == "image":
+            items.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+                **common,
+                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(img)]))
+        else:
+            items.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                **common, referenced_region=region))
+    report = hd.sr.MeasurementReport(
+        observation_context=context,
+        procedure_reported=codes.LN.CTUnspecifiedBodyRegion,
+        imaging_measurements=items)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sr = hd.sr.Comprehensive3DSR(
+            evidence=[img], content=report, series_number=99,
+            series_instance_uid=generate_uid(), sop_instance_uid=generate_uid(),
+            instance_number=1, manufacturer="calcitrack tests")
+    sr.save_as(path)
+    return path
+
+
+def drop_tracking_uids(path: Path) -> Path:
+    """Remove every Tracking Unique Identifier (DCM 112040), as some writers leave it out."""
+    ds = dcmread(path)
+
+    def strip(items: Any) -> None:
+        keep = [i for i in items if not (
+            "ConceptNameCodeSequence" in i
+            and i.ConceptNameCodeSequence[0].CodeValue == "112040")]
+        items[:] = keep  # pydicom Sequences support slice assignment
+        for item in keep:
+            if "ContentSequence" in item:
+                strip(item.ContentSequence)
+
+    strip(ds.ContentSequence)
+    ds.save_as(path)
+    return path
