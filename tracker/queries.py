@@ -425,6 +425,7 @@ class WorklistFilter:
     stage: str | None = None
     overdue: bool = False
     patient: str = ""
+    unassessed_morphology: bool = False
 
 
 def worklist(
@@ -456,6 +457,12 @@ def worklist(
         where.append(Lesion.current_stage == flt.stage)
     if flt.overdue:
         where.append(Lesion.next_follow_up < today)
+    if flt.unassessed_morphology:
+        # a visible finding without density or margin (e.g. from a viewer's SR): to complete
+        where.append(Lesion.id.in_(
+            select(Observation.lesion_id).where(
+                Observation.visible.is_(True),
+                or_(Observation.density.is_(None), Observation.margin.is_(None)))))
     if flt.patient.strip():
         where.append(Lesion.patient_id.in_(
             select(Patient.id).where(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
@@ -121,6 +121,12 @@ def test_worklist_filters_order_and_labels(login: Login, session: Session) -> No
     staged = client.get("/alerts?stage=ho_early").text
     assert "reason for ho_atypical" in staged and "reason for no_resolution" not in staged
     assert "Keyboard shortcuts" in text and "<kbd>j</kbd>" in text
+    # a measurement-only visit (no density or margin) flags its lesion for completion
+    session.execute(update(Observation).where(Observation.lesion_id == b.id)
+                    .values(density=None, margin=None))
+    session.commit()
+    unassessed = client.get("/alerts?unassessed=1").text
+    assert "reason for ho_atypical" in unassessed and "reason for no_resolution" not in unassessed
 
 
 def test_bulk_acknowledge_and_snooze_with_one_reason(login: Login, session: Session) -> None:

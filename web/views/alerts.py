@@ -39,6 +39,7 @@ def worklist_page() -> str:
         entity=_choice("entity", {e.value for e in Entity}),
         stage=_choice("stage", {s.value for s in Stage}),
         overdue=request.args.get("overdue") == "1",
+        unassessed_morphology=request.args.get("unassessed") == "1",
         patient=request.args.get("patient", "")[:64],
     )
     page = worklist(session, flt, today=today(), page=page_arg(), per_page=PER_PAGE)
