@@ -42,7 +42,7 @@ services:
 	@bash .ci/services
 
 browser:
-	@test -x /usr/bin/chromium || bash .ci/browser
+	@bash .ci/browser
 
 lint: install
 	$(BIN)/ruff check tracker workers web migrations tests testkit bench
