@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from bench.cohort import generate, insert_rows, to_timeline
+from testkit.cohort import generate, insert_rows, to_timeline
 from tracker.db import Base, engine_for, normalize_url, session_factory, session_scope
 from tracker.migrate import upgrade
 from tracker.models import Lesion, Observation, Patient

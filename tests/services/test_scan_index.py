@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bench.cohort import generate, insert_rows
+from testkit.cohort import generate, insert_rows
 from tests.conftest import fresh_postgres_database
 from tracker.db import engine_for, session_factory, session_scope
 from tracker.engine import infer

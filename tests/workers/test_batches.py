@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from bench.cohort import generate, insert_rows
+from testkit.cohort import generate, insert_rows
 from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
 from tracker.db import session_scope
 from tracker.engine import infer
