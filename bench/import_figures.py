@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from tracker.db import normalize_url
+from tracker.db import engine_for, normalize_url
 from tracker.migrate import upgrade
 from tracker.models import Lesion, Observation, ObservationFeature, Patient
 
@@ -127,6 +127,7 @@ def scratch_database(url: str) -> Iterator[str]:
         upgrade(target)
         yield target
     finally:
+        engine_for(target).dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

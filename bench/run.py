@@ -27,11 +27,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, Table, event, func, insert, select, text
 
+from bench import import_figures
 from testkit.cohort import generate, insert_rows, to_timeline
-from tracker.db import Base, engine_for, normalize_url, session_factory, session_scope
+from tracker.db import Base, engine_for, session_factory, session_scope
 from tracker.migrate import upgrade
 from tracker.models import Lesion, Observation, Patient
 from tracker.services.assessment import reassess_all, scan_alerts
@@ -79,23 +79,9 @@ def log(message: str) -> None:
     print(f"  [{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
+def scratch_database() -> Any:
     """A migrated PostgreSQL database of our own, dropped afterwards."""
-    base = make_url(normalize_url(PG))
-    name = f"calcitrack_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        engine_for(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return import_figures.scratch_database(PG)
 
 
 @contextmanager
@@ -429,14 +415,7 @@ def page_figures() -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- import
 
 
-def import_figures(scale: Scale) -> list[dict[str, Any]]:
-    names = ("import, observations/s", "re-import of an unchanged file, observations/s",
-             "import peak RSS")
-    try:
-        from bench import import_figures  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return [figure(n, None, "", None, "not measured: bench/import_figures.py is missing",
-                       None) for n in names]
+def import_rows(scale: Scale) -> list[dict[str, Any]]:
     log(f"import: {scale.import_patients} patients")
     return list(import_figures.measure(PG, scale.import_patients))
 
@@ -470,7 +449,7 @@ def main() -> None:
     scale = SCALES[args.scale]
     started = time.perf_counter()
     steps: dict[str, Callable[[], list[dict[str, Any]]]] = {
-        "import": lambda: import_figures(scale),
+        "import": lambda: import_rows(scale),
         "scan": lambda: scan_figures(scale),
         "latency": lambda: latency_figures(scale),
         "embedded": lambda: embedded_figures(scale),
