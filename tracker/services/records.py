@@ -141,17 +141,24 @@ def lock_lesion(session: Session, lesion_id: int) -> None:
     UPDATE as the transaction's first write takes the database's write lock (the busy timeout
     waits for it), so what is read next is what is overwritten.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Lesion)
-            .where(Lesion.id == lesion_id)
-            .values(data_version=Lesion.data_version)
-            .execution_options(synchronize_session=False)
-        )
-    else:
+    if not sqlite_write_lock(session, lesion_id):
         session.execute(
             select(Lesion.id).where(Lesion.id == lesion_id).with_for_update(key_share=True)
         )
+
+
+def sqlite_write_lock(session: Session, lesion_id: int) -> bool:
+    """On SQLite, take the database's write lock with a no-op UPDATE of the lesion (the only
+    lock SQLite has); False elsewhere, where the caller locks the row itself."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    session.execute(
+        update(Lesion)
+        .where(Lesion.id == lesion_id)
+        .values(data_version=Lesion.data_version)
+        .execution_options(synchronize_session=False)
+    )
+    return True
 
 
 def lock_observation(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,7 +21,7 @@ from tracker.audit import audit
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.export import treatment_snapshot
 from tracker.models import Lesion, Treatment
-from tracker.services.records import mark_for_assessment
+from tracker.services.records import mark_for_assessment, sqlite_write_lock
 from tracker.timeline import TreatmentIn, date_problems, same_treatment_message
 
 
@@ -29,13 +29,7 @@ def lock_lesion(session: Session, lesion_id: int) -> Lesion:
     """The lesion, its patient and its treatments, read after taking the lesion's row lock
     (PostgreSQL: FOR UPDATE; SQLite: the database write lock, taken by a no-op UPDATE as the
     transaction's first statement), so concurrent writers of one lesion queue up."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Lesion)
-            .where(Lesion.id == lesion_id)
-            .values(data_version=Lesion.data_version)
-            .execution_options(synchronize_session=False)
-        )
+    sqlite_write_lock(session, lesion_id)
     lesion = session.scalar(
         select(Lesion)
         .where(Lesion.id == lesion_id)
