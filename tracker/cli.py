@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from tracker import demo, migrate
+from tracker import demo
 from tracker.cohort import (
     STRATA,
     CohortFilter,
@@ -328,6 +328,8 @@ def db_group() -> None:
 @reports_errors
 def db_upgrade(revision: str) -> None:
     """Migrate the configured database (DATABASE_URL) to the latest schema."""
+    from tracker import migrate  # alembic: only this command needs it
+
     url = settings().database_url
     try:
         migrate.upgrade(url, revision)

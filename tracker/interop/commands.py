@@ -1,5 +1,8 @@
 """`tracker import-sr`, `tracker import-csv`, `tracker export-fhir`: the interoperability
-commands, registered on the `tracker` group by `tracker.cli`."""
+commands, registered on the `tracker` group by `tracker.cli`.
+
+highdicom and fhir.resources take most of a second to import, so only the command that needs
+one imports it: every other `tracker` command starts without them."""
 
 from __future__ import annotations
 
@@ -23,8 +26,7 @@ from rich.progress import (
 
 from tracker.cli import CLI_ACTOR, emit, fail, queue_assessments, reports_errors, session
 from tracker.errors import Problem
-from tracker.interop import csv_rows, sr
-from tracker.interop.fhir import bundle_json, patient_bundle
+from tracker.interop import csv_rows
 from tracker.queries import patient_ids, patient_record
 from tracker.services import interop
 from tracker.vocabulary import Compartment
@@ -45,6 +47,8 @@ def import_sr_cmd(paths: tuple[str, ...], compartment: str | None, dry_run: bool
     """Import DICOM SR measurement reports (TID 1500): files, or folders of them.
 
     The whole batch is validated first; on any problem nothing is written."""
+    from tracker.interop import sr
+
     files, skipped, problems = sr.collect_paths(paths)
     if problems:
         fail(problems)
@@ -69,6 +73,8 @@ def import_sr_cmd(paths: tuple[str, ...], compartment: str | None, dry_run: bool
 @reports_errors
 def export_fhir_cmd(patient: str | None, output: str | None) -> None:
     """Write FHIR R5: one collection Bundle for --patient, else one Bundle per line (NDJSON)."""
+    from tracker.interop.fhir import bundle_json, patient_bundle
+
     with session() as s:
         if patient is not None:
             emit(bundle_json(patient_bundle(patient_record(s, patient))), output)
