@@ -464,6 +464,9 @@ def test_ho_atypical_growth_after_zoning_from_ten_weeks() -> None:
     )
     no_event = assess(HO, zoned, xr("2024-04-11", 26, MWHS), as_of="2024-04-12")
     assert alert(no_event, "ho_atypical").reason.startswith("growth +30% 10 weeks after first")
+    surgery = assess(HO, zoned, xr("2024-03-11", 26, MWHS), event="2024-01-01",
+                     event_kind=EventKind.ARTHROPLASTY, as_of="2024-03-12")
+    assert "ho_atypical" not in alert_kinds(surgery)  # (3) is myositis ossificans: trauma only
 
 
 # soft_tissue.unexplained_mass ------------------------------------------------------------------
@@ -579,3 +582,61 @@ def test_no_treatment_response_clears_on_a_partial_response() -> None:
         as_of="2024-06-23",
     )
     assert "no_treatment_response" not in alert_kinds(a)
+
+
+def test_no_treatment_response_stays_open_on_a_later_film_without_response() -> None:
+    films = (BASELINE, xr("2024-04-22", 13), xr("2024-06-03", 13))
+    untreated = assess(HADD, *films, treatments=LAVAGE, as_of="2024-06-04")
+    assert alert(untreated, "no_treatment_response").since == D("2024-04-22")
+    again = (*LAVAGE, treated("2024-05-06", TreatmentKind.ESWT))
+    retreated = assess(HADD, *films, treatments=again, as_of="2024-06-04")
+    assert "no_treatment_response" not in alert_kinds(retreated)
+
+
+# any.rapid_progression on films that no longer show the deposit ---------------------------------
+
+
+def test_lysis_reported_on_an_mr_that_misses_the_tophus_does_not_fire_rapid_progression() -> None:
+    """Gout tophus on XR; a month later MR does not show the calcium but notes bone lysis."""
+    a = assess(
+        GOUT,
+        xr("2023-01-01", 10, MIHC),
+        not_seen("2023-02-01", Modality.MR, Feature.BONE_LYSIS),
+        as_of="2023-02-02",
+    )
+    assert stages(a) == ["stable", "stable"]
+    assert a.stages[1].evidence[0].endswith("stage carried")
+    assert a.alerts == ()
+    assert a.next_follow_up == D("2023-08-01")  # variable, stable: +6 months from the MR
+
+
+def test_carried_mr_does_not_refresh_the_reason_of_an_open_rapid_progression() -> None:
+    """CPPD doubles in 10 days on CT; the MR a month later (lysis noted) refreshes nothing, but
+    it is imaging after `since` (9a.27): the reason gains §5's suffix and the cap is 3 months."""
+    a = assess(
+        Entity.DISC_CPPD,
+        xr("2024-01-16", 10, DWHN),
+        xr("2024-01-26", 20.5, DWHN),
+        not_seen("2024-02-25", Modality.MR, Feature.BONE_LYSIS),
+        as_of="2024-02-25",
+    )
+    rapid = alert(a, "rapid_progression")
+    assert rapid.since == D("2024-01-26")
+    assert rapid.reason == (
+        "size +105% (10.0→20.5 mm) within 10 days; "
+        "confirmed on re-imaging: cross-sectional imaging or biopsy advised"
+    )
+    assert a.next_follow_up == D("2024-05-25")  # add_months(MR date, 3), not 1
+
+
+def test_lysis_on_a_radiograph_that_no_longer_shows_the_deposit_fires_and_holds() -> None:
+    """9a.15: the deposit is gone on XR but the bone is eroded: urgent, and it stays open."""
+    a = assess(
+        GOUT,
+        xr("2023-01-01", 10, MIHC),
+        not_seen("2023-02-01", Modality.XR, Feature.BONE_LYSIS),
+        as_of="2023-02-02",
+    )
+    assert stages(a) == ["stable", "resolved"]
+    assert alert(a, "rapid_progression").reason == "new bone lysis within 31 days"
+    assert a.next_follow_up == D("2023-03-01")  # urgent cap, although resolved has no date

@@ -82,3 +82,12 @@ def test_rapid_progression_caps_one_month_then_three_once_re_imaged() -> None:
         "size +60% (10.0→16.0 mm) within 31 days; "
         "confirmed on re-imaging: cross-sectional imaging or biopsy advised"
     )
+
+
+def test_follow_up_from_a_month_end_is_clamped_and_overdue_the_day_after() -> None:
+    due = assess(HADD, xr("2024-08-31", 12), as_of="2025-02-28")
+    assert due.next_follow_up == D("2025-02-28") and due.alerts == ()
+    late = assess(HADD, xr("2024-08-31", 12), as_of="2025-03-01")
+    overdue = alert(late, "follow_up_overdue")
+    assert overdue.since == D("2025-03-01")
+    assert overdue.reason == "follow-up due 2025-02-28 (formative); no imaging since 2024-08-31"

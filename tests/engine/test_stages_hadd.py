@@ -421,3 +421,18 @@ def test_no_classification_outside_the_hadd_family_or_when_not_seen() -> None:
 def test_mr_visible_deposit_is_staged_like_any_other() -> None:
     a = assess(HADD, mr("2024-01-10", 10), mr("2024-02-10", 10), as_of="2024-02-10")
     assert stages(a) == ["formative", "resting"]
+
+
+def test_h4_recurrence_after_confirmed_resolution_is_formative_with_resorptive_morphology() -> None:
+    a = assess(
+        HADD,
+        xr("2024-01-10", 10),
+        not_seen("2024-03-10"),
+        not_seen("2024-04-10"),  # H2c: confirmed 31 days later
+        xr("2024-05-10", 4, MIHC),
+        as_of="2024-05-10",
+    )
+    assert stages(a) == ["formative", "resolved", "resolved", "formative"]  # H4 before H5
+    assert [s.rule for s in a.stages] == ["H9", "H2b", "H2c", "H4"]
+    assert confidences(a)[2:] == [0.9, 0.6]
+    assert alert(a, "unexpected_regrowth").reason == "deposit regrew after resolved (10.0→4.0 mm)"

@@ -16,7 +16,7 @@ from tracker.vocabulary import (
     Region,
 )
 
-from .builders import DWHB, DWHN, MIHC, Morph, assess, lesion, not_seen, stages, us, xr
+from .builders import DWHB, DWHN, FIHC, MIHC, Morph, assess, lesion, not_seen, stages, us, xr
 
 
 def test_soft_tissue_prior_follows_the_compartment_order_not_the_entity_table() -> None:
@@ -182,3 +182,33 @@ def test_json_next_follow_up_null() -> None:
 def test_empty_lesion_has_no_stages_but_a_suggested_entity() -> None:
     a = assess(None, compartment=Compartment.VASCULAR, as_of="2024-01-01")
     assert (a.entity, a.stages, a.alerts, a.next_follow_up) == (Entity.PHLEBOLITH, (), (), None)
+
+
+def test_soft_tissue_tie_goes_to_the_entity_first_in_the_compartment_order() -> None:
+    """Faint cloudy thigh calcification, no trauma known: HO's prior (0.40) ties metabolic
+    calcinosis (0.20 + cloud 0.20); §6 (revision 2): the compartment's order lists HO first."""
+    a = assess(
+        None,
+        xr("2024-01-01", 8, FIHC),
+        compartment=Compartment.SOFT_TISSUE,
+        region=Region.THIGH,
+        as_of="2024-01-01",
+    )
+    top = [(s.entity.value, s.score) for s in a.suggestions[:2]]
+    assert top == [("ho", 0.4), ("metabolic_calcinosis", 0.4)]
+    assert a.entity_source == "suggested" and stages(a) == ["ho_early"]
+
+
+def test_linear_vascular_tie_ranks_phlebolith_before_medial_calcification() -> None:
+    """Linear calcification along a forearm vessel, texture not recorded: phlebolith's prior
+    (0.40) ties medial calcification (0.10 + linear 0.30); phlebolith is first in the
+    vascular compartment's suggestion order."""
+    a = assess(
+        None,
+        xr("2024-01-01", 30, Morph(Density.DENSE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
+        compartment=Compartment.VASCULAR,
+        region=Region.FOREARM,
+        as_of="2024-01-01",
+    )
+    top = [(s.entity.value, s.score) for s in a.suggestions]
+    assert top == [("arterial_intimal", 0.5), ("phlebolith", 0.4), ("arterial_medial", 0.4)]

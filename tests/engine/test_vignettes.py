@@ -116,18 +116,3 @@ def test_vignette_confidence_orderings(path: Path) -> None:
         low = _assessment(timeline, low_key, check["as_of"])["stages"][i]["confidence"]
         high = _assessment(timeline, high_key, check["as_of"])["stages"][j]["confidence"]
         assert low < high
-
-
-@requires_shared
-@pytest.mark.parametrize("path", _expected_files(), ids=lambda p: p.name)
-def test_vignette_output_ignores_input_order(path: Path) -> None:
-    expected = json.loads(path.read_text())
-    timeline = json.loads((path.parent / expected["timeline"]).read_text())
-    day = date.fromisoformat(max(c["as_of"] for c in expected["checks"]))
-    for _, lesion in lesions_of(timeline):
-        reversed_lesion = {**lesion, "observations": lesion["observations"][::-1]}
-        if "treatments" in lesion:
-            reversed_lesion["treatments"] = lesion["treatments"][::-1]
-        forward = assessment_to_json(infer(lesion_facts(lesion), day))
-        backward = assessment_to_json(infer(lesion_facts(reversed_lesion), day))
-        assert json.dumps(forward) == json.dumps(backward)
