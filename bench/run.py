@@ -27,10 +27,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, event, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 
 from bench import import_figures
 from testkit.cohort import generate, insert_rows, to_timeline
+from testkit.statements import statements as statements_run
 from tracker.db import Base, engine_for, session_factory, session_scope
 from tracker.migrate import upgrade
 from tracker.models import Lesion, Observation, Patient
@@ -82,20 +83,6 @@ def log(message: str) -> None:
 def scratch_database() -> Any:
     """A migrated PostgreSQL database of our own, dropped afterwards."""
     return import_figures.scratch_database(PG)
-
-
-@contextmanager
-def counted(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # --------------------------------------------------------------------------- daily scan
@@ -395,7 +382,7 @@ def page_figures() -> list[dict[str, Any]]:
             pages[name] = [timed(f"/patients/{name}") for _ in range(30)]
         statements = {}
         for name in ("PAGE-5", "PAGE-50"):
-            with counted(engine_for(url)) as seen:
+            with statements_run(engine_for(url)) as seen:
                 timed(f"/patients/{name}")
             statements[name] = len(seen)
         engine_for(url).dispose()

@@ -6,6 +6,7 @@ the engine says lesion by lesion."""
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,11 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from testkit.cohort import generate, insert_rows
-from tests.conftest import fresh_postgres_database
+from tests.conftest import migrated_postgres
 from tracker.db import engine_for, session_factory, session_scope
 from tracker.engine import infer
 from tracker.facts import facts_of_row
-from tracker.migrate import upgrade
 from tracker.models import Alert, Lesion, Observation
 from tracker.services.alerts import snooze_alert
 from tracker.services.assessment import due_lesions, reassess_all, scan_alerts
@@ -28,25 +28,22 @@ from tracker.services.records import record_observation
 from tracker.timeline import ObservationIn
 from tracker.vocabulary import AlertState
 
-LESIONS = 120
+LESIONS = 80
 DATES = 24
 SEED = 20261125
 
 
 @pytest.fixture
-def reference_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+def reference_url(database_url: str, tmp_path: Path,
+                  request: pytest.FixtureRequest) -> Iterator[str]:
     """A second database on the same engine, for the full re-evaluation."""
     if database_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path}/reference.sqlite"
-        upgrade(url)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "reference.sqlite")
         yield url
         engine_for(url).dispose()
         return
-    gen = fresh_postgres_database()
-    url = next(gen)
-    upgrade(url)
-    yield url
-    gen.close()  # type: ignore[attr-defined]
+    yield from migrated_postgres(request.getfixturevalue("postgres_template"))
 
 
 def stored(url: str) -> dict[str, Any]:
