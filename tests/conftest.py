@@ -1,7 +1,10 @@
-"""Shared fixtures: a migrated throwaway database on SQLite and on PostgreSQL.
+"""Shared fixtures: a migrated, empty database on SQLite and on PostgreSQL.
 
 PostgreSQL and Redis are real servers on loopback. Outside CI a missing server skips its tests
 with the reason; with CI=true it fails the run, so CI can never pass by skipping them.
+
+The suite runs in parallel (pytest-xdist): each test process has its own PostgreSQL databases
+and its own Redis database numbers (`redis_db`), so no two processes share state.
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
-from tracker.db import engine_for, session_factory
+from tracker import models  # noqa: F401  (registers every table on Base.metadata)
+from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# "gw3" under pytest-xdist, absent in a single process.
+PROCESS_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -48,6 +55,14 @@ def require_server(name: str, host: str, port: int) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: these tests must run, not skip)")
     pytest.skip(f"{reason}; start it (see README) to run this test")
+
+
+def redis_db(slot: int) -> int:
+    """This test process's Redis database number for `slot` (0: the web layer's rate limiter,
+    1: the brokers of the real workers); databases 15, 14, 13, ... downwards."""
+    number = 15 - 2 * PROCESS_INDEX - slot
+    assert number >= 0, "too many test processes for Redis's 16 databases"
+    return number
 
 
 def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
@@ -99,23 +114,67 @@ def migrated_postgres(template: str) -> Iterator[str]:
     gen.close()  # type: ignore[attr-defined]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty, migrated database; each test using it runs on both engines."""
+def empty_postgres(url: str) -> None:
+    """Return a migrated database to its state after migration: end every other connection
+    (a test may leave one), delete every row, restart every sequence. Far cheaper than a new
+    database (which copies the catalogs and writes them to the WAL every time)."""
+    engine_for(url).dispose()
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with create_engine(url, poolclass=NullPool).begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+        for (sequence,) in conn.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences "
+                "WHERE sequence_schema = 'public'")):
+            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_template: str) -> Iterator[str]:
+    """This test process's PostgreSQL database, emptied before each test that uses it."""
+    yield from migrated_postgres(postgres_template)
+
+
+def _database(request: pytest.FixtureRequest, tmp_path: Path, own: bool) -> Iterator[str]:
+    """A migrated, empty database on the engine of the test's parameter: a copy of the SQLite
+    template; on PostgreSQL the process's database emptied, or a copy of its own (`own`)."""
     if request.param == "sqlite":
         path = tmp_path / "test.sqlite"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite:///{path}"
-        yield url
-        engine_for(url).dispose()
+    elif own:
+        yield from migrated_postgres(request.getfixturevalue("postgres_template"))
         return
-    yield from migrated_postgres(request.getfixturevalue("postgres_template"))
+    else:
+        url = request.getfixturevalue("postgres_database")
+        empty_postgres(url)
+    yield url
+    engine_for(url).dispose()
+
+
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database; each test using it runs on both engines."""
+    yield from _database(request, tmp_path, own=False)
+
+
+@pytest.fixture(params=ENGINES)
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of the test's own, for a test that changes the schema itself."""
+    yield from _database(request, tmp_path, own=True)
 
 
 @pytest.fixture
-def postgres_url(postgres_template: str) -> Iterator[str]:
+def postgres_url(postgres_database: str) -> Iterator[str]:
     """An empty, migrated PostgreSQL database (for tests that need PostgreSQL only)."""
-    yield from migrated_postgres(postgres_template)
+    empty_postgres(postgres_database)
+    yield postgres_database
+    engine_for(postgres_database).dispose()
 
 
 @pytest.fixture
@@ -131,7 +190,7 @@ def session(database_url: str) -> Iterator[Session]:
 @pytest.fixture
 def redis_url() -> str:
     require_server("Redis", REDIS_HOST, REDIS_PORT)
-    return f"redis://{REDIS_HOST}:{REDIS_PORT}/15"
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db(0)}"
 
 
 @pytest.fixture

@@ -72,10 +72,11 @@ def test_revision_2_constraints_hold_what_revision_2_allows(database_url: str) -
         assert conn.execute(text("SELECT count(*) FROM treatments")).scalar_one() == 0
 
 
-def test_revision_2_downgrades_and_upgrades_again(database_url: str) -> None:
-    command.downgrade(alembic_config(database_url), "0001")
-    assert "treatments" not in inspect(engine_for(database_url)).get_table_names()
-    upgrade(database_url)
-    engine_for(database_url).dispose()
-    with engine_for(database_url).connect() as conn:
+def test_revision_2_downgrades_and_upgrades_again(own_database_url: str) -> None:
+    url = own_database_url
+    command.downgrade(alembic_config(url), "0001")
+    assert "treatments" not in inspect(engine_for(url)).get_table_names()
+    upgrade(url)
+    engine_for(url).dispose()
+    with engine_for(url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

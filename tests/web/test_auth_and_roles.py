@@ -226,6 +226,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
 }
 
 
+# Access control does not depend on the database engine: one engine is enough for ~300 requests.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_every_route_allows_and_forbids_by_role(app: Any, login: Login, session: Session) -> None:
     """Every route x every role, anonymous included. Allowed: past the access check (no 401/403,
     never a 5xx; an empty form may be a 400). Below the route's role: 403. Anonymous: the

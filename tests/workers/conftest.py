@@ -1,10 +1,10 @@
 """Real workers for real brokers: `celery -A workers worker` subprocesses, no eager mode.
 
-Each test session gets its own queue name on its own Redis database number (14), so a stray
-worker from another run never takes these tasks. Workers run `--pool=solo`, so the task runs in
-the process the tests kill. The test process sends through the same sender the web layer
-uses, with the same environment as its workers. Nothing sleeps a fixed time: `wait_for` polls a
-condition until a deadline.
+Each test process gets its own queue name on its own Redis database number (`redis_db(1)`), so
+a stray worker from another run or another test process never takes these tasks. Workers run
+`--pool=solo`, so the task runs in the process the tests kill. The test process sends through
+the same sender the web layer uses, with the same environment as its workers. Nothing sleeps a
+fixed time: `wait_for` polls a condition until a deadline.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from tests.conftest import REDIS_HOST, REDIS_PORT, migrated_postgres, require_server
+from tests.conftest import REDIS_HOST, REDIS_PORT, migrated_postgres, redis_db, require_server
 from tracker.db import engine_for
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_DB = 14
+REDIS_DB = redis_db(1)
 VISIBILITY_TIMEOUT = 6  # seconds; production uses 15 minutes (see workers/app.py)
 SESSION_QUEUE = f"calcitrack-test-{uuid.uuid4().hex[:10]}"
 HOLD_DIR = "CALCITRACK_TEST_HOLD_DIR"
