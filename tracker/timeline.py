@@ -260,7 +260,10 @@ def _problems_of(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> li
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         # Optional fields report one error per union branch ("X | None"); keep the useful one.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p == "none")))
+        # An unknown key is the last part of its path whatever it reads like (`?,[=1`).
+        last = loc[-1:] if err["type"] == "extra_forbidden" else ()
+        loc = tuple(p for p in loc[:len(loc) - len(last)]
+                    if not (isinstance(p, str) and ("[" in p or p == "none"))) + last
         if err["type"] == "none_required":
             continue
         p = Problem(json_path(prefix + loc), _message({**err, "loc": loc}))

@@ -9,7 +9,7 @@ modality, a finding not seen (other than on MR) is -100 %, one decimal rounded h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -70,6 +70,14 @@ class Cell:
 class Row:
     lesion: Lesion
     cells: dict[date, Cell] = field(default_factory=dict)
+
+
+# The orders a reader can sort the table's rows in (the page's `sort` argument).
+ROW_ORDERS: dict[str, Callable[[Row], tuple[Any, ...]]] = {
+    "lesion": lambda row: (row.lesion.external_id,),
+    "site": lambda row: (row.lesion.region, row.lesion.laterality, row.lesion.external_id),
+    "stage": lambda row: (row.lesion.current_stage or "~", row.lesion.external_id),
+}
 
 
 @dataclass

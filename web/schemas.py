@@ -11,13 +11,18 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tracker.cohort import STRATA
 from tracker.queries import WORKLIST_STATES
-from tracker.vocabulary import AlertKind, Region, Severity
+from tracker.timepoints import ROW_ORDERS
+from tracker.vocabulary import AlertKind, Compartment, Entity, Region, Severity, Stage
 
 # The worklist's state filter, one member per entry of tracker.queries.WORKLIST_STATES.
 WorklistState = StrEnum("WorklistState", {s.upper(): s for s in WORKLIST_STATES})  # type: ignore[misc]
+# The cohort page's strata and the timepoint table's orders, likewise.
+Stratum = StrEnum("Stratum", {s.upper(): s for s in STRATA})  # type: ignore[misc]
+TimepointSort = StrEnum("TimepointSort", {s.upper(): s for s in ROW_ORDERS})  # type: ignore[misc]
 
 
 class _Out(BaseModel):
@@ -227,22 +232,41 @@ class SnoozeIn(BaseModel):
 MAX_PER_PAGE = 200
 
 
-class PageQuery(BaseModel):
-    """Query arguments of a paged list; an unknown one is an error, as in a body (a typo such
-    as `per-page` must not silently give the default)."""
+class Query(BaseModel):
+    """Query arguments, of the API and of the pages alike (`web.validation.query_args`): an
+    unknown one is an error, as in a body (a typo such as `per-page` must not silently give the
+    default); an empty one (an unset form field) is absent."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+
+class PageNumber(Query):
+    """A page of a list whose page size is the page's own (the history pages)."""
+
     page: int = Field(default=1, ge=1, le=10**6)
+
+
+class PageQuery(PageNumber):
+    """Query arguments of a paged list."""
+
     per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        return None if value == "" else value
 
+class PatientSearch(PageNumber):
+    """The patient list page."""
 
-class PatientQuery(PageQuery):
     q: str = Field(default="", description="the patient id contains this (first 64 characters)")
+
+
+class PatientQuery(PageQuery, PatientSearch):
+    pass
 
 
 class AlertQuery(PageQuery):
@@ -253,6 +277,45 @@ class AlertQuery(PageQuery):
         default=WorklistState("active"),
         description="active = open, acknowledged and expired snoozes; or open, acknowledged, "
                     "snoozed, uncleared")
+
+
+class WorklistQuery(AlertQuery):
+    """The worklist page: the API's filters and the clinician's further ones."""
+
+    rule: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$")
+    entity: Entity | None = None
+    stage: Stage | None = None
+    overdue: bool = False
+    unassessed: bool = False
+    patient: str = Field(default="", max_length=64)
+
+
+class ChartQuery(Query):
+    download: bool = False
+
+
+class CohortQuery(ChartQuery):
+    entity: Entity | None = None
+    region: Region | None = None
+    compartment: Compartment | None = None
+    by: Stratum | None = None
+
+
+class TimepointsQuery(Query):
+    sort: TimepointSort = TimepointSort("lesion")
+
+
+class CompareQuery(Query):
+    a: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    b: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class NewObservationQuery(Query):
+    same: bool = False  # "same morphology as last visit"
+
+
+class MergeQuery(Query):
+    other: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class _In(BaseModel):

@@ -16,11 +16,11 @@ its first `@bp.input`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from apiflask.schema_adapters import registry
 from apiflask.schema_adapters.pydantic import PydanticAdapter
-from flask import Request, current_app
+from flask import Request, current_app, request
 from pydantic import BaseModel
 
 from tracker.timeline import (
@@ -35,6 +35,8 @@ from tracker.timeline import (
 )
 from web.clock import today
 
+Q = TypeVar("Q", bound=BaseModel)
+
 # Models whose validation needs more than the model: the format's cross-field rules and today.
 FULL_VALIDATION: dict[type[BaseModel], Callable[[Any], BaseModel]] = {
     ObservationIn: lambda raw: validate_observation(raw, today=today()),
@@ -46,6 +48,13 @@ def json_body(request: Request) -> Any:
     """The request body as JSON, read within the import size limit."""
     return parse_json(request.get_data(), max_bytes=int(current_app.config["MAX_TIMELINE_BYTES"]),
                       what="request body")
+
+
+def query_args(model: type[Q]) -> Q:
+    """The query string, validated by `model`: the one reader of query arguments, for the API
+    (through the adapter below) and for the pages; a bad argument is `InvalidInput` naming it,
+    a 400 page or body."""
+    return validate_model(model, request.args.to_dict())
 
 
 class ProductRulesAdapter(PydanticAdapter):
@@ -65,7 +74,7 @@ class ProductRulesAdapter(PydanticAdapter):
             full = FULL_VALIDATION.get(model)
             return full(raw) if full is not None else validate_model(model, raw)
         if location in ("query", "querystring"):
-            return validate_model(model, request.args.to_dict())
+            return query_args(model)
         raise ValueError(f"no validation for request {location}")
 
 

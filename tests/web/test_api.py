@@ -114,6 +114,9 @@ def test_alerts_list_acknowledge_snooze(api: Any, session: Session) -> None:
     items = api("GET", "/api/v1/alerts").json["items"]
     assert items[0]["patient"] == "P-0001" and items[0]["severity"] == "warning"
     assert api("GET", "/api/v1/alerts?severity=loud").status_code == 400
+    r = api("GET", "/api/v1/alerts?%2C%5B=1")  # an unknown key that looks like a union branch
+    assert r.status_code == 400 and r.json["errors"] == [{"path": ",[",
+                                                           "message": 'unknown key ",["'}]
     r = api("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"reason": "on it"})
     assert r.status_code == 200 and r.json["state"] == "acknowledged"
     r = api("POST", f"/api/v1/alerts/{alert_id}/snooze", json={"until": "2001-01-01"})

@@ -45,7 +45,8 @@ def test_worklist_sorted_by_severity_then_age_and_filtered(login: Login, session
     assert urgent.count('class="row-sev-') == 1
     kinds = client.get("/alerts?kind=no_resolution").text
     assert kinds.count('class="row-sev-') == 2
-    assert client.get("/alerts?severity=bogus").status_code == 200  # ignored, not an error
+    bogus = client.get("/alerts?severity=bogus")  # one reader of query arguments, as the API's
+    assert bogus.status_code == 400 and "<code>severity</code>: " in bogus.text
 
 
 def test_acknowledge_and_snooze_are_audited(login: Login, session: Session) -> None:
@@ -276,8 +277,9 @@ def test_unstorable_input_on_pages_is_a_400_not_a_500(login: Login, session: Ses
                                                        queued: list[list[int]]) -> None:
     ids = seed_patient(session)
     client = login("radiologist")
-    assert client.get("/patients?page=99999999999999999999").status_code == 200
-    assert client.get("/alerts?page=99999999999999999999").status_code == 200
+    for url in ("/patients", "/alerts", f"/lesions/{ids[0]}/history"):
+        r = client.get(f"{url}?page=99999999999999999999")
+        assert r.status_code == 400 and "<code>page</code>: " in r.text, url
     assert client.get("/lesions/99999999999999999999").status_code == 404
     r = client.post(f"/lesions/{ids[0]}/observations/new", _form(note="pasted\x00text"))
     assert r.status_code == 400 and "<code>note</code>: contains a NUL character" in r.text
@@ -311,3 +313,29 @@ def test_an_unexpected_database_error_still_shows_the_error_page(
     monkeypatch.setattr(patients, "patient_list", broken)
     r = client.get("/patients")
     assert r.status_code == 500 and "Something went wrong" in r.text
+
+
+def test_pages_read_their_query_arguments_like_the_api(login: Login, session: Session) -> None:
+    """One reader of query arguments for pages and API: a bad or unknown argument is a 400
+    naming it (a mistyped filter must not quietly show everything); an empty form field is
+    absent."""
+    ids = seed_patient(session)
+    client = login("radiologist")
+    lesion = f"/lesions/{ids[0]}"
+    bad = [
+        ("/alerts?kind=loud", "kind"), ("/alerts?overdue=maybe", "overdue"),
+        ("/alerts?colour=red", "colour"), ("/alerts?rule=no+such+rule", "rule"),
+        ("/patients?page=0", "page"), ("/patients/P-0001/timepoints?sort=size", "sort"),
+        (f"{lesion}/compare?a=first", "a"), (f"{lesion}/chart.svg?download=please", "download"),
+        (f"{lesion}/merge?other=abc", "other"), (f"{lesion}/observations/new?same=2", "same"),
+        ("/cohort?region=moon", "region"), ("/cohort/km.svg?by=shoe", "by"),
+    ]
+    for url, name in bad:
+        r = client.get(url)
+        assert r.status_code == 400 and f"<code>{name}</code>: " in r.text, url
+    form = ("/alerts?patient=&severity=&kind=&rule=&entity=&stage=&region=&state=&overdue=1"
+            "&unassessed=1")
+    for url in (form, "/alerts?rule=hadd.no_resolution&per_page=10", "/patients?q=&page=1",
+                "/patients/P-0001/timepoints?sort=stage", f"{lesion}/compare?a=1&b=2",
+                "/cohort?entity=hadd&by=region&region=", f"{lesion}/observations/new?same=1"):
+        assert client.get(url).status_code == 200, url

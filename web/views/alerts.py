@@ -13,16 +13,11 @@ from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
 from web.filters import code_label
+from web.schemas import WorklistQuery
+from web.validation import query_args
 from web.views.auth import safe_next
-from web.views.patients import page_arg
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
-PER_PAGE = 50
-
-
-def _choice(name: str, allowed: set[str]) -> str | None:
-    value = request.args.get(name, "")
-    return value if value in allowed else None
 
 
 @bp.get("", endpoint="worklist")
@@ -30,19 +25,13 @@ def _choice(name: str, allowed: set[str]) -> str | None:
 def worklist_page() -> str:
     session = get_session()
     rules = alert_rules(session)
+    query = query_args(WorklistQuery)
     flt = WorklistFilter(
-        kind=_choice("kind", {k.value for k in AlertKind}),
-        severity=_choice("severity", {s.value for s in Severity}),
-        region=_choice("region", {r.value for r in Region}),
-        state=_choice("state", set(WORKLIST_STATES)) or "active",
-        rule=_choice("rule", set(rules)),
-        entity=_choice("entity", {e.value for e in Entity}),
-        stage=_choice("stage", {s.value for s in Stage}),
-        overdue=request.args.get("overdue") == "1",
-        unassessed_morphology=request.args.get("unassessed") == "1",
-        patient=request.args.get("patient", "")[:64],
+        kind=query.kind, severity=query.severity, region=query.region, state=query.state,
+        rule=query.rule, entity=query.entity, stage=query.stage, overdue=query.overdue,
+        unassessed_morphology=query.unassessed, patient=query.patient,
     )
-    page = worklist(session, flt, today=today(), page=page_arg(), per_page=PER_PAGE)
+    page = worklist(session, flt, today=today(), page=query.page, per_page=query.per_page)
     return render_template(
         "alerts/worklist.html", page=page, flt=flt, today=today(),
         kinds=[(k.value, code_label(k.value)) for k in AlertKind],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from sqlalchemy import func, select
 
 from tracker.cohort import (
@@ -22,23 +22,18 @@ from tracker.vocabulary import Compartment, Entity, Region, Role
 from web import charts
 from web.auth import requires
 from web.db import get_session
+from web.schemas import CohortQuery
+from web.validation import query_args
 
 bp = Blueprint("cohort", __name__, url_prefix="/cohort")
 CHOICES = {"entity": Entity, "region": Region, "compartment": Compartment}
 
 
-def _args() -> tuple[CohortFilter, str | None]:
-    """Filters and strata from the query string; an unknown code is a 400 naming the field."""
-    values: dict[str, str | None] = {}
-    for name, codes in CHOICES.items():
-        value = request.args.get(name) or None
-        if value is not None and value not in {c.value for c in codes}:
-            abort(400, description=f"{name}: unknown code {value!r}")
-        values[name] = value
-    by = request.args.get("by") or None
-    if by is not None and by not in STRATA:
-        abort(400, description=f"by: choose one of {', '.join(STRATA)}")
-    return CohortFilter(**values), by
+def _args() -> tuple[CohortFilter, str | None, bool]:
+    """Filters, strata and whether to download, from the query string."""
+    query = query_args(CohortQuery)
+    flt = CohortFilter(entity=query.entity, region=query.region, compartment=query.compartment)
+    return flt, query.by.value if query.by else None, query.download
 
 
 def _data_stamp() -> tuple[Any, ...]:
@@ -50,7 +45,7 @@ def _data_stamp() -> tuple[Any, ...]:
 @bp.get("")
 @requires(Role.CLINICIAN)
 def index() -> str:
-    flt, by = _args()
+    flt, by, _ = _args()
     items, skipped = subjects(get_session(), flt)
     curves = kaplan_meier(items, by) if items else []
     query = {k: v for k, v in request.args.items() if k in (*CHOICES, "by") and v}
@@ -61,31 +56,31 @@ def index() -> str:
 @bp.get("/km.<fmt>")
 @requires(Role.CLINICIAN)
 def km_chart(fmt: str) -> Any:
-    flt, by = _args()
+    flt, by, download = _args()
     session = get_session()
     return charts.serve(
         ("cohort-km", flt, by, _data_stamp()),
         lambda: figure_bytes(km_figure(subjects(session, flt)[0], by), fmt),
-        fmt, "time-to-resolution", download=request.args.get("download") == "1",
+        fmt, "time-to-resolution", download=download,
     )
 
 
 @bp.get("/waterfall.<fmt>")
 @requires(Role.CLINICIAN)
 def waterfall_chart(fmt: str) -> Any:
-    flt, _ = _args()
+    flt, _, download = _args()
     session = get_session()
     return charts.serve(
         ("cohort-waterfall", flt, _data_stamp()),
         lambda: figure_bytes(waterfall_figure(subjects(session, flt)[0]), fmt),
-        fmt, "best-response", download=request.args.get("download") == "1",
+        fmt, "best-response", download=download,
     )
 
 
 @bp.get("/km.csv")
 @requires(Role.CLINICIAN)
 def km_csv() -> Response:
-    flt, by = _args()
+    flt, by, _ = _args()
     items, _ = subjects(get_session(), flt)
     body = curves_csv(kaplan_meier(items, by) if items else [])
     disposition = 'attachment; filename="time-to-resolution.csv"'

@@ -64,7 +64,8 @@ from web.forms import (
     treatment_form_values,
     treatment_from_form,
 )
-from web.views.patients import page_arg
+from web.schemas import ChartQuery, CompareQuery, MergeQuery, NewObservationQuery, PageNumber
+from web.validation import query_args
 from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
@@ -137,7 +138,8 @@ def show(lesion_id: int) -> str:
 def lesion_history(lesion_id: int) -> str:
     session = get_session()
     lesion = lesion_with_everything(session, lesion_id)
-    page = history(session, lesion_id=lesion.id, page=page_arg(), per_page=100)
+    page = history(session, lesion_id=lesion.id, page=query_args(PageNumber).page,
+                   per_page=100)
     return render_template("history.html", page=page, patient=lesion.patient, lesion=lesion,
                            caption=charts.lesion_caption(lesion),
                            endpoint="lesions.lesion_history", args={"lesion_id": lesion.id})
@@ -153,8 +155,8 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
     """Merge another record of the same deposit into this lesion; same-date visits: choose."""
     session = get_session()
     lesion = lesion_with_everything(session, lesion_id)
-    source = request.form if request.method == "POST" else request.args
-    other_id = _int_value(source.get("other", ""))
+    other_id = (_int_value(request.form.get("other", "")) if request.method == "POST"
+                else query_args(MergeQuery).other)
     others = _siblings(lesion)
     other = next((le for le in others if le.id == other_id), None)
     conflicts = merge_plan(lesion, lesion_with_everything(session, other.id)).conflicts \
@@ -181,7 +183,7 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("lesions.show", lesion_id=lesion.id))
     page = render_template("lesions/merge.html", lesion=lesion, patient=lesion.patient,
                            caption=charts.lesion_caption(lesion), others=others, other=other,
-                           conflicts=conflicts, errors=errors, form=source)
+                           conflicts=conflicts, errors=errors, form=request.form)
     return (page, status) if status != 200 else page
 
 
@@ -225,7 +227,8 @@ def compare(lesion_id: int) -> str:
     """Two visits side by side: every value, what changed, and the size change."""
     lesion = lesion_with_everything(get_session(), lesion_id)
     visits = list(lesion.observations)
-    chosen = visits_of(lesion, [_int_arg("a"), _int_arg("b")])
+    query = query_args(CompareQuery)
+    chosen = visits_of(lesion, [i for i in (query.a, query.b) if i is not None])
     if len(chosen) < 2 and len(visits) >= 2:
         chosen = [visits[-2], visits[-1]]  # default: the last two visits
     first, second = [*sorted(chosen, key=lambda o: o.date), None, None][:2]
@@ -236,10 +239,6 @@ def compare(lesion_id: int) -> str:
                            second=second, diff=diff, change=change)
 
 
-def _int_arg(name: str) -> int:
-    return _int_value(request.args.get(name, ""))
-
-
 @bp.get("/lesions/<int:lesion_id>/chart.<fmt>")
 @requires(Role.CLINICIAN)
 def chart(lesion_id: int, fmt: str) -> Any:
@@ -248,7 +247,7 @@ def chart(lesion_id: int, fmt: str) -> Any:
     return charts.serve(
         key,
         lambda: charts.render_lesion(lesion_with_everything(session, lesion_id), fmt, today()),
-        fmt, f"lesion-{lesion_id}", download=request.args.get("download") == "1",
+        fmt, f"lesion-{lesion_id}", download=query_args(ChartQuery).download,
     )
 
 
@@ -328,7 +327,7 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
         if lesion.observations:  # a follow-up: the same modality as last time, by default
             last = form_from_observation(lesion.observations[-1])
             values["modality"] = last["modality"]
-            if request.args.get("same") == "1":  # "same morphology as last visit"
+            if query_args(NewObservationQuery).same:
                 values.update({k: last[k] for k in MORPHOLOGY})
         return _form(lesion, values, {})
     raw = observation_from_form(request.form)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 
 from tracker.queries import (
     history,
@@ -13,7 +13,7 @@ from tracker.queries import (
     patient_versions,
     patient_with_everything,
 )
-from tracker.timepoints import timepoint_table
+from tracker.timepoints import ROW_ORDERS, timepoint_table
 from tracker.vocabulary import Role
 from web import charts
 from web.auth import requires
@@ -21,24 +21,19 @@ from web.clock import today
 from web.db import get_session
 from web.report import report_html
 from web.report import report_pdf as render_report_pdf
+from web.schemas import ChartQuery, PageNumber, PatientSearch, TimepointsQuery
+from web.validation import query_args
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
-MAX_PAGE = 10**6  # the API's bound; beyond it the offset would overflow the database
-
-
-def page_arg() -> int:
-    try:
-        return min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
-    except ValueError:
-        return 1
 
 
 @bp.get("")
 @requires(Role.CLINICIAN)
 def index() -> str:
-    q = request.args.get("q", "")[:64]
-    page = patient_list(get_session(), today=today(), search=q, page=page_arg(),
+    query = query_args(PatientSearch)
+    q = query.q[:64]
+    page = patient_list(get_session(), today=today(), search=q, page=query.page,
                         per_page=PER_PAGE)
     return render_template("patients/index.html", page=page, q=q)
 
@@ -55,23 +50,16 @@ def timeline(external_id: str) -> str:
     return render_template("patients/timeline.html", patient=patient, lesions=lesions)
 
 
-SORTS = {
-    "lesion": lambda row: (row.lesion.external_id,),
-    "site": lambda row: (row.lesion.region, row.lesion.laterality, row.lesion.external_id),
-    "stage": lambda row: (row.lesion.current_stage or "~", row.lesion.external_id),
-}
-
-
 @bp.get("/<external_id>/timepoints")
 @requires(Role.CLINICIAN)
 def timepoints(external_id: str) -> str:
     """Lesions x visits: size, % change from baseline, nadir and previous, stage, response."""
     patient = patient_with_everything(get_session(), external_id)
     table = timepoint_table(patient)
-    sort = request.args.get("sort", "lesion")
-    table.rows.sort(key=SORTS.get(sort, SORTS["lesion"]))
+    sort = query_args(TimepointsQuery).sort.value
+    table.rows.sort(key=ROW_ORDERS[sort])
     return render_template("patients/timepoints.html", patient=patient, table=table,
-                           sort=sort if sort in SORTS else "lesion", sorts=list(SORTS),
+                           sort=sort, sorts=list(ROW_ORDERS),
                            caption=charts.lesion_caption)
 
 
@@ -81,7 +69,8 @@ def patient_history(external_id: str) -> str:
     """Every audited change to the patient, its lesions, observations and alerts."""
     session = get_session()
     patient = patient_with_everything(session, external_id)
-    page = history(session, patient_id=patient.id, page=page_arg(), per_page=PER_PAGE * 2)
+    page = history(session, patient_id=patient.id, page=query_args(PageNumber).page,
+                   per_page=PER_PAGE * 2)
     return render_template("history.html", page=page, patient=patient, lesion=None,
                            endpoint="patients.patient_history",
                            args={"external_id": patient.external_id})
@@ -112,5 +101,5 @@ def timeline_chart(external_id: str, fmt: str) -> Any:
         key,
         lambda: charts.render_timeline(patient_with_everything(session, external_id), fmt,
                                        today()),
-        fmt, f"timeline-{external_id}", download=request.args.get("download") == "1",
+        fmt, f"timeline-{external_id}", download=query_args(ChartQuery).download,
     )
