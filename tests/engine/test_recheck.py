@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from tests.engine.test_properties import lesions
 from tracker.engine import LesionFacts, add_months, infer
-from tracker.recheck import DELAYS_MONTHS, HORIZON_DAYS, candidate_dates, recheck_on
+from tracker.recheck import recheck_on
 
-# Past the last date in the facts plus the longest delay, nothing can change any more.
-HORIZON_MONTHS = max(DELAYS_MONTHS) + 1
+# Past the last date in the facts plus the rules' longest delay (36 months: HO growth after
+# surgery, §4), and a month's margin, nothing can change any more.
+HORIZON_MONTHS = 37
 
 
 def _horizon(lesion: LesionFacts, as_of: date) -> date:
@@ -42,8 +43,7 @@ def test_nothing_changes_before_recheck_on_and_something_changes_on_it(
         day += timedelta(days=1)
     if due is not None:
         assert due > as_of
-        if due <= as_of + timedelta(days=HORIZON_DAYS):  # beyond: only a date to look again
-            assert infer(lesion, due) != base
+        assert infer(lesion, due) != base
 
 
 @settings(max_examples=10, deadline=None)
@@ -82,13 +82,21 @@ def test_a_follow_up_date_is_found_the_day_after_it_passes() -> None:
     )
     assert infer(lesion, date(2024, 2, 1)).next_follow_up == date(2024, 7, 10)
     assert recheck_on(lesion, date(2024, 2, 1)) == date(2024, 7, 11)
-    # Overdue until new imaging: nothing changes any more, looked at again past the horizon.
-    later = recheck_on(lesion, date(2024, 7, 11))
-    assert later is None or later > date(2024, 7, 11) + timedelta(days=HORIZON_DAYS)
+    # Overdue until new imaging: nothing changes any more.
+    assert recheck_on(lesion, date(2024, 7, 11)) is None
 
 
-def test_candidates_are_after_as_of_and_sorted() -> None:
-    got = candidate_dates([date(2024, 1, 31)], date(2024, 2, 28))
-    assert got == sorted(set(got)) and got[0] > date(2024, 2, 28)
-    assert date(2024, 2, 29) in got  # 01-31 + 1 month, clamped to the month's end
-    assert date(2024, 3, 1) in got  # and the day after it
+def test_a_treatment_that_changes_nothing_yet_is_stepped_over() -> None:
+    """An NSAID dated after as_of enters the facts but changes no stage, alert or date (three
+    months after it is later than the stage's own follow-up, which a treatment never postpones,
+    §5): the next change is still the overdue follow-up."""
+    from tracker.engine import Finding, Treatment
+    from tracker.vocabulary import Compartment, Density, Entity, Margin, Modality, Region
+    from tracker.vocabulary import TreatmentKind
+
+    film = Finding(date(2024, 1, 10), Modality.XR, size_mm=(12.0,), density=Density.DENSE,
+                   margin=Margin.WELL_DEFINED)
+    lesion = LesionFacts(Compartment.TENDON, Region.SHOULDER, Entity.HADD, None, (film,),
+                         treatments=(Treatment(date(2024, 6, 1), TreatmentKind.NSAID),))
+    assert infer(lesion, date(2024, 6, 1)) == infer(lesion, date(2024, 5, 1))
+    assert recheck_on(lesion, date(2024, 5, 1)) == date(2024, 7, 11)

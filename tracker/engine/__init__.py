@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from tracker.engine.alerts import alert_order, follow_up_overdue, walk_alerts
@@ -72,6 +72,7 @@ __all__ = [
     "Treatment",
     "add_months",
     "assessment_to_json",
+    "changes_after",
     "clamp_confidence",
     "decimal_mm",
     "format_mm",
@@ -218,6 +219,26 @@ def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
         engine_version=ENGINE_VERSION,
         rules_revision=RULES_REVISION,
     )
+
+
+def changes_after(
+    lesion: LesionFacts, as_of: date, assessment: LesionAssessment
+) -> date | None:
+    """The first date after `as_of` on which `infer(lesion, day)` may differ from `assessment`
+    (which is `infer(lesion, as_of)`); None if it never can.
+
+    `infer` reads `as_of` in two places only: to keep the data dated on or before it (§0), and
+    to call the follow-up overdue once its date has passed (§4 any.follow_up_overdue). So the
+    output is constant until the next observation or treatment dated after `as_of`, or the day
+    after the follow-up date, whichever comes first. A rule that compares `as_of` with any other
+    date must add it here; tests/engine/test_recheck.py compares with re-assessing every day.
+    """
+    later = [f.date for f in lesion.findings if f.date > as_of]
+    later += [t.date for t in lesion.treatments if t.date > as_of]
+    due = assessment.next_follow_up
+    if due is not None and due >= as_of:
+        later.append(due + timedelta(days=1))
+    return min(later, default=None)
 
 
 def response_to_json(r: Response | None) -> dict[str, Any] | None:
