@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -65,30 +64,6 @@ def _scope(session: Session, target_type: str,
         return None, None
     lesion = session.get(Lesion, lesion_id)
     return (lesion.patient_id if lesion is not None else None), lesion_id
-
-
-def audit_many(
-    session: Session,
-    actor: str,
-    action: str,
-    target_type: str,
-    target_ids: Sequence[int],
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> None:
-    """The same event for many targets in one statement (bulk writers such as the scan)."""
-    if not target_ids:
-        return
-    when = at or now()
-    session.execute(
-        insert(AuditEvent),
-        [
-            {"actor": actor, "action": action, "target_type": target_type,
-             "target_id": target_id, "before": before, "after": after, "at": when}
-            for target_id in target_ids
-        ],
-    )
 
 
 def audit_rows(session: Session, events: Sequence[dict[str, Any]]) -> None:

@@ -20,10 +20,10 @@ def recheck_on(
     """The earliest date after `as_of` at which `infer(facts, day)` differs from
     `infer(facts, as_of)` (pass it as `current` to save one call); None if it never does."""
     now = current if current is not None else infer(facts, as_of)
-    day: date | None = as_of
-    seen = now
-    while (day := changes_after(facts, day, seen)) is not None:
+    day = changes_after(facts, as_of, now)
+    while day is not None:
         seen = infer(facts, day)
         if seen != now:
             return day
+        day = changes_after(facts, day, seen)
     return None

@@ -151,6 +151,10 @@ def test_snooze_holds_until_its_date_then_the_scan_reopens(session: Session) -> 
     assert report.reopened == 1 and report.kept == 1
     [(same_id, *_, state, snoozed_until)] = alerts_of(session, lesion.id)
     assert (same_id, state, snoozed_until) == (alert_id, "open", None)
+    # On the lesion's and the patient's history pages, after the clinician's snooze.
+    for scope in ({"lesion_id": lesion.id}, {"patient_id": lesion.patient_id}):
+        actions = [e.event.action for e in queries.history(session, **scope).items]
+        assert actions[:2] == ["alert.snooze_ended", "alert.snooze"], scope
 
 
 def test_alert_clears_when_the_deposit_resorbs(session: Session) -> None:

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tracker.audit import SYSTEM_ACTOR, audit_many
+from tracker.audit import SYSTEM_ACTOR, audit_rows
 from tracker.clock import now
 from tracker.engine import (
     RULES_REVISION,
@@ -146,6 +146,7 @@ class _Plan:
     alert_clears: list[int] = field(default_factory=list)
     alert_refreshes: list[dict[str, Any]] = field(default_factory=list)
     alert_reopens: list[int] = field(default_factory=list)
+    reopen_events: list[dict[str, Any]] = field(default_factory=list)  # their audit rows
     alert_inserts: list[dict[str, Any]] = field(default_factory=list)
     lesion_updates: list[dict[str, Any]] = field(default_factory=list)
     kept: int = 0
@@ -257,6 +258,11 @@ def _plan_alerts(
             and row.snoozed_until < as_of
         ):
             plan.alert_reopens.append(row.id)
+            plan.reopen_events.append({
+                "actor": SYSTEM_ACTOR, "action": "alert.snooze_ended", "target_type": "alert",
+                "target_id": row.id, "after": {"state": AlertState.OPEN.value}, "at": at,
+                "patient_id": lesion.patient_id, "lesion_id": lesion.id,
+            })
             changed = True
     for row in alive.values():
         plan.alert_clears.append(row.id)
@@ -403,8 +409,7 @@ def _write(session: Session, plan: _Plan, as_of: date, at: datetime) -> list[int
             insert(ALERTS).returning(ALERTS.c.id, ALERTS.c.severity), plan.alert_inserts
         )
         urgent = sorted(r.id for r in rows if r.severity == Severity.URGENT.value)
-    audit_many(session, SYSTEM_ACTOR, "alert.snooze_ended", "alert", plan.alert_reopens,
-               after={"state": "open"}, at=at)
+    audit_rows(session, plan.reopen_events)
     if plan.lesion_updates:
         first = plan.lesion_updates[0]
         columns: dict[str, Any] = {k: bindparam(k) for k in first if not k.startswith("b_")}
