@@ -7,6 +7,7 @@ a detached `Principal`, never an ORM row.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -56,6 +57,14 @@ def throttle_sign_in(view: Callable[P, R]) -> Callable[P, R]:
                              deduct_when=_failed, error_message=TOO_MANY,
                              scope=config_key.lower())(view)
     return view
+
+
+def sign_in_wait_seconds() -> int | None:
+    """How long a throttled sign-in must wait (what Retry-After says), for the 429 message."""
+    current = limiter.current_limit
+    if current is None or not current.breached:
+        return None
+    return max(1, current.reset_at - int(time.time()))
 
 
 def _configured(config_key: str) -> Callable[[], str]:
