@@ -248,6 +248,27 @@ def test_concurrent_imports_updating_the_same_rows_audit_every_before_once(
     assert versions == {5}  # one increment per import, none lost
 
 
+@pytest.mark.postgres
+def test_concurrent_imports_of_the_same_patients_in_opposite_orders_both_succeed(
+    postgres_url: str
+) -> None:
+    """Files list patients in any order; two imports at once must not deadlock (one of them
+    would be refused): they take turns, and the second finds the first's rows."""
+    doc = cohort()
+    with session_factory(postgres_url)() as s:
+        import_stream(s, stream(doc), actor="t")
+    forward = json.loads(json.dumps(doc))
+    backward = {**forward, "patients": forward["patients"][::-1]}
+    for p in forward["patients"]:
+        for le in p["lesions"]:
+            for o in le["observations"]:
+                o["note"] = "second reading"
+    results, errors = _parallel(postgres_url, [forward, backward])
+    assert errors == [] and len(results) == 2
+    with session_factory(postgres_url)() as s:
+        assert counts(s)["patients"] == len(doc["patients"])
+
+
 def test_null_means_absent_in_a_streamed_file(session: Session) -> None:
     doc = cohort()
     doc["patients"] = doc["patients"][:2]

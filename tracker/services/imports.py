@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -54,6 +54,10 @@ from tracker.timeline import (
 )
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
+# PostgreSQL advisory lock (transaction scope) that imports take before writing: files list
+# patients in any order, so two imports locking the same rows in opposite orders would
+# deadlock; they take turns instead. Edits and assessments lock single lesions and go on.
+IMPORT_LOCK = 0x43414C43  # "CALC"
 
 P = cast(Table, Patient.__table__)
 L = cast(Table, Lesion.__table__)
@@ -139,6 +143,12 @@ def _import(
         raise
     writer.summary.changed_lesion_ids = sorted(writer.changed)
     return writer.summary
+
+
+def _take_turn(session: Session) -> None:
+    """Wait for any other import's transaction to end (PostgreSQL; SQLite has one writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
 
 
 # --------------------------------------------------------------------------- stored state
@@ -351,6 +361,7 @@ class _ChunkWriter:
         self.actor = actor
         self.summary = ImportSummary()
         self.changed: set[int] = set()
+        self.turn_taken = False
 
     def merge(self, chunk: list[tuple[int, PatientIn]], problems: ProblemLog) -> None:
         ids = [p.id for _, p in chunk]
@@ -367,6 +378,9 @@ class _ChunkWriter:
         )
         if not dirty:
             return
+        if not self.turn_taken:  # before the first write; what follows re-reads under locks
+            _take_turn(self.session)
+            self.turn_taken = True
         created = self._create_patients([p for _, p in dirty if p.id not in stored])
         fresh = _read_stored(self.session, sorted(p.id for _, p in dirty), lock=True)
         for index, patient_in in dirty:
