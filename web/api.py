@@ -542,9 +542,26 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
             "schema": {"type": "string"}}
 
 
+SR_UPLOAD = {
+    "required": True,
+    "content": {"multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {"type": "array", "description": "DICOM SR files (TID 1500), one part each",
+                         "items": {"type": "string", "contentMediaType": "application/dicom"}},
+                "compartment": {"type": "string", "enum": [c.value for c in Compartment],
+                                "description": "Compartment of new lesions outside the spine"},
+            },
+        },
+    }},
+}
+
+
 def _conditional_spec(spec: Any) -> Any:
-    """What `@doc` cannot say: the If-Match header of the conditional writes, and their 412
-    body (the errors with the current value)."""
+    """What `@doc` cannot say: the If-Match header of the conditional writes and their 412
+    body (the errors with the current value); the SR upload's multipart body."""
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     stale = schemas.StaleErrors.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in stale.pop("$defs", {}).items():
@@ -557,6 +574,9 @@ def _conditional_spec(spec: Any) -> Any:
         op.setdefault("parameters", []).append(IF_MATCH)
         op["responses"]["412"]["content"] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/StaleErrors"}}}
+    upload = spec.get("paths", {}).get("/api/v1/sr", {}).get("post")
+    if upload is not None:
+        upload["requestBody"] = SR_UPLOAD
     return spec
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.cohort import STRATA
 from tracker.queries import WORKLIST_STATES
@@ -235,16 +235,9 @@ MAX_PER_PAGE = 200
 class Query(BaseModel):
     """Query arguments, of the API and of the pages alike (`web.validation.query_args`): an
     unknown one is an error, as in a body (a typo such as `per-page` must not silently give the
-    default); an empty one (an unset form field) is absent."""
+    default)."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_absent(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v != ""}
-        return data
 
 
 class PageNumber(Query):

@@ -50,11 +50,16 @@ def json_body(request: Request) -> Any:
                       what="request body")
 
 
-def query_args(model: type[Q]) -> Q:
-    """The query string, validated by `model`: the one reader of query arguments, for the API
-    (through the adapter below) and for the pages; a bad argument is `InvalidInput` naming it,
-    a 400 page or body."""
-    return validate_model(model, request.args.to_dict())
+def query_args(model: type[Q], *, form: bool = True) -> Q:
+    """The query string, validated by `model`: the one reader of query arguments, for the pages
+    and (through the adapter below, `form=False`) the API; a bad argument is `InvalidInput`
+    naming it, a 400 page or body. A page's filter form sends its empty fields: absent, not
+    values. The API's arguments are as its OpenAPI document declares them: `?kind=` is no
+    alert kind."""
+    raw = request.args.to_dict()
+    if form:
+        raw = {k: v for k, v in raw.items() if v != ""}
+    return validate_model(model, raw)
 
 
 class ProductRulesAdapter(PydanticAdapter):
@@ -74,7 +79,7 @@ class ProductRulesAdapter(PydanticAdapter):
             full = FULL_VALIDATION.get(model)
             return full(raw) if full is not None else validate_model(model, raw)
         if location in ("query", "querystring"):
-            return query_args(model)
+            return query_args(model, form=False)
         raise ValueError(f"no validation for request {location}")
 
 

@@ -73,7 +73,11 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
                       ("/api/v1/lesions/{lesion_id}/treatments", "post"),
                       ("/api/v1/treatments/{treatment_id}", "put"),
                       ("/api/v1/lesions/{lesion_id}/merge", "post"),
-                      ("/api/v1/lesions/{lesion_id}/split", "post")}
+                      ("/api/v1/lesions/{lesion_id}/split", "post"),
+                      ("/api/v1/sr", "post")}
+    upload = spec["paths"]["/api/v1/sr"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["required"] == ["file"]
+    assert set(upload["schema"]["properties"]) == {"file", "compartment"}
     delete = spec["paths"]["/api/v1/observations/{observation_id}"]["delete"]
     assert "only observation" in delete["responses"]["409"]["description"]
     errors = spec["components"]["schemas"]["ValidationError"]
@@ -141,6 +145,6 @@ def test_schemathesis_every_operation_as_every_role(
                 fuzz(strategy, examples, headers, operation.label, bodies, statuses)
     # every operation with a request body got generated bodies
     with_body = {op.label for op in operations if op.body}
-    assert len(with_body) == 9 and with_body <= set(bodies), (with_body, bodies)
+    assert len(with_body) == 10 and with_body <= set(bodies), (with_body, bodies)
     assert statuses[401] and statuses[403] and statuses[400] and statuses[200]
     assert not [code for code in statuses if code >= 500], statuses
