@@ -14,6 +14,7 @@ from typing import Any
 from apiflask import APIFlask
 from flask import redirect, request, url_for
 from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _count(name: str) -> int:
+    value = os.environ.get(name, "").strip() or "0"
+    if not (value.isascii() and value.isdigit()):
+        raise RuntimeError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 class RowId(IntegerConverter):
@@ -75,6 +83,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         # Failed sign-ins allowed per window (limits' notation), then 429 + Retry-After.
         SIGN_IN_LIMIT_PER_ACCOUNT="10 per 15 minutes",
         SIGN_IN_LIMIT_PER_ADDRESS="50 per 15 minutes",
+        # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (0: none, so a
+        # client cannot forge its address; the per-address sign-in limit relies on it).
+        TRUSTED_PROXIES=_count("TRUSTED_PROXIES"),
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         CHART_CACHE_SIZE=256,
         # The OpenAPI docs page loads Swagger UI from this app, never from a CDN.
@@ -109,6 +120,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
         log.warning("SECRET_KEY is the development default: set SECRET_KEY in production")
 
+    if int(app.config["TRUSTED_PROXIES"]) > 0:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = RowId
     from web import api, auth, charts, db, errors, filters
     from web.views import admin, alerts, cohort, imports, lesions, patients

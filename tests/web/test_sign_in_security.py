@@ -70,6 +70,31 @@ def test_failed_sign_ins_are_throttled_per_address(app: Any) -> None:
     assert sign_in(app.test_client(), "radiologist", PASSWORD, "10.0.0.10").status_code == 302
 
 
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_the_per_address_limit_reads_x_forwarded_for_only_behind_a_trusted_proxy(
+    app: Any, trusted: int
+) -> None:
+    """Behind one proxy (TRUSTED_PROXIES=1) every client arrives from the proxy's address: the
+    limit must count the forwarded one. Without a proxy the header is the client's to forge."""
+    proxied = create_app({"TESTING": True, "DATABASE_URL": app.config["DATABASE_URL"],
+                          "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False,
+                          "TRUSTED_PROXIES": trusted,
+                          "SIGN_IN_LIMIT_PER_ADDRESS": "3 per 15 minutes"})
+
+    def attempt(password: str, client_address: str) -> int:
+        client = proxied.test_client()
+        token = CSRF_RE.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+        return client.post("/login", data={"username": "radiologist", "password": password,
+                                           "csrf_token": token},
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the proxy
+                           headers={"X-Forwarded-For": client_address}).status_code
+
+    for i in range(3):
+        assert attempt("wrong-guess", f"203.0.113.{5 if trusted else i}") == 401
+    assert attempt(PASSWORD, "203.0.113.5") == 429
+    assert attempt(PASSWORD, "203.0.113.6") == (302 if trusted else 429)
+
+
 @pytest.mark.redis
 def test_throttling_is_shared_through_redis(database_url: str, redis_url: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
