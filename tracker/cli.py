@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
@@ -52,7 +52,7 @@ from tracker.errors import (
     ServiceUnavailable,
     assessment_deferred,
 )
-from tracker.export import export_timeline
+from tracker.export import export_text, export_timeline
 from tracker.facts import infer_timeline
 from tracker.models import Lesion, Observation, Patient
 from tracker.queries import (
@@ -184,6 +184,31 @@ def emit(doc: Any, output: str | None = None) -> None:
     write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
 
 
+def write_pieces(pieces: Iterable[str], output: str | None) -> None:
+    """A long text written as it is produced (an export of the whole database). A file is
+    written beside its final name and renamed when complete, so a failure midway leaves no
+    truncated backup behind."""
+    if output in (None, "-"):
+        for piece in pieces:
+            click.echo(piece, nl=False)
+        click.echo("")
+        return
+    target = Path(str(output))
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as fh:
+            for piece in pieces:
+                fh.write(piece)
+            fh.write("\n")
+        partial.replace(target)
+    except OSError as exc:  # e.g. no such directory, permission denied
+        partial.unlink(missing_ok=True)
+        fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def write_output(data: str | bytes, output: str | None) -> None:
     """Text or bytes to stdout (`None` or `-`) or to a file, with a clear error if it cannot."""
     if output in (None, "-"):
@@ -235,7 +260,10 @@ def import_cmd(file: str) -> None:
 def export_cmd(patient: str | None, output: str | None) -> None:
     """Write the stored record as lesion-timeline/1 (the backup format)."""
     with session() as s:
-        emit(export_timeline(s, patient), output)
+        if patient is not None:
+            emit(export_timeline(s, patient), output)
+        else:
+            write_pieces(export_text(s), output)
 
 
 @main.command("show")

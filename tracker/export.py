@@ -3,7 +3,9 @@ observation entries and the backup export share these shapes (read side: no writ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -114,37 +116,73 @@ def _treatments_json(lesion: Lesion) -> dict[str, Any]:
     return {"treatments": [treatment_snapshot_of(r) for r in rows]}
 
 
-def export_timeline(session: Session, patient_external_id: str | None = None) -> dict[str, Any]:
-    """The stored record as lesion-timeline/1: the backup format (import gives it back)."""
-    query = (
-        select(Patient)
-        .order_by(Patient.external_id)
-        .options(
-            selectinload(Patient.lesions).options(
-                selectinload(Lesion.observations).selectinload(Observation.feature_rows),
-                selectinload(Lesion.treatments),
-            )
-        )
-    )
-    if patient_external_id is not None:
-        query = query.where(Patient.external_id == patient_external_id)
-    patients = list(session.scalars(query))
-    if patient_external_id is not None and not patients:
-        raise NotFound(f"patient {patient_external_id} does not exist")
+EXPORT_CHUNK = 200  # patients loaded (with everything) at a time by a streamed export
+
+
+def _patient_json(p: Patient) -> dict[str, Any]:
     return {
-        "format": FORMAT,
-        "patients": [
+        **patient_snapshot(p),
+        "lesions": [
             {
-                **patient_snapshot(p),
-                "lesions": [
-                    {
-                        **lesion_snapshot(lesion),
-                        **_treatments_json(lesion),
-                        "observations": [observation_snapshot(o) for o in lesion.observations],
-                    }
-                    for lesion in p.lesions
-                ],
+                **lesion_snapshot(lesion),
+                **_treatments_json(lesion),
+                "observations": [observation_snapshot(o) for o in lesion.observations],
             }
-            for p in patients
+            for lesion in p.lesions
         ],
     }
+
+
+def patient_documents(session: Session, patient_external_id: str | None = None,
+                      chunk: int = EXPORT_CHUNK) -> Iterator[dict[str, Any]]:
+    """Each stored patient as lesion-timeline/1 writes it, in id order, `chunk` patients
+    loaded at a time: memory follows the chunk, not the database (the session's identity map
+    holds its unchanged rows weakly, so a written chunk is let go)."""
+    last: str | None = None
+    while True:
+        query = (
+            select(Patient)
+            .order_by(Patient.external_id)
+            .limit(chunk)
+            .options(
+                selectinload(Patient.lesions).options(
+                    selectinload(Lesion.observations).selectinload(Observation.feature_rows),
+                    selectinload(Lesion.treatments),
+                )
+            )
+        )
+        if patient_external_id is not None:
+            query = query.where(Patient.external_id == patient_external_id)
+        if last is not None:
+            query = query.where(Patient.external_id > last)
+        patients = list(session.scalars(query))
+        if not patients and last is None and patient_external_id is not None:
+            raise NotFound(f"patient {patient_external_id} does not exist")
+        for p in patients:
+            yield _patient_json(p)
+        if len(patients) < chunk:
+            return
+        last = patients[-1].external_id
+
+
+def export_timeline(session: Session, patient_external_id: str | None = None) -> dict[str, Any]:
+    """The stored record as lesion-timeline/1: the backup format (import gives it back). Whole
+    in memory: for one patient; `export_text` streams the whole database."""
+    return {"format": FORMAT,
+            "patients": list(patient_documents(session, patient_external_id))}
+
+
+def export_text(session: Session) -> Iterator[str]:
+    """Every patient as lesion-timeline/1 text, piece by piece: exactly what
+    `json.dumps(export_timeline(session), indent=2, ensure_ascii=False)` gives, without holding
+    the document."""
+    patients = patient_documents(session)
+    first = next(patients, None)
+    if first is None:
+        yield json.dumps({"format": FORMAT, "patients": []}, indent=2, ensure_ascii=False)
+        return
+    yield '{\n  "format": ' + json.dumps(FORMAT) + ',\n  "patients": [\n'
+    for n, patient in enumerate(itertools.chain([first], patients)):
+        text = json.dumps(patient, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        yield ("" if n == 0 else ",\n") + "    " + text
+    yield "\n  ]\n}"

@@ -8,12 +8,21 @@ routes and the pydantic models, and the docs page loads Swagger UI from this app
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
 from apiflask import APIBlueprint, APIFlask
-from flask import abort, current_app, jsonify, request, send_from_directory, url_for
+from flask import (
+    abort,
+    current_app,
+    jsonify,
+    request,
+    send_from_directory,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from tracker import export
@@ -525,8 +534,14 @@ def import_sr() -> dict[str, Any]:
 @requires(Role.CLINICIAN)
 @bp.doc(tags=["timelines"], summary="Export every patient as lesion-timeline/1",
         security=SECURITY, responses={**TIMELINE_OUT, **FORBIDDEN})
-def export_timeline() -> dict[str, Any]:
-    return export.export_timeline(get_session())
+def export_timeline() -> Response:
+    """Streamed patient by patient (`tracker export`'s text): memory does not grow with the
+    database. The session is opened inside the stream, which closes it."""
+
+    def pieces() -> Iterator[str]:
+        yield from export.export_text(get_session())
+
+    return Response(stream_with_context(pieces()), mimetype="application/json")
 
 
 # --------------------------------------------------------------------------- wiring
