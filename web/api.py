@@ -20,12 +20,12 @@ from flask import (
     jsonify,
     request,
     send_from_directory,
-    stream_with_context,
     url_for,
 )
 from werkzeug.wrappers import Response
 
 from tracker import export
+from tracker.db import session_scope
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.interop import sr
 from tracker.interop.fhir import bundle_json, patient_bundle
@@ -536,12 +536,15 @@ def import_sr() -> dict[str, Any]:
         security=SECURITY, responses={**TIMELINE_OUT, **FORBIDDEN})
 def export_timeline() -> Response:
     """Streamed patient by patient (`tracker export`'s text): memory does not grow with the
-    database. The session is opened inside the stream, which closes it."""
+    database. The stream outlives the request's context, so it reads through a session of its
+    own, opened when the server starts sending and closed when it is done (or abandoned)."""
+    url = current_app.config["DATABASE_URL"]
 
     def pieces() -> Iterator[str]:
-        yield from export.export_text(get_session())
+        with session_scope(url) as session:
+            yield from export.export_text(session)
 
-    return Response(stream_with_context(pieces()), mimetype="application/json")
+    return Response(pieces(), mimetype="application/json")
 
 
 # --------------------------------------------------------------------------- wiring
