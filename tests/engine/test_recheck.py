@@ -9,16 +9,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.engine.test_properties import lesions
-from tracker.engine import LesionFacts, add_months, infer
+from tracker.engine import Finding, LesionFacts, Treatment, add_months, infer
+from tracker.engine.alerts import HO_LATE_GROWTH_MONTHS
 from tracker.recheck import recheck_on
+from tracker.vocabulary import (
+    Compartment,
+    Density,
+    Entity,
+    Margin,
+    Modality,
+    Region,
+    TreatmentKind,
+)
 
-# Past the last date in the facts plus the rules' longest delay (36 months: HO growth after
-# surgery, §4), and a month's margin, nothing can change any more.
-HORIZON_MONTHS = 37
+# Past the last date in the facts plus the rules' longest delay (HO growth after surgery, §4),
+# and a month's margin, nothing can change any more.
+HORIZON_MONTHS = HO_LATE_GROWTH_MONTHS + 1
 
 
 def _horizon(lesion: LesionFacts, as_of: date) -> date:
-    last = max([as_of, *(f.date for f in lesion.findings), *filter(None, [lesion.event_date])])
+    last = max([as_of, *(f.date for f in lesion.findings), *(t.date for t in lesion.treatments),
+                *filter(None, [lesion.event_date])])
     return add_months(last, HORIZON_MONTHS)
 
 
@@ -72,9 +83,6 @@ def test_following_recheck_on_visits_every_change(lesion: LesionFacts, shift: in
 
 def test_a_follow_up_date_is_found_the_day_after_it_passes() -> None:
     """HADD formative on 2024-01-10: follow-up 2024-07-10, overdue from 2024-07-11."""
-    from tracker.engine import Finding
-    from tracker.vocabulary import Compartment, Density, Entity, Margin, Modality, Region
-
     lesion = LesionFacts(
         Compartment.TENDON, Region.SHOULDER, Entity.HADD, None,
         (Finding(date(2024, 1, 10), Modality.XR, size_mm=(12.0,), density=Density.DENSE,
@@ -90,10 +98,6 @@ def test_a_treatment_that_changes_nothing_yet_is_stepped_over() -> None:
     """An NSAID dated after as_of enters the facts but changes no stage, alert or date (three
     months after it is later than the stage's own follow-up, which a treatment never postpones,
     §5): the next change is still the overdue follow-up."""
-    from tracker.engine import Finding, Treatment
-    from tracker.vocabulary import Compartment, Density, Entity, Margin, Modality, Region
-    from tracker.vocabulary import TreatmentKind
-
     film = Finding(date(2024, 1, 10), Modality.XR, size_mm=(12.0,), density=Density.DENSE,
                    margin=Margin.WELL_DEFINED)
     lesion = LesionFacts(Compartment.TENDON, Region.SHOULDER, Entity.HADD, None, (film,),

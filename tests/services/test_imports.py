@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import demo
-from tracker.db import session_factory
-from tracker.errors import MAX_REPORTED_PROBLEMS, InvalidInput
+from tracker.db import engine_for, session_factory
+from tracker.errors import MAX_REPORTED_PROBLEMS, Conflict, InvalidInput
 from tracker.export import export_timeline
 from tracker.migrate import upgrade
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
+from tracker.services import imports
 from tracker.services.imports import ImportSummary, import_stream
 from tracker.timeline import PatientStream
 
@@ -189,6 +190,7 @@ def _parallel(url: str, docs: list[dict[str, Any]]) -> tuple[list[ImportSummary]
         t.start()
     for t in threads:
         t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "an import did not finish"
     return results, errors
 
 
@@ -267,6 +269,22 @@ def test_concurrent_imports_of_the_same_patients_in_opposite_orders_both_succeed
     assert errors == [] and len(results) == 2
     with session_factory(postgres_url)() as s:
         assert counts(s)["patients"] == len(doc["patients"])
+
+
+@pytest.mark.postgres
+def test_an_import_waits_a_bounded_time_for_another_then_says_so(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "IMPORT_WAIT_SECONDS", 1)
+    with engine_for(postgres_url).connect() as other:  # an import that is still running
+        other.execute(select(func.pg_advisory_xact_lock(imports.IMPORT_LOCK)))
+        with session_factory(postgres_url)() as s, pytest.raises(Conflict) as exc:
+            import_stream(s, stream(cohort()), actor="t")
+        other.rollback()
+    assert "another import has been running for over 1 s; nothing was imported" in str(exc.value)
+    with session_factory(postgres_url)() as s:
+        assert counts(s)["patients"] == 0
+        assert import_stream(s, stream(cohort()), actor="t").patients_created > 0
 
 
 def test_null_means_absent_in_a_streamed_file(session: Session) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -54,10 +54,14 @@ from tracker.timeline import (
 )
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
-# PostgreSQL advisory lock (transaction scope) that imports take before writing: files list
-# patients in any order, so two imports locking the same rows in opposite orders would
-# deadlock; they take turns instead. Edits and assessments lock single lesions and go on.
+# PostgreSQL advisory lock (transaction scope) that an import takes before it reads what is
+# stored: files list patients in any order, so two imports locking the same rows in opposite
+# orders would deadlock, and one judging rows unchanged before the other committed would mix
+# the two files. They take turns instead. Edits and assessments lock single lesions and go on.
 IMPORT_LOCK = 0x43414C43  # "CALC"
+# How long an import waits for another one to finish; then it is refused (Conflict), which a
+# web request must be before its server's timeout (gunicorn: 30 s).
+IMPORT_WAIT_SECONDS = 20
 
 P = cast(Table, Patient.__table__)
 L = cast(Table, Lesion.__table__)
@@ -121,6 +125,7 @@ def _import(
     file is read to its end so that every problem is reported at once."""
     writer = _ChunkWriter(session, actor)
     try:
+        _take_turn(session)
         for chunk in _batches(patients, chunk_patients):
             if not problems:
                 writer.merge(chunk, problems)
@@ -131,6 +136,11 @@ def _import(
         session.rollback()
         # PostgreSQL: deadlock or serialization failure; SQLite: another writer held the
         # database past the busy timeout.
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_timeout in _take_turn
+            raise Conflict(
+                f"another import has been running for over {IMPORT_WAIT_SECONDS} s; nothing was"
+                " imported, import the file again when it has finished"
+            ) from exc
         if (getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
                 or "database is locked" in str(exc.orig)):
             raise Conflict(
@@ -146,9 +156,13 @@ def _import(
 
 
 def _take_turn(session: Session) -> None:
-    """Wait for any other import's transaction to end (PostgreSQL; SQLite has one writer)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
+    """Wait, at most IMPORT_WAIT_SECONDS, for any other import's transaction to end
+    (PostgreSQL; SQLite has one writer). The limit is for this wait only."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(f"SET LOCAL lock_timeout = '{IMPORT_WAIT_SECONDS}s'"))
+    session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
+    session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
 # --------------------------------------------------------------------------- stored state
@@ -361,7 +375,6 @@ class _ChunkWriter:
         self.actor = actor
         self.summary = ImportSummary()
         self.changed: set[int] = set()
-        self.turn_taken = False
 
     def merge(self, chunk: list[tuple[int, PatientIn]], problems: ProblemLog) -> None:
         ids = [p.id for _, p in chunk]
@@ -378,9 +391,6 @@ class _ChunkWriter:
         )
         if not dirty:
             return
-        if not self.turn_taken:  # before the first write; what follows re-reads under locks
-            _take_turn(self.session)
-            self.turn_taken = True
         created = self._create_patients([p for _, p in dirty if p.id not in stored])
         fresh = _read_stored(self.session, sorted(p.id for _, p in dirty), lock=True)
         for index, patient_in in dirty:
