@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tracker.vocabulary import Density, Entity, Feature, Margin, Modality, Pattern, Texture
 
-from .builders import DWH_, DWHB, DWHN, MIHC, Morph, assess, confidences, not_seen, stages, us, xr
+from .builders import DWH_, DWHN, MIHC, Morph, assess, confidences, not_seen, stages, us, xr
 
 HADD = Entity.HADD
 
@@ -152,16 +152,3 @@ def test_morphology_not_assessed_lowers_confidence_once_and_gives_no_m_sign() ->
     described = assess(HADD, xr("2024-01-10", 14, DWH_), as_of="2024-02-01")
     assert confidences(described) == [0.45]  # pattern missing: -0.05, but assessed
     assert "morphology not assessed" not in described.stages[0].evidence
-
-
-def test_carried_stage_of_a_persistent_entity_bottoms_out_at_five_percent() -> None:
-    a = assess(
-        Entity.ENTHESOPATHY,
-        xr("2023-01-01", 10, DWHB),
-        not_seen("2023-09-01"),
-        not_seen("2023-12-01", Modality.MR),
-        as_of="2024-01-01",
-    )
-    assert stages(a) == ["stable", "resolved", "resolved"]
-    # G2b 0.50 - 0.15 course mismatch; G1 0.20 - 0.15, clamped at 0.05
-    assert confidences(a) == [0.4, 0.35, 0.05]
