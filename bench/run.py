@@ -42,7 +42,7 @@ from tracker.timeline import ObservationIn
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "latest.json"
 PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")  # the tests use 2-15
 AS_OF = date(2025, 6, 2)  # the cohort's history ends here; the scans run the days after
 SCAN_DAYS = 7
 

@@ -59,9 +59,10 @@ def require_server(name: str, host: str, port: int) -> None:
 
 def redis_db(slot: int) -> int:
     """This test process's Redis database number for `slot` (0: the web layer's rate limiter,
-    1: the brokers of the real workers); databases 15, 14, 13, ... downwards."""
+    1: the brokers of the real workers); databases 15, 14, 13, ... down to 2 (0 is Redis's
+    default, 1 the benchmarks'): seven test processes at most."""
     number = 15 - 2 * PROCESS_INDEX - slot
-    assert number >= 0, "too many test processes for Redis's 16 databases"
+    assert number >= 2, "too many test processes: the tests have Redis databases 2-15"
     return number
 
 
@@ -171,7 +172,8 @@ def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 
 @pytest.fixture
 def postgres_url(postgres_database: str) -> Iterator[str]:
-    """An empty, migrated PostgreSQL database (for tests that need PostgreSQL only)."""
+    """An empty, migrated PostgreSQL database (for tests that need PostgreSQL only). The same
+    database as `database_url`'s on PostgreSQL: a test takes one or the other."""
     empty_postgres(postgres_database)
     yield postgres_database
     engine_for(postgres_database).dispose()
