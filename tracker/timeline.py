@@ -472,8 +472,10 @@ def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
 # --------------------------------------------------------------------------- entry points
 
 
-def _sort_key(p: Problem) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"\[(\d+)\]", p.path)]
+def _sort_key(p: Problem) -> list[tuple[int, str]]:
+    """Paths in document order: indices numerically (any key may look like a number too)."""
+    return [(int(t), "") if t.isascii() and t.isdigit() and len(t) <= 18 else (-1, t)
+            for t in re.split(r"\[(\d+)\]", p.path)]
 
 
 def _drop_nulls(value: Any) -> Any:

@@ -108,7 +108,7 @@ def with_images(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @bp.doc(tags=["patients"], summary="List patients, those needing attention first",
         security=SECURITY, responses=FORBIDDEN)
 def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
-    page = patient_list(get_session(), today=today(), search=query.q[:64], page=query.page,
+    page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
                         per_page=query.per_page)
     return {
         "items": [

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tracker.cohort import STRATA
 from tracker.queries import WORKLIST_STATES
@@ -252,10 +252,15 @@ class PageQuery(PageNumber):
     per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
 
 
+# A patient id search reads its first SEARCH_CHARS characters (ids are at most 64 long).
+SEARCH_CHARS = 64
+Search = Annotated[str, AfterValidator(lambda value: value[:SEARCH_CHARS])]
+
+
 class PatientSearch(PageNumber):
     """The patient list page."""
 
-    q: str = Field(default="", description="the patient id contains this (first 64 characters)")
+    q: Search = Field(default="", description="the patient id contains this (first 64 characters)")
 
 
 class PatientQuery(PageQuery, PatientSearch):
@@ -275,12 +280,13 @@ class AlertQuery(PageQuery):
 class WorklistQuery(AlertQuery):
     """The worklist page: the API's filters and the clinician's further ones."""
 
-    rule: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$")
+    rule: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$",
+                             description="an engine rule id, or one stored alerts carry")
     entity: Entity | None = None
     stage: Stage | None = None
     overdue: bool = False
     unassessed: bool = False
-    patient: str = Field(default="", max_length=64)
+    patient: Search = Field(default="", description="the patient id contains this")
 
 
 class ChartQuery(Query):

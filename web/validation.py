@@ -23,6 +23,7 @@ from apiflask.schema_adapters.pydantic import PydanticAdapter
 from flask import Request, current_app, request
 from pydantic import BaseModel
 
+from tracker.errors import InvalidInput, Problem
 from tracker.timeline import (
     ObservationIn,
     Timeline,
@@ -56,6 +57,9 @@ def query_args(model: type[Q], *, form: bool = True) -> Q:
     naming it, a 400 page or body. A page's filter form sends its empty fields: absent, not
     values. The API's arguments are as its OpenAPI document declares them: `?kind=` is no
     alert kind."""
+    repeated = [k for k in request.args if len(request.args.getlist(k)) > 1]
+    if repeated:
+        raise InvalidInput([Problem(k, "given more than once") for k in repeated])
     raw = request.args.to_dict()
     if form:
         raw = {k: v for k, v in raw.items() if v != ""}

@@ -115,6 +115,8 @@ def test_alerts_list_acknowledge_snooze(api: Any, session: Session) -> None:
     assert items[0]["patient"] == "P-0001" and items[0]["severity"] == "warning"
     assert api("GET", "/api/v1/alerts?severity=loud").status_code == 400
     assert api("GET", "/api/v1/alerts?severity=").status_code == 400  # as documented: no blank
+    r = api("GET", "/api/v1/alerts?123=x&region=moon")  # a key that looks like an index
+    assert r.status_code == 400 and [e["path"] for e in r.json["errors"]] == ["region", "123"]
     r = api("GET", "/api/v1/alerts?%2C%5B=1")  # an unknown key that looks like a union branch
     assert r.status_code == 400 and r.json["errors"] == [{"path": ",[",
                                                            "message": 'unknown key ",["'}]

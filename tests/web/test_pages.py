@@ -325,6 +325,7 @@ def test_pages_read_their_query_arguments_like_the_api(login: Login, session: Se
     bad = [
         ("/alerts?kind=loud", "kind"), ("/alerts?overdue=maybe", "overdue"),
         ("/alerts?colour=red", "colour"), ("/alerts?rule=no+such+rule", "rule"),
+        ("/alerts?rule=hadd.no_resolutoin", "rule"), ("/alerts?kind=a&kind=b", "kind"),
         ("/patients?page=0", "page"), ("/patients/P-0001/timepoints?sort=size", "sort"),
         (f"{lesion}/compare?a=first", "a"), (f"{lesion}/chart.svg?download=please", "download"),
         (f"{lesion}/merge?other=abc", "other"), (f"{lesion}/observations/new?same=2", "same"),
@@ -337,5 +338,7 @@ def test_pages_read_their_query_arguments_like_the_api(login: Login, session: Se
             "&unassessed=1")
     for url in (form, "/alerts?rule=hadd.no_resolution&per_page=10", "/patients?q=&page=1",
                 "/patients/P-0001/timepoints?sort=stage", f"{lesion}/compare?a=1&b=2",
-                "/cohort?entity=hadd&by=region&region=", f"{lesion}/observations/new?same=1"):
+                "/cohort?entity=hadd&by=region&region=", f"{lesion}/observations/new?same=1",
+                "/alerts?rule=ho.not_maturing", f"/alerts?patient={'P' * 80}",
+                f"/patients?q={'P' * 80}"):
         assert client.get(url).status_code == 200, url

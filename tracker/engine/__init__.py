@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from tracker.engine.alerts import alert_order, follow_up_overdue, walk_alerts
+from tracker.engine.alerts import RULE_IDS, alert_order, follow_up_overdue, walk_alerts
 from tracker.engine.classifications import classifications
 from tracker.engine.confidence import confidence, evidence
 from tracker.engine.follow_up import next_follow_up
@@ -61,6 +61,7 @@ from tracker.vocabulary import ENTITIES, Entity, Family
 __all__ = [
     "ENGINE_VERSION",
     "RULES_REVISION",
+    "RULE_IDS",
     "AlertCall",
     "Finding",
     "LesionAssessment",

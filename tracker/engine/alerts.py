@@ -585,6 +585,8 @@ ALERT_RULES: tuple[AlertRule, ...] = (
 )
 FOLLOW_UP_OVERDUE_RULE = "any.follow_up_overdue"
 RAPID_PROGRESSION_RULE = "any.rapid_progression"
+# Every rule id an alert can carry (the worklist's rule filter accepts these and stored ones).
+RULE_IDS = frozenset({r.rule for r in ALERT_RULES} | {FOLLOW_UP_OVERDUE_RULE})
 
 
 def walk_alerts(staged: Sequence[Staged], model: Model, as_of: date) -> list[OpenAlert]:

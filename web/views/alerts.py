@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from tracker.errors import CalcitrackError
+from tracker.engine import RULE_IDS
+from tracker.errors import CalcitrackError, InvalidInput, Problem
 from tracker.queries import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
 from tracker.vocabulary import AlertKind, Entity, Region, Role, Severity, Stage, label
@@ -26,6 +27,8 @@ def worklist_page() -> str:
     session = get_session()
     rules = alert_rules(session)
     query = query_args(WorklistQuery)
+    if query.rule is not None and query.rule not in RULE_IDS and query.rule not in rules:
+        raise InvalidInput([Problem("rule", f"no alert is raised under rule {query.rule!r}")])
     flt = WorklistFilter(
         kind=query.kind, severity=query.severity, region=query.region, state=query.state,
         rule=query.rule, entity=query.entity, stage=query.stage, overdue=query.overdue,

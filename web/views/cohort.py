@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 from sqlalchemy import func, select
 
 from tracker.cohort import (
@@ -48,7 +49,8 @@ def index() -> str:
     flt, by, _ = _args()
     items, skipped = subjects(get_session(), flt)
     curves = kaplan_meier(items, by) if items else []
-    query = {k: v for k, v in request.args.items() if k in (*CHOICES, "by") and v}
+    # the chart and table links carry the same (validated) filters and strata
+    query = {k: v for k, v in {**dataclasses.asdict(flt), "by": by}.items() if v}
     return render_template("cohort/index.html", curves=curves, n=len(items), skipped=skipped,
                            flt=flt, by=by, strata=STRATA, choices=CHOICES, query=query)
 

@@ -32,10 +32,9 @@ PER_PAGE = 25
 @requires(Role.CLINICIAN)
 def index() -> str:
     query = query_args(PatientSearch)
-    q = query.q[:64]
-    page = patient_list(get_session(), today=today(), search=q, page=query.page,
+    page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
                         per_page=PER_PAGE)
-    return render_template("patients/index.html", page=page, q=q)
+    return render_template("patients/index.html", page=page, q=query.q)
 
 
 @bp.get("/<external_id>")
