@@ -6,14 +6,13 @@ by `tracker infer`, the assessment service and the web layer alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
-from tracker.models import Lesion, Observation
-from tracker.models import Treatment as TreatmentRow
+from tracker.models import Lesion
 from tracker.timeline import LesionIn, ObservationIn, Timeline, TreatmentIn
 from tracker.vocabulary import (
     Compartment,
@@ -68,7 +67,57 @@ def _opt(kind: type[E], value: str | None) -> E | None:
     return None if value is None else kind(value)
 
 
-def finding_of_row(obs: Observation) -> Finding:
+class LesionColumns(Protocol):
+    """What the engine reads of a lesion: an ORM `Lesion` or a Core row of its columns (the
+    assessment service reads rows without the ORM's per-object cost)."""
+
+    @property
+    def compartment(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def entity(self) -> str | None: ...
+    @property
+    def event_date(self) -> date | None: ...
+    @property
+    def event_kind(self) -> str | None: ...
+
+
+class ObservationColumns(Protocol):
+    """What the engine reads of an observation (an ORM `Observation` has all of it)."""
+
+    @property
+    def date(self) -> date: ...
+    @property
+    def modality(self) -> str: ...
+    @property
+    def visible(self) -> bool: ...
+    @property
+    def size_mm(self) -> Sequence[float]: ...
+    @property
+    def density(self) -> str | None: ...
+    @property
+    def margin(self) -> str | None: ...
+    @property
+    def texture(self) -> str | None: ...
+    @property
+    def pattern(self) -> str | None: ...
+    @property
+    def features(self) -> Sequence[str]: ...
+    @property
+    def pain(self) -> int | None: ...
+
+
+class TreatmentColumns(Protocol):
+    @property
+    def date(self) -> date: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def note(self) -> str | None: ...
+
+
+def finding_of_row(obs: ObservationColumns) -> Finding:
     return Finding(
         date=obs.date,
         modality=Modality(obs.modality),
@@ -83,26 +132,30 @@ def finding_of_row(obs: Observation) -> Finding:
     )
 
 
-def treatment_of_row(treatment: TreatmentRow) -> Treatment:
+def treatment_of_row(treatment: TreatmentColumns) -> Treatment:
     return Treatment(date=treatment.date, kind=TreatmentKind(treatment.kind), note=treatment.note)
 
 
 def facts_of_row(
-    lesion: Lesion,
-    observations: Iterable[Observation] | None = None,
-    treatments: Iterable[TreatmentRow] | None = None,
+    lesion: Lesion | LesionColumns,
+    observations: Iterable[ObservationColumns] | None = None,
+    treatments: Iterable[TreatmentColumns] | None = None,
 ) -> LesionFacts:
-    """Needs the lesion's observations (with their features) and treatments loaded, or given."""
-    rows = lesion.observations if observations is None else observations
-    treated = lesion.treatments if treatments is None else treatments
+    """Needs the lesion's observations (with their features) and treatments loaded, or given
+    (then `lesion` may be any row with the lesion's columns)."""
+    if observations is None or treatments is None:
+        if not isinstance(lesion, Lesion):
+            raise TypeError("a lesion row without its relationships needs them given")
+        observations = lesion.observations if observations is None else observations
+        treatments = lesion.treatments if treatments is None else treatments
     return LesionFacts(
         compartment=Compartment(lesion.compartment),
         region=Region(lesion.region),
         entity=_opt(Entity, lesion.entity),
         event_date=lesion.event_date,
-        findings=tuple(finding_of_row(o) for o in rows),
+        findings=tuple(finding_of_row(o) for o in observations),
         event_kind=_opt(EventKind, lesion.event_kind),
-        treatments=tuple(treatment_of_row(t) for t in treated),
+        treatments=tuple(treatment_of_row(t) for t in treatments),
     )
 
 

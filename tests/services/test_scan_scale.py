@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 LESIONS = 400
 CHUNK = 40
-STATEMENTS_PER_CHUNK = 25  # key page, lock, 7 loads, <= 11 writes, insertmanyvalues batches
+STATEMENTS_PER_CHUNK = 25  # key page, lock, 5 loads, <= 11 writes, insertmanyvalues batches
 D = date.fromisoformat
 DWHN = ("dense", "well_defined", "homogeneous", "nodular")
 MIHC = ("moderate", "ill_defined", "heterogeneous", "cloud")
