@@ -68,6 +68,6 @@ def _scope(session: Session, target_type: str,
 
 def audit_rows(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Events already filed under their patient and lesion, in one statement (the bulk
-    import, which knows each row's owners without reading them back)."""
+    writers: the import and the scan know each row's owners without reading them back)."""
     if events:
         session.execute(insert(AuditEvent), list(events))

@@ -6,12 +6,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import CheckConstraint, inspect, text
+from sqlalchemy import CheckConstraint, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from testkit.factories import make_lesion, obs
 from tracker import models  # noqa: F401
-from tracker.db import Base, engine_for
+from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import alembic_config, upgrade
+from tracker.models import Observation
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -80,3 +82,33 @@ def test_revision_2_downgrades_and_upgrades_again(own_database_url: str) -> None
     engine_for(url).dispose()
     with engine_for(url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_revision_7_files_earlier_audit_events_under_their_patient_and_lesion(
+    own_database_url: str,
+) -> None:
+    url = own_database_url
+    command.downgrade(alembic_config(url), "0006")  # 0007 changes data only
+    with session_factory(url)() as s:
+        lesion = make_lesion(s, observations=[obs("2024-01-10", 12)])
+        observation_id = s.scalar(select(Observation.id)
+                                  .where(Observation.lesion_id == lesion.id))
+        ids = {"patient": lesion.patient_id, "lesion": lesion.id, "observation": observation_id}
+        s.commit()
+    with engine_for(url).begin() as conn:
+        conn.execute(text("DELETE FROM audit_events"))
+        for target_type, target_id in (*ids.items(), ("observation", 999), ("user", 1)):
+            conn.execute(text(
+                "INSERT INTO audit_events (actor, action, target_type, target_id, at)"
+                " VALUES ('t', 'x', :type, :id, CURRENT_TIMESTAMP)"),
+                {"type": target_type, "id": target_id})
+    upgrade(url)
+    with engine_for(url).connect() as conn:
+        filed = conn.execute(text("SELECT target_type, patient_id, lesion_id"
+                                  " FROM audit_events ORDER BY id")).all()
+    p, le = ids["patient"], ids["lesion"]
+    assert [tuple(r) for r in filed] == [
+        ("patient", p, None), ("lesion", p, le), ("observation", p, le),
+        ("observation", None, None),  # its row is gone: nothing to file it under
+        ("user", None, None),
+    ]
