@@ -45,6 +45,7 @@ def test_failed_sign_ins_are_throttled_per_account_and_audited(app: Any, session
     assert r.status_code == 429
     assert 0 < int(r.headers["Retry-After"]) <= 15 * 60
     assert "too many failed sign-ins; wait before trying again (about 15 minutes)" in r.text
+    assert 'href="/login">Back to sign in' in r.text
     assert sign_in(client, "CLINICIAN ", PASSWORD).status_code == 429  # same account
     assert sign_in(app.test_client(), "radiologist", PASSWORD).status_code == 302
     failed = session.scalars(
