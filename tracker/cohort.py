@@ -158,21 +158,31 @@ def subjects(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Subje
     return out, skipped
 
 
-def kaplan_meier(items: Sequence[Subject], by: str | None = None) -> list[Curve]:
-    """One Kaplan–Meier curve per group (lifelines), groups in alphabetical order."""
+def _groups(items: Sequence[Subject], by: str | None) -> list[tuple[str, list[Subject]]]:
+    """The subjects by stratum (all of them as "all" without one), in alphabetical order."""
     if by is not None and by not in STRATA:
         raise ValueError(f"cannot split by {by!r}: choose one of {', '.join(STRATA)}")
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
-
     groups: dict[str, list[Subject]] = {}
     for item in items:
         groups.setdefault(item.groups[by] if by else "all", []).append(item)
+    return sorted(groups.items())
+
+
+def _fit(members: Sequence[Subject], label: str) -> Any:
+    """A lifelines Kaplan–Meier fit: time from first visible observation, event = resolved."""
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter()
+    return kmf.fit([m.days for m in members], [m.resolved for m in members], label=label)
+
+
+def kaplan_meier(items: Sequence[Subject], by: str | None = None) -> list[Curve]:
+    """One Kaplan–Meier curve per group (lifelines), groups in alphabetical order."""
+    from lifelines.utils import median_survival_times
+
     curves = []
-    for name in sorted(groups):
-        members = groups[name]
-        kmf = KaplanMeierFitter()
-        kmf.fit([m.days for m in members], [m.resolved for m in members], label=name)
+    for name, members in _groups(items, by):
+        kmf = _fit(members, name)
         table = kmf.event_table
         ci = kmf.confidence_interval_survival_function_
         survival = kmf.survival_function_[name]
@@ -228,20 +238,16 @@ def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constr
 
 def km_figure(items: Sequence[Subject], by: str | None = None) -> Any:
     """The curves with their 95 % bands and the number at risk under the plot."""
-    from lifelines import KaplanMeierFitter
     from lifelines.plotting import add_at_risk_counts
 
-    curves = kaplan_meier(items, by)
-    rows = len(curves)
+    groups = _groups(items, by)
+    rows = len(groups)
     fig = _figure(4.4 + 0.2 * rows, layout=None)
     ax = fig.add_subplot()
     fitters = []
-    for curve in curves:
-        members = [i for i in items if (i.groups[by] if by else "all") == curve.group]
-        kmf = KaplanMeierFitter()
-        kmf.fit([m.days for m in members], [m.resolved for m in members],
-                label=f"{short_label(curve.group)} (n={curve.n})")
-        kmf.plot_survival_function(ax=ax, ci_show=len(curves) <= 4)
+    for name, members in groups:
+        kmf = _fit(members, f"{short_label(name)} (n={len(members)})")
+        kmf.plot_survival_function(ax=ax, ci_show=rows <= 4)
         fitters.append(kmf)
     ax.set_xlabel("days from first visible observation")
     ax.set_ylabel("probability not yet resolved")
