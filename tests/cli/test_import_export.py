@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tracker import demo, models
@@ -241,6 +242,31 @@ def test_birth_year_after_stored_visits_is_refused_so_the_backup_stays_valid(
     backup = tmp_path / "backup.json"
     assert run("export", "-o", str(backup)).exit_code == 0
     assert run("import", str(backup)).exit_code == 0
+
+
+@pytest.mark.parametrize(("failure", "exit_code", "says"), [
+    (OSError(28, "No space left on device"), 2, "No space left on device"),
+    (OperationalError("SELECT", {}, Exception("server closed the connection")), 3,
+     "database unavailable"),
+])
+def test_an_export_that_fails_midway_leaves_the_previous_backup_as_it_was(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception,
+    exit_code: int, says: str,
+) -> None:
+    import tracker.cli
+
+    backup = tmp_path / "backup.json"
+    backup.write_text("yesterday's backup")
+
+    def broken(_session: Any) -> Any:
+        yield '{\n  "format": "lesion-timeline/1",\n  "patients": [\n'
+        raise failure
+
+    monkeypatch.setattr(tracker.cli, "export_text", broken)
+    res = run("export", "-o", str(backup))
+    assert res.exit_code == exit_code and says in res.stderr, res.stderr
+    assert backup.read_text() == "yesterday's backup"
+    assert list(tmp_path.glob("*.partial")) == []
 
 
 def test_export_to_a_folder_that_does_not_exist_says_so(run: Any, tmp_path: Path) -> None:
