@@ -48,11 +48,12 @@ lint: install
 	$(BIN)/ruff check tracker workers web migrations tests testkit bench
 	$(BIN)/mypy tracker workers web
 
-# Tests run in parallel processes (pytest-xdist), one per core up to 6; each has its own
-# databases and Redis database numbers (tests/conftest.py). TEST_PROCESSES=0: one process.
+# Tests run in parallel processes (pytest-xdist), one per core up to 4 (each holds PostgreSQL
+# connections; the server allows 100); each has its own databases and Redis database numbers
+# (tests/conftest.py). TEST_PROCESSES=0: one process.
 TEST_PROCESSES ?= auto
 test: install services browser lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --maxprocesses 6 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --maxprocesses 4 \
 		--dist worksteal
 
 # Every figure beside its floor (PostgreSQL + Redis, and the embedded default); writes
