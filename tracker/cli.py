@@ -7,6 +7,7 @@ Results go to stdout, problems to stderr, one line each and never a traceback. E
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import secrets
@@ -191,7 +192,6 @@ def write_pieces(pieces: Iterable[str], output: str | None) -> None:
     if output in (None, "-"):
         for piece in pieces:
             click.echo(piece, nl=False)
-        click.echo("")
         return
     target = Path(str(output))
     partial = target.with_name(target.name + ".partial")
@@ -199,7 +199,6 @@ def write_pieces(pieces: Iterable[str], output: str | None) -> None:
         with partial.open("w", encoding="utf-8") as fh:
             for piece in pieces:
                 fh.write(piece)
-            fh.write("\n")
         partial.replace(target)
     except OSError as exc:  # e.g. no such directory, permission denied
         partial.unlink(missing_ok=True)
@@ -263,7 +262,7 @@ def export_cmd(patient: str | None, output: str | None) -> None:
         if patient is not None:
             emit(export_timeline(s, patient), output)
         else:
-            write_pieces(export_text(s), output)
+            write_pieces(itertools.chain(export_text(s), ["\n"]), output)
 
 
 @main.command("show")

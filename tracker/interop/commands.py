@@ -24,7 +24,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tracker.cli import CLI_ACTOR, emit, fail, queue_assessments, reports_errors, session
+from tracker.cli import (
+    CLI_ACTOR,
+    emit,
+    fail,
+    queue_assessments,
+    reports_errors,
+    session,
+    write_pieces,
+)
 from tracker.errors import Problem
 from tracker.interop import csv_rows
 from tracker.queries import patient_ids, patient_record
@@ -79,17 +87,8 @@ def export_fhir_cmd(patient: str | None, output: str | None) -> None:
         if patient is not None:
             emit(bundle_json(patient_bundle(patient_record(s, patient))), output)
             return
-        lines = [json.dumps(bundle_json(patient_bundle(patient_record(s, pid))),
-                            ensure_ascii=False) for pid in patient_ids(s)]
-    text = "".join(line + "\n" for line in lines)
-    if output in (None, "-"):
-        click.echo(text, nl=False)
-        return
-    try:
-        with open(str(output), "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:  # e.g. no such directory, permission denied
-        fail([Problem(str(output), f"cannot be written: {exc.strerror or exc}")])
+        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid))),
+                                 ensure_ascii=False) + "\n" for pid in patient_ids(s)), output)
 
 
 PLAIN_EVERY_ROWS = 10000
