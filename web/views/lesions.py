@@ -137,12 +137,12 @@ def show(lesion_id: int) -> str:
 @requires(Role.CLINICIAN)
 def lesion_history(lesion_id: int) -> str:
     session = get_session()
-    lesion = lesion_with_everything(session, lesion_id)
+    lesion = load_lesion(session, lesion_id)
     page = history(session, lesion_id=lesion.id, page=query_args(PageNumber).page,
                    per_page=100)
     return render_template("history.html", page=page, patient=lesion.patient, lesion=lesion,
                            caption=charts.lesion_caption(lesion),
-                           endpoint="lesions.lesion_history", args={"lesion_id": lesion.id})
+                           endpoint="lesions.lesion_history")
 
 
 def _siblings(lesion: Lesion) -> list[Lesion]:

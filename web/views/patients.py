@@ -7,11 +7,13 @@ from typing import Any
 from flask import Blueprint, Response, render_template
 
 from tracker.queries import (
+    find_patient,
     history,
     open_alerts_of,
     patient_list,
     patient_versions,
     patient_with_everything,
+    stored_patient_id,
 )
 from tracker.timepoints import ROW_ORDERS, timepoint_table
 from tracker.vocabulary import Role
@@ -67,12 +69,11 @@ def timepoints(external_id: str) -> str:
 def patient_history(external_id: str) -> str:
     """Every audited change to the patient, its lesions, observations and alerts."""
     session = get_session()
-    patient = patient_with_everything(session, external_id)
+    patient = find_patient(session, stored_patient_id(session, external_id))
     page = history(session, patient_id=patient.id, page=query_args(PageNumber).page,
                    per_page=PER_PAGE * 2)
     return render_template("history.html", page=page, patient=patient, lesion=None,
-                           endpoint="patients.patient_history",
-                           args={"external_id": patient.external_id})
+                           endpoint="patients.patient_history")
 
 
 @bp.get("/<external_id>/report")
