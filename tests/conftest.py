@@ -15,13 +15,16 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from tracker import models  # noqa: F401  (registers every table on Base.metadata)
+from tracker.cli import main
 from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import upgrade
 
@@ -200,3 +203,16 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared spec folder not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """`tracker` as a user runs it (in this process), on the test's database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CALCITRACK_INSTANCE", str(tmp_path))
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke

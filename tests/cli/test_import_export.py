@@ -8,31 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tracker import demo, models
-from tracker.cli import main
 from tracker.db import session_factory
 
 BAD = Path(__file__).resolve().parents[1] / "bad_inputs"
 EXPECTED_PATHS: dict[str, str] = json.loads((BAD / "expected_paths.json").read_text())
 TABLES = [models.Patient, models.Lesion, models.Observation, models.ObservationFeature,
           models.AuditEvent, models.Assessment, models.Alert]
-
-
-@pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CALCITRACK_INSTANCE", str(tmp_path))
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def row_counts(url: str) -> dict[str, int]:

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.web.seed import PASSWORD, make_users
 from tracker.db import session_factory
+from tracker.services.users import issue_token
 from web import create_app
 from workers import dispatch
 
@@ -73,3 +75,16 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
 
     monkeypatch.setattr(dispatch, "request_assessment", record)
     return calls
+
+
+@pytest.fixture
+def api(app: Any, session: Session) -> Callable[..., TestResponse]:
+    """A machine client: bearer token of a radiologist, no cookies, no CSRF token."""
+    token = issue_token(session, "radiologist", "test", actor="admin")
+    client = app.test_client()
+
+    def call(method: str, url: str, **kw: Any) -> TestResponse:
+        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
+        return client.open(url, method=method, headers=headers, **kw)
+
+    return call

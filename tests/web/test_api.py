@@ -6,27 +6,11 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tests.web.seed import seed_patient
 from tracker.models import Alert, AuditEvent, Observation, Patient
-from tracker.services.users import issue_token
-
-
-@pytest.fixture
-def api(app: Any, session: Session) -> Any:
-    """A machine client: bearer token of a radiologist, no cookies, no CSRF token."""
-    token = issue_token(session, "radiologist", "test", actor="admin")
-    client = app.test_client()
-
-    def call(method: str, url: str, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
-        return client.open(url, method=method, headers=headers, **kw)
-
-    return call
-
 
 GOOD = {"date": "2024-12-01", "modality": "XR", "size_mm": [7.5], "density": "faint",
         "margin": "ill_defined", "features": ["comet_tail"], "pain": 3}

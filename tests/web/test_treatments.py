@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +14,6 @@ from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import LAVAGE_NOTE, assess, seed_patient, seed_treated_lesion
 from tracker.models import AuditEvent, Lesion, Observation, Treatment
-from tracker.services.users import issue_token
 
 Login = Callable[[str | None], Client]
 
@@ -138,18 +136,6 @@ def test_treatment_forms_need_a_radiologist_and_a_csrf_token(login: Login, sessi
     forged = radiologist.client.post(f"/treatments/{tid}/delete")  # no csrf_token
     assert forged.status_code == 400
     assert len(treatments_of(session, lesion_id)) == 2
-
-
-@pytest.fixture
-def api(app: Any, session: Session) -> Any:
-    token = issue_token(session, "radiologist", "test", actor="admin")
-    client = app.test_client()
-
-    def call(method: str, url: str, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
-        return client.open(url, method=method, headers=headers, **kw)
-
-    return call
 
 
 def test_api_treatment_create_update_delete(api: Any, session: Session,

@@ -23,18 +23,6 @@ DEPOSIT = generate_uid()
 VIEWER = "https://viewer.example/viewer?StudyInstanceUIDs={study_uid}"
 
 
-@pytest.fixture
-def api(app: Any, session: Session) -> Any:
-    token = issue_token(session, "radiologist", "test", actor="admin")
-    client = app.test_client()
-
-    def call(method: str, url: str, **kw: Any) -> Any:
-        return client.open(url, method=method, headers={"Authorization": f"Bearer {token}"},
-                           **kw)
-
-    return call
-
-
 def reports(tmp_path: Path, *, bad: bool = False) -> list[tuple[io.BytesIO, str]]:
     groups = [Group(tracking_uid=DEPOSIT, measurements=[(LENGTH, 12.0, MM)],
                     qualitative=[(LENGTH, HIGH_DENSITY), (LENGTH, CIRCUMSCRIBED)])]
