@@ -54,17 +54,18 @@ def throttle_sign_in(view: Callable[P, R]) -> Callable[P, R]:
     for config_key, key_func in (("SIGN_IN_LIMIT_PER_ACCOUNT", _account_key),
                                  ("SIGN_IN_LIMIT_PER_ADDRESS", get_remote_address)):
         view = limiter.limit(_configured(config_key), key_func=key_func, methods=["POST"],
-                             deduct_when=_failed, error_message=TOO_MANY,
+                             deduct_when=_failed, error_message=_too_many,
                              scope=config_key.lower())(view)
     return view
 
 
-def sign_in_wait_seconds() -> int | None:
-    """How long a throttled sign-in must wait (what Retry-After says), for the 429 message."""
+def _too_many() -> str:
+    """The 429 message, with about how long to wait (what Retry-After says, in minutes)."""
     current = limiter.current_limit
     if current is None or not current.breached:
-        return None
-    return max(1, current.reset_at - int(time.time()))
+        return TOO_MANY
+    minutes = max(1, round((current.reset_at - time.time()) / 60))
+    return f"{TOO_MANY} (about {minutes} minute{'s' if minutes != 1 else ''})"
 
 
 def _configured(config_key: str) -> Callable[[], str]:

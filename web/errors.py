@@ -24,7 +24,6 @@ from tracker.errors import (
     Problem,
     ServiceUnavailable,
 )
-from web.auth import sign_in_wait_seconds
 from web.db import close_session
 
 log = logging.getLogger(__name__)
@@ -104,9 +103,6 @@ def init_app(app: Flask) -> None:
             message = "sign in, or send Authorization: Bearer <token>"
         if exc.code == 403:
             message = "your role does not allow this"
-        if exc.code == 429 and (wait := sign_in_wait_seconds()) is not None:
-            minutes = max(1, round(wait / 60))
-            message += f" (about {minutes} minute{'s' if minutes != 1 else ''})"
         body, status = _render(exc.code, exc.name, [Problem("", message)])
         # The exception's own headers (405: Allow; 429: Retry-After), not its content type.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
