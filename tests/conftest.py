@@ -31,7 +31,10 @@ from tracker.migrate import upgrade
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_HOST = "127.0.0.1"
+# TEST_REDIS_PORT: another Redis server for a second suite run beside this one (each run uses
+# databases 2-15 of its server).
+REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
 # "gw3" under pytest-xdist, absent in a single process.
 PROCESS_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
