@@ -42,6 +42,20 @@ class Settings:
     # (`RFC_9106_LOW_MEMORY`, its default; `CHEAPEST` only where nothing real is protected,
     # as in the test suite). Stored hashes carry their own parameters and always verify.
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
+    # The PACS (DICOMweb root URL); unset, nothing PACS runs. Basic auth (username and
+    # password) or a bearer token; one timeout in seconds for connecting and for each read.
+    dicomweb_url: str | None = None
+    dicomweb_username: str | None = None
+    dicomweb_password: str | None = None
+    dicomweb_token: str | None = None
+    dicomweb_timeout_seconds: float = 30.0
+    pacs_poll_minutes: int = 5
+    pacs_write_back: bool = False  # send calcitrack's readings back to the PACS as SRs
+
+
+def flag(value: str | None, default: bool = False) -> bool:
+    """An on/off setting: 1, true, yes, on (any case) are on; unset is the default."""
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _embedded_sqlite(instance: Path, name: str) -> str:
@@ -77,4 +91,11 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         resend_after_seconds=int(env.get("RESEND_AFTER_SECONDS", "3900")),
         assess_batch_size=max(1, int(env.get("ASSESS_BATCH_SIZE", "200"))),
         password_hash_profile=env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
+        dicomweb_url=env.get("DICOMWEB_URL") or None,
+        dicomweb_username=env.get("DICOMWEB_USERNAME") or None,
+        dicomweb_password=env.get("DICOMWEB_PASSWORD") or None,
+        dicomweb_token=env.get("DICOMWEB_TOKEN") or None,
+        dicomweb_timeout_seconds=float(env.get("DICOMWEB_TIMEOUT_SECONDS", "30")),
+        pacs_poll_minutes=max(1, int(env.get("PACS_POLL_MINUTES", "5"))),
+        pacs_write_back=flag(env.get("PACS_WRITE_BACK")),
     )
