@@ -65,7 +65,7 @@ def test_search_finds_the_reports_written_since_a_date_and_nothing_else(
         str(r.SOPInstanceUID) for r in reports[1:])
     by_uid = {r.sop_instance_uid: r for r in found}
     june = by_uid[str(reports[2].SOPInstanceUID)]
-    assert june == ref_of(reports[2]).__class__(
+    assert june == InstanceRef(
         str(january.dataset.StudyInstanceUID), str(reports[2].SeriesInstanceUID),
         str(reports[2].SOPInstanceUID), "1.2.840.10008.5.1.4.1.1.88.34", date(2024, 6, 2))
     assert len(pacs.search_reports(date(2024, 1, 1))) == 3
