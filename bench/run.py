@@ -37,7 +37,7 @@ from tracker.migrate import upgrade
 from tracker.models import Lesion, Observation, Patient
 from tracker.services.assessment import reassess_all, scan_alerts
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "latest.json"

@@ -66,7 +66,9 @@ from tracker.queries import (
 )
 from tracker.services import assessment, imports, users
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
-from tracker.timeline import PatientStream, Timeline, json_schema, load_timeline
+from tracker.timeline.models import Timeline, json_schema
+from tracker.timeline.reader import load_timeline
+from tracker.timeline.stream import PatientStream
 from tracker.vocabulary import Compartment, Entity, Region, Role
 
 P = ParamSpec("P")

@@ -142,7 +142,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     def _refuse_nul_characters() -> None:
         """A NUL character cannot be stored, nor even looked up (PostgreSQL refuses it), so a
         URL, query or form field carrying one is a 400 naming the field. JSON bodies and files
-        are checked by `tracker.timeline.parse_json`."""
+        are checked by `tracker.timeline.reader.parse_json`."""
         fields = [("address", request.path), *request.args.items(multi=True),
                   *request.form.items(multi=True)]
         bad = dict.fromkeys(name for name, value in fields if "\x00" in value)

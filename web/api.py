@@ -46,7 +46,9 @@ from tracker.queries import (
 from tracker.services import identity, imports, interop, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.identity import parse_prefer
-from tracker.timeline import ObservationIn, PatientStream, Timeline, TreatmentIn, check_dates
+from tracker.timeline.models import ObservationIn, Timeline, TreatmentIn
+from tracker.timeline.problems import check_dates
+from tracker.timeline.stream import PatientStream
 from tracker.vocabulary import Compartment, Role
 from web import schemas, validation
 from web.auth import actor, csrf, requires, user

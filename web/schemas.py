@@ -1,6 +1,6 @@
 """Response shapes of `/api/v1`, for the OpenAPI document and as a check on what we send.
 
-Request bodies are the timeline format's own models (`tracker.timeline`), so the API, the forms
+Request bodies are the timeline format's own models (`tracker.timeline.models`), so the API, the forms
 and `tracker import` share one validation. Response models allow extra keys: a field added to
 `tracker.queries.lesion_json` reaches clients even before it is described here.
 """

@@ -28,7 +28,7 @@ from tracker.services.assessment import (
     sweep_pending,
 )
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 
 D = date.fromisoformat
 

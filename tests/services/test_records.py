@@ -16,7 +16,8 @@ from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
 from tracker.queries import load_lesion
 from tracker.services import records
-from tracker.timeline import ObservationIn, validate_observation
+from tracker.timeline.models import ObservationIn
+from tracker.timeline.reader import validate_observation
 
 TODAY = date(2026, 11, 25)
 

@@ -20,7 +20,7 @@ from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, T
 from tracker.queries import stale_lesions
 from tracker.services.assessment import assess_lesion
 from tracker.services.treatments import delete_treatment, record_treatment, update_treatment
-from tracker.timeline import TreatmentIn
+from tracker.timeline.models import TreatmentIn
 
 D = date.fromisoformat
 VISITS = [obs("2024-01-10", 14), obs("2024-05-10", 9)]

@@ -28,7 +28,7 @@ from tracker.cli import main
 from tracker.db import session_factory, session_scope
 from tracker.models import Observation
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 from workers import dispatch
 from workers.app import redelivery_bound
 

@@ -27,7 +27,7 @@ from tracker.models import Alert, Assessment, Lesion
 from tracker.queries import stale_lesions
 from tracker.services import assessment
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 from workers import dispatch
 from workers.app import make_celery
 

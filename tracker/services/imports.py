@@ -43,15 +43,9 @@ from tracker.models import (
     features_in_order,
 )
 from tracker.services.records import observation_columns, site_columns
-from tracker.timeline import (
-    LesionIn,
-    PatientIn,
-    PatientStream,
-    ProblemLog,
-    Timeline,
-    TreatmentIn,
-    date_problems,
-)
+from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
+from tracker.timeline.problems import ProblemLog, date_problems
+from tracker.timeline.stream import PatientStream
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
 # PostgreSQL advisory lock (transaction scope) that an import takes before it reads what is

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from tracker.errors import InvalidInput, Problem, assessment_deferred
 from tracker.services import imports
-from tracker.timeline import stream_timeline
+from tracker.timeline.stream import stream_timeline
 from tracker.vocabulary import Compartment, Role
 from web.api import import_sr_files, uploaded_files
 from web.auth import actor, requires

@@ -29,7 +29,8 @@ from tracker.queries import (
 )
 from tracker.services import identity, records, treatments
 from tracker.services.identity import merge_plan
-from tracker.timeline import ObservationIn, validate_observation, validate_treatment
+from tracker.timeline.models import ObservationIn
+from tracker.timeline.reader import validate_observation, validate_treatment
 from tracker.timepoints import compare as compare_visits
 from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
