@@ -56,14 +56,9 @@ from tracker.errors import (
 from tracker.export import export_text, export_timeline
 from tracker.facts import infer_timeline
 from tracker.models import Lesion, Observation, Patient
-from tracker.queries import (
-    all_lesions,
-    lesions_of_patient,
-    patient_exists,
-    patient_record,
-    stale_lesions,
-    stored_patient_id,
-)
+from tracker.queries.lookup import patient_exists, stored_patient_id
+from tracker.queries.show import patient_record
+from tracker.queries.to_assess import all_lesions, lesions_of_patient, stale_lesions
 from tracker.services import assessment, imports, users
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
 from tracker.timeline.models import Timeline, json_schema

@@ -30,19 +30,11 @@ from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.interop import sr
 from tracker.interop.fhir import bundle_json, patient_bundle
 from tracker.interop.viewer import images_url
-from tracker.queries import (
-    WorklistFilter,
-    alert_json,
-    alert_with_lesion,
-    lesion_json,
-    lesion_with_everything,
-    load_lesion,
-    load_observation,
-    load_treatment,
-    patient_list,
-    patient_record,
-    worklist,
-)
+from tracker.queries.lesion import lesion_with_everything
+from tracker.queries.lookup import alert_with_lesion, load_lesion, load_observation, load_treatment
+from tracker.queries.patient_list import patient_list
+from tracker.queries.show import alert_json, lesion_json, patient_record
+from tracker.queries.worklist import WorklistFilter, worklist
 from tracker.services import identity, imports, interop, records, treatments
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.identity import parse_prefer

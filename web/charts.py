@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from tracker.models import Lesion, Observation, Patient
-from tracker.queries import PENDING, observation_stage, open_alerts_of
+from tracker.queries.stages import PENDING, observation_stage, open_alerts_of
 from tracker.vocabulary import SEVERITY_RANK, Severity, Stage
 from tracker.vocabulary import label as code_label
 

@@ -14,7 +14,8 @@ from typing import Any
 from flask import render_template
 from sqlalchemy.orm import Session
 
-from tracker.queries import open_alerts_of, patient_with_everything
+from tracker.queries.patient_timeline import patient_with_everything
+from tracker.queries.stages import open_alerts_of
 from tracker.timepoints import timepoint_table
 from web import charts
 

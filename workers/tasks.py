@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from tracker.config import from_env
 from tracker.db import session_scope
 from tracker.errors import NotFound
-from tracker.queries import stale_lesions
+from tracker.queries.to_assess import stale_lesions
 from tracker.services import assessment, notifications
 from workers.app import RETRY_BACKOFF_MAX, celery
 from workers.dispatch import send_assessments

@@ -24,7 +24,7 @@ from tracker.db import session_factory, session_scope
 from tracker.engine import RULES_REVISION
 from tracker.migrate import upgrade
 from tracker.models import Alert, Assessment, Lesion
-from tracker.queries import stale_lesions
+from tracker.queries.to_assess import stale_lesions
 from tracker.services import assessment
 from tracker.services.records import record_observation
 from tracker.timeline.models import ObservationIn

@@ -35,7 +35,8 @@ from tracker.cli import (
 )
 from tracker.errors import Problem
 from tracker.interop import csv_rows
-from tracker.queries import patient_ids, patient_record
+from tracker.queries.lookup import patient_ids
+from tracker.queries.show import patient_record
 from tracker.services import interop
 from tracker.vocabulary import Compartment
 

@@ -63,7 +63,7 @@ from tracker.models import (
     Treatment,
     features_in_order,
 )
-from tracker.queries import stale_condition
+from tracker.queries.to_assess import stale_condition
 from tracker.recheck import recheck_on
 from tracker.vocabulary import AlertState, Severity
 

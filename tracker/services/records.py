@@ -23,7 +23,7 @@ from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from tracker.export import observation_snapshot
 from tracker.models import Lesion, Observation, ObservationFeature
-from tracker.queries import load_lesion
+from tracker.queries.lookup import load_lesion
 from tracker.timeline.models import ObservationIn, Site
 from tracker.timeline.problems import date_problems
 

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from tracker.engine import RULE_IDS
 from tracker.errors import CalcitrackError, InvalidInput, Problem
-from tracker.queries import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
+from tracker.queries.worklist import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
 from tracker.vocabulary import AlertKind, Entity, Region, Role, Severity, Stage, label
 from web.auth import actor, requires

@@ -12,19 +12,19 @@ from werkzeug.wrappers import Response
 
 from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
 from tracker.models import Lesion, versions_current
-from tracker.queries import (
-    assessment_status,
-    history,
-    lesion_stage,
+from tracker.queries.history import history
+from tracker.queries.lesion import (
     lesion_versions,
     lesion_with_everything,
-    load_lesion,
-    load_observation,
-    load_treatment,
-    observation_stage,
-    open_alerts_of,
     patient_lesions,
     previous_visit,
+)
+from tracker.queries.lookup import load_lesion, load_observation, load_treatment
+from tracker.queries.stages import (
+    assessment_status,
+    lesion_stage,
+    observation_stage,
+    open_alerts_of,
     shown_assessment,
 )
 from tracker.services import identity, records, treatments

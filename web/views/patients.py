@@ -6,15 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template
 
-from tracker.queries import (
-    find_patient,
-    history,
-    open_alerts_of,
-    patient_list,
-    patient_versions,
-    patient_with_everything,
-    stored_patient_id,
-)
+from tracker.queries.history import history
+from tracker.queries.lookup import find_patient, stored_patient_id
+from tracker.queries.patient_list import patient_list
+from tracker.queries.patient_timeline import patient_versions, patient_with_everything
+from tracker.queries.stages import open_alerts_of
 from tracker.timepoints import ROW_ORDERS, timepoint_table
 from tracker.vocabulary import Role
 from web import charts
