@@ -59,7 +59,10 @@ from tracker.models import Lesion, Observation, Patient
 from tracker.queries.lookup import patient_exists, stored_patient_id
 from tracker.queries.show import patient_record
 from tracker.queries.to_assess import all_lesions, lesions_of_patient, stale_lesions
-from tracker.services import assessment, imports, users
+from tracker.services import imports, users
+from tracker.services.assessment.assess import assess_lesions
+from tracker.services.assessment.scan import scan_alerts
+from tracker.services.assessment.sweep import sweep_pending
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
 from tracker.timeline.models import Timeline, json_schema
 from tracker.timeline.reader import load_timeline
@@ -386,7 +389,7 @@ def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) 
             ids = stale_lesions(s)
         else:
             ids = all_lesions(s)
-        report = assessment.assess_lesions(s, ids, when)
+        report = assess_lesions(s, ids, when)
     click.echo(json.dumps(report.as_dict()))
 
 
@@ -397,7 +400,7 @@ def scan_cmd(as_of: str | None) -> None:
     """Re-assess what is due (time-dependent alerts, ended snoozes, stale); print counts."""
     when = parse_as_of(as_of)
     with session() as s:
-        report = assessment.scan_alerts(s, when)
+        report = scan_alerts(s, when)
     click.echo(json.dumps({"as_of": when.isoformat(), **report.as_dict()}))
 
 
@@ -410,7 +413,7 @@ def sweep_cmd(grace_seconds: int | None) -> None:
     config = settings()
     grace = config.sweep_grace_seconds if grace_seconds is None else grace_seconds
     with session() as s:
-        ids = assessment.sweep_pending(s, grace, config.resend_after_seconds)
+        ids = sweep_pending(s, grace, config.resend_after_seconds)
     sent = queue_assessments(ids)
     click.echo(json.dumps({"pending": len(ids), "queued": sent}))
     tell_deferred(ids, sent)

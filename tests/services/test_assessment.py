@@ -20,15 +20,12 @@ from tracker.queries import to_assess
 from tracker.queries.history import history
 from tracker.queries.lookup import load_lesion
 from tracker.queries.to_assess import stale_lesions
-from tracker.services import assessment
 from tracker.services.alerts import acknowledge_alert, snooze_alert
-from tracker.services.assessment import (
-    LESIONS,
-    assess_lesion,
-    mark_dispatched,
-    scan_alerts,
-    sweep_pending,
-)
+from tracker.services.assessment import plan
+from tracker.services.assessment.assess import assess_lesion
+from tracker.services.assessment.load import LESIONS
+from tracker.services.assessment.scan import scan_alerts
+from tracker.services.assessment.sweep import mark_dispatched, sweep_pending
 from tracker.services.records import record_observation
 from tracker.timeline.models import ObservationIn
 
@@ -236,19 +233,19 @@ def test_assessment_records_the_rules_revision_and_a_new_one_makes_it_stale(
     lesion = make_lesion(session, observations=PERSISTENT[:2])
     assess_lesion(session, lesion.id, D("2025-03-01"))
     got = stored(session, lesion.id)
-    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
-    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert got["lesion"]["rules_revision"] == plan.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {plan.RULES_REVISION}
     assert stale_lesions(session) == []
 
     # a new engine implementing the next revision, as the writer and the stale query see it
-    monkeypatch.setattr(assessment, "RULES_REVISION", assessment.RULES_REVISION + 1)
-    monkeypatch.setattr(to_assess, "RULES_REVISION", assessment.RULES_REVISION)
+    monkeypatch.setattr(plan, "RULES_REVISION", plan.RULES_REVISION + 1)
+    monkeypatch.setattr(to_assess, "RULES_REVISION", plan.RULES_REVISION)
     assert stale_lesions(session) == [lesion.id]
     outcome = assess_lesion(session, lesion.id, D("2025-03-01"))
     assert outcome.changed
     got = stored(session, lesion.id)
-    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
-    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert got["lesion"]["rules_revision"] == plan.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {plan.RULES_REVISION}
     assert stale_lesions(session) == []
 
 

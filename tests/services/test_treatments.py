@@ -18,7 +18,7 @@ from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Treatment
 from tracker.queries.to_assess import stale_lesions
-from tracker.services.assessment import assess_lesion
+from tracker.services.assessment.assess import assess_lesion
 from tracker.services.treatments import delete_treatment, record_treatment, update_treatment
 from tracker.timeline.models import TreatmentIn
 

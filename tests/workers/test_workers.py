@@ -25,7 +25,7 @@ from tracker.engine import RULES_REVISION
 from tracker.migrate import upgrade
 from tracker.models import Alert, Assessment, Lesion
 from tracker.queries.to_assess import stale_lesions
-from tracker.services import assessment
+from tracker.services.assessment.assess import assess_lesions
 from tracker.services.records import record_observation
 from tracker.timeline.models import ObservationIn
 from workers import dispatch
@@ -273,7 +273,7 @@ def test_rules_revision_bump_makes_every_lesion_stale_and_the_hourly_job_reasses
     url = worker_env["DATABASE_URL"]
     ids = [new_lesion(url, external_id=f"L{i}") for i in range(3)]
     with session_factory(url)() as s:
-        assessment.assess_lesions(s, ids, date(2025, 3, 1))
+        assess_lesions(s, ids, date(2025, 3, 1))
         assert stale_lesions(s) == []
         s.execute(update(Lesion).values(rules_revision=RULES_REVISION - 1))
         s.execute(update(Assessment).values(rules_revision=RULES_REVISION - 1))
