@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import click
 
-from tracker.cli import main as tracker_main
-from tracker.cli import parse_as_of, reports_errors, session, write_output
+from tracker.cli.edge import parse_as_of, reports_errors, session, write_output
+from tracker.cli.main import main as tracker_main
 
 
 def send(lesion_ids: Sequence[int]) -> int:

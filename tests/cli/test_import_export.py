@@ -239,7 +239,7 @@ def test_an_export_that_fails_midway_leaves_the_previous_backup_as_it_was(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception,
     exit_code: int, says: str,
 ) -> None:
-    import tracker.cli
+    import tracker.cli.timelines
 
     backup = tmp_path / "backup.json"
     backup.write_text("yesterday's backup")
@@ -248,7 +248,7 @@ def test_an_export_that_fails_midway_leaves_the_previous_backup_as_it_was(
         yield '{\n  "format": "lesion-timeline/1",\n  "patients": [\n'
         raise failure
 
-    monkeypatch.setattr(tracker.cli, "export_text", broken)
+    monkeypatch.setattr(tracker.cli.timelines, "export_text", broken)
     res = run("export", "-o", str(backup))
     assert res.exit_code == exit_code and says in res.stderr, res.stderr
     assert backup.read_text() == "yesterday's backup"

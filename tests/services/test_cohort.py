@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.cohort import CohortFilter, curves_csv, kaplan_meier, subjects
 from tracker.queries.to_assess import all_lesions
 from tracker.services.assessment.assess import assess_lesions

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.models import Alert, AuditEvent, Observation
 from workers.cli import report_cmd
 

@@ -55,7 +55,7 @@ def test_a_large_change_is_a_few_batch_tasks_and_the_sweep_leaves_the_backlog_al
     assert dispatch.request_assessment(ids) == 120  # three messages of <= 50 ids
     # No worker yet: the tasks wait in the queue. The sweep (even with no grace) sees they
     # were handed to the broker and does not send them again.
-    from tracker.cli import main
+    from tracker.cli.main import main
 
     swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
                                obj=dispatch.request_assessment)

@@ -24,7 +24,7 @@ from testkit.factories import make_lesion, make_patient
 from tests.conftest import IN_CI, PG_ADMIN_URL, _port_open
 from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
 from tests.workers.test_workers import NEXT_VISIT, PERSISTENT, assessed, new_lesion, row_counts
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.db import session_factory, session_scope
 from tracker.models import Observation
 from tracker.services.records import record_observation

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from testkit.factories import make_lesion, make_patient, obs
 from tests.conftest import _port_open
 from tests.workers.conftest import SESSION_QUEUE, wait_for
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.db import session_factory, session_scope
 from tracker.engine import RULES_REVISION
 from tracker.migrate import upgrade
