@@ -9,8 +9,8 @@ its pydantic model, as the framework does, but read and reported the way `tracke
 - A problem raises `InvalidInput`, which `web/errors.py` answers with 400 and
   `{"errors": [{"path", "message"}]}`: the same shape the OpenAPI document declares.
 
-`install()` puts the adapter in place of APIFlask's pydantic one; web/api.py calls it before
-its first `@bp.input`.
+`install()` puts the adapter in place of APIFlask's pydantic one; web/api/blueprint.py calls it
+before its first `@bp.input`.
 """
 
 from __future__ import annotations
