@@ -11,28 +11,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
 from tracker.errors import MAX_REPORTED_PROBLEMS, InvalidInput, Problem
 from tracker.timeline.models import FORMAT, MAX_ID_CHARS, ObservationIn, TreatmentIn
-from tracker.vocabulary import (
-    Compartment,
-    Density,
-    Entity,
-    EventKind,
-    Feature,
-    Laterality,
-    Margin,
-    Modality,
-    Pattern,
-    Region,
-    Sex,
-    Texture,
-    TreatmentKind,
-)
+from tracker.vocabulary import TIMELINE_CODES
 
 # --------------------------------------------------------------------------- paths and messages
 
@@ -60,22 +45,6 @@ def _show(value: Any) -> str:
     return json.dumps(value)
 
 
-_CODE_FIELDS: dict[str, type[StrEnum]] = {
-    "compartment": Compartment,
-    "region": Region,
-    "laterality": Laterality,
-    "entity": Entity,
-    "modality": Modality,
-    "density": Density,
-    "margin": Margin,
-    "texture": Texture,
-    "pattern": Pattern,
-    "features": Feature,
-    "sex": Sex,
-    "event_kind": EventKind,
-    "kind": TreatmentKind,
-}
-
 # Field names whose vocabulary list is called otherwise in vocabulary.md.
 _CODE_NAMES: dict[str, str] = {"event_kind": "event kind", "kind": "treatment kind"}
 
@@ -84,6 +53,24 @@ _PATTERN_RULES: dict[str, str] = {
     "study_uid": "is not a DICOM StudyInstanceUID: digits and dots, up to 64 characters,"
     " no empty component and no leading zero in a component",
     "accession": "may not contain a backslash or a control character",
+}
+
+
+# A value beyond a bound: how it reads, and the bound's key in pydantic's error context.
+_BOUNDS: dict[str, tuple[str, str]] = {
+    "less_than_equal": ("is above", "le"),
+    "greater_than": ("must be above", "gt"),
+    "greater_than_equal": ("is below", "ge"),
+}
+# A value of the wrong type: what it is not.
+_NOT_A: dict[str, str] = {
+    "finite_number": "a finite number",
+    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "a whole number"),
+    **dict.fromkeys(("float_type", "float_parsing"), "a number"),
+    **dict.fromkeys(("bool_type", "bool_parsing"), "true or false"),
+    "string_type": "text",
+    "list_type": "a list",
+    **dict.fromkeys(("model_type", "dict_type", "model_attributes_type"), "an object"),
 }
 
 
@@ -106,19 +93,16 @@ def _message(err: Any) -> str:
     if kind in ("enum", "literal_error"):
         if field == "format":
             return f"{_show(value)} is not a supported format; expected \"{FORMAT}\""
-        codes = _CODE_FIELDS.get(field)
+        codes = TIMELINE_CODES.get(field)
         allowed = (
             ", ".join(c.value for c in list(codes)) if codes else str(ctx.get("expected", ""))
         )
         name = _CODE_NAMES.get(field, field.rstrip("s"))
         article = "an" if name[0] in "aeiou" else "a"
         return f"{_show(value)} is not {article} {name} code (one of: {allowed})"
-    if kind == "less_than_equal":
-        return f"{_show(value)} is above {_show(ctx['le'])}"
-    if kind == "greater_than":
-        return f"{_show(value)} must be above {_show(ctx['gt'])}"
-    if kind == "greater_than_equal":
-        return f"{_show(value)} is below {_show(ctx['ge'])}"
+    if kind in _BOUNDS:
+        words, bound = _BOUNDS[kind]
+        return f"{_show(value)} {words} {_show(ctx[bound])}"
     if kind == "string_too_long":
         return f"is {len(value)} characters; at most {ctx['max_length']} allowed"
     if kind == "string_too_short":
@@ -133,20 +117,8 @@ def _message(err: Any) -> str:
         return f"has {ctx.get('actual_length')} items; at most {ctx.get('max_length')} allowed"
     if kind.startswith("date"):
         return f"{_show(value)} is not a date (YYYY-MM-DD)"
-    if kind in ("finite_number",):
-        return f"{_show(value)} is not a finite number"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{_show(value)} is not a whole number"
-    if kind in ("float_type", "float_parsing"):
-        return f"{_show(value)} is not a number"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"{_show(value)} is not true or false"
-    if kind in ("string_type",):
-        return f"{_show(value)} is not text"
-    if kind in ("list_type",):
-        return f"{_show(value)} is not a list"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"{_show(value)} is not an object"
+    if kind in _NOT_A:
+        return f"{_show(value)} is not {_NOT_A[kind]}"
     return str(err.get("msg", kind))
 
 
@@ -221,8 +193,8 @@ def treatment_problems(
     birth_year: Any = None,
     event_date: Any = None,
 ) -> Iterator[Problem]:
-    """Rules of one treatment that need today's date or the lesion (also used by forms).
-    A treatment may share its date with an observation."""
+    """Rules of one treatment that need today's date or the lesion (also used by forms): its
+    date's, the same as an observation's. A treatment may share its date with an observation."""
     yield from _raw_date_problems(treatment.get("date"), f"{path}.date", today=today,
                                   birth_year=birth_year, event_date=event_date)
 
@@ -261,17 +233,12 @@ def lesion_problems(lesion: dict[str, Any], path: str, *, today: date, birth_yea
                 first[when, kind] = ti
 
 
-def observation_problems(
-    obs: dict[str, Any],
-    path: str,
-    *,
-    today: date,
-    birth_year: Any = None,
-    event_date: Any = None,
-) -> Iterator[Problem]:
-    """Rules of one observation that span fields or need today's date (also used by forms)."""
-    yield from _raw_date_problems(obs.get("date"), f"{path}.date", today=today,
-                                  birth_year=birth_year, event_date=event_date)
+def observation_problems(obs: dict[str, Any], path: str, *, today: date, birth_year: Any = None,
+                         event_date: Any = None) -> Iterator[Problem]:
+    """Rules of one observation that span fields or need today's date (also used by forms): its
+    date's, as for a treatment, and what it may carry whether seen or not."""
+    yield from treatment_problems(obs, path, today=today, birth_year=birth_year,
+                                  event_date=event_date)
     visible = obs.get("visible", True)
     if visible is False:
         for key in ("size_mm", "density", "margin", "texture", "pattern"):
@@ -306,13 +273,16 @@ def check_dates(
         raise InvalidInput(problems)
 
 
-def _duplicates(items: list[Any], key: str) -> dict[Any, list[int]]:
+def _repeated(items: list[Any], key: str) -> Iterator[tuple[Any, int, int]]:
+    """(value, index, index of its first use) of every item whose `key` an earlier item has."""
     seen: dict[Any, list[int]] = {}
     for i, item in enumerate(items):
         k = _dict(item).get(key)
         if isinstance(k, str):
             seen.setdefault(k, []).append(i)
-    return {k: v for k, v in seen.items() if len(v) > 1}
+    for k, indices in seen.items():
+        for i in indices[1:]:
+            yield k, i, indices[0]
 
 
 def patient_problems(patient: Any, ppath: str, *, today: date) -> Iterator[Problem]:
@@ -322,24 +292,18 @@ def patient_problems(patient: Any, ppath: str, *, today: date) -> Iterator[Probl
     if isinstance(by, int) and not isinstance(by, bool) and by > today.year:
         yield Problem(f"{ppath}.birth_year", f"{by} is after the current year {today.year}")
     lesions = _list(patient.get("lesions"))
-    for lid, idx in _duplicates(lesions, "id").items():
-        for i in idx[1:]:
-            yield Problem(
-                f"{ppath}.lesions[{i}].id",
-                f"{json.dumps(lid)} is used by {ppath}.lesions[{idx[0]}] too",
-            )
+    for lid, i, first in _repeated(lesions, "id"):
+        yield Problem(f"{ppath}.lesions[{i}].id",
+                      f"{json.dumps(lid)} is used by {ppath}.lesions[{first}] too")
     for li, lesion in enumerate(lesions):
         lesion = _dict(lesion)
         lpath = f"{ppath}.lesions[{li}]"
         yield from lesion_problems(lesion, lpath, today=today, birth_year=by)
         observations = _list(lesion.get("observations"))
-        for d, idx in _duplicates(observations, "date").items():
-            for i in idx[1:]:
-                yield Problem(
-                    f"{lpath}.observations[{i}].date",
-                    f"{d} is also the date of {lpath}.observations[{idx[0]}];"
-                    " one observation per lesion per day",
-                )
+        for d, i, first in _repeated(observations, "date"):
+            yield Problem(f"{lpath}.observations[{i}].date",
+                          f"{d} is also the date of {lpath}.observations[{first}];"
+                          " one observation per lesion per day")
         for oi, obs in enumerate(observations):
             if isinstance(obs, dict):
                 yield from observation_problems(
@@ -358,9 +322,8 @@ def patient_id_used_before(pid: str, first: int) -> str:
 def document_problems(raw: dict[str, Any], *, today: date) -> Iterator[Problem]:
     """Cross-field rules over the raw document, tolerant of parts with the wrong shape."""
     patients = _list(raw.get("patients"))
-    for pid, idx in _duplicates(patients, "id").items():
-        for i in idx[1:]:
-            yield Problem(f"patients[{i}].id", patient_id_used_before(pid, idx[0]))
+    for pid, i, first in _repeated(patients, "id"):
+        yield Problem(f"patients[{i}].id", patient_id_used_before(pid, first))
     for pi, patient in enumerate(patients):
         yield from patient_problems(patient, f"patients[{pi}]", today=today)
 
