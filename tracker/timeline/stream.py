@@ -39,16 +39,23 @@ def _build(first: _Event, events: Iterator[_Event]) -> Any:
     builder = ijson.ObjectBuilder()
     builder.event(first[1], first[2])
     if first[1] in _OPEN:
-        depth = 1
-        for _prefix, kind, value in events:
+        for _prefix, kind, value in _until_closed(events):
             builder.event(kind, value)
-            if kind in _OPEN:
-                depth += 1
-            elif kind in _CLOSE:
-                depth -= 1
-                if depth == 0:
-                    break
     return builder.value
+
+
+def _until_closed(events: Iterator[_Event]) -> Iterator[_Event]:
+    """The events of an object or array whose opening event was just read, up to and with the
+    one that closes it."""
+    depth = 1
+    for event in events:
+        yield event
+        if event[1] in _OPEN:
+            depth += 1
+        elif event[1] in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return
 
 
 class PatientStream:
@@ -106,14 +113,8 @@ class PatientStream:
             value_start = next(events)
             if key == "patients" and value_start[1] == "start_array":
                 arrays += 1
-                depth = 1
-                for _p, inner, _v in events:
-                    if inner in _OPEN:
-                        depth += 1
-                    elif inner in _CLOSE:
-                        depth -= 1
-                        if depth == 0:
-                            break
+                for _ in _until_closed(events):  # skipped: read in the second pass
+                    pass
             else:
                 head[key] = _build(value_start, events)
         for _ in events:
