@@ -8,21 +8,12 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from tracker import cohort
 from tracker.cli.edge import (
     fail,
     reports_errors,
     session,
     write_output,
-)
-from tracker.cohort import (
-    STRATA,
-    CohortFilter,
-    curves_csv,
-    figure_bytes,
-    kaplan_meier,
-    km_figure,
-    subjects,
-    waterfall_figure,
 )
 from tracker.errors import Problem
 from tracker.vocabulary import Compartment, Entity, Region
@@ -52,7 +43,7 @@ def cohort_group() -> None:
 
 
 @cohort_group.command("km")
-@click.option("--by", type=click.Choice(STRATA), help="Split into one curve per group.")
+@click.option("--by", type=click.Choice(cohort.STRATA), help="Split into one curve per group.")
 @_cohort_options
 @click.option("-o", "--output", help="FILE.csv (the curve table), .png or .svg; default: CSV "
               "on stdout.")
@@ -62,15 +53,15 @@ def cohort_km_cmd(by: str | None, entity: str | None, region: str | None,
     """Time to resolution (Kaplan–Meier): first visible observation to first `resolved`."""
     fmt = "csv" if output in (None, "-") else _figure_format(str(output), ("csv", "png", "svg"))
     with session() as s:
-        items, skipped = subjects(s, CohortFilter(entity, region, compartment))
+        items, skipped = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
     if not items:
         fail([Problem("cohort", f"no assessed lesion matches ({skipped} not assessed yet or "
                       "never seen)")], 1)
     if fmt == "csv":
-        write_output(curves_csv(kaplan_meier(items, by)), output)
+        write_output(cohort.curves_csv(cohort.kaplan_meier(items, by)), output)
     else:
-        write_output(figure_bytes(km_figure(items, by), fmt), output)
-    for curve in kaplan_meier(items, by):
+        write_output(cohort.figure_bytes(cohort.km_figure(items, by), fmt), output)
+    for curve in cohort.kaplan_meier(items, by):
         median = "not reached" if curve.median_days is None else f"{curve.median_days:.0f} days"
         click.echo(f"{curve.group}: {curve.n} lesions, {curve.events} resolved, "
                    f"median {median}", err=True)
@@ -85,8 +76,8 @@ def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: st
     """Best % change from baseline per lesion, coloured by entity."""
     fmt = _figure_format(output, ("png", "svg"))
     with session() as s:
-        items, _ = subjects(s, CohortFilter(entity, region, compartment))
-    write_output(figure_bytes(waterfall_figure(items), fmt), output)
+        items, _ = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
+    write_output(cohort.figure_bytes(cohort.waterfall_figure(items), fmt), output)
 
 
 def register(main: click.Group) -> None:

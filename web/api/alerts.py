@@ -10,7 +10,7 @@ from tracker.queries.worklist import WorklistFilter, worklist
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.vocabulary import Role
 from web import schemas
-from web.api.blueprint import bp, doc
+from web.api.blueprint import bp, doc, page_json
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
@@ -25,6 +25,11 @@ def worklist_json(alert: Any) -> dict[str, Any]:
             "laterality": lesion.laterality}
 
 
+def _alert_now(alert_id: int) -> dict[str, Any]:
+    """The alert as a clinician's action left it."""
+    return worklist_json(alert_with_lesion(get_session(), alert_id))
+
+
 @bp.get("/alerts")
 @requires(Role.CLINICIAN)
 @bp.input(schemas.AlertQuery, location="query", arg_name="query")
@@ -33,9 +38,8 @@ def worklist_json(alert: Any) -> dict[str, Any]:
 def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
     flt = WorklistFilter(kind=query.kind, severity=query.severity, region=query.region,
                          state=query.state)
-    page = worklist(get_session(), flt, today=today(), page=query.page, per_page=query.per_page)
-    return {"items": [worklist_json(a) for a in page.items], "total": page.total,
-            "page": page.page, "per_page": page.per_page}
+    return page_json(worklist(get_session(), flt, today=today(), page=query.page,
+                              per_page=query.per_page), worklist_json)
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
@@ -44,9 +48,8 @@ def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
 @bp.output(schemas.WorklistAlertOut)
 @doc("alerts", "Acknowledge an alert (audited)", responses=ALERT_STATE)
 def acknowledge(alert_id: int, body: schemas.AcknowledgeIn) -> dict[str, Any]:
-    session = get_session()
-    acknowledge_alert(session, alert_id, actor=actor(), reason=body.reason)
-    return worklist_json(alert_with_lesion(session, alert_id))
+    acknowledge_alert(get_session(), alert_id, actor=actor(), reason=body.reason)
+    return _alert_now(alert_id)
 
 
 @bp.post("/alerts/<int:alert_id>/snooze")
@@ -55,7 +58,6 @@ def acknowledge(alert_id: int, body: schemas.AcknowledgeIn) -> dict[str, Any]:
 @bp.output(schemas.WorklistAlertOut)
 @doc("alerts", "Snooze an alert until a date, with a reason (audited)", responses=ALERT_STATE)
 def snooze(alert_id: int, body: schemas.SnoozeIn) -> dict[str, Any]:
-    session = get_session()
-    snooze_alert(session, alert_id, body.until, actor=actor(), reason=body.reason,
+    snooze_alert(get_session(), alert_id, body.until, actor=actor(), reason=body.reason,
                  today=today())
-    return worklist_json(alert_with_lesion(session, alert_id))
+    return _alert_now(alert_id)

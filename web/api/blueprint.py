@@ -18,6 +18,7 @@ from flask import abort, current_app, request
 from tracker.interop.viewer import images_url
 from tracker.models import Lesion
 from tracker.queries.lesion import lesion_with_everything
+from tracker.queries.paging import Page
 from tracker.queries.show import lesion_json
 from tracker.timeline.models import ObservationIn, TreatmentIn
 from tracker.timeline.problems import check_dates
@@ -34,6 +35,7 @@ bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
 SECURITY = "bearerAuth"
 FORBIDDEN: Any = {403: "Your role does not allow this"}
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def doc(tag: str, summary: str, description: str | None = None,
@@ -64,6 +66,12 @@ def with_images(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if url:
             obs["images_url"] = url
     return observations
+
+
+def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """One page of a list, with what it was cut from."""
+    return {"items": [item(i) for i in page.items], "total": page.total, "page": page.page,
+            "per_page": page.per_page}
 
 
 def stored_lesion(lesion_id: int) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from flask import current_app
 from werkzeug.wrappers import Response
 
 from tracker.interop.fhir import bundle_json, patient_bundle
-from tracker.queries.patient_list import patient_list
+from tracker.queries.patient_list import PatientRow, patient_list
 from tracker.queries.show import patient_record
 from tracker.vocabulary import Role
 from web import schemas
-from web.api.blueprint import bp, doc, with_images
+from web.api.blueprint import bp, doc, page_json, with_images
 from web.auth import requires
 from web.clock import today
 from web.db import get_session
@@ -27,17 +27,15 @@ from web.db import get_session
 def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
     page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
                         per_page=query.per_page)
-    return {
-        "items": [
-            {"id": r.external_id, "birth_year": r.birth_year, "sex": r.sex, "lesions": r.lesions,
-             "open_alerts": {"urgent": r.urgent, "warning": r.warning, "info": r.info},
-             "pending_assessments": r.pending,
-             "last_visit": r.last_visit.isoformat() if r.last_visit else None,
-             "next_follow_up": r.next_follow_up.isoformat() if r.next_follow_up else None}
-            for r in page.items
-        ],
-        "total": page.total, "page": page.page, "per_page": page.per_page,
-    }
+    return page_json(page, _patient_row)
+
+
+def _patient_row(r: PatientRow) -> dict[str, Any]:
+    return {"id": r.external_id, "birth_year": r.birth_year, "sex": r.sex, "lesions": r.lesions,
+            "open_alerts": {"urgent": r.urgent, "warning": r.warning, "info": r.info},
+            "pending_assessments": r.pending,
+            "last_visit": r.last_visit.isoformat() if r.last_visit else None,
+            "next_follow_up": r.next_follow_up.isoformat() if r.next_follow_up else None}
 
 
 @bp.get("/patients/<external_id>")
