@@ -4,6 +4,7 @@ COPY pyproject.toml README.md ./
 COPY tracker ./tracker
 COPY workers ./workers
 COPY web ./web
+COPY reporting ./reporting
 COPY migrations ./migrations
 RUN pip install --no-cache-dir . && useradd --create-home calcitrack
 USER calcitrack

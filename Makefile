@@ -45,8 +45,8 @@ browser:
 	@bash .ci/browser
 
 lint: install
-	$(BIN)/ruff check tracker workers web migrations tests testkit bench
-	$(BIN)/mypy tracker workers web
+	$(BIN)/ruff check tracker workers web reporting migrations tests testkit bench
+	$(BIN)/mypy tracker workers web reporting
 
 # Tests run in parallel processes (pytest-xdist), one per core up to 4 (each holds PostgreSQL
 # connections; the server allows 100); each has its own databases and Redis database numbers

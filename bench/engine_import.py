@@ -19,7 +19,7 @@ from tracker.export import export_timeline
 from tracker.facts import facts_of_input
 from tracker.migrate import upgrade
 from tracker.services.imports import import_timeline
-from tracker.timeline import validate_timeline
+from tracker.timeline.reader import validate_timeline
 
 TODAY = date.today()
 

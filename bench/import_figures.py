@@ -56,7 +56,7 @@ def peak_rss_mb():
 """
 IMPORT_BODY = """
 from tracker.services.imports import import_stream
-from tracker.timeline import PatientStream
+from tracker.timeline.stream import PatientStream
 url, path = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
 with open(path, "rb") as f, session_factory(url)() as s:
@@ -66,7 +66,7 @@ print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb(), **summary.as_dict
 """
 IDLE_BODY = """
 from tracker.services.imports import import_stream
-from tracker.timeline import PatientStream
+from tracker.timeline.stream import PatientStream
 print(json.dumps({"rss_mb": peak_rss_mb()}))
 """
 

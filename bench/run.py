@@ -35,9 +35,9 @@ from testkit.statements import statements as statements_run
 from tracker.db import Base, engine_for, session_factory, session_scope
 from tracker.migrate import upgrade
 from tracker.models import Lesion, Observation, Patient
-from tracker.services.assessment import reassess_all, scan_alerts
+from tracker.services.assessment.scan import reassess_all, scan_alerts
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "latest.json"
@@ -344,7 +344,7 @@ def _patient(url: str, external_id: str, n_lesions: int, visits: int) -> list[in
              "pattern": "nodular"}
             for lid in ids for v in range(visits)])
     with session_factory(url)() as s:
-        from tracker.services.assessment import assess_lesions
+        from tracker.services.assessment.assess import assess_lesions
 
         assess_lesions(s, ids, AS_OF)
     return ids

@@ -52,36 +52,28 @@ def obs(
     }
 
 
+# A lesion's columns unless a test says otherwise: a right supraspinatus HADD deposit.
+LESION_DEFAULTS: dict[str, Any] = {
+    "external_id": "L1", "compartment": "tendon", "region": "shoulder", "laterality": "right",
+    "structure": "supraspinatus", "entity": "hadd", "event_date": None, "event_kind": None,
+}
+
+
 def make_lesion(
     session: Session,
     *,
     patient: Patient | None = None,
-    external_id: str = "L1",
-    compartment: str = "tendon",
-    region: str = "shoulder",
-    laterality: str = "right",
-    structure: str | None = "supraspinatus",
-    entity: str | None = "hadd",
-    event_date: date | None = None,
-    event_kind: str | None = None,
     observations: list[dict[str, Any]] | None = None,
     treatments: list[tuple[str, str]] | None = None,
     commit: bool = True,
+    **columns: Any,
 ) -> Lesion:
-    """A lesion with its observations, marked for assessment like the service would."""
+    """A lesion with its observations, marked for assessment like the service would; its
+    other columns are `LESION_DEFAULTS` but for the `columns` given."""
+    unknown = set(columns) - set(LESION_DEFAULTS)
+    assert not unknown, f"not a lesion column of this factory: {sorted(unknown)}"
     patient = patient or make_patient(session)
-    lesion = Lesion(
-        patient_id=patient.id,
-        external_id=external_id,
-        compartment=compartment,
-        region=region,
-        laterality=laterality,
-        structure=structure,
-        entity=entity,
-        event_date=event_date,
-        event_kind=event_kind,
-        data_version=0,
-    )
+    lesion = Lesion(patient_id=patient.id, data_version=0, **{**LESION_DEFAULTS, **columns})
     session.add(lesion)
     session.flush()
     for o in observations or []:
@@ -96,6 +88,17 @@ def make_lesion(
     if commit:
         session.commit()
     return lesion
+
+
+def lesions_sharing_a_visit_day(session: Session, patient_id: str) -> tuple[int, int]:
+    """Two lesions of one patient, A and B, both seen on 2024-03-01 (the day a merge must ask
+    about), each with one visit of its own: their ids."""
+    patient = make_patient(session, patient_id)
+    a = make_lesion(session, patient=patient, external_id="A",
+                    observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)])
+    b = make_lesion(session, patient=patient, external_id="B",
+                    observations=[obs("2024-03-01", 10.5), obs("2024-06-01", 9)])
+    return a.id, b.id
 
 
 # A HADD deposit seen unchanged for a year (clinical-rules §4 `hadd.no_resolution`): resting,

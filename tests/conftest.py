@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from tracker import models  # noqa: F401  (registers every table on Base.metadata)
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import upgrade
 

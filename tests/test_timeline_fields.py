@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tracker.errors import InvalidInput
-from tracker.timeline import json_schema, validate_timeline, validate_treatment
+from tracker.timeline.models import json_schema
+from tracker.timeline.reader import validate_timeline, validate_treatment
 from tracker.vocabulary import EventKind, TreatmentKind
 
 TODAY = date(2026, 11, 25)

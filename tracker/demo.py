@@ -26,7 +26,8 @@ from datetime import date, timedelta
 from importlib.resources import files
 from typing import Any
 
-from tracker.timeline import Timeline, validate_timeline
+from tracker.timeline.models import Timeline
+from tracker.timeline.reader import validate_timeline
 
 DEMO_PREFIX = "DEMO-"
 ANCHOR = date(2026, 1, 1)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import NotFound
 from tracker.models import Lesion, Observation, Patient, Treatment
-from tracker.timeline import FORMAT
+from tracker.timeline.models import FORMAT
 from tracker.vocabulary import TreatmentKind
 
 OBSERVATION_COLUMNS = ("date", "modality", "visible", "size1_mm", "size2_mm", "size3_mm",

@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
 from tracker.models import Lesion
-from tracker.timeline import LesionIn, ObservationIn, Timeline, TreatmentIn
+from tracker.timeline.models import LesionIn, ObservationIn, Timeline, TreatmentIn
 from tracker.vocabulary import (
     Compartment,
     Density,

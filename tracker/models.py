@@ -37,26 +37,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import now
 from tracker.db import Base
-from tracker.timeline import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
+from tracker.timeline.models import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
 from tracker.vocabulary import (
+    TIMELINE_CODES,
     AlertKind,
     AlertState,
-    Compartment,
-    Density,
     Entity,
-    EventKind,
     Feature,
-    Laterality,
-    Margin,
-    Modality,
-    Pattern,
-    Region,
     Role,
     Severity,
-    Sex,
     Stage,
-    Texture,
-    TreatmentKind,
 )
 
 
@@ -64,6 +54,11 @@ def code_check(column: str, codes: type[StrEnum], name: str | None = None) -> Ch
     """A column may hold only the vocabulary's codes (or NULL)."""
     values = ", ".join(f"'{c.value}'" for c in codes)
     return CheckConstraint(f"{column} IS NULL OR {column} IN ({values})", name=name or column)
+
+
+def code_checks(*columns: str) -> tuple[CheckConstraint, ...]:
+    """Columns named like a timeline field hold that field's codes (or NULL)."""
+    return tuple(code_check(column, TIMELINE_CODES[column]) for column in columns)
 
 
 def versions_current(data_version: int, assessed_version: int | None) -> bool:
@@ -85,7 +80,7 @@ class Patient(Base):
     )
 
     __table_args__ = (
-        code_check("sex", Sex),
+        *code_checks("sex"),
         CheckConstraint("birth_year IS NULL OR birth_year >= 1900", name="birth_year_range"),
     )
 
@@ -161,11 +156,7 @@ class Lesion(Base):
 
     __table_args__ = (
         UniqueConstraint("patient_id", "external_id"),
-        code_check("compartment", Compartment),
-        code_check("region", Region),
-        code_check("laterality", Laterality),
-        code_check("entity", Entity),
-        code_check("event_kind", EventKind),
+        *code_checks("compartment", "region", "laterality", "entity", "event_kind"),
         CheckConstraint(
             "event_kind IS NULL OR event_date IS NOT NULL", name="event_kind_needs_date"
         ),
@@ -224,11 +215,7 @@ class Observation(Base):
 
     __table_args__ = (
         UniqueConstraint("lesion_id", "date"),  # also the index scans read a lesion by
-        code_check("modality", Modality),
-        code_check("density", Density),
-        code_check("margin", Margin),
-        code_check("texture", Texture),
-        code_check("pattern", Pattern),
+        *code_checks("modality", "density", "margin", "texture", "pattern"),
         *(
             CheckConstraint(
                 f"{c} IS NULL OR ({c} > 0 AND {c} <= {MAX_SIZE_MM})", name=f"{c}_range"
@@ -306,7 +293,7 @@ class Treatment(Base):
 
     __table_args__ = (
         UniqueConstraint("lesion_id", "date", "kind"),  # also the index a lesion is read by
-        code_check("kind", TreatmentKind),
+        *code_checks("kind"),
         CheckConstraint(
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),

@@ -17,7 +17,7 @@ from typing import Any
 
 from tracker.export import observation_snapshot
 from tracker.models import Lesion, Observation, Patient
-from tracker.queries import observation_stage
+from tracker.queries.stages import observation_stage
 from tracker.vocabulary import Modality
 
 NOT_COMPARABLE = "not comparable"

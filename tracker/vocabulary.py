@@ -389,6 +389,26 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+# Which list each coded field of lesion-timeline/1 takes (`features` holds a list of them); a
+# stored column of the same name holds the same codes. One owner for the validation messages
+# and the database's CHECK constraints.
+TIMELINE_CODES: dict[str, type[StrEnum]] = {
+    "compartment": Compartment,
+    "region": Region,
+    "laterality": Laterality,
+    "entity": Entity,
+    "modality": Modality,
+    "density": Density,
+    "margin": Margin,
+    "texture": Texture,
+    "pattern": Pattern,
+    "features": Feature,
+    "sex": Sex,
+    "event_kind": EventKind,
+    "kind": TreatmentKind,
+}
+
+
 LABELS: dict[str, str] = {
     # compartments
     "tendon": "Tendon and enthesis",

@@ -124,7 +124,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = RowId
-    from web import api, auth, charts, db, errors, filters
+    from web import auth, charts, db, errors, filters
+    from web.api import wiring
     from web.views import admin, alerts, cohort, imports, lesions, patients
     from web.views import auth as auth_views
 
@@ -136,13 +137,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     for bp in (auth_views.bp, patients.bp, lesions.bp, alerts.bp, imports.bp, admin.bp,
                cohort.bp):
         app.register_blueprint(bp)
-    api.init_app(app)
+    wiring.init_app(app)
 
     @app.before_request
     def _refuse_nul_characters() -> None:
         """A NUL character cannot be stored, nor even looked up (PostgreSQL refuses it), so a
         URL, query or form field carrying one is a 400 naming the field. JSON bodies and files
-        are checked by `tracker.timeline.parse_json`."""
+        are checked by `tracker.timeline.reader.parse_json`."""
         fields = [("address", request.path), *request.args.items(multi=True),
                   *request.form.items(multi=True)]
         bad = dict.fromkeys(name for name, value in fields if "\x00" in value)

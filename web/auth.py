@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from tracker.queries import attention_counts
+from tracker.queries.worklist import attention_counts
 from tracker.services.users import Principal, user_by_id, user_by_token
 from tracker.vocabulary import Role
 from web.clock import today

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, current_app
 
+from reporting.words import code_label, evidence
 from tracker.interop.viewer import check_template, images_url
-from tracker.vocabulary import AlertKind, Stage, label
 from web.clock import today
-
-CODE = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def code_label(code: str | None) -> str:
-    """A code as its vocabulary label, first letter capitalised."""
-    text = label(code)
-    return text[:1].upper() + text[1:] if text else ""
-
-
-SHORT_LABELS = {code.value for code in (*Stage, *AlertKind)}
-
-
-def evidence(text: str) -> str:
-    """An evidence or suggestion token as people read it: codes become words
-    (`ill_defined` -> `ill defined`, `region:shoulder` -> `shoulder`, `ho_early` -> `HO early`);
-    sentences stay as they are."""
-    key, sep, value = text.partition(":")
-    if sep and " " not in key and value and " " not in value:
-        text = value
-    if not CODE.fullmatch(text):
-        return text
-    if text in SHORT_LABELS:
-        words = label(text)
-        return words if words[:2].isupper() else words[:1].lower() + words[1:]
-    return text.replace("_", " ")
 
 
 def visit_value(value: object) -> str:

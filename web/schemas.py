@@ -1,8 +1,8 @@
 """Response shapes of `/api/v1`, for the OpenAPI document and as a check on what we send.
 
-Request bodies are the timeline format's own models (`tracker.timeline`), so the API, the forms
-and `tracker import` share one validation. Response models allow extra keys: a field added to
-`tracker.queries.lesion_json` reaches clients even before it is described here.
+Request bodies are the timeline format's own models (`tracker.timeline.models`), so the API, the
+forms and `tracker import` share one validation. Response models allow extra keys: a field added
+to `tracker.queries.show.lesion_json` reaches clients even before it is described here.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tracker.cohort import STRATA
-from tracker.queries import WORKLIST_STATES
+from tracker.queries.worklist import WORKLIST_STATES
 from tracker.timepoints import ROW_ORDERS
 from tracker.vocabulary import AlertKind, Compartment, Entity, Region, Severity, Stage
 
-# The worklist's state filter, one member per entry of tracker.queries.WORKLIST_STATES.
+# The worklist's state filter, one member per entry of tracker.queries.worklist.WORKLIST_STATES.
 WorklistState = StrEnum("WorklistState", {s.upper(): s for s in WORKLIST_STATES})  # type: ignore[misc]
 # The cohort page's strata and the timepoint table's orders, likewise.
 Stratum = StrEnum("Stratum", {s.upper(): s for s in STRATA})  # type: ignore[misc]

@@ -1,7 +1,7 @@
 """APIFlask's `@input` with the product's rules: a request body or query string is validated by
 its pydantic model, as the framework does, but read and reported the way `tracker import` does.
 
-- A JSON body is decoded by `tracker.timeline.parse_json` (size limit, nesting depth, NUL
+- A JSON body is decoded by `tracker.timeline.reader.parse_json` (size limit, nesting depth, NUL
   characters, numbers no field can hold), never by a second JSON reader.
 - A timeline or an observation goes through its full validation (cross-field rules and today's
   date included), so every problem is reported at once; any other model through
@@ -9,8 +9,8 @@ its pydantic model, as the framework does, but read and reported the way `tracke
 - A problem raises `InvalidInput`, which `web/errors.py` answers with 400 and
   `{"errors": [{"path", "message"}]}`: the same shape the OpenAPI document declares.
 
-`install()` puts the adapter in place of APIFlask's pydantic one; web/api.py calls it before
-its first `@bp.input`.
+`install()` puts the adapter in place of APIFlask's pydantic one; web/api/blueprint.py calls it
+before its first `@bp.input`.
 """
 
 from __future__ import annotations
@@ -24,16 +24,14 @@ from flask import Request, current_app, request
 from pydantic import BaseModel
 
 from tracker.errors import InvalidInput, Problem
-from tracker.timeline import (
-    ObservationIn,
-    Timeline,
-    TreatmentIn,
+from tracker.timeline.models import ObservationIn, Timeline, TreatmentIn
+from tracker.timeline.reader import (
     parse_json,
-    stream_timeline,
     validate_model,
     validate_observation,
     validate_treatment,
 )
+from tracker.timeline.stream import stream_timeline
 from web.clock import today
 
 Q = TypeVar("Q", bound=BaseModel)

@@ -1,16 +1,15 @@
 """The installed `tracker` command: the CLI of `tracker.cli`, with this package's sender to
-queue the assessments of what a command changed (tracker/ never imports workers/), and the one
-command that renders pages (`tracker report`), whose web import happens only when it runs."""
+queue the assessments of what a command changed (tracker/ never imports workers/), and the
+printable report (`tracker report`), whose renderer (`reporting`) is imported only when it runs."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 import click
 
-from tracker.cli import main as tracker_main
-from tracker.cli import parse_as_of, reports_errors, session, write_output
+from tracker.cli.edge import parse_as_of, reports_errors, session, write_output
+from tracker.cli.main import main as tracker_main
 
 
 def send(lesion_ids: Sequence[int]) -> int:
@@ -28,14 +27,12 @@ def send(lesion_ids: Sequence[int]) -> int:
 @reports_errors
 def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
     """Write a patient's printable follow-up report (PDF or HTML), as the web page renders it."""
-    from web import create_app
-    from web.report import report_html, report_pdf
+    from reporting.report import report_html, report_pdf  # matplotlib: only this command
 
     today = parse_as_of(as_of)
-    app = create_app({"SERVER_NAME": "calcitrack.local", "SECRET_KEY": secrets.token_hex()})
-    with app.app_context(), session() as s:
+    with session() as s:
         if output.lower().endswith(".html"):
-            write_output(report_html(s, patient_id, today=today, for_pdf=True), output)
+            write_output(report_html(s, patient_id, today=today), output)
         else:
             write_output(report_pdf(s, patient_id, today=today), output)
     click.echo(f"report for patient {patient_id} written to {output}", err=True)

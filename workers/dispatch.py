@@ -25,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from tracker.config import from_env
 from tracker.db import session_scope
 from tracker.errors import assessment_deferred
-from tracker.services.assessment import batches, mark_dispatched
+from tracker.services.assessment.assess import batches
+from tracker.services.assessment.sweep import mark_dispatched
 from workers.app import make_celery, queue_name
 from workers.names import ASSESS_LESIONS
 

@@ -18,8 +18,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from tracker.config import from_env
 from tracker.db import session_scope
 from tracker.errors import NotFound
-from tracker.queries import stale_lesions
-from tracker.services import assessment, notifications
+from tracker.queries.to_assess import stale_lesions
+from tracker.services import notifications
+from tracker.services.assessment import assess, scan, sweep
 from workers.app import RETRY_BACKOFF_MAX, celery
 from workers.dispatch import send_assessments
 from workers.names import (
@@ -55,7 +56,7 @@ def assess_lesion_task(lesion_id: int, as_of: str | None = None) -> dict[str, An
     """Assess one lesion (the message of earlier releases; senders now send batches)."""
     with session_scope(from_env().database_url) as session:
         try:
-            outcome = assessment.assess_lesion(session, lesion_id, _as_of(as_of))
+            outcome = assess.assess_lesion(session, lesion_id, _as_of(as_of))
         except NotFound:
             log.info("lesion %s is gone; nothing to assess", lesion_id)
             return None
@@ -70,7 +71,7 @@ def assess_lesions_task(lesion_ids: list[int], as_of: str | None = None) -> dict
     transaction per chunk, so a rerun after a killed worker redoes at most the chunk it was
     in and finds the others already current."""
     with session_scope(from_env().database_url) as session:
-        report = assessment.assess_lesions(session, lesion_ids, _as_of(as_of))
+        report = assess.assess_lesions(session, lesion_ids, _as_of(as_of))
     _announce(report.urgent_alert_ids)
     return report.as_dict()
 
@@ -82,7 +83,7 @@ def scan_alerts_task(as_of: str | None = None) -> dict[str, Any]:
     and fan it out as batch tasks, so every worker shares a large day."""
     when = _as_of(as_of)
     with session_scope(from_env().database_url) as session:
-        ids = assessment.due_lesions(session, when)
+        ids = scan.due_lesions(session, when)
     sent = send_assessments(ids, as_of=when)
     log.info("alert scan %s: %d lesion(s) due, sent in batches", when, sent)
     return {"as_of": when.isoformat(), "due": len(ids), "sent": sent}
@@ -93,7 +94,7 @@ def sweep_pending_task() -> int:
     """Every 30 s: re-send assessments whose task was lost."""
     settings = from_env()
     with session_scope(settings.database_url) as session:
-        ids = assessment.sweep_pending(
+        ids = sweep.sweep_pending(
             session, settings.sweep_grace_seconds, settings.resend_after_seconds
         )
     if ids:
@@ -107,7 +108,7 @@ def reassess_stale_task(as_of: str | None = None) -> dict[str, Any]:
     """Hourly: lesions assessed by another engine version, or never, assessed in-process."""
     with session_scope(from_env().database_url) as session:
         ids = stale_lesions(session)
-        report = assessment.assess_lesions(session, ids, _as_of(as_of))
+        report = assess.assess_lesions(session, ids, _as_of(as_of))
     _announce(report.urgent_alert_ids)
     return report.as_dict()
 

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from testkit.factories import PERSISTENT, make_lesion
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.db import session_factory
 
 

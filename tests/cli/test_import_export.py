@@ -205,6 +205,19 @@ def _session(url: str) -> Session:
     return session_factory(url)()
 
 
+def _refused_birth_year(run: Any, tmp_path: Path, database_url: str, patient: str,
+                        year: int) -> str:
+    """Import a file that only gives `patient` a new birth year: refused with exit 2 and
+    nothing written. Returns what it printed."""
+    before = row_counts(database_url)
+    later = {"format": "lesion-timeline/1",
+             "patients": [{"id": patient, "birth_year": year, "lesions": []}]}
+    res = run("import", write(tmp_path, later, "later.json"))
+    assert res.exit_code == 2
+    assert row_counts(database_url) == before
+    return str(res.stderr)
+
+
 def test_birth_year_after_stored_visits_is_refused_so_the_backup_stays_valid(
     run: Any, tmp_path: Path, database_url: str
 ) -> None:
@@ -217,14 +230,8 @@ def test_birth_year_after_stored_visits_is_refused_so_the_backup_stays_valid(
                 {"date": "2020-05-01", "modality": "XR", "size_mm": [9], "density": "dense",
                  "margin": "well_defined"}]}]}]}
     assert run("import", write(tmp_path, first, "first.json")).exit_code == 0
-    before = row_counts(database_url)
-    later = {"format": "lesion-timeline/1",
-             "patients": [{"id": "P-1", "birth_year": 2021, "lesions": []}]}
-    res = run("import", write(tmp_path, later, "later.json"))
-    assert res.exit_code == 2
-    assert ("patients[0].birth_year: 2021 is after the stored observation of 2020-05-01"
-            in res.stderr), res.stderr
-    assert row_counts(database_url) == before
+    errors = _refused_birth_year(run, tmp_path, database_url, "P-1", 2021)
+    assert "patients[0].birth_year: 2021 is after the stored observation of 2020-05-01" in errors
     backup = tmp_path / "backup.json"
     assert run("export", "-o", str(backup)).exit_code == 0
     assert run("import", str(backup)).exit_code == 0
@@ -239,7 +246,7 @@ def test_an_export_that_fails_midway_leaves_the_previous_backup_as_it_was(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception,
     exit_code: int, says: str,
 ) -> None:
-    import tracker.cli
+    import tracker.cli.timelines
 
     backup = tmp_path / "backup.json"
     backup.write_text("yesterday's backup")
@@ -248,7 +255,7 @@ def test_an_export_that_fails_midway_leaves_the_previous_backup_as_it_was(
         yield '{\n  "format": "lesion-timeline/1",\n  "patients": [\n'
         raise failure
 
-    monkeypatch.setattr(tracker.cli, "export_text", broken)
+    monkeypatch.setattr(tracker.cli.timelines, "export_text", broken)
     res = run("export", "-o", str(backup))
     assert res.exit_code == exit_code and says in res.stderr, res.stderr
     assert backup.read_text() == "yesterday's backup"
@@ -346,11 +353,6 @@ def test_a_new_birth_year_after_a_stored_treatment_is_refused(
     patient["lesions"][0]["treatments"][0]["date"] = "2023-12-20"
     assert run("import", write(tmp_path, {"format": "lesion-timeline/1",
                                           "patients": [patient]})).exit_code == 0
-    before = row_counts(database_url)
-    later = {"format": "lesion-timeline/1",
-             "patients": [{"id": "P-R2", "birth_year": 2024, "lesions": []}]}
-    res = run("import", write(tmp_path, later, "later.json"))
-    assert res.exit_code == 2
+    errors = _refused_birth_year(run, tmp_path, database_url, "P-R2", 2024)
     assert ("patients[0].birth_year: 2024 is after the stored treatment of 2023-12-20"
-            " (lesion L1)") in res.stderr, res.stderr
-    assert row_counts(database_url) == before
+            " (lesion L1)") in errors

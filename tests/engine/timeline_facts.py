@@ -12,7 +12,7 @@ from typing import Any
 
 from tracker.engine import LesionFacts
 from tracker.facts import facts_of_input
-from tracker.timeline import LesionIn
+from tracker.timeline.models import LesionIn
 
 
 def lesion_facts(lesion: dict[str, Any], as_of: date | None = None) -> LesionFacts:

@@ -30,7 +30,7 @@ from tests.interop.sr_files import (
 )
 from tracker.errors import InvalidInput
 from tracker.interop.sr import Compartment, SrInput, collect_paths, convert
-from tracker.timeline import validate_timeline
+from tracker.timeline.reader import validate_timeline
 
 DEPOSIT = generate_uid()
 

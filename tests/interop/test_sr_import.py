@@ -29,7 +29,7 @@ from tests.interop.sr_files import (
 from tracker.db import session_factory
 from tracker.models import Lesion, Treatment
 from tracker.services.treatments import record_treatment
-from tracker.timeline import TreatmentIn
+from tracker.timeline.models import TreatmentIn
 
 DEPOSIT = generate_uid()
 

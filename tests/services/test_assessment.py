@@ -12,23 +12,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from testkit.factories import PERSISTENT, make_lesion, make_patient
-from tracker import queries
 from tracker.db import session_factory
 from tracker.engine import ENGINE_VERSION, infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Assessment, Lesion, Transition
-from tracker.queries import load_lesion, stale_lesions
-from tracker.services import assessment
+from tracker.queries import to_assess
+from tracker.queries.history import history
+from tracker.queries.lookup import load_lesion
+from tracker.queries.to_assess import stale_lesions
 from tracker.services.alerts import acknowledge_alert, snooze_alert
-from tracker.services.assessment import (
-    LESIONS,
-    assess_lesion,
-    mark_dispatched,
-    scan_alerts,
-    sweep_pending,
-)
+from tracker.services.assessment import plan
+from tracker.services.assessment.assess import assess_lesion
+from tracker.services.assessment.load import LESIONS
+from tracker.services.assessment.scan import scan_alerts
+from tracker.services.assessment.sweep import mark_dispatched, sweep_pending
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 
 D = date.fromisoformat
 
@@ -155,7 +154,7 @@ def test_snooze_holds_until_its_date_then_the_scan_reopens(session: Session) -> 
     assert (same_id, state, snoozed_until) == (alert_id, "open", None)
     # On the lesion's and the patient's history pages, after the clinician's snooze.
     for scope in ({"lesion_id": lesion.id}, {"patient_id": lesion.patient_id}):
-        actions = [e.event.action for e in queries.history(session, **scope).items]
+        actions = [e.event.action for e in history(session, **scope).items]
         assert actions[:2] == ["alert.snooze_ended", "alert.snooze"], scope
 
 
@@ -234,19 +233,19 @@ def test_assessment_records_the_rules_revision_and_a_new_one_makes_it_stale(
     lesion = make_lesion(session, observations=PERSISTENT[:2])
     assess_lesion(session, lesion.id, D("2025-03-01"))
     got = stored(session, lesion.id)
-    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
-    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert got["lesion"]["rules_revision"] == plan.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {plan.RULES_REVISION}
     assert stale_lesions(session) == []
 
     # a new engine implementing the next revision, as the writer and the stale query see it
-    monkeypatch.setattr(assessment, "RULES_REVISION", assessment.RULES_REVISION + 1)
-    monkeypatch.setattr(queries, "RULES_REVISION", assessment.RULES_REVISION)
+    monkeypatch.setattr(plan, "RULES_REVISION", plan.RULES_REVISION + 1)
+    monkeypatch.setattr(to_assess, "RULES_REVISION", plan.RULES_REVISION)
     assert stale_lesions(session) == [lesion.id]
     outcome = assess_lesion(session, lesion.id, D("2025-03-01"))
     assert outcome.changed
     got = stored(session, lesion.id)
-    assert got["lesion"]["rules_revision"] == assessment.RULES_REVISION
-    assert {a[7] for a in got["assessments"]} == {assessment.RULES_REVISION}
+    assert got["lesion"]["rules_revision"] == plan.RULES_REVISION
+    assert {a[7] for a in got["assessments"]} == {plan.RULES_REVISION}
     assert stale_lesions(session) == []
 
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.cohort import CohortFilter, curves_csv, kaplan_meier, subjects
-from tracker.queries import all_lesions
-from tracker.services.assessment import assess_lesions
+from tracker.queries.to_assess import all_lesions
+from tracker.services.assessment.assess import assess_lesions
 
 AS_OF = date(2025, 1, 1)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import AuditEvent, Lesion
 from tracker.services.imports import import_timeline
-from tracker.timeline import validate_timeline
+from tracker.timeline.reader import validate_timeline
 
 TODAY = date(2026, 11, 25)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tracker import demo
 from tracker.export import export_text, export_timeline, patient_documents
 from tracker.services.imports import import_timeline
-from tracker.timeline import validate_timeline
+from tracker.timeline.reader import validate_timeline
 
 
 def test_streamed_export_is_the_whole_document_byte_for_byte(session: Session) -> None:

@@ -8,22 +8,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from testkit.factories import make_lesion, make_patient, obs
+from testkit.factories import lesions_sharing_a_visit_day, make_lesion, make_patient, obs
 from tracker.errors import Conflict, InvalidInput
 from tracker.export import export_timeline
 from tracker.models import AuditEvent, Lesion, Observation, Treatment
 from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
 
 D = date.fromisoformat
-
-
-def _pair(session: Session) -> tuple[int, int]:
-    patient = make_patient(session, "P-M")
-    a = make_lesion(session, patient=patient, external_id="A",
-                    observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)])
-    b = make_lesion(session, patient=patient, external_id="B",
-                    observations=[obs("2024-03-01", 10.5), obs("2024-06-01", 9)])
-    return a.id, b.id
 
 
 def _dates(session: Session, lesion_id: int) -> list[tuple[str, float | None]]:
@@ -34,7 +25,7 @@ def _dates(session: Session, lesion_id: int) -> list[tuple[str, float | None]]:
 
 
 def test_merge_asks_for_same_date_conflicts_then_combines(session: Session) -> None:
-    a, b = _pair(session)
+    a, b = lesions_sharing_a_visit_day(session, "P-M")
     with pytest.raises(Conflict, match="both lesions have a visit on 2024-03-01"):
         merge_lesions(session, a, b, prefer={}, actor="rad", reason="same deposit")
     session.rollback()
@@ -59,7 +50,7 @@ def test_merge_asks_for_same_date_conflicts_then_combines(session: Session) -> N
 
 
 def test_merge_refuses_other_patients_and_itself(session: Session) -> None:
-    a, _ = _pair(session)
+    a, _ = lesions_sharing_a_visit_day(session, "P-M")
     other = make_lesion(session, patient=make_patient(session, "P-X"),
                         observations=[obs("2024-01-10", 5)])
     with pytest.raises(InvalidInput, match="belongs to another patient"):
@@ -72,7 +63,7 @@ def test_merge_refuses_other_patients_and_itself(session: Session) -> None:
 
 
 def test_split_moves_chosen_observations_to_a_new_lesion(session: Session) -> None:
-    a, _ = _pair(session)
+    a, _ = lesions_sharing_a_visit_day(session, "P-M")
     ids = [o for o, in session.execute(select(Observation.id)
                                        .where(Observation.lesion_id == a)
                                        .order_by(Observation.date))]
@@ -86,7 +77,7 @@ def test_split_moves_chosen_observations_to_a_new_lesion(session: Session) -> No
 
 
 def test_split_validates_everything_at_once_and_writes_nothing(session: Session) -> None:
-    a, b = _pair(session)
+    a, b = lesions_sharing_a_visit_day(session, "P-M")
     ids = [o for o, in session.execute(select(Observation.id).where(Observation.lesion_id == a))]
     other = session.scalar(select(Observation.id).where(Observation.lesion_id == b))
     with pytest.raises(InvalidInput) as exc:
@@ -106,7 +97,7 @@ def test_split_validates_everything_at_once_and_writes_nothing(session: Session)
 
 
 def test_merge_then_split_round_trips_through_the_audit(session: Session) -> None:
-    a, b = _pair(session)
+    a, b = lesions_sharing_a_visit_day(session, "P-M")
     before = _dates(session, b)
     merge_lesions(session, a, b, prefer={D("2024-03-01"): "kept"}, actor="rad", reason="same")
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "lesion.merge"))

@@ -24,7 +24,7 @@ from tracker.migrate import upgrade
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
 from tracker.services import imports
 from tracker.services.imports import ImportSummary, import_stream
-from tracker.timeline import PatientStream
+from tracker.timeline.stream import PatientStream
 
 TODAY = date.today()
 TABLES = (Patient, Lesion, Observation, ObservationFeature, AuditEvent)

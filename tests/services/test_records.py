@@ -14,9 +14,10 @@ from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
-from tracker.queries import load_lesion
+from tracker.queries.lookup import load_lesion
 from tracker.services import records
-from tracker.timeline import ObservationIn, validate_observation
+from tracker.timeline.models import ObservationIn
+from tracker.timeline.reader import validate_observation
 
 TODAY = date(2026, 11, 25)
 

@@ -23,9 +23,9 @@ from tracker.engine import infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Lesion, Observation
 from tracker.services.alerts import snooze_alert
-from tracker.services.assessment import due_lesions, reassess_all, scan_alerts
+from tracker.services.assessment.scan import due_lesions, reassess_all, scan_alerts
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 from tracker.vocabulary import AlertState
 
 LESIONS = 80

@@ -17,7 +17,7 @@ from tracker.db import engine_for, session_factory, session_scope
 from tracker.engine import infer
 from tracker.facts import facts_of_row
 from tracker.models import Alert, Lesion, Observation, ObservationFeature, Patient
-from tracker.services.assessment import due_lesions, scan_alerts
+from tracker.services.assessment.scan import due_lesions, scan_alerts
 from tracker.vocabulary import AlertState
 
 pytestmark = pytest.mark.slow

@@ -17,10 +17,10 @@ from testkit.factories import make_lesion, make_patient, obs
 from tracker.db import session_factory
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Treatment
-from tracker.queries import stale_lesions
-from tracker.services.assessment import assess_lesion
+from tracker.queries.to_assess import stale_lesions
+from tracker.services.assessment.assess import assess_lesion
 from tracker.services.treatments import delete_treatment, record_treatment, update_treatment
-from tracker.timeline import TreatmentIn
+from tracker.timeline.models import TreatmentIn
 
 D = date.fromisoformat
 VISITS = [obs("2024-01-10", 14), obs("2024-05-10", 9)]

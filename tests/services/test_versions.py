@@ -14,7 +14,8 @@ from tracker.db import session_factory
 from tracker.errors import StaleVersion
 from tracker.models import AuditEvent, Observation
 from tracker.services import imports, records
-from tracker.timeline import ObservationIn, validate_timeline
+from tracker.timeline.models import ObservationIn
+from tracker.timeline.reader import validate_timeline
 
 VISIT = {"date": "2024-01-10", "modality": "XR", "size_mm": [12], "density": "dense",
          "margin": "well_defined"}

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
-from tracker.queries import all_lesions
-from tracker.services.assessment import assess_lesions
+from tracker.queries.to_assess import all_lesions
+from tracker.services.assessment.assess import assess_lesions
 
 Login = Callable[[str | None], Client]
 

@@ -111,7 +111,7 @@ def test_reported_problems_are_capped_with_a_total(login: Any, session: Session,
     100 (in path order) and say how many there are in all."""
     from click.testing import CliRunner
 
-    from tracker.cli import main
+    from tracker.cli.main import main
 
     data = json.dumps(many_mistakes(1500))
     first = "patients[0].lesions[0].observations[0].pain"

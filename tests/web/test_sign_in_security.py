@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.web.conftest import CSRF_RE, Client
 from tests.web.seed import PASSWORD
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.db import session_factory
 from tracker.models import AuditEvent, User
 from tracker.services.users import create_user, set_user_active

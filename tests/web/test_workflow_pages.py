@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from testkit.factories import make_lesion, make_patient, obs
+from testkit.factories import lesions_sharing_a_visit_day, make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.models import Alert, AuditEvent, Observation
 from workers.cli import report_cmd
 
@@ -170,18 +170,9 @@ def test_history_pages_show_who_changed_what(login: Login, session: Session) -> 
         assert "<strong>size mm</strong>: 14 mm → 12.5 mm" in text
 
 
-def _two_lesions(session: Session) -> tuple[int, int]:
-    patient = make_patient(session, "P-MS")
-    a = make_lesion(session, patient=patient, external_id="A",
-                    observations=[obs("2024-01-10", 12), obs("2024-03-01", 11)])
-    b = make_lesion(session, patient=patient, external_id="B",
-                    observations=[obs("2024-03-01", 10.5), obs("2024-06-01", 9)])
-    return a.id, b.id
-
-
 def test_merge_page_asks_about_same_date_visits(login: Login, session: Session,
                                                 queued: list[list[int]]) -> None:
-    a, b = _two_lesions(session)
+    a, b = lesions_sharing_a_visit_day(session, "P-MS")
     client = login("radiologist")
     page = client.get(f"/lesions/{a}/merge?other={b}").text
     assert "Both records have a visit on these dates" in page and "2024-03-01" in page
@@ -202,7 +193,7 @@ def test_merge_page_asks_about_same_date_visits(login: Login, session: Session,
 
 
 def test_split_page_and_api(login: Login, session: Session) -> None:
-    a, b = _two_lesions(session)
+    a, b = lesions_sharing_a_visit_day(session, "P-MS")
     client = login("radiologist")
     obs_ids = list(session.scalars(select(Observation.id).where(Observation.lesion_id == a)
                               .order_by(Observation.date)))
@@ -232,7 +223,7 @@ def test_cli_lesion_merge_and_split(session: Session, database_url: str,
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    a, _ = _two_lesions(session)
+    a, _ = lesions_sharing_a_visit_day(session, "P-MS")
     monkeypatch.setenv("DATABASE_URL", database_url)
     runner = CliRunner()
     split = runner.invoke(main, ["lesion", "split", "p-ms", "A", "--date", "2024-03-01",

@@ -9,6 +9,7 @@ fixed time: `wait_for` polls a condition until a deadline.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from tests.conftest import REDIS_HOST, REDIS_PORT, migrated_postgres, redis_db, require_server
@@ -47,6 +49,31 @@ def wait_for(check: Callable[[], T], timeout: float = 30, interval: float = 0.1,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def holding(tmp_path: Path, at: str = "after_lock") -> tuple[Path, dict[str, str]]:
+    """The folder and environment of a worker that pauses `at` a moment of each assessment
+    (tests/workers/holding.py) until the test creates `release` in that folder."""
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    return hold, {HOLD_DIR: str(hold), "CALCITRACK_TEST_HOLD_AT": at}
+
+
+def held(hold: Path, what: str) -> Path:
+    """The marker of the first task to pause in `hold`, once there is one."""
+    return wait_for(lambda: next(hold.glob("started-*"), None), 30, what=what)
+
+
+def sweep_now() -> dict[str, int]:
+    """`tracker sweep --grace-seconds 0`, sending through the workers' sender."""
+    from tracker.cli.main import main
+    from workers import dispatch
+
+    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
+                               obj=dispatch.request_assessment)
+    assert swept.exit_code == 0, swept.output
+    counts: dict[str, int] = json.loads(swept.output)
+    return counts
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 from celery.signals import task_prerun
 from sqlalchemy.orm import Session
 
-from tracker.services import assessment
+from tracker.services.assessment import assess
 from workers import celery
 from workers.names import ASSESS_LESION, ASSESS_LESIONS
 
@@ -40,25 +40,25 @@ def _before_lock(sender: Any = None, **_: Any) -> None:
         hold()
 
 
-_assess_lesion = assessment.assess_lesion
-_assess_lesions = assessment.assess_lesions
+_assess_lesion = assess.assess_lesion
+_assess_lesions = assess.assess_lesions
 
 
 def _assess_lesion_holding(session: Session, lesion_id: int, as_of: date, *,
                            after_lock: Callable[[], None] | None = None
-                           ) -> assessment.AssessOutcome:
+                           ) -> assess.AssessOutcome:
     return _assess_lesion(session, lesion_id, as_of, after_lock=hold)
 
 
 def _assess_lesions_holding(session: Session, lesion_ids: Sequence[int], as_of: date,
-                            chunk_size: int = assessment.DEFAULT_CHUNK, *,
+                            chunk_size: int = assess.DEFAULT_CHUNK, *,
                             after_lock: Callable[[], None] | None = None
-                            ) -> assessment.ScanReport:
+                            ) -> assess.ScanReport:
     return _assess_lesions(session, lesion_ids, as_of, chunk_size, after_lock=hold)
 
 
 if AT == "before_lock":
     task_prerun.connect(_before_lock, weak=False)
 else:
-    assessment.assess_lesion = _assess_lesion_holding  # type: ignore[assignment]
-    assessment.assess_lesions = _assess_lesions_holding  # type: ignore[assignment]
+    assess.assess_lesion = _assess_lesion_holding  # type: ignore[assignment]
+    assess.assess_lesions = _assess_lesions_holding  # type: ignore[assignment]

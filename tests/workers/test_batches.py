@@ -4,19 +4,17 @@ fans its due lesions out so that several workers share the day."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from testkit.cohort import generate, insert_rows
-from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
+from tests.workers.conftest import VISIBILITY_TIMEOUT, held, holding, sweep_now, wait_for
 from tracker.db import session_scope
 from tracker.engine import infer
 from tracker.facts import facts_of_row
@@ -55,12 +53,8 @@ def test_a_large_change_is_a_few_batch_tasks_and_the_sweep_leaves_the_backlog_al
     assert dispatch.request_assessment(ids) == 120  # three messages of <= 50 ids
     # No worker yet: the tasks wait in the queue. The sweep (even with no grace) sees they
     # were handed to the broker and does not send them again.
-    from tracker.cli import main
 
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
-                               obj=dispatch.request_assessment)
-    assert swept.exit_code == 0, swept.output
-    assert json.loads(swept.output) == {"pending": 0, "queued": 0}
+    assert sweep_now() == {"pending": 0, "queued": 0}
 
     worker = start_worker({**worker_env, "ASSESS_BATCH_SIZE": "50"})
     wait_for(lambda: assessed_count(url) == 120, 120, interval=0.5, what="120 assessments")
@@ -74,16 +68,12 @@ def test_worker_killed_mid_batch_loses_nothing(
     worker_env: dict[str, str], start_worker: Any, tmp_path: Path
 ) -> None:
     url = worker_env["DATABASE_URL"]
-    hold = tmp_path / "hold"
-    hold.mkdir()
-    doomed = start_worker(worker_env, "doomed", CALCITRACK_TEST_HOLD_DIR=str(hold),
-                          CALCITRACK_TEST_HOLD_AT="after_lock")
+    hold, paused = holding(tmp_path)
+    doomed = start_worker(worker_env, "doomed", **paused)
     ids = cohort(url, 40)
     assert dispatch.request_assessment(ids) == 40  # one batch
 
-    marker = wait_for(lambda: next(hold.glob("started-*"), None), 30,
-                      what="the batch to hold its locked lesions")
-    assert marker is not None
+    marker = held(hold, "the batch to hold its locked lesions")
     doomed.kill9()
     assert assessed_count(url) == 0  # the chunk's transaction died with the worker
 

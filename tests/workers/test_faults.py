@@ -16,23 +16,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from testkit.factories import make_lesion, make_patient
 from tests.conftest import IN_CI, PG_ADMIN_URL, _port_open
-from tests.workers.conftest import VISIBILITY_TIMEOUT, wait_for
+from tests.workers.conftest import VISIBILITY_TIMEOUT, held, holding, sweep_now, wait_for
 from tests.workers.test_workers import NEXT_VISIT, PERSISTENT, assessed, new_lesion, row_counts
-from tracker.cli import main
 from tracker.db import session_factory, session_scope
 from tracker.models import Observation
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 from workers import dispatch
 from workers.app import redelivery_bound
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+
+def _holding_a_lesion(start_worker: Any, env: dict[str, str], tmp_path: Path, name: str,
+                      **worker_args: Any) -> tuple[Any, Path, int]:
+    """A worker paused in the assessment of a new lesion, with the lesion locked: the worker,
+    the marker of its paused task (`release` beside it lets it go on) and the lesion's id."""
+    hold, paused = holding(tmp_path)
+    worker = start_worker(env, name, **worker_args, **paused)
+    lesion_id = new_lesion(env["DATABASE_URL"])
+    assert dispatch.request_assessment([lesion_id]) == 1
+    return worker, held(hold, "the task to hold the locked lesion"), lesion_id
 
 
 def test_worker_killed_mid_task_is_redelivered_to_a_running_worker_within_the_bound(
@@ -42,14 +51,7 @@ def test_worker_killed_mid_task_is_redelivered_to_a_running_worker_within_the_bo
     other (already running) worker gets the task back within the visibility timeout plus its
     restore interval, without beat's sweep (no beat runs here), and assesses it once."""
     url = worker_env["DATABASE_URL"]
-    hold = tmp_path / "hold"
-    hold.mkdir()
-    doomed = start_worker(worker_env, "doomed", CALCITRACK_TEST_HOLD_DIR=str(hold),
-                          CALCITRACK_TEST_HOLD_AT="after_lock")
-    lesion_id = new_lesion(url)
-    assert dispatch.request_assessment([lesion_id]) == 1
-    wait_for(lambda: next(hold.glob("started-*"), None), 30,
-             what="the task to hold the locked lesion")
+    doomed, _, lesion_id = _holding_a_lesion(start_worker, worker_env, tmp_path, "doomed")
     survivor = start_worker(worker_env, "survivor")
 
     doomed.kill9()
@@ -72,20 +74,13 @@ def test_killed_pool_process_returns_its_task_at_once(
     `task_reject_on_worker_lost` puts the task back on the queue at once, long before the
     visibility timeout (set to ten minutes here, so only the rejection can bring it back)."""
     url = worker_env["DATABASE_URL"]
-    hold = tmp_path / "hold"
-    hold.mkdir()
-    worker = start_worker({**worker_env, "CALCITRACK_VISIBILITY_TIMEOUT": "600"}, "prefork",
-                          pool="prefork", CALCITRACK_TEST_HOLD_DIR=str(hold),
-                          CALCITRACK_TEST_HOLD_AT="after_lock")
-    lesion_id = new_lesion(url)
-    assert dispatch.request_assessment([lesion_id]) == 1
-    marker = wait_for(lambda: next(hold.glob("started-*"), None), 30,
-                      what="the task to hold the locked lesion")
-    assert marker is not None
+    worker, marker, lesion_id = _holding_a_lesion(
+        start_worker, {**worker_env, "CALCITRACK_VISIBILITY_TIMEOUT": "600"}, tmp_path,
+        "prefork", pool="prefork")
     child = int(marker.name.split("-")[1])  # the pool process, not the worker
     assert child != worker.proc.pid
     os.kill(child, signal.SIGKILL)
-    (hold / "release").touch()  # the redelivered run goes through
+    (marker.parent / "release").touch()  # the redelivered run goes through
 
     wait_for(lambda: assessed(url, lesion_id), 60, what="the rejected task's new run")
     assert "WorkerLostError" in worker.text()
@@ -179,9 +174,7 @@ def test_broker_stopped_during_writes_loses_no_observation(
     # Messages the stopped broker held (it keeps nothing on disk) were handed over before the
     # outage: the sweep re-sends those once RESEND_AFTER_SECONDS has passed (here at once).
     monkeypatch.setenv("RESEND_AFTER_SECONDS", "0")
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
-                               obj=dispatch.request_assessment)
-    assert swept.exit_code == 0, swept.output
+    sweep_now()
     wait_for(lambda: all(assessed(url, i) for i in ids), 90, interval=0.5,
              what="all 12 assessments")
     for lesion_id in ids:
@@ -198,14 +191,7 @@ def test_worker_database_connection_terminated_mid_task_is_retried(
     the task fails with a transient database error, is retried on a new connection, and the
     lesion is assessed."""
     url = worker_env["DATABASE_URL"]
-    hold = tmp_path / "hold"
-    hold.mkdir()
-    worker = start_worker(worker_env, "w", CALCITRACK_TEST_HOLD_DIR=str(hold),
-                          CALCITRACK_TEST_HOLD_AT="after_lock")
-    lesion_id = new_lesion(url)
-    assert dispatch.request_assessment([lesion_id]) == 1
-    wait_for(lambda: next(hold.glob("started-*"), None), 30,
-             what="the task to hold the locked lesion")
+    worker, marker, lesion_id = _holding_a_lesion(start_worker, worker_env, tmp_path, "w")
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -217,7 +203,7 @@ def test_worker_database_connection_terminated_mid_task_is_retried(
     finally:
         admin.dispose()
     assert killed == 1
-    (hold / "release").touch()
+    (marker.parent / "release").touch()
 
     wait_for(lambda: assessed(url, lesion_id), 60, what="the retried assessment")
     assert "Retry in" in worker.text()

@@ -13,21 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from testkit.factories import make_lesion, make_patient, obs
 from tests.conftest import _port_open
-from tests.workers.conftest import SESSION_QUEUE, wait_for
-from tracker.cli import main
+from tests.workers.conftest import SESSION_QUEUE, holding, sweep_now, wait_for
 from tracker.db import session_factory, session_scope
 from tracker.engine import RULES_REVISION
 from tracker.migrate import upgrade
 from tracker.models import Alert, Assessment, Lesion
-from tracker.queries import stale_lesions
-from tracker.services import assessment
+from tracker.queries.to_assess import stale_lesions
+from tracker.services.assessment.assess import assess_lesions
 from tracker.services.records import record_observation
-from tracker.timeline import ObservationIn
+from tracker.timeline.models import ObservationIn
 from workers import dispatch
 from workers.app import make_celery
 
@@ -103,10 +101,7 @@ def test_broker_down_commits_fast_and_the_sweep_sends_everything_later(
 
     monkeypatch.setenv("REDIS_URL", worker_env["REDIS_URL"])
     start_worker(worker_env)
-    swept = CliRunner().invoke(main, ["sweep", "--grace-seconds", "0"],
-                               obj=dispatch.request_assessment)
-    assert swept.exit_code == 0, swept.output
-    assert json.loads(swept.output) == {"pending": 50, "queued": 50}
+    assert sweep_now() == {"pending": 50, "queued": 50}
 
     wait_for(lambda: all(assessed(url, i) for i in ids), 90, interval=0.5,
              what="all 50 assessments")
@@ -116,10 +111,8 @@ def test_two_workers_on_one_lesion_store_one_consistent_result(
     worker_env: dict[str, str], start_worker: Any, tmp_path: Path
 ) -> None:
     url = worker_env["DATABASE_URL"]
-    hold = tmp_path / "hold"
-    hold.mkdir()
-    env = {**worker_env, "CALCITRACK_TEST_HOLD_DIR": str(hold),
-           "CALCITRACK_TEST_HOLD_AT": "before_lock"}
+    hold, paused = holding(tmp_path, "before_lock")
+    env = {**worker_env, **paused}
     workers = [start_worker(env, "a", wait=False), start_worker(env, "b", wait=False)]
     for w in workers:
         w.wait_ready()
@@ -273,7 +266,7 @@ def test_rules_revision_bump_makes_every_lesion_stale_and_the_hourly_job_reasses
     url = worker_env["DATABASE_URL"]
     ids = [new_lesion(url, external_id=f"L{i}") for i in range(3)]
     with session_factory(url)() as s:
-        assessment.assess_lesions(s, ids, date(2025, 3, 1))
+        assess_lesions(s, ids, date(2025, 3, 1))
         assert stale_lesions(s) == []
         s.execute(update(Lesion).values(rules_revision=RULES_REVISION - 1))
         s.execute(update(Assessment).values(rules_revision=RULES_REVISION - 1))

@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 from tracker.errors import InvalidInput, Problem
 from tracker.interop.converted import Converted
-from tracker.timeline import FORMAT, validate_timeline
+from tracker.timeline.models import FORMAT
+from tracker.timeline.reader import validate_timeline
 
 PATIENT_COLUMNS = ("patient", "birth_year", "sex")
 LESION_COLUMNS = ("lesion", "compartment", "region", "structure", "laterality", "entity",

@@ -1,4 +1,5 @@
-"""A patient's stored record (`tracker.queries.patient_record`) -> a FHIR R5 `collection` Bundle.
+"""A patient's stored record (`tracker.queries.show.patient_record`) -> a FHIR R5 `collection`
+Bundle.
 
 Built with fhir.resources (R5) models; no database here: the caller reads the record through the
 read side. Every reference is a `urn:uuid:` fullUrl of another entry of the same bundle, derived

@@ -36,7 +36,7 @@ from pydicom.uid import UID
 
 from tracker.errors import InvalidInput, Problem
 from tracker.interop.converted import Converted
-from tracker.timeline import FORMAT
+from tracker.timeline.models import FORMAT
 from tracker.vocabulary import (
     LATERALITY_SNOMED,
     REGION_SNOMED,

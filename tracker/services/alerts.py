@@ -18,7 +18,7 @@ from tracker.audit import audit
 from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import Alert
-from tracker.queries import alert_json
+from tracker.queries.show import alert_json
 from tracker.vocabulary import AlertState
 
 MAX_REASON_CHARS = 2000

@@ -21,7 +21,7 @@ from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
 from tracker.models import Assessment, Lesion, Observation, Treatment
 from tracker.services.records import mark_for_assessment
-from tracker.timeline import ID_PATTERN
+from tracker.timeline.models import ID_PATTERN
 
 Keep = Literal["kept", "merged"]
 

@@ -12,15 +12,17 @@ that matches what is stored writes nothing and takes no lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from tracker.audit import audit_rows
 from tracker.clock import now
@@ -43,15 +45,9 @@ from tracker.models import (
     features_in_order,
 )
 from tracker.services.records import observation_columns, site_columns
-from tracker.timeline import (
-    LesionIn,
-    PatientIn,
-    PatientStream,
-    ProblemLog,
-    Timeline,
-    TreatmentIn,
-    date_problems,
-)
+from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
+from tracker.timeline.problems import ProblemLog, date_problems
+from tracker.timeline.stream import PatientStream
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
 # PostgreSQL advisory lock (transaction scope) that an import takes before it reads what is
@@ -197,6 +193,20 @@ class _StoredPatient:
     lesions: dict[str, _StoredLesion] = field(default_factory=dict)
 
 
+def _of_lesions(session: Session, table: Table, columns: Sequence[str],
+                of_patients: ColumnElement[bool], *, lock: bool
+                ) -> Iterator[tuple[Row[Any], dict[str, Any]]]:
+    """The treatments or observations of the patients' lesions, in id order (locked with
+    `lock`), each with its compared columns."""
+    query = (select(table.c.id, table.c.lesion_id, *(table.c[k] for k in columns))
+             .join(L, L.c.id == table.c.lesion_id).where(of_patients).order_by(table.c.id))
+    if lock:
+        query = query.with_for_update(of=table)
+    for r in session.execute(query):
+        m = r._mapping
+        yield r, {k: m[k] for k in columns}
+
+
 def _read_stored(
     session: Session, external_ids: list[str], *, lock: bool
 ) -> dict[str, _StoredPatient]:
@@ -225,22 +235,11 @@ def _read_stored(
     if not lesions:
         return patients
     of_patients = L.c.patient_id.in_(by_id)
-    tq = (select(T.c.id, T.c.lesion_id, *(T.c[k] for k in TREATMENT_COLUMNS))
-          .join(L, L.c.id == T.c.lesion_id).where(of_patients).order_by(T.c.id))
-    if lock:
-        tq = tq.with_for_update(of=T)
-    for r in session.execute(tq):
-        m = r._mapping
-        lesions[r.lesion_id].treatments[r.date, r.kind] = _StoredTreatment(
-            r.id, {k: m[k] for k in TREATMENT_COLUMNS})
-    oq = (select(O.c.id, O.c.lesion_id, *(O.c[k] for k in OBSERVATION_COLUMNS))
-          .join(L, L.c.id == O.c.lesion_id).where(of_patients).order_by(O.c.id))
-    if lock:
-        oq = oq.with_for_update(of=O)
+    for r, values in _of_lesions(session, T, TREATMENT_COLUMNS, of_patients, lock=lock):
+        lesions[r.lesion_id].treatments[r.date, r.kind] = _StoredTreatment(r.id, values)
     observations: dict[int, _StoredObservation] = {}
-    for r in session.execute(oq):
-        m = r._mapping
-        obs = _StoredObservation(r.id, {k: m[k] for k in OBSERVATION_COLUMNS})
+    for r, values in _of_lesions(session, O, OBSERVATION_COLUMNS, of_patients, lock=lock):
+        obs = _StoredObservation(r.id, values)
         lesions[r.lesion_id].observations[r.date] = obs
         observations[r.id] = obs
     fq = (select(F.c.observation_id, F.c.feature)

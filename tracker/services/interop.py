@@ -28,7 +28,8 @@ from tracker.export import (
 from tracker.interop.converted import Converted
 from tracker.models import Lesion, Observation, Patient
 from tracker.services.imports import ImportSummary, import_timeline
-from tracker.timeline import Timeline, validate_timeline
+from tracker.timeline.models import Timeline
+from tracker.timeline.reader import validate_timeline
 
 PATIENT_KEPT = ("birth_year", "sex")
 LESION_KEPT = ("entity", "event_date", "event_kind", "treatments")

@@ -20,7 +20,8 @@ from tracker.clock import now
 from tracker.config import Settings
 from tracker.errors import NotFound
 from tracker.models import Alert, Lesion
-from tracker.queries import alert_json, alert_with_lesion
+from tracker.queries.lookup import alert_with_lesion
+from tracker.queries.show import alert_json
 from tracker.vocabulary import AlertState, Severity
 
 SMTP_TIMEOUT_SECONDS = 10

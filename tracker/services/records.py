@@ -23,8 +23,9 @@ from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from tracker.export import observation_snapshot
 from tracker.models import Lesion, Observation, ObservationFeature
-from tracker.queries import load_lesion
-from tracker.timeline import ObservationIn, Site, date_problems
+from tracker.queries.lookup import load_lesion
+from tracker.timeline.models import ObservationIn, Site
+from tracker.timeline.problems import date_problems
 
 
 def mark_for_assessment(lesion: Lesion) -> None:

@@ -22,7 +22,8 @@ from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.export import treatment_snapshot
 from tracker.models import Lesion, Treatment
 from tracker.services.records import mark_for_assessment, sqlite_write_lock
-from tracker.timeline import TreatmentIn, date_problems, same_treatment_message
+from tracker.timeline.models import TreatmentIn
+from tracker.timeline.problems import date_problems, same_treatment_message
 
 
 def lock_lesion(session: Session, lesion_id: int) -> Lesion:

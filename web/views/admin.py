@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -44,33 +46,39 @@ def create() -> Response | tuple[str, int]:
     return redirect(url_for("admin.index"))
 
 
+def _change(change: Callable[[], object], success: str) -> Response:
+    """One change from the users page: its refusal (other than invalid input, which the caller
+    shows on the page) or `success` as a flash message, then back to the page."""
+    try:
+        change()
+    except InvalidInput:
+        raise
+    except CalcitrackError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("admin.index"))
+
+
 @bp.post("/users/<username>/active")
 @requires(Role.ADMIN)
 def set_active(username: str) -> Response:
     active = request.form.get("active") == "1"
-    try:
-        users.set_user_active(get_session(), username, active, actor=actor())
-    except CalcitrackError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"User {username} {'reactivated' if active else 'deactivated'}.", "success")
-    return redirect(url_for("admin.index"))
+    return _change(lambda: users.set_user_active(get_session(), username, active, actor=actor()),
+                   f"User {username} {'reactivated' if active else 'deactivated'}.")
 
 
 @bp.post("/users/<username>/password")
 @requires(Role.ADMIN)
 def set_password(username: str) -> Response | tuple[str, int]:
     """An admin sets a new password for someone (e.g. forgotten); their sessions end."""
+    password = request.form.get("password", "")
     try:
-        users.set_password(get_session(), username, request.form.get("password", ""),
-                           actor=actor())
+        return _change(
+            lambda: users.set_password(get_session(), username, password, actor=actor()),
+            f"Password of {username} changed; their sessions are signed out.")
     except InvalidInput as exc:
         return _page(400, password_problems=exc.problems, password_user=username)
-    except CalcitrackError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"Password of {username} changed; their sessions are signed out.", "success")
-    return redirect(url_for("admin.index"))
 
 
 @bp.post("/users/<username>/tokens")
@@ -89,10 +97,5 @@ def issue_token(username: str) -> tuple[str, int] | Response:
 @bp.post("/tokens/<int:token_id>/revoke")
 @requires(Role.ADMIN)
 def revoke_token(token_id: int) -> Response:
-    try:
-        users.revoke_token(get_session(), token_id, actor=actor())
-    except CalcitrackError as exc:
-        flash(str(exc), "error")
-    else:
-        flash("Token revoked.", "success")
-    return redirect(url_for("admin.index"))
+    return _change(lambda: users.revoke_token(get_session(), token_id, actor=actor()),
+                   "Token revoked.")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from reporting.words import code_label
 from tracker.engine import RULE_IDS
 from tracker.errors import CalcitrackError, InvalidInput, Problem
-from tracker.queries import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
+from tracker.queries.worklist import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
 from tracker.vocabulary import AlertKind, Entity, Region, Role, Severity, Stage, label
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
-from web.filters import code_label
 from web.schemas import WorklistQuery
 from web.validation import query_args
 from web.views.auth import safe_next

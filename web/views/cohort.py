@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, render_template
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from tracker.cohort import (
     STRATA,
     CohortFilter,
+    Subject,
     curves_csv,
     figure_bytes,
     kaplan_meier,
@@ -59,23 +61,26 @@ def index() -> str:
 @requires(Role.CLINICIAN)
 def km_chart(fmt: str) -> Any:
     flt, by, download = _args()
-    session = get_session()
-    return charts.serve(
-        ("cohort-km", flt, by, _data_stamp()),
-        lambda: figure_bytes(km_figure(subjects(session, flt)[0], by), fmt),
-        fmt, "time-to-resolution", download=download,
-    )
+    return _figure(("cohort-km", flt, by), lambda items: km_figure(items, by), flt, fmt,
+                   "time-to-resolution", download)
 
 
 @bp.get("/waterfall.<fmt>")
 @requires(Role.CLINICIAN)
 def waterfall_chart(fmt: str) -> Any:
     flt, _, download = _args()
+    return _figure(("cohort-waterfall", flt), waterfall_figure, flt, fmt, "best-response",
+                   download)
+
+
+def _figure(key: tuple[Any, ...], draw: Callable[[list[Subject]], Any], flt: CohortFilter,
+            fmt: str, filename: str, download: bool) -> Any:
+    """A cohort chart, cached until a lesion is (re)assessed or added."""
     session = get_session()
     return charts.serve(
-        ("cohort-waterfall", flt, _data_stamp()),
-        lambda: figure_bytes(waterfall_figure(subjects(session, flt)[0]), fmt),
-        fmt, "best-response", download=download,
+        (*key, _data_stamp()),
+        lambda: figure_bytes(draw(subjects(session, flt)[0]), fmt),
+        fmt, filename, download=download,
     )
 
 

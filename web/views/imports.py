@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, render_template, request
 
 from tracker.errors import InvalidInput, Problem, assessment_deferred
 from tracker.services import imports
-from tracker.timeline import stream_timeline
+from tracker.timeline.stream import stream_timeline
 from tracker.vocabulary import Compartment, Role
-from web.api import import_sr_files, uploaded_files
+from web.api.sr import import_sr_files, uploaded_files
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session

@@ -10,26 +10,29 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from reporting.charts import cross_modality, render_lesion
+from reporting.words import lesion_caption
 from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
 from tracker.models import Lesion, versions_current
-from tracker.queries import (
-    assessment_status,
-    history,
-    lesion_stage,
+from tracker.queries.history import history
+from tracker.queries.lesion import (
     lesion_versions,
     lesion_with_everything,
-    load_lesion,
-    load_observation,
-    load_treatment,
-    observation_stage,
-    open_alerts_of,
     patient_lesions,
     previous_visit,
+)
+from tracker.queries.lookup import load_lesion, load_observation, load_treatment
+from tracker.queries.stages import (
+    assessment_status,
+    lesion_stage,
+    observation_stage,
+    open_alerts_of,
     shown_assessment,
 )
 from tracker.services import identity, records, treatments
 from tracker.services.identity import merge_plan
-from tracker.timeline import ObservationIn, validate_observation, validate_treatment
+from tracker.timeline.models import ObservationIn
+from tracker.timeline.reader import validate_observation, validate_treatment
 from tracker.timepoints import compare as compare_visits
 from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
@@ -84,7 +87,7 @@ CHOICES = {
 def lesion_view(lesion: Lesion) -> dict[str, Any]:
     """What the lesion page shows, computed once here so the template only formats."""
     current = lesion.assessment_current
-    flagged = charts.cross_modality(lesion.observations)
+    flagged = cross_modality(lesion.observations)
     rows = []
     for o in lesion.observations:
         a = shown_assessment(o, current)
@@ -110,7 +113,7 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
     return {
         "lesion": lesion,
         "patient": lesion.patient,
-        "caption": charts.lesion_caption(lesion),
+        "caption": lesion_caption(lesion),
         "current": current,
         "stage": lesion_stage(lesion),
         "rows": rows,
@@ -141,7 +144,7 @@ def lesion_history(lesion_id: int) -> str:
     page = history(session, lesion_id=lesion.id, page=query_args(PageNumber).page,
                    per_page=100)
     return render_template("history.html", page=page, patient=lesion.patient, lesion=lesion,
-                           caption=charts.lesion_caption(lesion),
+                           caption=lesion_caption(lesion),
                            endpoint="lesions.lesion_history")
 
 
@@ -182,7 +185,7 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
                   f"{lesion.external_id}; stages pending until re-assessed.", "success")
             return redirect(url_for("lesions.show", lesion_id=lesion.id))
     page = render_template("lesions/merge.html", lesion=lesion, patient=lesion.patient,
-                           caption=charts.lesion_caption(lesion), others=others, other=other,
+                           caption=lesion_caption(lesion), others=others, other=other,
                            conflicts=conflicts, errors=errors, form=request.form)
     return (page, status) if status != 200 else page
 
@@ -212,7 +215,7 @@ def split(lesion_id: int) -> str | Response | tuple[str, int]:
                   "success")
             return redirect(url_for("lesions.show", lesion_id=new.id))
     page = render_template("lesions/split.html", lesion=lesion, patient=lesion.patient,
-                           caption=charts.lesion_caption(lesion), errors=errors,
+                           caption=lesion_caption(lesion), errors=errors,
                            chosen=chosen, form=request.form)
     return (page, status) if status != 200 else page
 
@@ -235,7 +238,7 @@ def compare(lesion_id: int) -> str:
     diff = compare_visits(first, second) if first and second and first is not second else []
     change = size_change(first, second) if first and second else None
     return render_template("lesions/compare.html", lesion=lesion, patient=lesion.patient,
-                           caption=charts.lesion_caption(lesion), visits=visits, first=first,
+                           caption=lesion_caption(lesion), visits=visits, first=first,
                            second=second, diff=diff, change=change)
 
 
@@ -246,7 +249,7 @@ def chart(lesion_id: int, fmt: str) -> Any:
     key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today())
     return charts.serve(
         key,
-        lambda: charts.render_lesion(lesion_with_everything(session, lesion_id), fmt, today()),
+        lambda: render_lesion(lesion_with_everything(session, lesion_id), fmt, today()),
         fmt, f"lesion-{lesion_id}", download=query_args(ChartQuery).download,
     )
 
@@ -276,7 +279,7 @@ def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
     grouped = {name: split_choices(lesion.compartment, name, CHOICES[name])
                for name in ("pattern", "features")}
     return render_template("lesions/observation_form.html", lesion=lesion,
-                           caption=charts.lesion_caption(lesion), values=values, errors=errors,
+                           caption=lesion_caption(lesion), values=values, errors=errors,
                            choices=CHOICES, grouped=grouped, previous=previous,
                            observation_id=observation_id, version=version,
                            submitted=submitted, today=today())
@@ -416,7 +419,7 @@ def delete_observation(observation_id: int) -> Response | tuple[str, int]:
 def _treatment_form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
                     treatment_id: int | None = None) -> str:
     return render_template("lesions/treatment_form.html", lesion=lesion,
-                           caption=charts.lesion_caption(lesion), values=values, errors=errors,
+                           caption=lesion_caption(lesion), values=values, errors=errors,
                            choices=CHOICES, treatment_id=treatment_id, today=today())
 
 

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, url_for
+from sqlalchemy.orm import Session
 
-from tracker.queries import (
-    find_patient,
-    history,
-    open_alerts_of,
-    patient_list,
-    patient_versions,
-    patient_with_everything,
-    stored_patient_id,
-)
+from reporting.charts import render_timeline
+from reporting.report import PageLinks, report_html
+from reporting.report import report_pdf as render_report_pdf
+from reporting.words import lesion_caption
+from tracker.queries.history import history
+from tracker.queries.lookup import find_patient, stored_patient_id
+from tracker.queries.patient_list import patient_list
+from tracker.queries.patient_timeline import patient_versions, patient_with_everything
+from tracker.queries.stages import open_alerts_of
 from tracker.timepoints import ROW_ORDERS, timepoint_table
 from tracker.vocabulary import Role
 from web import charts
 from web.auth import requires
 from web.clock import today
 from web.db import get_session
-from web.report import report_html
-from web.report import report_pdf as render_report_pdf
 from web.schemas import ChartQuery, PageNumber, PatientSearch, TimepointsQuery
 from web.validation import query_args
 
@@ -45,7 +45,7 @@ def timeline(external_id: str) -> str:
     patient = patient_with_everything(get_session(), external_id)
     lesions = [
         {"lesion": le, "current": le.assessment_current, "alerts": open_alerts_of(le),
-         "caption": charts.lesion_caption(le)}
+         "caption": lesion_caption(le)}
         for le in patient.lesions
     ]
     return render_template("patients/timeline.html", patient=patient, lesions=lesions)
@@ -61,7 +61,7 @@ def timepoints(external_id: str) -> str:
     table.rows.sort(key=ROW_ORDERS[sort])
     return render_template("patients/timepoints.html", patient=patient, table=table,
                            sort=sort, sorts=list(ROW_ORDERS),
-                           caption=charts.lesion_caption)
+                           caption=lesion_caption)
 
 
 @bp.get("/<external_id>/history")
@@ -80,7 +80,19 @@ def patient_history(external_id: str) -> str:
 @requires(Role.CLINICIAN)
 def report(external_id: str) -> str:
     """The printable report (print stylesheet); the same content as the PDF."""
-    return report_html(get_session(), external_id, today=today(), for_pdf=False)
+    return report_page(get_session(), external_id, today=today())
+
+
+def report_page(session: Session, external_id: str, *, today: date) -> str:
+    """The report with the page's toolbar (print, PDF, back to the timeline)."""
+    def links(stored_id: str) -> PageLinks:
+        return PageLinks(
+            favicon=url_for("static", filename="favicon.svg"),
+            script=url_for("static", filename="app.js"),
+            pdf=url_for("patients.report_pdf", external_id=stored_id),
+            timeline=url_for("patients.timeline", external_id=stored_id))
+
+    return report_html(session, external_id, today=today, links=links)
 
 
 @bp.get("/<external_id>/report.pdf")
@@ -99,7 +111,7 @@ def timeline_chart(external_id: str, fmt: str) -> Any:
     key = ("patient", external_id, patient_versions(session, external_id), today())
     return charts.serve(
         key,
-        lambda: charts.render_timeline(patient_with_everything(session, external_id), fmt,
+        lambda: render_timeline(patient_with_everything(session, external_id), fmt,
                                        today()),
         fmt, f"timeline-{external_id}", download=query_args(ChartQuery).download,
     )

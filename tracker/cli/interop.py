@@ -1,8 +1,9 @@
 """`tracker import-sr`, `tracker import-csv`, `tracker export-fhir`: the interoperability
-commands, registered on the `tracker` group by `tracker.cli`.
+commands.
 
 highdicom and fhir.resources take most of a second to import, so only the command that needs
-one imports it: every other `tracker` command starts without them."""
+one imports it (and rich only when a progress bar is shown): every other `tracker` command
+starts without them."""
 
 from __future__ import annotations
 
@@ -15,16 +16,8 @@ from datetime import date
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
-from tracker.cli import (
+from tracker.cli.edge import (
     CLI_ACTOR,
     emit,
     fail,
@@ -35,7 +28,8 @@ from tracker.cli import (
 )
 from tracker.errors import Problem
 from tracker.interop import csv_rows
-from tracker.queries import patient_ids, patient_record
+from tracker.queries.lookup import patient_ids
+from tracker.queries.show import patient_record
 from tracker.services import interop
 from tracker.vocabulary import Compartment
 
@@ -103,6 +97,15 @@ def _count_lines(path: Path) -> int:
 def _progress(path: Path, what: str) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on a terminal; plain counts on stderr otherwise."""
     if sys.stderr.isatty():
+        from rich.console import Console  # only on a terminal: the bar
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         with Progress(TextColumn(f"{what} {{task.description}}"), BarColumn(),
                       MofNCompleteColumn(), TimeRemainingColumn(),
                       console=Console(stderr=True), transient=True) as bar:
@@ -188,4 +191,6 @@ def _check_rows(path: Path, skip_bad: bool, rejects: Path) -> list[Problem]:
     return problems
 
 
-COMMANDS: tuple[click.Command, ...] = (import_sr_cmd, import_csv_cmd, export_fhir_cmd)
+def register(main: click.Group) -> None:
+    for command in (import_sr_cmd, import_csv_cmd, export_fhir_cmd):
+        main.add_command(command)

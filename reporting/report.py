@@ -1,0 +1,90 @@
+"""The printable patient report (HTML with a print stylesheet, and PDF through WeasyPrint).
+
+One function renders it for the web page, the PDF route and `tracker report`: the patient, each
+lesion's chart, current stage with its evidence, open alerts with reasons, next follow-up, and
+the timepoint table. Charts are embedded as SVG, so the PDF stays sharp and self-contained.
+
+Why a package of its own, beside `web/` and `workers/` rather than inside either or inside
+`tracker/`: the report has two edges, the web pages and the installed `tracker` command, and the
+command must not import the web layer (nor build a Flask app) to write a file. So the renderer
+has its own Jinja2 environment over its own template (no app, no `url_for`: the page passes its
+links in), and imports only `tracker`; `web` and `workers` import it, never the reverse. It stays
+out of `tracker/`, the domain, because templates, matplotlib drawing and WeasyPrint are
+presentation: the domain's import stays cheap for the CLI and the workers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from reporting import charts
+from reporting.words import code_label, evidence, lesion_caption
+from tracker.queries.patient_timeline import patient_with_everything
+from tracker.queries.stages import open_alerts_of
+from tracker.timepoints import timepoint_table
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """Where the web page's icon, script, PDF and way back are: the print page has a toolbar
+    with them; the PDF (and `tracker report`) has none."""
+
+    favicon: str
+    script: str
+    pdf: str
+    timeline: str
+
+
+@cache
+def templates() -> Environment:
+    """The report's own templates: autoescaped like the web pages', with the same filters."""
+    env = Environment(loader=PackageLoader("reporting", "templates"),
+                      autoescape=select_autoescape())
+    env.filters["label"] = code_label
+    env.filters["evidence"] = evidence
+    return env
+
+
+def _svg_data_uri(data: bytes) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
+
+
+def report_html(session: Session, external_id: str, *, today: date,
+                links: Callable[[str], PageLinks] | None = None) -> str:
+    """The report as HTML: the print page with its toolbar when given the page's `links` (of
+    the stored patient id), else the document the PDF is made of."""
+    patient = patient_with_everything(session, external_id)
+    lesions: list[dict[str, Any]] = []
+    for lesion in patient.lesions:
+        current = lesion.assessment_current
+        latest = lesion.observations[-1] if lesion.observations else None
+        assessment = latest.assessment if latest is not None and current else None
+        lesions.append({
+            "lesion": lesion,
+            "caption": lesion_caption(lesion),
+            "current": current,
+            "stage": lesion.current_stage if current else None,
+            "assessment": assessment,
+            "alerts": open_alerts_of(lesion),
+            "chart": _svg_data_uri(charts.render_lesion(lesion, "svg", today)),
+        })
+    return templates().get_template("report.html").render(
+        patient=patient, lesions=lesions, table=timepoint_table(patient),
+        caption=lesion_caption, today=today, generated=datetime.now().astimezone(),
+        links=links(patient.external_id) if links is not None else None,
+    )
+
+
+def report_pdf(session: Session, external_id: str, *, today: date) -> bytes:
+    from weasyprint import HTML  # a second to import: only when a PDF is asked for
+
+    html = report_html(session, external_id, today=today)
+    return bytes(HTML(string=html).write_pdf())

@@ -1,0 +1,84 @@
+"""`tracker cohort`: cohort outcomes from the stored assessments (Kaplan–Meier, waterfall)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from tracker import cohort
+from tracker.cli.edge import (
+    fail,
+    reports_errors,
+    session,
+    write_output,
+)
+from tracker.errors import Problem
+from tracker.vocabulary import Compartment, Entity, Region
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _cohort_options(fn: Callable[P, R]) -> Callable[P, R]:
+    for name, codes in (("compartment", Compartment), ("region", Region), ("entity", Entity)):
+        fn = click.option(f"--{name}", type=click.Choice([c.value for c in codes]),
+                          help=f"Only lesions of this {name}.")(fn)
+    return fn
+
+
+def _figure_format(output: str, allowed: tuple[str, ...]) -> str:
+    fmt = Path(output).suffix.lstrip(".").lower()
+    if fmt not in allowed:
+        fail([Problem("--output", f"{output!r}: the file name must end in "
+                      + " or ".join(f".{a}" for a in allowed))])
+    return fmt
+
+
+@click.group("cohort")
+def cohort_group() -> None:
+    """Cohort outcomes from the stored assessments."""
+
+
+@cohort_group.command("km")
+@click.option("--by", type=click.Choice(cohort.STRATA), help="Split into one curve per group.")
+@_cohort_options
+@click.option("-o", "--output", help="FILE.csv (the curve table), .png or .svg; default: CSV "
+              "on stdout.")
+@reports_errors
+def cohort_km_cmd(by: str | None, entity: str | None, region: str | None,
+                  compartment: str | None, output: str | None) -> None:
+    """Time to resolution (Kaplan–Meier): first visible observation to first `resolved`."""
+    fmt = "csv" if output in (None, "-") else _figure_format(str(output), ("csv", "png", "svg"))
+    with session() as s:
+        items, skipped = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
+    if not items:
+        fail([Problem("cohort", f"no assessed lesion matches ({skipped} not assessed yet or "
+                      "never seen)")], 1)
+    if fmt == "csv":
+        write_output(cohort.curves_csv(cohort.kaplan_meier(items, by)), output)
+    else:
+        write_output(cohort.figure_bytes(cohort.km_figure(items, by), fmt), output)
+    for curve in cohort.kaplan_meier(items, by):
+        median = "not reached" if curve.median_days is None else f"{curve.median_days:.0f} days"
+        click.echo(f"{curve.group}: {curve.n} lesions, {curve.events} resolved, "
+                   f"median {median}", err=True)
+
+
+@cohort_group.command("waterfall")
+@_cohort_options
+@click.option("-o", "--output", required=True, help="FILE.png or FILE.svg")
+@reports_errors
+def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: str | None,
+                         output: str) -> None:
+    """Best % change from baseline per lesion, coloured by entity."""
+    fmt = _figure_format(output, ("png", "svg"))
+    with session() as s:
+        items, _ = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
+    write_output(cohort.figure_bytes(cohort.waterfall_figure(items), fmt), output)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(cohort_group)

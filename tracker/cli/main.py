@@ -1,0 +1,21 @@
+"""The `tracker` click group: each command module registers its commands or its group here.
+
+A new command group is one module of `tracker.cli` with a `register(main)` function, added to
+`GROUPS` below (the installed command, `workers.cli`, adds `tracker report` the same way)."""
+
+from __future__ import annotations
+
+import click
+
+from tracker.cli import cohort, interop, lesion, operations, show, timelines, users
+
+GROUPS = (timelines, show, operations, users, cohort, lesion, interop)
+
+
+@click.group()
+def main() -> None:
+    """calcitrack: follow-up of soft-tissue calcifications and ossifications."""
+
+
+for _group in GROUPS:
+    _group.register(main)

@@ -1,0 +1,123 @@
+"""Running calcitrack: `tracker db upgrade`, `demo`, and the assessment in this process
+(`assess`, `scan`, `sweep`: what the workers do, for operators and scripts without one)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import click
+
+from tracker import demo
+from tracker.cli.edge import (
+    fail,
+    parse_as_of,
+    queue_assessments,
+    reports_errors,
+    session,
+    settings,
+    tell_deferred,
+)
+from tracker.db import safe_url
+from tracker.demo import DEMO_PREFIX
+from tracker.errors import Problem, ServiceUnavailable
+from tracker.queries.lookup import patient_exists
+from tracker.queries.to_assess import all_lesions, lesions_of_patient, stale_lesions
+from tracker.services import imports
+from tracker.services.assessment.assess import assess_lesions
+from tracker.services.assessment.scan import scan_alerts
+from tracker.services.assessment.sweep import sweep_pending
+
+
+@click.command("demo")
+@reports_errors
+def demo_cmd() -> None:
+    """Load the demo cohort once (nothing happens if it is already there)."""
+    with session() as s:
+        if patient_exists(s, f"{DEMO_PREFIX}001"):
+            click.echo("demo cohort already loaded")
+            return
+        summary = imports.import_timeline(s, demo.timeline(date.today()), actor="demo")
+    sent = queue_assessments(summary.changed_lesion_ids)
+    tell_deferred(summary.changed_lesion_ids, sent)
+    click.echo(
+        f"demo cohort loaded: {summary.patients_created} patients, "
+        f"{summary.lesions_created} lesions, {summary.observations_created} observations"
+        f" ({sent} assessments queued)"
+    )
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head")
+@reports_errors
+def db_upgrade(revision: str) -> None:
+    """Migrate the configured database (DATABASE_URL) to the latest schema."""
+    from tracker import migrate  # alembic: only this command needs it
+
+    url = settings().database_url
+    try:
+        migrate.upgrade(url, revision)
+    except OSError as exc:  # the embedded database's folder cannot be created
+        raise ServiceUnavailable(
+            f"cannot create the database at {safe_url(url)}: {exc.strerror or exc}; set "
+            "CALCITRACK_INSTANCE to a writable folder, or DATABASE_URL"
+        ) from None
+    click.echo(f"database at {revision}")
+
+
+@click.command("assess")
+@click.option("--all", "all_", is_flag=True, help="Every lesion.")
+@click.option("--patient", "patient", default=None, help="Every lesion of this patient id.")
+@click.option("--stale", is_flag=True, help="Lesions never assessed or by another engine.")
+@click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
+@reports_errors
+def assess_cmd(all_: bool, patient: str | None, stale: bool, as_of: str | None) -> None:
+    """Assess lesions in this process (the service the workers run), and store the result."""
+    if sum((all_, patient is not None, stale)) != 1:
+        fail([Problem("assess", "give exactly one of --all, --patient ID, --stale")])
+    when = parse_as_of(as_of)
+    with session() as s:
+        if patient is not None:
+            ids = lesions_of_patient(s, patient)
+        elif stale:
+            ids = stale_lesions(s)
+        else:
+            ids = all_lesions(s)
+        report = assess_lesions(s, ids, when)
+    click.echo(json.dumps(report.as_dict()))
+
+
+@click.command("scan")
+@click.option("--as-of", "as_of", default=None, help="YYYY-MM-DD (default: today).")
+@reports_errors
+def scan_cmd(as_of: str | None) -> None:
+    """Re-assess what is due (time-dependent alerts, ended snoozes, stale); print counts."""
+    when = parse_as_of(as_of)
+    with session() as s:
+        report = scan_alerts(s, when)
+    click.echo(json.dumps({"as_of": when.isoformat(), **report.as_dict()}))
+
+
+@click.command("sweep")
+@click.option("--grace-seconds", type=int, default=None,
+              help="Only changes older than this (default: SWEEP_GRACE_SECONDS).")
+@reports_errors
+def sweep_cmd(grace_seconds: int | None) -> None:
+    """Re-send the assessment of every lesion whose change is still unassessed."""
+    config = settings()
+    grace = config.sweep_grace_seconds if grace_seconds is None else grace_seconds
+    with session() as s:
+        ids = sweep_pending(s, grace, config.resend_after_seconds)
+    sent = queue_assessments(ids)
+    click.echo(json.dumps({"pending": len(ids), "queued": sent}))
+    tell_deferred(ids, sent)
+
+
+def register(main: click.Group) -> None:
+    for command in (db_group, demo_cmd, assess_cmd, scan_cmd, sweep_cmd):
+        main.add_command(command)

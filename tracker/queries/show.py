@@ -1,0 +1,105 @@
+"""A patient's stored record as `tracker show --json` and the API print it (the stable
+`calcitrack-patient/1` document; also what the FHIR export reads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.export import observation_snapshot, treatment_snapshot
+from tracker.models import Alert, Lesion
+from tracker.queries.patient_timeline import patient_with_everything
+from tracker.queries.stages import (
+    assessment_status,
+    lesion_stage,
+    observation_stage,
+    open_alerts_of,
+    shown_assessment,
+)
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "rule": alert.rule,
+        "since": alert.since.isoformat(),
+        "reason": alert.reason,
+        "state": alert.state,
+        "state_by": alert.state_by,
+        "state_at": alert.state_at.isoformat() if alert.state_at else None,
+        "state_reason": alert.state_reason,
+        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
+    }
+
+
+def lesion_json(lesion: Lesion) -> dict[str, Any]:
+    """One lesion as `tracker show --json` and the API print it.
+
+    A stage is `pending` until an assessment that saw the current data is stored.
+    """
+    current = lesion.assessment_current
+    observations = []
+    for obs in lesion.observations:
+        entry: dict[str, Any] = {"id": obs.id, "version": obs.version,
+                                 **observation_snapshot(obs)}
+        a = shown_assessment(obs, current)
+        entry["stage"] = observation_stage(obs, current)
+        if a is not None:
+            entry["confidence"] = a.confidence
+            entry["evidence"] = list(a.evidence)
+            if a.classifications:
+                entry["classifications"] = dict(a.classifications)
+            entry["response"] = a.response
+        observations.append(entry)
+    return {
+        "id": lesion.id,
+        "lesion": lesion.external_id,
+        "site": {
+            "compartment": lesion.compartment,
+            "region": lesion.region,
+            "structure": lesion.structure,
+            "laterality": lesion.laterality,
+        },
+        "entity": lesion.entity,
+        "event_date": lesion.event_date.isoformat() if lesion.event_date else None,
+        "event_kind": lesion.event_kind,
+        "treatments": [{"id": t.id, **treatment_snapshot(t)} for t in lesion.treatments],
+        "assessment": {
+            "status": assessment_status(current),
+            "stage": lesion_stage(lesion),
+            "entity": lesion.assessed_entity,
+            "entity_source": lesion.entity_source,
+            "suggested_entities": lesion.suggestions or [],
+            "next_follow_up": lesion.next_follow_up.isoformat() if lesion.next_follow_up else None,
+            "engine_version": lesion.engine_version,
+            "rules_revision": lesion.rules_revision,
+            "assessed_at": lesion.assessed_at.isoformat() if lesion.assessed_at else None,
+        },
+        "observations": observations,
+        "transitions": [
+            {
+                "date": t.date.isoformat(),
+                "from": t.from_stage,
+                "to": t.to_stage,
+                "evidence": list(t.evidence),
+                "unexpected": t.unexpected,
+            }
+            for t in lesion.transitions
+        ],
+        "alerts": [alert_json(a) for a in open_alerts_of(lesion)],
+    }
+
+
+def patient_record(session: Session, external_id: str) -> dict[str, Any]:
+    """What is stored for a patient: the stable `tracker show --json` document."""
+    patient = patient_with_everything(session, external_id)
+    return {
+        "format": "calcitrack-patient/1",
+        "patient": patient.external_id,
+        "birth_year": patient.birth_year,
+        "sex": patient.sex,
+        "lesions": [lesion_json(lesion) for lesion in patient.lesions],
+    }

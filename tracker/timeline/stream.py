@@ -1,0 +1,182 @@
+"""A `lesion-timeline/1` document read patient by patient (ijson), so that memory follows one
+patient, not the file: the same problems, with the same paths, as the whole-document reader.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import date
+from typing import Any, BinaryIO
+
+import ijson
+from pydantic import ValidationError
+
+from tracker.errors import InvalidInput, Problem
+from tracker.timeline.models import PatientIn, Timeline
+from tracker.timeline.problems import (
+    ProblemLog,
+    document_problems,
+    patient_id_used_before,
+    patient_problems,
+    problems_of,
+)
+from tracker.timeline.reader import (
+    drop_nulls,
+    parse_json,
+    unstorable_or_nulls,
+    unstorable_problems,
+    validate_timeline,
+)
+
+_OPEN = {"start_map", "start_array"}
+_CLOSE = {"end_map", "end_array"}
+_Event = tuple[str, str, Any]
+
+
+def _build(first: _Event, events: Iterator[_Event]) -> Any:
+    """The JSON value that starts with `first`, built from the events that follow it."""
+    builder = ijson.ObjectBuilder()
+    builder.event(first[1], first[2])
+    if first[1] in _OPEN:
+        for _prefix, kind, value in _until_closed(events):
+            builder.event(kind, value)
+    return builder.value
+
+
+def _until_closed(events: Iterator[_Event]) -> Iterator[_Event]:
+    """The events of an object or array whose opening event was just read, up to and with the
+    one that closes it."""
+    depth = 1
+    for event in events:
+        yield event
+        if event[1] in _OPEN:
+            depth += 1
+        elif event[1] in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return
+
+
+class PatientStream:
+    """A lesion-timeline/1 document read patient by patient (ijson), so that memory follows one
+    patient, not the file. A first pass checks that the whole file is JSON and reads the
+    document's own keys (`format`), before anything is written; the second yields
+    `(index, PatientIn)` for every valid patient. Every problem (the same messages and paths as
+    `validate_timeline`, with the cross-patient check of duplicate ids) goes to `problems`; a
+    consumer writes nothing once `problems` is not empty.
+
+    Broken JSON raises InvalidInput with the JSON module's line and column (re-read whole: on
+    that error path only, the file is then in memory once)."""
+
+    def __init__(self, source: BinaryIO, *, today: date) -> None:
+        self.source = source
+        self.today = today
+        self.problems = ProblemLog()
+        self._first_index: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, PatientIn]]:
+        try:
+            head = self._head()
+            if head is None:
+                self.problems.extend(
+                    [Problem("", "expected a JSON object with format and patients")])
+                return
+            self._check_head(*head)
+            if not head[1]:
+                return
+            self.source.seek(0)
+            patients = ijson.items(self.source, "patients.item", use_float=True)
+            for index, raw in enumerate(patients):
+                patient = self._patient(index, raw)
+                if patient is not None:
+                    yield index, patient
+        except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+            raise self._broken(exc) from exc
+
+    def _head(self) -> tuple[dict[str, Any], bool] | None:
+        """First pass, before anything is written: the whole file is well-formed JSON, and
+        the document's keys other than the patients (built; the patients are only skipped)."""
+        events: Iterator[_Event] = ijson.parse(self.source, use_float=True)
+        first = next(events, None)
+        if first is None:
+            raise ijson.IncompleteJSONError("empty")
+        if first[1] != "start_map":
+            for _ in events:  # a broken tail is reported as broken JSON, as before
+                pass
+            return None
+        head: dict[str, Any] = {}
+        arrays = 0
+        for _prefix, kind, key in events:
+            if kind == "end_map":
+                break
+            value_start = next(events)
+            if key == "patients" and value_start[1] == "start_array":
+                arrays += 1
+                for _ in _until_closed(events):  # skipped: read in the second pass
+                    pass
+            else:
+                head[key] = _build(value_start, events)
+        for _ in events:
+            pass
+        if arrays > 1:
+            self.problems.extend([Problem("patients", "is given more than once")])
+        return head, arrays > 0
+
+    def _patient(self, index: int, raw: Any) -> PatientIn | None:
+        path = f"patients[{index}]"
+        unstorable, nulls = unstorable_or_nulls(raw, depth=2)
+        if unstorable:
+            self.problems.extend(unstorable_problems(raw, path, depth=2))
+            return None
+        cleaned = drop_nulls(raw) if nulls else raw
+        problems: list[Problem] = []
+        pid = cleaned.get("id") if isinstance(cleaned, dict) else None
+        if isinstance(pid, str):
+            first = self._first_index.setdefault(pid, index)
+            if first != index:
+                problems.append(Problem(f"{path}.id", patient_id_used_before(pid, first)))
+        patient: PatientIn | None = None
+        try:
+            patient = PatientIn.model_validate(cleaned)
+        except ValidationError as exc:
+            problems.extend(problems_of(exc, ("patients", index)))
+        problems.extend(patient_problems(cleaned, path, today=self.today))
+        self.problems.extend(problems)
+        return None if problems else patient
+
+    def _check_head(self, head: dict[str, Any], streamed: bool) -> None:
+        unstorable = unstorable_problems(head)
+        if unstorable:
+            self.problems.extend(unstorable)
+            return
+        cleaned = drop_nulls(head)
+        if streamed:
+            cleaned["patients"] = []
+        try:
+            Timeline.model_validate(cleaned)
+        except ValidationError as exc:
+            self.problems.extend(problems_of(exc))
+        if not streamed:
+            self.problems.extend(document_problems(cleaned, today=self.today))
+
+    def _broken(self, exc: Exception) -> InvalidInput:
+        """The message the whole-document reader gives for this input."""
+        self.source.seek(0)
+        data = self.source.read()
+        try:
+            validate_timeline(parse_json(data, max_bytes=len(data) + 1), today=self.today)
+        except InvalidInput as whole:
+            return whole
+        except ValueError:  # e.g. an integer longer than Python converts
+            pass
+        return InvalidInput([Problem("", f"not valid JSON: {str(exc).splitlines()[0]}")])
+
+
+def stream_timeline(data: bytes, *, today: date, max_bytes: int) -> PatientStream:
+    """An uploaded document (already in memory, within `max_bytes`) read patient by patient."""
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            [Problem("", f"file is {len(data)} bytes; the limit is {max_bytes} bytes")]
+        )
+    return PatientStream(io.BytesIO(data), today=today)

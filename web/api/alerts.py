@@ -1,0 +1,63 @@
+"""`/api/v1/alerts`: the worklist, and acknowledging or snoozing an alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.queries.lookup import alert_with_lesion
+from tracker.queries.show import alert_json
+from tracker.queries.worklist import WorklistFilter, worklist
+from tracker.services.alerts import acknowledge_alert, snooze_alert
+from tracker.vocabulary import Role
+from web import schemas
+from web.api.blueprint import bp, doc, page_json
+from web.auth import actor, requires
+from web.clock import today
+from web.db import get_session
+
+ALERT_STATE: Any = {409: "The alert was cleared meanwhile"}
+
+
+def worklist_json(alert: Any) -> dict[str, Any]:
+    lesion = alert.lesion
+    return {**alert_json(alert), "lesion_id": lesion.id, "lesion": lesion.external_id,
+            "patient": lesion.patient.external_id, "region": lesion.region,
+            "laterality": lesion.laterality}
+
+
+def _alert_now(alert_id: int) -> dict[str, Any]:
+    """The alert as a clinician's action left it."""
+    return worklist_json(alert_with_lesion(get_session(), alert_id))
+
+
+@bp.get("/alerts")
+@requires(Role.CLINICIAN)
+@bp.input(schemas.AlertQuery, location="query", arg_name="query")
+@bp.output(schemas.AlertListOut)
+@doc("alerts", "Uncleared alerts, most severe then oldest first")
+def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
+    flt = WorklistFilter(kind=query.kind, severity=query.severity, region=query.region,
+                         state=query.state)
+    return page_json(worklist(get_session(), flt, today=today(), page=query.page,
+                              per_page=query.per_page), worklist_json)
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+@requires(Role.CLINICIAN)
+@bp.input(schemas.AcknowledgeIn, arg_name="body")
+@bp.output(schemas.WorklistAlertOut)
+@doc("alerts", "Acknowledge an alert (audited)", responses=ALERT_STATE)
+def acknowledge(alert_id: int, body: schemas.AcknowledgeIn) -> dict[str, Any]:
+    acknowledge_alert(get_session(), alert_id, actor=actor(), reason=body.reason)
+    return _alert_now(alert_id)
+
+
+@bp.post("/alerts/<int:alert_id>/snooze")
+@requires(Role.CLINICIAN)
+@bp.input(schemas.SnoozeIn, arg_name="body")
+@bp.output(schemas.WorklistAlertOut)
+@doc("alerts", "Snooze an alert until a date, with a reason (audited)", responses=ALERT_STATE)
+def snooze(alert_id: int, body: schemas.SnoozeIn) -> dict[str, Any]:
+    snooze_alert(get_session(), alert_id, body.until, actor=actor(), reason=body.reason,
+                 today=today())
+    return _alert_now(alert_id)

@@ -1,0 +1,87 @@
+"""`/api/v1`: the JSON API for machine clients (bearer token) and the browser (session + CSRF).
+
+The blueprint every resource module of `web.api` adds its routes to, and what they share: the
+OpenAPI security and common responses, the CSRF rule for browser sessions, a lesion's answer
+with its viewer links. Request bodies are validated by the same code as the forms and `tracker
+import`; errors answer 400/404/409 with `{"errors": [{"path", "message"}]}`. `web.api.wiring`
+puts the routes, the OpenAPI document's additions and Swagger UI into the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from apiflask import APIBlueprint
+from flask import abort, current_app, request
+
+from tracker.interop.viewer import images_url
+from tracker.models import Lesion
+from tracker.queries.lesion import lesion_with_everything
+from tracker.queries.paging import Page
+from tracker.queries.show import lesion_json
+from tracker.timeline.models import ObservationIn, TreatmentIn
+from tracker.timeline.problems import check_dates
+from web import validation
+from web.auth import csrf, user
+from web.db import get_session
+
+validation.install()  # before any @bp.input: how APIFlask validates request input
+
+bp = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="calcitrack")
+
+# Every operation needs a user (bearer token, or a signed-in session with the CSRF header):
+# APIFlask adds the 401 response for an operation with `security`.
+SECURITY = "bearerAuth"
+FORBIDDEN: Any = {403: "Your role does not allow this"}
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def doc(tag: str, summary: str, description: str | None = None,
+        responses: dict[int, Any] | None = None) -> Callable[[F], F]:
+    """An operation's OpenAPI entry: every one needs a user, and a role may forbid it."""
+    documented: Callable[[F], F] = bp.doc(
+        tags=[tag], summary=summary, description=description, security=SECURITY,
+        responses={**FORBIDDEN, **(responses or {})})
+    return documented
+
+
+@bp.before_request
+def _csrf_for_browser_sessions() -> None:
+    """A bearer token cannot be sent cross-site by a browser; a session cookie can, so a
+    cookie-authenticated change must carry the CSRF token (header X-CSRFToken)."""
+    u = user()
+    if u is None:
+        abort(401)  # every route needs a user; say so before asking for a CSRF token
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not u.via_token:
+        csrf.protect()
+
+
+def with_images(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add `images_url` (the viewer link) where VIEWER_URL_TEMPLATE is set and a study known."""
+    template = current_app.config.get("VIEWER_URL_TEMPLATE")
+    for obs in observations:
+        url = images_url(template, obs.get("study_uid"), obs.get("accession"))
+        if url:
+            obs["images_url"] = url
+    return observations
+
+
+def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """One page of a list, with what it was cut from."""
+    return {"items": [item(i) for i in page.items], "total": page.total, "page": page.page,
+            "per_page": page.per_page}
+
+
+def stored_lesion(lesion_id: int) -> dict[str, Any]:
+    """A lesion as stored now, after a service changed it: the service's session still holds
+    the lesion as it loaded it."""
+    session = get_session()
+    session.expire_all()
+    return lesion_json(lesion_with_everything(session, lesion_id))
+
+
+def check_against(lesion: Lesion, part: ObservationIn | TreatmentIn) -> None:
+    """A posted observation's or treatment's date against its patient and lesion."""
+    check_dates(part, birth_year=lesion.patient.birth_year, event_date=lesion.event_date)

@@ -1,0 +1,63 @@
+"""`/api/v1/patients`: the patient list, one patient's record, and its FHIR Bundle."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app
+from werkzeug.wrappers import Response
+
+from tracker.interop.fhir import bundle_json, patient_bundle
+from tracker.queries.patient_list import PatientRow, patient_list
+from tracker.queries.show import patient_record
+from tracker.vocabulary import Role
+from web import schemas
+from web.api.blueprint import bp, doc, page_json, with_images
+from web.auth import requires
+from web.clock import today
+from web.db import get_session
+
+
+@bp.get("/patients")
+@requires(Role.CLINICIAN)
+@bp.input(schemas.PatientQuery, location="query", arg_name="query")
+@bp.output(schemas.PatientListOut)
+@doc("patients", "List patients, those needing attention first")
+def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
+    page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
+                        per_page=query.per_page)
+    return page_json(page, _patient_row)
+
+
+def _patient_row(r: PatientRow) -> dict[str, Any]:
+    return {"id": r.external_id, "birth_year": r.birth_year, "sex": r.sex, "lesions": r.lesions,
+            "open_alerts": {"urgent": r.urgent, "warning": r.warning, "info": r.info},
+            "pending_assessments": r.pending,
+            "last_visit": r.last_visit.isoformat() if r.last_visit else None,
+            "next_follow_up": r.next_follow_up.isoformat() if r.next_follow_up else None}
+
+
+@bp.get("/patients/<external_id>")
+@requires(Role.CLINICIAN)
+@bp.output(schemas.PatientRecordOut)
+@doc("patients", "A patient's lesions, stages, transitions and open alerts")
+def get_patient(external_id: str) -> dict[str, Any]:
+    record = patient_record(get_session(), external_id)
+    for lesion in record["lesions"]:
+        with_images(lesion["observations"])
+    return record
+
+
+@bp.get("/patients/<external_id>/fhir")
+@requires(Role.CLINICIAN)
+@doc("patients", "Export one patient as a FHIR R5 collection Bundle",
+     "Patient, a BodyStructure per lesion, Observations (measurements and stages), "
+     "ImagingStudy, Flags (open alerts), ServiceRequests (next follow-up). Content type "
+     "application/fhir+json.",
+     {200: {"description": "A FHIR R5 Bundle (type collection)",
+            "content": {"application/fhir+json": {"schema": {"type": "object"}}}}})
+def export_patient_fhir(external_id: str) -> Response:
+    bundle = bundle_json(patient_bundle(patient_record(get_session(), external_id)))
+    return current_app.response_class(json.dumps(bundle, ensure_ascii=False),
+                                      mimetype="application/fhir+json")

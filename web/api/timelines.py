@@ -1,0 +1,62 @@
+"""`/api/v1/timelines`: lesion-timeline/1 in (an import, read patient by patient) and out (one
+patient, or every patient streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import current_app
+from werkzeug.wrappers import Response
+
+from tracker import export
+from tracker.db import session_scope
+from tracker.services import imports
+from tracker.timeline.models import Timeline
+from tracker.timeline.stream import PatientStream
+from tracker.vocabulary import Role
+from web import schemas
+from web.api.blueprint import bp, doc
+from web.auth import actor, requires
+from web.db import get_session
+from workers import dispatch
+
+TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
+                      "content": {"application/json":
+                                  {"schema": {"$ref": "#/components/schemas/Timeline"}}}}}
+
+
+@bp.get("/patients/<external_id>/timeline")
+@requires(Role.CLINICIAN)
+@doc("timelines", "Export one patient as lesion-timeline/1", responses=TIMELINE_OUT)
+def export_patient(external_id: str) -> dict[str, Any]:
+    return export.export_timeline(get_session(), external_id)
+
+
+@bp.post("/timelines")
+@requires(Role.RADIOLOGIST)
+@bp.input(Timeline, arg_name="timeline")
+@bp.output(schemas.ImportOut)
+@doc("timelines", "Import a lesion-timeline/1 document",
+     "Validated whole, like `tracker import`: on any problem nothing is written and every "
+     "problem is listed with its path. Read patient by patient.")
+def import_timeline(timeline: PatientStream) -> dict[str, Any]:
+    summary = imports.import_stream(get_session(), timeline, actor=actor())
+    queued = dispatch.request_assessment(summary.changed_lesion_ids)
+    return {**summary.as_dict(), "assessments_queued": queued}
+
+
+@bp.get("/timelines")
+@requires(Role.CLINICIAN)
+@doc("timelines", "Export every patient as lesion-timeline/1", responses=TIMELINE_OUT)
+def export_timeline() -> Response:
+    """Streamed patient by patient (`tracker export`'s text): memory does not grow with the
+    database. The stream outlives the request's context, so it reads through a session of its
+    own, opened when the server starts sending and closed when it is done (or abandoned)."""
+    url = current_app.config["DATABASE_URL"]
+
+    def pieces() -> Iterator[str]:
+        with session_scope(url) as session:
+            yield from export.export_text(session)
+
+    return Response(pieces(), mimetype="application/json")

@@ -1,0 +1,65 @@
+"""`/api/v1/.../treatments`: record, correct and remove a lesion's treatments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+
+from tracker.queries.lookup import load_lesion, load_treatment
+from tracker.services import treatments
+from tracker.timeline.models import TreatmentIn
+from tracker.vocabulary import Role
+from web import schemas
+from web.api.blueprint import bp, check_against, doc, stored_lesion
+from web.auth import actor, requires
+from web.db import get_session
+from workers import dispatch
+
+SAME_KIND_DAY: Any = {409: "The lesion already has a treatment of that kind on that date"}
+
+
+def _treatment_out(lesion_id: int, treatment_id: int) -> dict[str, Any]:
+    return next(t for t in stored_lesion(lesion_id)["treatments"] if t["id"] == treatment_id)
+
+
+@bp.post("/lesions/<int:lesion_id>/treatments")
+@requires(Role.RADIOLOGIST)
+@bp.input(TreatmentIn, arg_name="treatment")
+@bp.output(schemas.TreatmentOut, status_code=201)
+@doc("treatments", "Record a treatment of the lesion",
+     "Validated like a treatment inside a timeline (date not in the future, not before the "
+     "birth year or the event date). One treatment of a kind per lesion per day (409). The "
+     "lesion is re-assessed: stages are `pending` until then.", SAME_KIND_DAY)
+def create_treatment(lesion_id: int, treatment: TreatmentIn
+                     ) -> tuple[dict[str, Any], int, dict[str, str]]:
+    session = get_session()
+    check_against(load_lesion(session, lesion_id), treatment)
+    row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    location = url_for("api.get_lesion", lesion_id=lesion_id)
+    return _treatment_out(lesion_id, row.id), 201, {"Location": location}
+
+
+@bp.put("/treatments/<int:treatment_id>")
+@requires(Role.RADIOLOGIST)
+@bp.input(TreatmentIn, arg_name="treatment")
+@bp.output(schemas.TreatmentOut)
+@doc("treatments", "Correct a treatment (replaces every field)", responses=SAME_KIND_DAY)
+def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any]:
+    session = get_session()
+    lesion = load_treatment(session, treatment_id).lesion
+    check_against(lesion, treatment)
+    treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+    dispatch.request_assessment([lesion.id])
+    return _treatment_out(lesion.id, treatment_id)
+
+
+@bp.delete("/treatments/<int:treatment_id>")
+@requires(Role.RADIOLOGIST)
+@bp.output({}, status_code=204)
+@doc("treatments", "Remove a treatment recorded in error")
+def delete_treatment(treatment_id: int) -> tuple[str, int]:
+    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
+    dispatch.request_assessment([lesion_id])
+    return "", 204
