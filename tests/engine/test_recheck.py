@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.engine.test_properties import lesions
 from tracker.engine import Finding, LesionFacts, Treatment, add_months, infer
-from tracker.engine.alerts import HO_LATE_GROWTH_MONTHS
+from tracker.engine.alerts.ho import HO_LATE_GROWTH_MONTHS
 from tracker.recheck import recheck_on
 from tracker.vocabulary import (
     Compartment,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from tracker.engine.alerts import RAPID_PROGRESSION_RULE, OpenAlert
+from tracker.engine.alerts.any_lesion import RAPID_PROGRESSION_RULE
+from tracker.engine.alerts.rule import OpenAlert
 from tracker.engine.sizes import add_months
 from tracker.engine.steps import Staged
 from tracker.vocabulary import Course, Family, Severity, Stage
