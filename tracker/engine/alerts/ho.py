@@ -6,6 +6,9 @@ Reading choices:
   an earlier *visible* observation on the same modality (a carried stage was never seen).
   Central mineralisation (1) counts on any observation that is not carried. "Growth" in (2)/(3)
   is §1's `growth` against `ref(o)`.
+- After an unconfirmed resolution, a missed projection (O4b) is read like any HO stage here: the
+  real `prev(o)` is `resolved` (as 9a.26 reads H4b), so (2) needs none, and (4) still compares
+  with the stages reached before the negative film.
 """
 
 from __future__ import annotations
