@@ -41,7 +41,8 @@ def test_infer_is_byte_identical_whatever_the_order(shared_dir: Path, tmp_path: 
     assert a.stdout == b.stdout
     out = json.loads(a.stdout)
     assert out["format"] == "lesion-assessment/1" and out["as_of"] == "2025-06-01"
-    assert [le["patient"] for le in out["lesions"]] == sorted(p["id"] for p in doc["patients"])
+    assert [(le["patient"], le["lesion"]) for le in out["lesions"]] == sorted(
+        (p["id"], le["id"]) for p in doc["patients"] for le in p["lesions"])
     v02 = next(le for le in out["lesions"] if le["patient"] == "V02")
     assert [a["rule"] for a in v02["alerts"]] == ["hadd.no_resolution"]
     assert not list(tmp_path.glob("*.sqlite")), "infer must not create a database"
