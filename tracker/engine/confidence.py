@@ -8,8 +8,8 @@ choices:
   evidence still lists its own context (event, treatment, course notes).
 - Evidence order is 9a.19's: change (or the not-visible text), the from-peak note, morphology
   codes, `"morphology not assessed"`, rule notes (`"resorption stalled"`, `"new bone lysis"`,
-  H4b's), `"N days after event"`, `"N days after {kind}"`, the cross-modality note, the gap note,
-  `"unexpected for <entity code>"`.
+  H4b's and O4b's), `"N days after event"`, `"N days after {kind}"`, the cross-modality note,
+  the gap note, `"unexpected for <entity code>"`.
 - `"new bone lysis"` is noted in any family whenever `bone_lysis` is in `o` and not in `ref(o)`.
 - A not-visible observation lists its features (the format allows them, 9a.15) after its text.
 - The first visible observation after only not-seen ones reads `"first observation"`; size

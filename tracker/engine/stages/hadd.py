@@ -235,4 +235,3 @@ HADD_ROWS: tuple[StageRow, ...] = (
     *RESORPTION_ROWS,
     h10_fallback,
 )
-
