@@ -8,7 +8,6 @@ from tracker.vocabulary import Entity, Feature, Modality
 from .builders import DWHN, FIHC, MIHC, D, alert, alert_kinds, assess, not_seen, stages, xr
 
 HADD, GOUT, HO = Entity.HADD, Entity.GOUT, Entity.HO
-F = Feature
 
 
 def test_observations_after_as_of_are_ignored_stages_included() -> None:

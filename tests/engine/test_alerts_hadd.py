@@ -11,7 +11,7 @@ from tracker.vocabulary import Entity, Feature, Modality, TreatmentKind
 
 from .builders import DWHN, MIHC, D, alert, alert_kinds, assess, not_seen, seen, stages, treated, xr
 
-HADD, GOUT, HO = Entity.HADD, Entity.GOUT, Entity.HO
+HADD = Entity.HADD
 F = Feature
 
 LAVAGE = (treated("2024-01-22", TreatmentKind.LAVAGE),)

@@ -7,24 +7,14 @@ from functools import partial
 import pytest
 
 from tracker.engine import Finding, LesionAssessment
-from tracker.vocabulary import (
-    Compartment,
-    Density,
-    Entity,
-    EventKind,
-    Feature,
-    Margin,
-    Pattern,
-    Region,
-    Texture,
-)
+from tracker.vocabulary import Compartment, Entity, EventKind, Feature, Region
 
 from .builders import (
+    CONSOLIDATING,
     DWHB,
     FIHC,
     MWHS,
     D,
-    Morph,
     alert,
     alert_kinds,
     assess,
@@ -34,18 +24,19 @@ from .builders import (
     xr,
 )
 
-HADD, GOUT, HO = Entity.HADD, Entity.GOUT, Entity.HO
+HO = Entity.HO
 F = Feature
 
 EVENT = "2024-01-01"  # contusion of the thigh
-WELL = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.NODULAR)
 
 
 def test_not_maturing_fires_exactly_six_months_after_the_event() -> None:
-    findings = (xr("2024-02-01", 20, FIHC), xr("2024-06-30", 22, WELL))
+    findings = (xr("2024-02-01", 20, FIHC), xr("2024-06-30", 22, CONSOLIDATING))
     before = assess(HO, *findings, event=EVENT, as_of="2024-07-30")
     assert "ho_not_maturing" not in alert_kinds(before)
-    at = assess(HO, findings[0], xr("2024-07-01", 22, WELL), event=EVENT, as_of="2024-07-30")
+    at = assess(
+        HO, findings[0], xr("2024-07-01", 22, CONSOLIDATING), event=EVENT, as_of="2024-07-30"
+    )
     warn = alert(at, "ho_not_maturing")
     assert (warn.since, warn.severity.value, warn.rule) == (
         D("2024-07-01"),
@@ -63,7 +54,7 @@ def test_not_maturing_without_event_counts_from_the_first_observation_seen_or_no
         HO,
         not_seen("2024-01-01"),
         xr("2024-03-01", 20, FIHC),
-        xr("2024-07-01", 20, WELL),
+        xr("2024-07-01", 20, CONSOLIDATING),
         as_of="2024-07-01",
     )
     assert alert(a, "ho_not_maturing").reason.startswith(
@@ -80,7 +71,7 @@ def test_not_maturing_needs_something_seen_and_clears_at_maturity() -> None:
     matured = assess(
         HO,
         xr("2024-02-01", 20, FIHC),
-        xr("2024-08-01", 20, WELL),
+        xr("2024-08-01", 20, CONSOLIDATING),
         xr("2024-11-01", 20, DWHB),
         event=EVENT,
         as_of="2024-11-01",
