@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
 from tracker.models import Lesion
-from tracker.timeline.models import LesionIn, ObservationIn, Timeline, TreatmentIn
+from tracker.timeline.models import LesionIn, Timeline
 from tracker.vocabulary import (
     Compartment,
     Density,
@@ -27,38 +27,6 @@ from tracker.vocabulary import (
     Texture,
     TreatmentKind,
 )
-
-
-def finding_of_input(obs: ObservationIn) -> Finding:
-    return Finding(
-        date=obs.date,
-        modality=obs.modality,
-        visible=obs.visible,
-        size_mm=tuple(obs.size_mm or ()),
-        density=obs.density,
-        margin=obs.margin,
-        texture=obs.texture,
-        pattern=obs.pattern,
-        features=tuple(dict.fromkeys(obs.features)),
-        pain=obs.pain,
-    )
-
-
-def treatment_of_input(treatment: TreatmentIn) -> Treatment:
-    return Treatment(date=treatment.date, kind=treatment.kind, note=treatment.note)
-
-
-def facts_of_input(lesion: LesionIn) -> LesionFacts:
-    return LesionFacts(
-        compartment=lesion.site.compartment,
-        region=lesion.site.region,
-        entity=lesion.entity,
-        event_date=lesion.event_date,
-        findings=tuple(finding_of_input(o) for o in lesion.observations),
-        event_kind=lesion.event_kind,
-        treatments=tuple(treatment_of_input(t) for t in lesion.treatments),
-    )
-
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -84,7 +52,8 @@ class LesionColumns(Protocol):
 
 
 class ObservationColumns(Protocol):
-    """What the engine reads of an observation (an ORM `Observation` has all of it)."""
+    """What the engine reads of an observation (an ORM `Observation` and a validated
+    `ObservationIn` have all of it)."""
 
     @property
     def date(self) -> date: ...
@@ -93,7 +62,7 @@ class ObservationColumns(Protocol):
     @property
     def visible(self) -> bool: ...
     @property
-    def size_mm(self) -> Sequence[float]: ...
+    def size_mm(self) -> Sequence[float] | None: ...
     @property
     def density(self) -> str | None: ...
     @property
@@ -117,23 +86,37 @@ class TreatmentColumns(Protocol):
     def note(self) -> str | None: ...
 
 
-def finding_of_row(obs: ObservationColumns) -> Finding:
+def finding_of(obs: ObservationColumns) -> Finding:
+    """One translation for a stored row (codes) and validated input (enums, maybe repeated
+    features): an enum of its own member is that member."""
     return Finding(
         date=obs.date,
         modality=Modality(obs.modality),
         visible=obs.visible,
-        size_mm=tuple(obs.size_mm),
+        size_mm=tuple(obs.size_mm or ()),
         density=_opt(Density, obs.density),
         margin=_opt(Margin, obs.margin),
         texture=_opt(Texture, obs.texture),
         pattern=_opt(Pattern, obs.pattern),
-        features=tuple(Feature(f) for f in obs.features),
+        features=tuple(dict.fromkeys(Feature(f) for f in obs.features)),
         pain=obs.pain,
     )
 
 
-def treatment_of_row(treatment: TreatmentColumns) -> Treatment:
+def treatment_of(treatment: TreatmentColumns) -> Treatment:
     return Treatment(date=treatment.date, kind=TreatmentKind(treatment.kind), note=treatment.note)
+
+
+def facts_of_input(lesion: LesionIn) -> LesionFacts:
+    return LesionFacts(
+        compartment=lesion.site.compartment,
+        region=lesion.site.region,
+        entity=lesion.entity,
+        event_date=lesion.event_date,
+        findings=tuple(finding_of(o) for o in lesion.observations),
+        event_kind=lesion.event_kind,
+        treatments=tuple(treatment_of(t) for t in lesion.treatments),
+    )
 
 
 def facts_of_row(
@@ -153,9 +136,9 @@ def facts_of_row(
         region=Region(lesion.region),
         entity=_opt(Entity, lesion.entity),
         event_date=lesion.event_date,
-        findings=tuple(finding_of_row(o) for o in observations),
+        findings=tuple(finding_of(o) for o in observations),
         event_kind=_opt(EventKind, lesion.event_kind),
-        treatments=tuple(treatment_of_row(t) for t in treatments),
+        treatments=tuple(treatment_of(t) for t in treatments),
     )
 
 

@@ -1,13 +1,16 @@
-"""Small builders so that an engine test reads like a clinical vignette.
+"""The one builder of engine input for tests: vignette builders and hypothesis strategies.
 
 `xr("2024-01-10", 14, DWHN)` is a radiograph of a 14 mm dense, well-defined, homogeneous, nodular
 deposit; `not_seen("2025-04-22")` a radiograph on which it was looked for and not found.
+`lesions()` draws random valid lesions of every family for the property tests.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import NamedTuple
+from datetime import date, timedelta
+from typing import Any, NamedTuple
+
+from hypothesis import strategies as st
 
 from tracker.engine import AlertCall, Finding, LesionAssessment, LesionFacts, Treatment, infer
 from tracker.vocabulary import (
@@ -26,8 +29,8 @@ from tracker.vocabulary import (
 )
 
 
-def D(iso: str) -> date:  # reads like a date literal
-    return date.fromisoformat(iso)
+def D(iso: str | date) -> date:  # reads like a date literal
+    return iso if isinstance(iso, date) else date.fromisoformat(iso)
 
 
 class Morph(NamedTuple):
@@ -43,10 +46,14 @@ FIHC = Morph(Density.FAINT, Margin.ILL_DEFINED, Texture.HETEROGENEOUS, Pattern.C
 MWHN = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.NODULAR)
 DWHB = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.BONE)
 DWH_ = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, None)
+MWHS = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.SHELL)
+DWHL = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.LINEAR)
+# HO rows O6 (consolidating: moderate, well defined, no zoning) and O5 (shell: zoned)
+CONSOLIDATING = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.NODULAR)
 
 
 def seen(
-    day: str,
+    day: str | date,
     size: float | tuple[float, ...],
     morph: Morph = DWHN,
     *features: Feature,
@@ -68,27 +75,27 @@ def seen(
     )
 
 
-def xr(day: str, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
+def xr(day: str | date, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
     return seen(day, size, morph, *features, modality=Modality.XR)
 
 
-def us(day: str, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
+def us(day: str | date, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
     return seen(day, size, morph, *features, modality=Modality.US)
 
 
-def ct(day: str, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
+def ct(day: str | date, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
     return seen(day, size, morph, *features, modality=Modality.CT)
 
 
-def mr(day: str, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
+def mr(day: str | date, size: float, morph: Morph = DWHN, *features: Feature) -> Finding:
     return seen(day, size, morph, *features, modality=Modality.MR)
 
 
-def not_seen(day: str, modality: Modality = Modality.XR, *features: Feature) -> Finding:
+def not_seen(day: str | date, modality: Modality = Modality.XR, *features: Feature) -> Finding:
     return Finding(date=D(day), modality=modality, visible=False, features=features)
 
 
-def treated(day: str, kind: TreatmentKind) -> Treatment:
+def treated(day: str | date, kind: TreatmentKind) -> Treatment:
     return Treatment(date=D(day), kind=kind)
 
 
@@ -106,7 +113,7 @@ def lesion(
     *findings: Finding,
     compartment: Compartment | None = None,
     region: Region | None = None,
-    event: str | None = None,
+    event: str | date | None = None,
     event_kind: EventKind | None = None,
     treatments: tuple[Treatment, ...] = (),
 ) -> LesionFacts:
@@ -125,25 +132,10 @@ def lesion(
 
 
 def assess(
-    entity: Entity | None,
-    *findings: Finding,
-    as_of: str,
-    compartment: Compartment | None = None,
-    region: Region | None = None,
-    event: str | None = None,
-    event_kind: EventKind | None = None,
-    treatments: tuple[Treatment, ...] = (),
+    entity: Entity | None, *findings: Finding, as_of: str | date, **where: Any
 ) -> LesionAssessment:
-    facts = lesion(
-        entity,
-        *findings,
-        compartment=compartment,
-        region=region,
-        event=event,
-        event_kind=event_kind,
-        treatments=treatments,
-    )
-    return infer(facts, D(as_of))
+    """`infer` on `lesion(entity, *findings, **where)` (compartment, region, event, ...)."""
+    return infer(lesion(entity, *findings, **where), D(as_of))
 
 
 def stages(a: LesionAssessment) -> list[str]:
@@ -163,3 +155,59 @@ def alert(a: LesionAssessment, kind: str) -> AlertCall:
     found = [al for al in a.alerts if al.kind.value == kind]
     assert found, f"no open {kind} alert; open: {alert_kinds(a)}"
     return found[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Random valid lesions of every family, for the property tests (hypothesis; kept small)
+# --------------------------------------------------------------------------------------------
+
+FIRST_DAY, LAST_DAY = date(2018, 1, 1), date(2026, 6, 30)
+
+sizes_mm = st.lists(st.integers(1, 5000).map(lambda x: x / 10), min_size=1, max_size=3).map(
+    lambda xs: tuple(sorted(xs, reverse=True))
+)
+feature_sets = st.lists(st.sampled_from(list(Feature)), unique=True, max_size=4).map(tuple)
+as_of_days = st.dates(FIRST_DAY, LAST_DAY + timedelta(days=900))
+
+
+@st.composite
+def findings_on(draw: st.DrawFn, day: date) -> Finding:
+    """One observation on `day`: one in five looked for and not seen; None = not assessed."""
+    modality = draw(st.sampled_from(list(Modality)))
+    features = draw(feature_sets)
+    if draw(st.integers(0, 4)) == 0:
+        return not_seen(day, modality, *features)
+    morph = Morph(
+        draw(st.none() | st.sampled_from(list(Density))),
+        draw(st.none() | st.sampled_from(list(Margin))),
+        draw(st.none() | st.sampled_from(list(Texture))),
+        draw(st.none() | st.sampled_from(list(Pattern))),
+    )
+    pain = draw(st.none() | st.integers(0, 10))
+    return seen(day, draw(sizes_mm), morph, *features, modality=modality, pain=pain)
+
+
+@st.composite
+def treatments_near(draw: st.DrawFn, days: list[date], first: date) -> tuple[Treatment, ...]:
+    """Up to three treatments, often on an observation's date or on one another's."""
+    day = st.sampled_from(days) | st.dates(first, LAST_DAY)
+    pairs = draw(
+        st.lists(st.tuples(day, st.sampled_from(list(TreatmentKind))), unique=True, max_size=3)
+    )
+    return tuple(treated(d, kind) for d, kind in pairs)
+
+
+@st.composite
+def lesions(draw: st.DrawFn) -> LesionFacts:
+    days = draw(st.lists(st.dates(FIRST_DAY, LAST_DAY), min_size=1, max_size=9, unique=True))
+    event = draw(st.none() | st.integers(0, 400).map(lambda k: min(days) - timedelta(days=k)))
+    kind = None if event is None else draw(st.none() | st.sampled_from(list(EventKind)))
+    return lesion(
+        draw(st.none() | st.sampled_from(list(Entity))),
+        *(draw(findings_on(d)) for d in days),
+        compartment=draw(st.sampled_from(list(Compartment))),
+        region=draw(st.sampled_from(list(Region))),
+        event=event,
+        event_kind=kind,
+        treatments=draw(treatments_near(days, event or min(days))),
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from tracker.vocabulary import Entity, EventKind, TreatmentKind
+import pytest
 
-from .builders import DWHB, FIHC, MIHC, D, alert, assess, treated, xr
+from tracker.vocabulary import Entity, EventKind, Modality, Stage, TreatmentKind
+
+from .builders import DWHB, FIHC, MIHC, D, alert, assess, not_seen, treated, xr
 
 HADD, HO, GOUT = Entity.HADD, Entity.HO, Entity.GOUT
 
@@ -91,3 +93,37 @@ def test_follow_up_from_a_month_end_is_clamped_and_overdue_the_day_after() -> No
     overdue = alert(late, "follow_up_overdue")
     assert overdue.since == D("2025-03-01")
     assert overdue.reason == "follow-up due 2025-02-28 (formative); no imaging since 2024-08-31"
+
+
+@pytest.mark.parametrize(
+    ("negatives", "due"),
+    [
+        (("2024-06-03",), "2024-09-03"),  # O2b: +3 months
+        (("2024-06-03", "2024-06-20"), "2024-09-03"),  # O2r: as its n
+        (("2024-06-03", "2024-07-01"), None),  # O2c: confirmed, done
+    ],
+)
+def test_ho_resolution_follow_up(negatives: tuple[str, ...], due: str | None) -> None:
+    """§5 (revision 3): an unconfirmed HO resolution is looked at again, as in tendon."""
+    films = (xr("2024-02-01", 30, FIHC), *(not_seen(d) for d in negatives))
+    a = assess(HO, *films, event="2024-01-10", as_of=negatives[-1])
+    assert a.next_follow_up == (None if due is None else D(due))
+
+
+@pytest.mark.parametrize(
+    ("mr_day", "due"),
+    [
+        ("2024-08-01", "2024-09-03"),  # before n's date: n's date (the MR confirms nothing)
+        ("2024-09-03", "2024-12-03"),  # on it: imaging on the due date, 3 months from the MR
+        ("2025-01-15", "2025-04-15"),  # long after it: 3 months from the MR
+    ],
+)
+def test_a_carried_mr_after_an_unconfirmed_resolution_never_gives_a_past_date(
+    mr_day: str, due: str
+) -> None:
+    """The date is always after the latest observation, which clears follow_up_overdue (§4)."""
+    films = (xr("2024-02-01", 12), not_seen("2024-06-03"), not_seen(mr_day, Modality.MR))
+    a = assess(HADD, *films, as_of=mr_day)
+    assert a.stages[-1].rule == "H1" and a.stages[-1].stage is Stage.RESOLVED
+    assert a.next_follow_up == D(due)
+    assert a.alerts == ()

@@ -1,6 +1,7 @@
 """Properties that hold for every valid timeline (hypothesis, kept small so the suite is fast).
 
-Revision 2: only observations and treatments dated on or before `as_of` count (§0).
+Only observations and treatments dated on or before `as_of` count (§0); the order in which they
+are listed never matters.
 """
 
 from __future__ import annotations
@@ -18,87 +19,33 @@ from tracker.engine import (
     Finding,
     LesionAssessment,
     LesionFacts,
-    Treatment,
+    Resolution,
     assessment_to_json,
     infer,
 )
 from tracker.vocabulary import (
-    ENTITIES,
     SEVERITY_RANK,
     STAGES_OF,
     AlertKind,
-    Compartment,
-    Density,
     Entity,
-    EventKind,
-    Feature,
-    Margin,
     Modality,
-    Pattern,
-    Region,
-    Texture,
+    Stage,
     TreatmentKind,
 )
 
-from .builders import DEFAULT_REGION
+from .builders import (
+    LAST_DAY,
+    as_of_days,
+    findings_on,
+    lesion,
+    lesions,
+    not_seen,
+    sizes_mm,
+    treated,
+    xr,
+)
 
 EXAMPLES = settings(max_examples=120, deadline=None)
-FIRST_DAY, LAST_DAY = date(2018, 1, 1), date(2026, 6, 30)
-
-sizes_mm = st.lists(st.integers(1, 5000).map(lambda x: x / 10), min_size=1, max_size=3).map(
-    lambda xs: tuple(sorted(xs, reverse=True))
-)
-feature_sets = st.lists(st.sampled_from(list(Feature)), unique=True, max_size=4).map(tuple)
-
-
-@st.composite
-def findings_on(draw: st.DrawFn, day: date) -> Finding:
-    modality = draw(st.sampled_from(list(Modality)))
-    if draw(st.integers(0, 4)) == 0:  # one in five: looked for, not seen
-        return Finding(day, modality, visible=False, features=draw(feature_sets))
-    return Finding(
-        date=day,
-        modality=modality,
-        size_mm=draw(sizes_mm),
-        density=draw(st.none() | st.sampled_from(list(Density))),  # None: not assessed (9a.3)
-        margin=draw(st.none() | st.sampled_from(list(Margin))),
-        texture=draw(st.none() | st.sampled_from(list(Texture))),
-        pattern=draw(st.none() | st.sampled_from(list(Pattern))),
-        features=draw(feature_sets),
-        pain=draw(st.none() | st.integers(0, 10)),
-    )
-
-
-@st.composite
-def treatments_between(draw: st.DrawFn, first: date, last: date) -> tuple[Treatment, ...]:
-    pairs = draw(
-        st.lists(
-            st.tuples(st.dates(first, last), st.sampled_from(list(TreatmentKind))),
-            unique=True,
-            max_size=3,
-        )
-    )
-    return tuple(Treatment(day, kind) for day, kind in pairs)
-
-
-@st.composite
-def lesions(draw: st.DrawFn) -> LesionFacts:
-    days = draw(st.lists(st.dates(FIRST_DAY, LAST_DAY), min_size=1, max_size=9, unique=True))
-    findings = tuple(draw(findings_on(d)) for d in days)
-    event = draw(st.none() | st.integers(0, 400).map(lambda k: min(days) - timedelta(days=k)))
-    kind = None if event is None else draw(st.none() | st.sampled_from(list(EventKind)))
-    return LesionFacts(
-        compartment=draw(st.sampled_from(list(Compartment))),
-        region=draw(st.sampled_from(list(Region))),
-        entity=draw(st.none() | st.sampled_from(list(Entity))),
-        event_date=event,
-        findings=findings,
-        event_kind=kind,
-        treatments=draw(treatments_between(event or min(days), LAST_DAY)),
-    )
-
-
-as_of_days = st.dates(FIRST_DAY, LAST_DAY + timedelta(days=900))
 
 
 def as_json(a: LesionAssessment) -> str:
@@ -108,13 +55,14 @@ def as_json(a: LesionAssessment) -> str:
 @EXAMPLES
 @given(lesions(), as_of_days)
 def test_one_stage_per_observation_up_to_as_of_in_date_order_and_well_formed(
-    lesion: LesionFacts, as_of: date
+    facts: LesionFacts, as_of: date
 ) -> None:
-    a = infer(lesion, as_of)
-    known = sorted(f.date for f in lesion.findings if f.date <= as_of)
+    a = infer(facts, as_of)
+    known = sorted(f.date for f in facts.findings if f.date <= as_of)
     assert [s.date for s in a.stages] == known
     assert all(s.stage in STAGES_OF[a.family] for s in a.stages)
     assert all(0.05 <= s.confidence <= 0.95 for s in a.stages)
+    assert all((s.resolution is None) is (s.stage is not Stage.RESOLVED) for s in a.stages)
     changes = [(p.stage, s.stage) for p, s in pairwise(a.stages) if p.stage is not s.stage]
     assert [(t.from_stage, t.to_stage) for t in a.transitions] == changes
     ranks = [(SEVERITY_RANK[x.severity], x.since, x.rule) for x in a.alerts]
@@ -132,49 +80,53 @@ def test_one_stage_per_observation_up_to_as_of_in_date_order_and_well_formed(
 @EXAMPLES
 @given(lesions(), as_of_days, st.data())
 def test_adding_an_observation_or_treatment_after_as_of_changes_nothing(
-    lesion: LesionFacts, as_of: date, data: st.DataObject
+    facts: LesionFacts, as_of: date, data: st.DataObject
 ) -> None:
     """§0: a report for a past date is what the engine would have said then."""
-    taken = {f.date for f in lesion.findings}
+    taken = {f.date for f in facts.findings}
     later = data.draw(
         st.dates(as_of + timedelta(days=1), as_of + timedelta(days=800)).filter(
             lambda d: d not in taken
         )
     )
-    more_findings = (*lesion.findings, data.draw(findings_on(later)))
+    more_findings = (*facts.findings, data.draw(findings_on(later)))
     treatment_day = data.draw(st.dates(as_of + timedelta(days=1), as_of + timedelta(days=800)))
     kind = data.draw(st.sampled_from(list(TreatmentKind)))
-    more_treatments = tuple({*lesion.treatments, Treatment(treatment_day, kind)})
-    extended = replace(lesion, findings=more_findings, treatments=more_treatments)
-    assert as_json(infer(extended, as_of)) == as_json(infer(lesion, as_of))
+    more_treatments = tuple({*facts.treatments, treated(treatment_day, kind)})
+    extended = replace(facts, findings=more_findings, treatments=more_treatments)
+    assert as_json(infer(extended, as_of)) == as_json(infer(facts, as_of))
 
 
 @EXAMPLES
 @given(lesions(), as_of_days, st.randoms(use_true_random=False))
-def test_input_order_does_not_matter(lesion: LesionFacts, as_of: date, rnd: random.Random) -> None:
-    findings, treatments = list(lesion.findings), list(lesion.treatments)
+def test_input_order_does_not_matter(facts: LesionFacts, as_of: date, rnd: random.Random) -> None:
+    """Observations, treatments, and each observation's features, listed in any order."""
+    findings = [replace(f, features=tuple(rnd.sample(f.features, len(f.features))))
+                for f in facts.findings]
+    treatments = list(facts.treatments)
     rnd.shuffle(findings)
     rnd.shuffle(treatments)
-    other = replace(lesion, findings=tuple(findings), treatments=tuple(treatments))
-    assert as_json(infer(lesion, as_of)) == as_json(infer(other, as_of))
+    other = replace(facts, findings=tuple(findings), treatments=tuple(treatments))
+    assert infer(other, as_of) == infer(facts, as_of)
+    assert as_json(infer(other, as_of)) == as_json(infer(facts, as_of))
 
 
 @EXAMPLES
 @given(lesions(), as_of_days)
-def test_output_is_deterministic(lesion: LesionFacts, as_of: date) -> None:
-    assert infer(lesion, as_of) == infer(lesion, as_of)
-    assert as_json(infer(lesion, as_of)) == as_json(infer(lesion, as_of))
+def test_output_is_deterministic(facts: LesionFacts, as_of: date) -> None:
+    assert infer(facts, as_of) == infer(facts, as_of)
+    assert as_json(infer(facts, as_of)) == as_json(infer(facts, as_of))
 
 
 @EXAMPLES
 @given(lesions(), as_of_days)
 def test_response_is_null_before_any_treatment_and_well_formed_after(
-    lesion: LesionFacts, as_of: date
+    facts: LesionFacts, as_of: date
 ) -> None:
     """§7a: a treatment dated on an observation's date counts as after it."""
-    a = infer(lesion, as_of)
-    first_treatment = min((t.date for t in lesion.treatments if t.date <= as_of), default=None)
-    findings = {f.date: f for f in lesion.findings}
+    a = infer(facts, as_of)
+    first_treatment = min((t.date for t in facts.treatments if t.date <= as_of), default=None)
+    findings = {f.date: f for f in facts.findings}
     for s in a.stages:
         if first_treatment is None or s.date <= first_treatment:
             assert s.response is None
@@ -190,17 +142,17 @@ def test_response_is_null_before_any_treatment_and_well_formed_after(
 @EXAMPLES
 @given(lesions(), st.integers(0, 2000))
 def test_later_as_of_never_reopens_a_cleared_alert_without_a_new_observation(
-    lesion: LesionFacts, offset_days: int
+    facts: LesionFacts, offset_days: int
 ) -> None:
     """Between observations and treatments only follow_up_overdue may appear."""
-    dates = sorted(f.date for f in lesion.findings)
-    events = sorted({*dates, *(t.date for t in lesion.treatments)})
+    dates = sorted(f.date for f in facts.findings)
+    events = sorted({*dates, *(t.date for t in facts.treatments)})
     checkpoints = sorted({*events, *(d + timedelta(days=1) for d in events)})
     checkpoints.append(dates[-1] + timedelta(days=offset_days))
     previous: dict[AlertKind, date] | None = None
     previous_day: date | None = None
     for day in sorted(set(checkpoints)):
-        a = infer(lesion, day)
+        a = infer(facts, day)
         now = {x.kind: x.since for x in a.alerts}
         if previous is not None and previous_day is not None:
             new_event = any(previous_day < d <= day for d in events)
@@ -221,38 +173,35 @@ def test_later_as_of_never_reopens_a_cleared_alert_without_a_new_observation(
 @EXAMPLES
 @given(lesions(), as_of_days)
 def test_a_stage_depends_only_on_its_observation_and_earlier_ones(
-    lesion: LesionFacts, as_of: date
+    facts: LesionFacts, as_of: date
 ) -> None:
     """With the model fixed (the suggestion may change with more films), cutting the timeline
     after any observation leaves the earlier stages as they were."""
-    full = infer(replace(lesion, entity=infer(lesion, as_of).entity), LAST_DAY)
-    ordered = sorted(lesion.findings, key=lambda f: f.date)
+    full = infer(replace(facts, entity=infer(facts, as_of).entity), LAST_DAY)
+    ordered = sorted(facts.findings, key=lambda f: f.date)
     cut_day = ordered[max(0, len(ordered) // 2 - 1)].date
-    head = infer(replace(lesion, entity=full.entity), cut_day)
+    head = infer(replace(facts, entity=full.entity), cut_day)
     assert head.stages == full.stages[: len(head.stages)]
 
 
 @st.composite
 def resolution_runs(draw: st.DrawFn) -> tuple[LesionFacts, int]:
-    """A deposit followed on films, one non-MR negative `n`, maybe MR negatives, a second one."""
-    entity = draw(st.sampled_from([Entity.HADD, Entity.CPPD, Entity.TUMORAL_CALCINOSIS]))
+    """A deposit followed on films, one non-MR negative `n` (sometimes over a year after the
+    last film), maybe MR negatives, then a second negative on any modality."""
+    entity = draw(st.sampled_from([Entity.HADD, Entity.HO, Entity.CPPD, Entity.TUMORAL_CALCINOSIS]))
     day = draw(st.dates(date(2019, 1, 1), date(2022, 1, 1)))
     findings: list[Finding] = []
     for _ in range(draw(st.integers(1, 3))):
-        findings.append(Finding(day, Modality.XR, size_mm=draw(sizes_mm)))
+        findings.append(xr(day, draw(sizes_mm)[0]))
         day += timedelta(days=draw(st.integers(20, 500)))
-    negatives = [draw(st.sampled_from([Modality.XR, Modality.CT, Modality.US]))]
-    findings.append(Finding(day, negatives[0], visible=False))
+    findings.append(not_seen(day, draw(st.sampled_from([Modality.XR, Modality.CT, Modality.US]))))
     for _ in range(draw(st.integers(0, 2))):
         day += timedelta(days=draw(st.integers(1, 60)))
-        findings.append(Finding(day, Modality.MR, visible=False))
-    gap = draw(st.integers(1, 400))
-    second = findings[-1].date + timedelta(days=gap)
-    findings.append(Finding(second, draw(st.sampled_from(list(Modality))), visible=False))
+        findings.append(not_seen(day, Modality.MR))
+    second = day + timedelta(days=draw(st.integers(1, 400)))
+    findings.append(not_seen(second, draw(st.sampled_from(list(Modality)))))
     n_index = sum(f.visible for f in findings)  # n comes right after the visible films
-    compartment = ENTITIES[entity].compartment
-    lesion = LesionFacts(compartment, DEFAULT_REGION[compartment], entity, None, tuple(findings))
-    return lesion, n_index
+    return lesion(entity, *findings), n_index
 
 
 @EXAMPLES
@@ -260,15 +209,19 @@ def resolution_runs(draw: st.DrawFn) -> tuple[LesionFacts, int]:
 def test_a_confirmed_resolution_is_never_less_confident_than_the_unconfirmed_one(
     run: tuple[LesionFacts, int],
 ) -> None:
-    lesion, n_index = run
-    a = infer(lesion, LAST_DAY)
+    """H2c/O2c/G2c at least as sure as `n`; H2r/O2r/G2r exactly as sure (`n`'s final
+    confidence, revision 3); MR never confirms."""
+    facts, n_index = run
+    a = infer(facts, LAST_DAY)
     n, last = a.stages[n_index], a.stages[-1]
     assert n.rule[1:] in ("2a", "2b") and n.stage is last.stage
+    assert n.resolution in (Resolution.EXPECTED, Resolution.UNCONFIRMED)
     if last.rule[1:] == "2c":
         assert last.confidence >= n.confidence
         assert (last.date - n.date).days >= 28
+        assert last.resolution is Resolution.CONFIRMED
     elif last.rule[1:] == "2r":
         assert (last.date - n.date).days < 28
-        assert last.confidence >= n.confidence  # n's base, without n's gap penalty
+        assert (last.confidence, last.resolution) == (n.confidence, n.resolution)
     else:
-        assert last.rule[0] + last.rule[1:] in ("H1", "G1")  # MR: carried, never confirms
+        assert last.rule[1:] == "1" and last.resolution is n.resolution  # MR: carried

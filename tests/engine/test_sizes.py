@@ -11,6 +11,7 @@ from tracker.vocabulary import Entity
 from .builders import DWHN, assess, ct, mr, not_seen, stages, us, xr
 
 GOUT = Entity.GOUT  # course `variable`: no course-mismatch noise
+TOLERANCE = "size change within cross-modality tolerance"
 
 
 def second_stage(*findings: Finding) -> str:
@@ -86,3 +87,25 @@ def test_the_longest_diameter_is_compared() -> None:
 
 def test_mr_sizes_compare_with_mr() -> None:
     assert second_stage(mr("2024-01-01", 10, DWHN), mr("2024-04-01", 12, DWHN)) == "progressing"
+
+
+@pytest.mark.parametrize(
+    ("second", "text"),
+    [
+        (xr("2024-04-01", 11.9, DWHN), "size stable (10.0→11.9 mm)"),
+        (us("2024-04-01", 13.9, DWHN), f"{TOLERANCE} (10.0→13.9 mm)"),
+        (ct("2024-04-01", 6.1, DWHN), f"{TOLERANCE} (10.0→6.1 mm)"),
+        (us("2024-04-01", 10, DWHN), f"{TOLERANCE} (10.0→10.0 mm)"),
+        (us("2024-04-01", 14, DWHN), "size +40% (10.0→14.0 mm)"),
+        (us("2024-04-01", 6, DWHN), "size -40% (10.0→6.0 mm)"),
+    ],
+)
+def test_a_stable_result_across_modalities_is_never_called_size_stable(
+    second: Finding, text: str
+) -> None:
+    """§1, §3 (revision 3): doubled thresholds cannot show stability; the context note stays."""
+    a = assess(GOUT, xr("2024-01-01", 10, DWHN), second, as_of="2024-04-01")
+    evidence = a.stages[1].evidence
+    assert evidence[0] == text
+    xmod_note = f"XR→{second.modality.value}: sizes not directly comparable"
+    assert (xmod_note in evidence) is (second.modality.value != "XR")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from tracker.engine import Finding
+from tracker.engine import Finding, Resolution
 from tracker.vocabulary import Compartment, Entity, Feature, Modality, Region
 
 from .builders import DWHB, DWHN, MIHC, D, assess, confidences, not_seen, stages, xr
@@ -124,6 +126,7 @@ def test_g2c_confirmed_resolution_has_no_follow_up() -> None:
     assert [s.rule for s in a.stages] == ["G4", "G2b", "G2c"]
     assert a.stages[2].confidence == 0.90
     assert a.stages[2].evidence == ("absence confirmed (not seen since 2024-04-10)",)
+    assert a.stages[2].resolution is Resolution.CONFIRMED
     assert a.next_follow_up is None
 
 
@@ -132,6 +135,7 @@ def test_g2a_gone_after_regressing_on_the_same_modality() -> None:
     a = assess(Entity.TUMORAL_CALCINOSIS, *findings, as_of="2024-08-01")
     assert stages(a) == ["stable", "regressing", "resolved"]
     assert a.stages[2].rule == "G2a" and a.stages[2].confidence == 0.75
+    assert a.stages[2].resolution is Resolution.EXPECTED
     assert a.next_follow_up is None
     other_modality = (*findings[:2], not_seen("2024-07-10", Modality.US))
     b = assess(Entity.TUMORAL_CALCINOSIS, *other_modality, as_of="2024-08-01")
@@ -149,6 +153,26 @@ def test_g2r_early_second_negative_keeps_the_first_ones_row() -> None:
     assert a.stages[2].confidence == 0.50
     assert a.stages[2].evidence == ("not seen again (< 28 days)",)
     assert a.next_follow_up == D("2024-07-10")  # n's date: the early film postpones nothing
+
+
+@pytest.mark.parametrize(
+    ("first", "n", "confidence"),
+    [
+        ("2024-01-10", "2024-04-10", 0.35),  # G2b 0.50 - 0.15 mismatch
+        ("2023-01-10", "2024-04-10", 0.25),  # and - 0.10: 15 months since the film
+    ],
+)
+def test_g2r_carries_n_final_confidence_course_mismatch_counted_once(
+    first: str, n: str, confidence: float
+) -> None:
+    """Revision 3: chondrocalcinosis not seen twice within 27 days: G2r = G2b's final value,
+    not its base again, nor the mismatch taken twice."""
+    second = D(n) + timedelta(days=27)
+    a = assess(CPPD, xr(first, 10), not_seen(n), not_seen(second), as_of=second)
+    assert [s.rule for s in a.stages] == ["G4", "G2b", "G2r"]
+    assert confidences(a)[1:] == [confidence, confidence]
+    assert a.stages[2].evidence[-1] == "unexpected for cppd"
+    assert a.stages[2].resolution is Resolution.UNCONFIRMED
 
 
 def test_given_entity_outside_the_compartment_decides_the_model() -> None:

@@ -1,38 +1,40 @@
-"""§2.2 heterotopic ossification: zonal maturation, event windows, HO alerts and follow-up."""
+"""§2.2 heterotopic ossification: rows O1-O7, the resolution rows O2c/O2r/O2b, the missed
+projection O4b, and the event-window term. HO alerts: test_alerts_ho.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from tracker.engine import Finding
-from tracker.vocabulary import Density, Entity, Feature, Margin, Modality, Pattern, Texture
+from tracker.engine import Finding, Resolution
+from tracker.vocabulary import Entity, Feature, Modality
 
 from .builders import (
+    CONSOLIDATING,
     DWHB,
     FIHC,
+    MWHS,
     D,
     Morph,
-    alert,
     alert_kinds,
     assess,
     confidences,
-    ct,
     not_seen,
     stages,
+    us,
     xr,
 )
 
 HO = Entity.HO
 EVENT = "2024-01-01"  # contusion of the thigh
-SHELL = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.SHELL)
-WELL = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.NODULAR)
+ZONED = xr("2024-02-15", 20, MWHS, Feature.ZONAL_PERIPHERAL)  # O5, t = 45 days: +0.10
+MISSED = "seen again, no larger: earlier negative probably a missed projection"
 
 
 def test_rows_o4_to_o7() -> None:
     a = assess(
         HO,
         xr("2024-02-01", 20, FIHC),  # O7 flocculent
-        xr("2024-03-01", 21, WELL),  # O6 consolidating
+        xr("2024-03-01", 21, CONSOLIDATING),  # O6 consolidating
         xr("2024-04-01", 22, FIHC, Feature.ZONAL_PERIPHERAL),  # O5 zoning
         xr("2024-06-01", 22, FIHC, Feature.BONE_ORGANIZATION),  # O4 organised
         as_of="2024-06-01",
@@ -42,24 +44,15 @@ def test_rows_o4_to_o7() -> None:
     assert [s.rule for s in a.stages] == ["O7", "O6", "O5", "O4"]
 
 
-def test_o2_no_longer_seen_is_resolved_without_window_term() -> None:
-    a = assess(
-        HO, xr("2024-02-01", 20, FIHC), not_seen("2024-06-01"), event=EVENT, as_of="2024-06-01"
-    )
-    assert stages(a) == ["ho_early", "resolved"]
-    assert a.stages[1].confidence == 0.70
-    assert a.next_follow_up is None
-
-
 @pytest.mark.parametrize(
     ("day", "morph", "conf"),
     [
         ("2024-02-25", FIHC, 0.70),  # early, t = 55 days < 8 weeks
         ("2024-02-26", FIHC, 0.50),  # early, t = 56 days: outside
-        ("2024-01-29", SHELL, 0.80),  # intermediate from t = 28 days
-        ("2024-01-28", SHELL, 0.60),
-        ("2024-07-01", SHELL, 0.80),  # ... until add_months(event, 6), inclusive
-        ("2024-07-02", SHELL, 0.60),
+        ("2024-01-29", MWHS, 0.80),  # intermediate from t = 28 days
+        ("2024-01-28", MWHS, 0.60),
+        ("2024-07-01", MWHS, 0.80),  # ... until add_months(event, 6), inclusive
+        ("2024-07-02", MWHS, 0.60),
         ("2024-03-25", DWHB, 0.90),  # mature from t = 84 days
         ("2024-03-24", DWHB, 0.70),
     ],
@@ -85,98 +78,6 @@ def test_o3_nothing_yet_then_o1_carried_both_get_the_window_term() -> None:
     assert confidences(a) == [0.40, 0.70, 0.10]  # O1 0.20, t = 105 days outside early: -0.10
 
 
-def test_not_maturing_fires_exactly_six_months_after_the_event() -> None:
-    findings = (xr("2024-02-01", 20, FIHC), xr("2024-06-30", 22, WELL))
-    before = assess(HO, *findings, event=EVENT, as_of="2024-07-30")
-    assert "ho_not_maturing" not in alert_kinds(before)
-    at = assess(HO, findings[0], xr("2024-07-01", 22, WELL), event=EVENT, as_of="2024-07-30")
-    warn = alert(at, "ho_not_maturing")
-    assert (warn.since, warn.severity.value, warn.rule) == (
-        D("2024-07-01"),
-        "warning",
-        "ho.not_maturing",
-    )
-    assert warn.reason == (
-        "ossification not mature 6 months after event; 6-month threshold for an unrecorded "
-        "cause; post-surgical HO may take 12-18 months"
-    )
-
-
-def test_not_maturing_without_event_counts_from_the_first_observation_seen_or_not() -> None:
-    a = assess(
-        HO,
-        not_seen("2024-01-01"),
-        xr("2024-03-01", 20, FIHC),
-        xr("2024-07-01", 20, WELL),
-        as_of="2024-07-01",
-    )
-    assert alert(a, "ho_not_maturing").reason.startswith(
-        "ossification not mature 6 months after first observation;"
-    )
-
-
-def test_not_maturing_needs_something_seen_and_clears_at_maturity() -> None:
-    nothing = assess(
-        HO, not_seen("2024-01-10"), not_seen("2024-08-01"), event=EVENT, as_of="2024-08-01"
-    )
-    assert nothing.alerts == ()
-    assert nothing.next_follow_up is None  # never seen, >= 8 weeks after the event
-    matured = assess(
-        HO,
-        xr("2024-02-01", 20, FIHC),
-        xr("2024-08-01", 20, WELL),
-        xr("2024-11-01", 20, DWHB),
-        event=EVENT,
-        as_of="2024-11-01",
-    )
-    assert matured.alerts == ()
-
-
-def test_growth_after_maturity_is_atypical_and_never_clears() -> None:
-    a = assess(
-        HO,
-        xr("2024-03-01", 30, DWHB),
-        xr("2024-05-01", 40, DWHB),
-        xr("2024-08-01", 40, DWHB),
-        as_of="2024-12-01",
-    )
-    assert stages(a) == ["ho_mature"] * 3
-    atypical = alert(a, "ho_atypical")
-    assert atypical.since == D("2024-05-01")
-    assert atypical.reason == "growth after maturity +33%: atypical for HO, exclude sarcoma"
-    # 9a.2: the red flag keeps a date although ho_mature has none, and becomes overdue
-    assert a.next_follow_up == D("2024-09-01")
-    assert alert(a, "follow_up_overdue").since == D("2024-09-02")
-
-
-def test_maturity_falling_on_the_same_modality_is_atypical() -> None:
-    a = assess(HO, xr("2024-03-01", 30, DWHB), xr("2024-05-01", 30, SHELL), as_of="2024-05-01")
-    assert stages(a) == ["ho_mature", "ho_intermediate"]
-    assert alert(a, "ho_atypical").reason == (
-        "maturity fell ho_mature→ho_intermediate on XR: atypical for HO, exclude sarcoma"
-    )
-    assert a.transitions[0].unexpected
-    assert a.transitions[0].evidence[-1] == "unexpected: ho_mature→ho_intermediate"
-
-
-def test_a_lower_stage_on_another_modality_is_a_step_back_but_not_atypical() -> None:
-    a = assess(HO, ct("2024-03-01", 30, DWHB), xr("2024-05-01", 30, SHELL), as_of="2024-05-01")
-    assert a.transitions[0].unexpected
-    assert "ho_atypical" not in alert_kinds(a)
-
-
-def test_ho_seen_again_after_resolution_is_unexpected() -> None:
-    a = assess(
-        HO,
-        xr("2024-02-01", 20, FIHC),
-        not_seen("2024-04-01"),
-        xr("2024-06-01", 20, FIHC),
-        as_of="2024-06-01",
-    )
-    assert stages(a) == ["ho_early", "resolved", "ho_early"]
-    assert a.transitions[-1].unexpected
-
-
 @pytest.mark.parametrize(
     ("findings", "event", "due"),
     [
@@ -184,7 +85,7 @@ def test_ho_seen_again_after_resolution_is_unexpected() -> None:
         ((not_seen("2024-02-26"),), EVENT, None),  # t = 56 days, nothing: no HO
         ((not_seen("2024-02-26"),), None, "2024-04-08"),  # 9a.18 no event: +6 weeks
         ((xr("2024-02-01", 20, FIHC),), EVENT, "2024-03-14"),  # early: +6 weeks
-        ((xr("2024-02-01", 20, SHELL),), EVENT, "2024-05-01"),  # intermediate: +3 months
+        ((xr("2024-02-01", 20, MWHS),), EVENT, "2024-05-01"),  # intermediate: +3 months
         ((xr("2024-05-01", 20, DWHB),), EVENT, None),  # mature: done
     ],
 )
@@ -198,3 +99,119 @@ def test_post_traumatic_ossification_follows_the_ho_model() -> None:
     a = assess(Entity.POST_TRAUMATIC_OSSIFICATION, xr("2024-02-01", 20, FIHC), as_of="2024-02-01")
     assert a.family.value == "ho"
     assert stages(a) == ["ho_early"]
+
+
+# O2c / O2r / O2b: resolution must be confirmed, as in tendon (revision 3) ---------------------
+
+
+def test_o2b_one_negative_film_is_an_unconfirmed_resolution() -> None:
+    a = assess(HO, ZONED, not_seen("2024-06-01"), event=EVENT, as_of="2024-06-01")
+    assert stages(a) == ["ho_intermediate", "resolved"]
+    assert a.stages[1].rule == "O2b"
+    assert a.stages[1].confidence == 0.50  # no window term for resolved (9a.5)
+    assert a.stages[1].evidence == ("not seen once; unconfirmed", "152 days after event")
+    assert a.stages[1].resolution is Resolution.UNCONFIRMED
+    assert a.next_follow_up == D("2024-09-01")  # §5: O2b +3 months
+
+
+@pytest.mark.parametrize(("second", "rule"), [("2024-06-29", "O2c"), ("2024-06-28", "O2r")])
+def test_o2c_a_second_negative_exactly_28_days_later_confirms(second: str, rule: str) -> None:
+    a = assess(HO, ZONED, not_seen("2024-06-01"), not_seen(second), event=EVENT, as_of=second)
+    assert a.stages[2].rule == rule
+    if rule == "O2c":
+        assert a.stages[2].confidence == 0.90
+        assert a.stages[2].evidence[0] == "absence confirmed (not seen since 2024-06-01)"
+        assert a.stages[2].resolution is Resolution.CONFIRMED
+        assert a.next_follow_up is None
+    else:
+        assert a.stages[2].confidence == 0.50
+        assert a.stages[2].evidence[0] == "not seen again (< 28 days)"
+        assert a.next_follow_up == D("2024-09-01")  # n's date: an early film postpones nothing
+
+
+def test_o2r_carries_n_final_confidence_after_a_long_gap() -> None:
+    """Revision 3: O2b 0.50 - 0.10 (> 12 months since the film) = 0.40, and O2r keeps 0.40."""
+    a = assess(
+        HO,
+        xr("2023-01-10", 20, MWHS, Feature.ZONAL_PERIPHERAL),
+        not_seen("2024-03-01"),
+        not_seen("2024-03-20", Modality.US),
+        as_of="2024-04-01",
+    )
+    assert [s.rule for s in a.stages] == ["O5", "O2b", "O2r"]
+    assert confidences(a)[1:] == [0.40, 0.40]
+    assert a.stages[2].resolution is Resolution.UNCONFIRMED
+    assert a.next_follow_up == D("2024-06-01")
+
+
+def test_o2_mr_negatives_neither_start_nor_confirm_a_resolution() -> None:
+    a = assess(
+        HO,
+        ZONED,
+        not_seen("2024-03-15", Modality.MR),
+        not_seen("2024-05-15"),
+        not_seen("2024-07-01", Modality.MR),
+        event=EVENT,
+        as_of="2024-07-01",
+    )
+    assert [s.rule for s in a.stages] == ["O5", "O1", "O2b", "O1"]
+    assert stages(a)[3] == "resolved" and a.stages[3].resolution is Resolution.UNCONFIRMED
+    assert a.next_follow_up == D("2024-08-15")  # carried: n's date
+
+
+# O4b: seen again, no larger, after an unconfirmed negative (revision 3) ----------------------
+
+
+def test_o4b_after_an_unconfirmed_negative_is_staged_by_o4_to_o7_less_a_tenth() -> None:
+    a = assess(
+        HO,
+        ZONED,
+        not_seen("2024-04-01"),
+        xr("2024-05-01", 21, MWHS, Feature.ZONAL_PERIPHERAL),
+        event=EVENT,
+        as_of="2024-05-01",
+    )
+    assert stages(a) == ["ho_intermediate", "resolved", "ho_intermediate"]
+    assert a.stages[2].rule == "O4b"
+    assert a.stages[2].confidence == 0.70  # O5 0.70 - 0.10, + 0.10 in the window
+    assert a.stages[2].resolution is None
+    assert a.stages[2].evidence[-2:] == (MISSED, "121 days after event")
+    assert not a.transitions[-1].unexpected  # §2.4: O4b's resolved → intermediate
+    assert alert_kinds(a) == []
+    assert a.next_follow_up == D("2024-08-01")  # intermediate +3 months
+
+
+@pytest.mark.parametrize(
+    ("negatives", "rule"),
+    [
+        ((not_seen("2024-04-01"),), "O4b"),  # O2b
+        ((not_seen("2024-04-01"), not_seen("2024-04-20")), "O4b"),  # O2r: still unconfirmed
+        ((not_seen("2024-04-01"), not_seen("2024-04-20", Modality.MR)), "O4b"),  # MR: O1
+        ((not_seen("2024-04-01"), not_seen("2024-04-29")), "O5"),  # O2c: confirmed
+        ((not_seen("2024-04-01"), not_seen("2024-04-29"), not_seen("2024-05-05")), "O5"),
+    ],
+)
+def test_o4b_only_after_an_unconfirmed_resolution(
+    negatives: tuple[Finding, ...], rule: str
+) -> None:
+    back = xr("2024-05-20", 21, MWHS, Feature.ZONAL_PERIPHERAL)
+    a = assess(HO, ZONED, *negatives, back, event=EVENT, as_of="2024-05-20")
+    assert a.stages[-1].rule == rule
+    assert a.transitions[-1].unexpected is (rule == "O5")  # §2.4: resolved → visible
+
+
+def test_o4b_not_when_grown_since_the_last_film() -> None:
+    a = assess(HO, ZONED, not_seen("2024-04-01"), xr("2024-05-01", 24, MWHS), as_of="2024-05-01")
+    assert [s.rule for s in a.stages] == ["O5", "O2b", "O5"]  # +20 % and +4 mm: growth
+    assert a.transitions[-1].unexpected
+
+
+def test_o4b_reads_growth_against_ref_with_cross_modality_thresholds() -> None:
+    """20 mm on XR, then 27 mm on US: +35 % is within the 40 % cross-modality tolerance."""
+    a = assess(HO, ZONED, not_seen("2024-04-01"), us("2024-05-01", 27, MWHS), as_of="2024-05-01")
+    assert a.stages[2].rule == "O4b"
+    assert a.stages[2].evidence[0] == "size change within cross-modality tolerance (20.0→27.0 mm)"
+    assert a.stages[2].confidence == 0.45  # O5 0.70 - 0.10 - 0.15 xmod; no event
+    negative = not_seen("2024-04-01")
+    on_xr = assess(HO, ZONED, negative, xr("2024-05-01", 27, MWHS), as_of="2024-05-01")
+    assert on_xr.stages[2].rule == "O5"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tracker.engine import ENGINE_VERSION, assessment_to_json, suggestion_cues
+import pytest
+
+from tracker.engine import ENGINE_VERSION, Finding, assessment_to_json, suggestion_cues
 from tracker.vocabulary import (
     Compartment,
     Density,
@@ -17,24 +19,6 @@ from tracker.vocabulary import (
 )
 
 from .builders import DWHB, DWHN, FIHC, MIHC, Morph, assess, lesion, not_seen, stages, us, xr
-
-
-def test_soft_tissue_prior_follows_the_compartment_order_not_the_entity_table() -> None:
-    """vocabulary.md lists ho first among soft-tissue entities (prior 0.40)."""
-    a = assess(
-        None,
-        xr("2024-01-10", 20, Morph(Density.FAINT, Margin.ILL_DEFINED, None, None)),
-        compartment=Compartment.SOFT_TISSUE,
-        region=Region.THIGH,
-        as_of="2024-01-10",
-    )
-    assert [(s.entity.value, s.score) for s in a.suggestions] == [
-        ("ho", 0.4),
-        ("tumoral_calcinosis", 0.3),
-        ("metabolic_calcinosis", 0.2),
-    ]
-    assert (a.entity, a.entity_source, a.family.value) == (Entity.HO, "suggested", "ho")
-    assert stages(a) == ["ho_early"]
 
 
 def test_cues_count_once_and_the_score_is_clamped_to_one() -> None:
@@ -80,22 +64,6 @@ def test_not_seen_on_mr_is_no_resolved_cue() -> None:
         compartment=Compartment.SPINE,
     )
     assert "resolved_seen" in suggestion_cues(on_ct)
-
-
-def test_ties_rank_by_compartment_order() -> None:
-    a = assess(
-        None,
-        us("2024-01-10", 6, Morph(Density.MODERATE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
-        compartment=Compartment.SPINE,
-        region=Region.THORACIC_SPINE,
-        as_of="2024-01-10",
-    )
-    # crowned_dens .40+.20, longus_colli .30, disc_cppd .20+.30+.10 = .60 (tie: crowned_dens first)
-    assert [(s.entity.value, s.score) for s in a.suggestions] == [
-        ("crowned_dens", 0.6),
-        ("disc_cppd", 0.6),
-        ("longus_colli_tendinitis", 0.3),
-    ]
 
 
 def test_suggestions_use_observations_up_to_as_of_and_are_output_when_given() -> None:
@@ -152,6 +120,8 @@ def test_json_shape_rounding_and_optional_classifications() -> None:
         "response": None,
     }
     assert "classifications" not in doc["stages"][1]
+    assert doc["stages"][1]["resolution"] == "unconfirmed"  # only on resolved stages
+    assert [s.get("resolution") for s in doc["stages"]] == [None, "unconfirmed", None]
     assert all(s["response"] is None for s in doc["stages"])  # always present (§7a)
     assert doc["transitions"][0] == {
         "date": "2024-09-10",
@@ -184,31 +154,45 @@ def test_empty_lesion_has_no_stages_but_a_suggested_entity() -> None:
     assert (a.entity, a.stages, a.alerts, a.next_follow_up) == (Entity.PHLEBOLITH, (), (), None)
 
 
-def test_soft_tissue_tie_goes_to_the_entity_first_in_the_compartment_order() -> None:
-    """Faint cloudy thigh calcification, no trauma known: HO's prior (0.40) ties metabolic
-    calcinosis (0.20 + cloud 0.20); §6 (revision 2): the compartment's order lists HO first."""
-    a = assess(
-        None,
-        xr("2024-01-01", 8, FIHC),
-        compartment=Compartment.SOFT_TISSUE,
-        region=Region.THIGH,
-        as_of="2024-01-01",
-    )
-    top = [(s.entity.value, s.score) for s in a.suggestions[:2]]
-    assert top == [("ho", 0.4), ("metabolic_calcinosis", 0.4)]
-    assert a.entity_source == "suggested" and stages(a) == ["ho_early"]
-
-
-def test_linear_vascular_tie_ranks_phlebolith_before_medial_calcification() -> None:
-    """Linear calcification along a forearm vessel, texture not recorded: phlebolith's prior
-    (0.40) ties medial calcification (0.10 + linear 0.30); phlebolith is first in the
-    vascular compartment's suggestion order."""
-    a = assess(
-        None,
-        xr("2024-01-01", 30, Morph(Density.DENSE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
-        compartment=Compartment.VASCULAR,
-        region=Region.FOREARM,
-        as_of="2024-01-01",
-    )
-    top = [(s.entity.value, s.score) for s in a.suggestions]
-    assert top == [("arterial_intimal", 0.5), ("phlebolith", 0.4), ("arterial_medial", 0.4)]
+@pytest.mark.parametrize(
+    ("film", "compartment", "region", "ranked"),
+    [
+        # vocabulary.md lists ho first among soft-tissue entities (prior 0.40), not the entity
+        # table's order
+        (
+            xr("2024-01-10", 20, Morph(Density.FAINT, Margin.ILL_DEFINED, None, None)),
+            Compartment.SOFT_TISSUE,
+            Region.THIGH,
+            [("ho", 0.4), ("tumoral_calcinosis", 0.3), ("metabolic_calcinosis", 0.2)],
+        ),
+        # faint cloudy thigh calcification, no trauma known: ho's prior ties metabolic
+        # calcinosis (0.20 + cloud 0.20); the compartment's order lists ho first (revision 2)
+        (
+            xr("2024-01-01", 8, FIHC),
+            Compartment.SOFT_TISSUE,
+            Region.THIGH,
+            [("ho", 0.4), ("metabolic_calcinosis", 0.4), ("tumoral_calcinosis", 0.3)],
+        ),
+        # crowned_dens .40 + .20, longus_colli .30, disc_cppd .20 + .30 + .10 = .60: a tie
+        (
+            us("2024-01-10", 6, Morph(Density.MODERATE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
+            Compartment.SPINE,
+            Region.THORACIC_SPINE,
+            [("crowned_dens", 0.6), ("disc_cppd", 0.6), ("longus_colli_tendinitis", 0.3)],
+        ),
+        # linear along a forearm vessel, texture not recorded: phlebolith's prior (0.40) ties
+        # medial calcification (0.10 + linear 0.30); phlebolith comes first in the order
+        (
+            xr("2024-01-01", 30, Morph(Density.DENSE, Margin.WELL_DEFINED, None, Pattern.LINEAR)),
+            Compartment.VASCULAR,
+            Region.FOREARM,
+            [("arterial_intimal", 0.5), ("phlebolith", 0.4), ("arterial_medial", 0.4)],
+        ),
+    ],
+)
+def test_prior_by_compartment_order_and_ties_by_that_order(
+    film: Finding, compartment: Compartment, region: Region, ranked: list[tuple[str, float]]
+) -> None:
+    a = assess(None, film, compartment=compartment, region=region, as_of=film.date)
+    assert [(s.entity.value, s.score) for s in a.suggestions] == ranked
+    assert (a.entity.value, a.entity_source) == (ranked[0][0], "suggested")

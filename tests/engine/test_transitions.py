@@ -7,7 +7,7 @@ import pytest
 from tracker.engine.transitions import unexpected_generic, unexpected_hadd, unexpected_ho
 from tracker.vocabulary import Course, Entity, Stage
 
-from .builders import MIHC, assess, not_seen, xr
+from .builders import DWHB, FIHC, MIHC, MWHS, Morph, assess, not_seen, xr
 
 S = Stage
 
@@ -35,6 +35,25 @@ def test_ho_steps_back_and_visible_after_resolution_are_unexpected() -> None:
     assert unexpected_ho(S.HO_MATURE, S.HO_INTERMEDIATE)
     assert unexpected_ho(S.RESOLVED, S.HO_EARLY)
     assert not unexpected_ho(S.HO_EARLY, S.HO_MATURE)
+
+
+@pytest.mark.parametrize(
+    ("morph", "stage"),
+    [(FIHC, S.HO_EARLY), (MWHS, S.HO_INTERMEDIATE), (DWHB, S.HO_MATURE)],
+)
+def test_o4b_resolved_to_any_ho_stage_is_expected_but_not_after_o2c(morph: Morph, stage: S) -> None:
+    """§2.4 (revision 3): after an unconfirmed negative the film missed it; after a confirmed
+    one the ossification is back, which HO does not do."""
+    first, back = xr("2024-02-01", 20, morph), xr("2024-06-01", 20, morph)
+    o2b = assess(Entity.HO, first, not_seen("2024-04-01"), back, as_of="2024-06-01")
+    o2c = assess(
+        Entity.HO, first, not_seen("2024-04-01"), not_seen("2024-05-01"), back, as_of="2024-06-01"
+    )
+    assert (o2b.stages[-1].rule, o2b.stages[-1].stage) == ("O4b", stage)
+    assert o2c.stages[-1].stage is stage and o2c.stages[-1].rule != "O4b"  # O4-O7 as usual
+    assert [(t.from_stage, t.unexpected) for t in o2b.transitions][-1] == (S.RESOLVED, False)
+    assert [(t.from_stage, t.unexpected) for t in o2c.transitions][-1] == (S.RESOLVED, True)
+    assert o2c.transitions[-1].evidence[-1] == f"unexpected: resolved→{stage.value}"
 
 
 def test_generic_persisting_entity_should_not_regress_or_resolve() -> None:

@@ -1,12 +1,15 @@
 """Every shared vignette set (`shared/vignettes/*.expected.json`) run through the engine directly.
 
 Mirrors `check.py`: the timeline is cut to observations and treatments dated on or before each
-check's `as_of`, and the uncut timeline must give the same assessment (§0).
+check's `as_of`, and the uncut timeline must give the same assessment (§0); the whole document,
+listed in any order, gives the same bytes.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from typing import Any
 import pytest
 
 from tracker.engine import assessment_to_json, infer
+from tracker.facts import infer_timeline
+from tracker.timeline.reader import validate_timeline
 
 from .timeline_facts import lesion_facts, lesions_of
 
@@ -116,3 +121,40 @@ def test_vignette_confidence_orderings(path: Path) -> None:
         low = _assessment(timeline, low_key, check["as_of"])["stages"][i]["confidence"]
         high = _assessment(timeline, high_key, check["as_of"])["stages"][j]["confidence"]
         assert low < high
+
+
+def _reordered(doc: dict[str, Any], rnd: random.Random | None) -> dict[str, Any]:
+    """Patients, lesions, observations, treatments and features reversed (None) or shuffled."""
+    out = copy.deepcopy(doc)
+
+    def reorder(items: list[Any]) -> None:
+        if rnd is None:
+            items.reverse()
+        else:
+            rnd.shuffle(items)
+
+    reorder(out["patients"])
+    for patient in out["patients"]:
+        reorder(patient["lesions"])
+        for lesion in patient["lesions"]:
+            for key in ("observations", "treatments"):
+                reorder(lesion.get(key, []))
+            for observation in lesion["observations"]:
+                reorder(observation.get("features", []))
+    return out
+
+
+@requires_shared
+@pytest.mark.parametrize("path", _expected_files(), ids=lambda p: p.name)
+def test_the_document_in_any_order_gives_the_same_bytes(path: Path) -> None:
+    """What `tracker infer` prints, on every check date, whatever order patients, lesions,
+    observations, treatments and features are listed in (check.py tries the reverse order)."""
+    expected = json.loads(path.read_text())
+    doc = json.loads((path.parent / expected["timeline"]).read_text())
+    today = date.today()
+    rnd = random.Random(path.name)
+    for as_of in sorted({date.fromisoformat(c["as_of"]) for c in expected["checks"]}):
+        want = json.dumps(infer_timeline(validate_timeline(doc, today=today), as_of))
+        for order in (None, rnd, rnd):
+            other = validate_timeline(_reordered(doc, order), today=today)
+            assert json.dumps(infer_timeline(other, as_of)) == want, f"as of {as_of}"

@@ -13,7 +13,7 @@ from pydicom import dcmwrite
 
 from testkit.dicom import KNEE, LEFT, SR_CLASSES, Deposit, Finding, measurement_report, radiograph
 from tracker.interop.sr import Compartment, SrInput, convert
-from tracker.timeline import validate_timeline
+from tracker.timeline.reader import validate_timeline
 
 
 @pytest.mark.parametrize("sr_class", sorted(SR_CLASSES))

@@ -4,9 +4,11 @@ Imports only the standard library and `tracker.vocabulary`. Never calls the cloc
 parameter, so the same facts always give the same assessment. One module per section of
 `shared/spec/clinical-rules.md`; search for a rule id (H2c, O5, `ho.atypical`) to find its code:
 
-    sizes §0-1 · stages/hadd §2.1 · stages/ho §2.2 · stages/generic §2.3 · transitions §2.4 ·
-    confidence §3 · alerts §4 · follow_up §5 · suggestions §6 · classifications §7 ·
-    response §7a · steps (what every row reads: ref(o), prev(o), n; shared rows H1/O1/G1, H2/G2)
+    sizes §0-1 · stages/hadd §2.1 · stages/ho §2.2 · stages/generic §2.3 ·
+    stages/resolution (rows the three share: H2/O2/G2 resolution, H4b/O4b missed projection) ·
+    transitions §2.4 · confidence §3 · alerts/{hadd,ho,any} §4 · follow_up §5 · suggestions §6 ·
+    classifications §7 · response §7a · steps (what every row reads: ref(o), prev(o), n; the
+    carried MR rows H1/O1/G1)
 
 `RULES_REVISION` is the revision of clinical-rules.md implemented; `ENGINE_VERSION` changes with
 any change of output.
@@ -34,6 +36,7 @@ from tracker.engine.model import (
     Finding,
     LesionAssessment,
     LesionFacts,
+    Resolution,
     Response,
     StageCall,
     Suggestion,
@@ -66,6 +69,7 @@ __all__ = [
     "Finding",
     "LesionAssessment",
     "LesionFacts",
+    "Resolution",
     "Response",
     "StageCall",
     "Suggestion",
@@ -124,7 +128,7 @@ def stage_all(
                 row=row,
                 confidence=confidence(step, row),
                 evidence=evidence(step, row),
-                classifications=classifications(f, model.family),
+                classifications=classifications(f, model.family, model.region),
                 response=response(step),
             )
         )
@@ -156,6 +160,7 @@ def _stage_call(s: Staged) -> StageCall:
         classifications=s.classifications,
         rule=s.row.rule,
         response=s.response,
+        resolution=None if s.row.resolved is None else s.row.resolved.status,
     )
 
 
@@ -193,6 +198,7 @@ def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
         treatments=treatments,
         compartment=lesion.compartment,
         suggested=suggested,
+        region=lesion.region,
     )
 
     staged = stage_all(findings, model, tops)
@@ -274,6 +280,8 @@ def assessment_to_json(a: LesionAssessment) -> dict[str, Any]:
         }
         if s.classifications:
             item["classifications"] = dict(s.classifications)
+        if s.resolution is not None:
+            item["resolution"] = s.resolution.value
         item["response"] = response_to_json(s.response)
         stages.append(item)
     return {

@@ -3,11 +3,13 @@
 Confidence = base + HO window + modifiers (all design), in hundredths, clamped (§0). Reading
 choices:
 - The gap modifier (-0.10) applies to every observation with a `prev(o)`, visible or not, carried
-  included; the cross-modality one only where sizes are compared (9a.4).
+  included; the cross-modality one only where sizes are compared (9a.4). An early second
+  negative (H2r/O2r/G2r) takes `n`'s final confidence whole (revision 3) and no modifier; its
+  evidence still lists its own context (event, treatment, course notes).
 - Evidence order is 9a.19's: change (or the not-visible text), the from-peak note, morphology
   codes, `"morphology not assessed"`, rule notes (`"resorption stalled"`, `"new bone lysis"`,
-  H4b's), `"N days after event"`, `"N days after {kind}"`, the cross-modality note, the gap note,
-  `"unexpected for <entity code>"`.
+  H4b's and O4b's), `"N days after event"`, `"N days after {kind}"`, the cross-modality note,
+  the gap note, `"unexpected for <entity code>"`.
 - `"new bone lysis"` is noted in any family whenever `bone_lysis` is in `o` and not in `ref(o)`.
 - A not-visible observation lists its features (the format allows them, 9a.15) after its text.
 - The first visible observation after only not-seen ones reads `"first observation"`; size
@@ -29,13 +31,9 @@ from tracker.engine.sizes import (
     percent_half_up,
 )
 from tracker.engine.stages.generic import COURSE_MISMATCH_PENALTY, course_mismatch
-from tracker.engine.stages.hadd import (
-    MISSED_PROJECTION,
-    RESORPTION_STALLED,
-    hadd_signs,
-    reading_step,
-)
+from tracker.engine.stages.hadd import RESORPTION_STALLED, hadd_signs
 from tracker.engine.stages.ho import ho_window_term
+from tracker.engine.stages.resolution import MISSED_PROJECTION, reading_step
 from tracker.engine.steps import CARRIED_TEXT, Row, Step
 from tracker.vocabulary import Family, Feature
 
@@ -66,7 +64,10 @@ def morphology_not_assessed(step: Step) -> bool:
 
 
 def confidence(step: Step, row: Row) -> int:
-    """§3: base + HO window + modifiers, in hundredths, clamped to [5, 95]."""
+    """§3: base + HO window + modifiers, in hundredths, clamped to [5, 95]; a confidence taken
+    whole from another observation (H2r/O2r/G2r: `n`'s final one) gets no modifier again."""
+    if row.final is not None:
+        return row.final
     total = row.base + ho_window_term(step, row.stage)
     if step.xmod:  # 9a.4: only where sizes were compared
         total -= XMOD_PENALTY
@@ -96,7 +97,7 @@ def change_evidence(step: Step, row: Row) -> list[str]:
         return ["first observation"]
     out = [step.comparison.text()]
     if step.model.family is Family.HADD:
-        peak = hadd_signs(reading_step(step, row.rule)).peak
+        peak = hadd_signs(reading_step(step, row)).peak
         if peak is not None:  # 9a.19: only when the peak, not the change, shows the decrease
             b = longest(step.finding)
             pct = percent_half_up(peak - b, peak)

@@ -2,9 +2,12 @@
 
 Order: the stage's date; then the latest treatment (on or after the latest observation) brings it
 to `add_months(t, 3)` at the latest [S29]; then each open urgent alert caps it; the earliest wins.
-Reading choices: from a carried (MR not-seen) latest observation, the carried stage decides (a
-carried `resolved` keeps its resolution row, so a carried unconfirmed one keeps `n`'s date); an
-open urgent alert caps the date even where the stage has none (9a.2).
+Reading choices:
+- From a carried (MR not-seen) latest observation, the carried stage decides; a carried
+  `resolved` keeps its resolution, so a carried unconfirmed one keeps `n`'s date (9a.25) while
+  that date is still ahead. An MR dated on or after it is imaging after the due date (it clears
+  `any.follow_up_overdue`, §4) that confirms nothing: the film is due 3 months after that MR.
+- An open urgent alert caps the date even where the stage has none (9a.2).
 """
 
 from __future__ import annotations
@@ -12,31 +15,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from tracker.engine.alerts import RAPID_PROGRESSION_RULE, OpenAlert
+from tracker.engine.alerts.any_lesion import RAPID_PROGRESSION_RULE
+from tracker.engine.alerts.rule import OpenAlert
+from tracker.engine.model import Resolution
 from tracker.engine.sizes import add_months
 from tracker.engine.steps import Staged
 from tracker.vocabulary import Course, Family, Severity, Stage
 
-# Months after the latest observation (None: no follow-up).
+# Months after the latest observation (None: no follow-up); `resolved`: `follow_up_resolved`.
 HADD_FOLLOW_UP_MONTHS: dict[Stage, int | None] = {
     Stage.PRECALCIFIC: None,
     Stage.FORMATIVE: 6,  # matches the no-resolution threshold
     Stage.RESTING: 6,
     Stage.RESORPTIVE: 3,  # most resorbing deposits have halved or gone by then [S4]
     Stage.POSTCALCIFIC: 12,  # none if prev(o) was already postcalcific
-    Stage.RESOLVED: None,  # H2a/H2c; H2b (and H2r after one) below
 }
 HO_EARLY_FOLLOW_UP_WEEKS = 6  # sees the zoning due at 5-8 weeks [S13][S14]
 HO_EARLY_NEVER_SEEN_GIVE_UP_DAYS = 8 * 7  # never seen and t >= 8 weeks: no follow-up
 HO_FOLLOW_UP_MONTHS: dict[Stage, int | None] = {
     Stage.HO_INTERMEDIATE: 3,
     Stage.HO_MATURE: None,
-    Stage.RESOLVED: None,
 }
 GENERIC_FOLLOW_UP_MONTHS: dict[Course, dict[Stage, int | None]] = {
     Course.PERSISTS: {
         Stage.STABLE: None,
-        Stage.RESOLVED: None,
         Stage.PROGRESSING: 12,
         Stage.REGRESSING: 6,
     },
@@ -44,19 +46,17 @@ GENERIC_FOLLOW_UP_MONTHS: dict[Course, dict[Stage, int | None]] = {
         Stage.STABLE: 6,
         Stage.REGRESSING: 6,
         Stage.PROGRESSING: 3,
-        Stage.RESOLVED: None,
     },
     Course.PROGRESSES: {
         Stage.STABLE: 3,
         Stage.REGRESSING: 3,
         Stage.PROGRESSING: 3,
-        Stage.RESOLVED: None,
     },
 }
 URGENT_CAP_MONTHS = 1  # an open urgent alert: image again within a month (9a.2)
-# A resolution seen on one film (H2b/G2b) is looked at again: to confirm a single negative [S12].
+# A resolution seen on one film (H2b/O2b/G2b) is looked at again: to confirm a single negative
+# [S12].
 UNCONFIRMED_RESOLUTION_MONTHS = 3
-UNCONFIRMED_RULES = frozenset({"H2b", "G2b"})
 AFTER_TREATMENT_MONTHS = 3  # lavaged deposits were smaller at 3 months [S29]
 # any.rapid_progression re-imaged and not cleared: cross-sectional imaging or biopsy [S1].
 CONFIRMED_RAPID_CAP_MONTHS = 3
@@ -68,11 +68,15 @@ def _after_months(d: date, months: int | None) -> date | None:
 
 
 def follow_up_resolved(latest: Staged) -> date | None:
-    """H2b/G2b: +3 months from the unconfirmed negative `n`; H2a/H2c, G2a/G2c, O2: none."""
-    basis = latest.row.basis
-    if basis is not None and basis[0] in UNCONFIRMED_RULES:
-        return add_months(basis[1], UNCONFIRMED_RESOLUTION_MONTHS)
-    return None
+    """Unconfirmed (H2b/O2b/G2b, and the rows that carry one): +3 months from that negative,
+    or from a later MR dated on or after that date; confirmed or expected: none."""
+    resolved = latest.row.resolved
+    if resolved is None or resolved.status is not Resolution.UNCONFIRMED:
+        return None
+    due = add_months(resolved.on, UNCONFIRMED_RESOLUTION_MONTHS)
+    if due <= latest.date:
+        return add_months(latest.date, UNCONFIRMED_RESOLUTION_MONTHS)
+    return due
 
 
 def follow_up_hadd(latest: Staged) -> date | None:

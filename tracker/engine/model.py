@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Literal
 
 from tracker.vocabulary import (
@@ -29,8 +30,8 @@ from tracker.vocabulary import (
     TreatmentKind,
 )
 
-ENGINE_VERSION = "2026.11.4"
-RULES_REVISION = 2  # clinical-rules.md revision these modules implement (§11 lists the changes)
+ENGINE_VERSION = "2026.12.1"
+RULES_REVISION = 3  # clinical-rules.md revision these modules implement (§12 lists the changes)
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,21 @@ class Response:
     category: ResponseCategory
 
 
+class Resolution(StrEnum):
+    """How sure a `resolved` stage is (§2.1-§2.3): what a page says beside "Resolved"."""
+
+    CONFIRMED = "confirmed"  # H2c/O2c/G2c: not seen again >= 28 days after the first negative
+    EXPECTED = "expected"  # H2a/G2a: gone after resorption (regression), on the same modality
+    UNCONFIRMED = "unconfirmed"  # H2b/O2b/G2b: one negative film; §5 looks again in 3 months
+
+
 @dataclass(frozen=True)
 class StageCall:
-    """The stage of one observation, with the evidence a clinician can check it against."""
+    """The stage of one observation, with the evidence a clinician can check it against.
+
+    `resolution` is set on every `resolved` stage and only there; an early second negative
+    (H2r/O2r/G2r) and a carried MR one (H1/O1/G1) keep the one of the negative they follow.
+    """
 
     date: date
     stage: Stage
@@ -92,6 +105,7 @@ class StageCall:
     classifications: tuple[tuple[str, str], ...] = ()
     rule: str = ""  # the stage row that decided (e.g. "H11"); extra, for audit
     response: Response | None = None
+    resolution: Resolution | None = None
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,15 @@ class SizeComparison:
         return percent_half_up(self.b - self.a, self.a)
 
     def text(self) -> str:
+        """§3 templates; across modalities a `stable` result is no evidence of stability (§1,
+        revision 3): it reads as within the doubled tolerance."""
         sizes = f"({format_mm(self.a)}→{format_mm(self.b)} mm)"
         if self.change is Change.GROWTH:
             return f"size +{self.percent}% {sizes}"
         if self.change is Change.DECREASE:
             return f"size -{self.percent}% {sizes}"
+        if self.xmod:
+            return f"size change within cross-modality tolerance {sizes}"
         return f"size stable {sizes}"
 
 

@@ -1,22 +1,19 @@
 """One observation in the light of the earlier ones: the facts every rule of §2-§4 reads.
 
-`ref(o)` is the latest visible observation before `o`, `prev(o)` the one just before it (§0).
-A `Step` is built before its row is matched; a `Staged` is a step with its row, confidence and
-evidence. What all three models share lives here: carried MR stages (H1, O1, G1) and the
-resolution rows H2c/H2r/H2a/H2b = G2c/G2r/G2a/G2b (§2.1, §2.3, 9a.25).
-
-Reading choice: MR negatives never count as `n` nor confirm an absence (MR is insensitive to
-calcification [S1]); a carried MR `resolved` keeps the resolution row it carries (so §5 gives it
-`n`'s date).
+`ref(o)` is the latest visible observation before `o`, `prev(o)` the one just before it, `n` the
+first non-MR negative after `ref(o)` (§0, §2.1). A `Step` is built before its row is matched; a
+`Staged` is a step with its row, confidence and evidence. The carried MR stage (H1, O1, G1) is
+shared by the three models and lives here; the shared resolution rows live in
+`stages/resolution.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from tracker.engine.model import Finding, Response, Treatment
+from tracker.engine.model import Finding, Resolution, Response, Treatment
 from tracker.engine.sizes import Change, SizeComparison
 from tracker.vocabulary import (
     Compartment,
@@ -26,6 +23,7 @@ from tracker.vocabulary import (
     Family,
     Feature,
     Modality,
+    Region,
     Stage,
 )
 
@@ -42,6 +40,15 @@ class Model:
     treatments: tuple[Treatment, ...] = ()  # dated <= as_of, by date then vocabulary order
     compartment: Compartment | None = None
     suggested: bool = False  # the entity is the engine's top suggestion, not a given one
+    region: Region | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a `resolved` row says: how sure, and the negative §5 counts from (9a.25)."""
+
+    status: Resolution
+    on: date
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,8 @@ class Row:
     """The stage row that matched: rule id, stage, base confidence in hundredths.
 
     `notes` are rule notes for the evidence (9a.19); `not_seen_text` replaces `"not seen"`;
-    `basis` is the resolution row and date that §5 reads for a `resolved` stage (9a.25).
+    `resolved` is set on a `resolved` stage (§5 reads it); `final` is a confidence taken whole
+    from another observation, with no §3 modifier of this one (H2r/O2r/G2r).
     """
 
     rule: str
@@ -58,7 +66,8 @@ class Row:
     notes: tuple[str, ...] = ()
     carried: bool = False
     not_seen_text: str | None = None
-    basis: tuple[str, date] | None = None
+    resolved: Resolved | None = None
+    final: int | None = None
 
 
 @dataclass(frozen=True)
@@ -180,74 +189,5 @@ def not_seen_off_mr(f: Finding) -> bool:
 def carried_row(rule: str, base: int, step: Step) -> Row | None:
     """H1/O1/G1: keep the previous stage when MR does not show a known calcification."""
     if step.not_seen_on_mr_after_seen and step.prev is not None:
-        return Row(rule, step.prev.stage, base, carried=True, basis=step.prev.row.basis)
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Resolution must be confirmed (§2.1 H2c/H2r/H2a/H2b, §2.3 G2c/G2r/G2a/G2b, 9a.25)
-# --------------------------------------------------------------------------------------------
-
-# One film can miss a deposit: RECIST confirms a complete response >= 4 weeks later [S12].
-CONFIRM_ABSENCE_DAYS = 28
-RESOLVED_CONFIRMED = 90  # H2c/G2c
-RESOLVED_EXPECTED = 75  # H2a/G2a: resorbing deposits mostly vanish by the next films [S4][S24]
-RESOLVED_UNCONFIRMED = 50  # H2b/G2b: resting deposits persist [S25]
-
-
-def confirmed_absence(prefix: str, step: Step) -> Row | None:
-    """H2c/G2c: a second non-MR negative >= 28 days after `n` confirms the absence."""
-    n = step.first_negative
-    if (
-        not_seen_off_mr(step.finding)
-        and n is not None
-        and step.date >= n.date + timedelta(days=CONFIRM_ABSENCE_DAYS)
-    ):
-        text = f"absence confirmed (not seen since {n.date.isoformat()})"
-        rule = f"{prefix}2c"
-        return Row(
-            rule, Stage.RESOLVED, RESOLVED_CONFIRMED, not_seen_text=text, basis=(rule, step.date)
-        )
-    return None
-
-
-def early_second_negative(prefix: str, step: Step) -> Row | None:
-    """H2r/G2r: a negative < 28 days after `n` confirms nothing and keeps `n`'s row (9a.25)."""
-    n = step.first_negative
-    if not_seen_off_mr(step.finding) and step.prev_stage is Stage.RESOLVED and n is not None:
-        return Row(
-            f"{prefix}2r",
-            Stage.RESOLVED,
-            n.row.base,
-            not_seen_text="not seen again (< 28 days)",
-            basis=n.row.basis,
-        )
-    return None
-
-
-def expected_resolution(prefix: str, step: Step, resorbing: frozenset[Stage]) -> Row | None:
-    """H2a/G2a: gone after resorption (regression), on the modality it was last seen on."""
-    ref = step.ref
-    if (
-        not_seen_off_mr(step.finding)
-        and ref is not None
-        and step.prev_stage in resorbing
-        and step.finding.modality is ref.modality
-    ):
-        rule = f"{prefix}2a"
-        return Row(rule, Stage.RESOLVED, RESOLVED_EXPECTED, basis=(rule, step.date))
-    return None
-
-
-def unconfirmed_resolution(prefix: str, step: Step) -> Row | None:
-    """H2b/G2b: not seen once: resolved, unconfirmed (§5: look again in 3 months)."""
-    if not_seen_off_mr(step.finding) and step.seen_before:
-        rule = f"{prefix}2b"
-        return Row(
-            rule,
-            Stage.RESOLVED,
-            RESOLVED_UNCONFIRMED,
-            not_seen_text="not seen once; unconfirmed",
-            basis=(rule, step.date),
-        )
+        return Row(rule, step.prev.stage, base, carried=True, resolved=step.prev.row.resolved)
     return None

@@ -7,20 +7,11 @@ were one added, it would follow the `variable` follow-up schedule (§5).
 from __future__ import annotations
 
 from tracker.engine.sizes import Change
-from tracker.engine.steps import (
-    Model,
-    Row,
-    StageRow,
-    Step,
-    carried_row,
-    confirmed_absence,
-    early_second_negative,
-    expected_resolution,
-    unconfirmed_resolution,
-)
+from tracker.engine.stages.resolution import resolution_rows
+from tracker.engine.steps import Model, Row, StageRow, Step, carried_row
 from tracker.vocabulary import Course, Family, Stage
 
-# G2c 0.90, G2a 0.75, G2b 0.50, G2r n's: steps.RESOLVED_* (as H2).
+# G2c 0.90, G2a 0.75, G2b 0.50, G2r n's final one: stages/resolution.py (as H2).
 BASE: dict[str, int] = {"G1": 20, "G3": 20, "G4": 40, "G5": 75, "G6": 75, "G7": 75}
 # §2.3: a persisting entity that regresses or resolves (design).
 COURSE_MISMATCH_PENALTY = 15
@@ -30,26 +21,6 @@ REGRESSED = frozenset({Stage.REGRESSING})
 def g1_mr_not_seen(step: Step) -> Row | None:
     """G1: not visible on MR after being seen: stage of prev(o), carried."""
     return carried_row("G1", BASE["G1"], step)
-
-
-def g2c_absence_confirmed(step: Step) -> Row | None:
-    """G2c: as H2c, a second non-MR negative >= 28 days after `n` confirms (0.90)."""
-    return confirmed_absence("G", step)
-
-
-def g2r_early_second_negative(step: Step) -> Row | None:
-    """G2r: as H2r, an early second negative keeps `n`'s row."""
-    return early_second_negative("G", step)
-
-
-def g2a_regressed_away(step: Step) -> Row | None:
-    """G2a: as H2a, gone after regressing on the same modality (0.75)."""
-    return expected_resolution("G", step, REGRESSED)
-
-
-def g2b_unconfirmed(step: Step) -> Row | None:
-    """G2b: not seen once: resolved, unconfirmed (0.50)."""
-    return unconfirmed_resolution("G", step)
 
 
 def g3_never_seen(step: Step) -> Row | None:
@@ -87,10 +58,7 @@ def g7_stable(step: Step) -> Row | None:
 
 GENERIC_ROWS: tuple[StageRow, ...] = (
     g1_mr_not_seen,
-    g2c_absence_confirmed,
-    g2r_early_second_negative,
-    g2a_regressed_away,
-    g2b_unconfirmed,
+    *resolution_rows("G", REGRESSED),  # G2c, G2r, G2a (gone after regressing), G2b
     g3_never_seen,
     g4_first,
     g5_progressing,

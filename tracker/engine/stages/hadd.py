@@ -16,27 +16,19 @@ The first matching row wins (§2). Reading choices:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from tracker.engine.model import Finding
 from tracker.engine.sizes import SIZE_CHANGE_FRACTION, SIZE_CHANGE_MM, Change, exceeds, longest
-from tracker.engine.steps import (
-    Row,
-    StageRow,
-    Step,
-    carried_row,
-    confirmed_absence,
-    early_second_negative,
-    expected_resolution,
-    unconfirmed_resolution,
-)
+from tracker.engine.stages.resolution import missed_projection, resolution_rows
+from tracker.engine.steps import Row, StageRow, Step, carried_row
 from tracker.vocabulary import Density, Feature, Margin, Pattern, Stage
 
 # Base confidence per row, in hundredths.
 BASE: dict[str, int] = {
     "H1": 20,  # MR not seen, carried
-    # H2c 0.90, H2a 0.75, H2b 0.50, H2r n's: steps.RESOLVED_* (shared with G2)
+    # H2c 0.90, H2a 0.75, H2b 0.50, H2r n's final one: stages/resolution.py (shared with O2, G2)
     "H3": 30,
     "H4": 60,
     "H5": 60,
@@ -52,10 +44,7 @@ BASE: dict[str, int] = {
 H5_FURTHER_SIGN_GROUP = 10  # H5: +0.10 per further group of M, F, D present
 # H6/H11: a post-calcific residue is at most 5 mm (design; Bosworth small/medium, 9a.11).
 POSTCALCIFIC_MAX_MM = Decimal("5")
-# H4b: a deposit read through an unconfirmed negative is less certain (design).
-H4B_PENALTY = 10
 RESORPTION_STALLED = "resorption stalled"  # H12's rule note
-MISSED_PROJECTION = "seen again, no larger: earlier negative probably a missed projection"
 
 RUN_STAGES = frozenset({Stage.FORMATIVE, Stage.RESTING})
 AFTER_RESORPTION = frozenset({Stage.RESORPTIVE, Stage.POSTCALCIFIC})
@@ -131,26 +120,6 @@ def h1_mr_not_seen(step: Step) -> Row | None:
     return carried_row("H1", BASE["H1"], step)
 
 
-def h2c_absence_confirmed(step: Step) -> Row | None:
-    """H2c: a second non-MR negative >= 28 days after `n`: resolved, confirmed (0.90)."""
-    return confirmed_absence("H", step)
-
-
-def h2r_early_second_negative(step: Step) -> Row | None:
-    """H2r: not seen again < 28 days after `n`: `n`'s row, base and §5 date."""
-    return early_second_negative("H", step)
-
-
-def h2a_resorbed(step: Step) -> Row | None:
-    """H2a: gone after resorptive/postcalcific, same modality: the expected end (0.75)."""
-    return expected_resolution("H", step, AFTER_RESORPTION)
-
-
-def h2b_unconfirmed(step: Step) -> Row | None:
-    """H2b: not seen once: resolved, unconfirmed (0.50; one film can miss a deposit)."""
-    return unconfirmed_resolution("H", step)
-
-
 def h3_precalcific(step: Step) -> Row | None:
     """H3: looked for and never seen: fibrocartilaginous metaplasia, no calcium yet."""
     if not step.visible:
@@ -158,26 +127,12 @@ def h3_precalcific(step: Step) -> Row | None:
     return None
 
 
-def read_through_negative(step: Step) -> Step:
-    """H4b's view of o: earlier observations end at ref(o), so prev(o) reads as ref(o)."""
-    i = step.ref_index
-    return step if i is None else replace(step, earlier=step.earlier[: i + 1])
-
-
 def h4b_missed_projection(step: Step) -> Row | None:
-    """H4b: seen again, not grown, after an unconfirmed negative: the film missed it (9a.26)."""
-    if step.prev_stage is not Stage.RESOLVED or step.change in (None, Change.GROWTH):
-        return None
-    if any(s.row.rule == "H2c" for s in step.since_ref):  # MR negatives never confirm
-        return None
-    view = read_through_negative(step)
-    for row in RESORPTION_ROWS:
-        inner = row(view)
-        if inner is not None:
-            return Row(
-                "H4b", inner.stage, inner.base - H4B_PENALTY, (*inner.notes, MISSED_PROJECTION)
-            )
-    raise AssertionError("H7 or H10-H12 match every visible non-growing deposit")
+    """H4b: seen again, not grown, after an unconfirmed negative: the film missed it (9a.26).
+
+    Staged by H5-H12 reading ref(o) for prev(o) (D's run peak ends at ref(o)), - 0.10.
+    """
+    return missed_projection("H", RESORPTION_ROWS, step)
 
 
 def h4_recurrence(step: Step) -> Row | None:
@@ -272,18 +227,11 @@ RESORPTION_ROWS: tuple[StageRow, ...] = (
 
 HADD_ROWS: tuple[StageRow, ...] = (
     h1_mr_not_seen,
-    h2c_absence_confirmed,
-    h2r_early_second_negative,
-    h2a_resorbed,
-    h2b_unconfirmed,
+    # H2c, H2r, H2a (gone after resorptive/postcalcific, same modality), H2b
+    *resolution_rows("H", AFTER_RESORPTION),
     h3_precalcific,
     h4b_missed_projection,
     h4_recurrence,
     *RESORPTION_ROWS,
     h10_fallback,
 )
-
-
-def reading_step(step: Step, rule: str) -> Step:
-    """The view of o its row read: H4b reads through the negative, every other row reads o."""
-    return read_through_negative(step) if rule == "H4b" else step

@@ -1,8 +1,9 @@
-"""§2.2 HO: zonal maturation [S13]-[S16], rows O1-O7 and the event-window term.
+"""§2.2 HO: zonal maturation [S13]-[S16], rows O1-O7, O4b and the event-window term.
 
 Films are normal for 1-2 weeks, faint flocculent mineral at 3-4 weeks, a zoned rim at 5-8 weeks,
 then organised bone. The window term applies to every HO stage but `resolved`, carried stages
-included (9a.5).
+and O4b included (9a.5). O2c/O2r/O2b and O4b are the rows shared with §2.1
+(`stages/resolution.py`): one film misses mineral as easily in muscle as in tendon.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from datetime import date
 
 from tracker.engine.sizes import add_months
+from tracker.engine.stages.resolution import missed_projection, resolution_rows
 from tracker.engine.steps import Row, StageRow, Step, carried_row
 from tracker.vocabulary import Density, Family, Feature, Margin, Pattern, Stage
 
-BASE: dict[str, int] = {"O1": 20, "O2": 70, "O3": 30, "O4": 80, "O5": 70, "O6": 55, "O7": 60}
+# O2c 0.90, O2b 0.50, O2r n's final one: stages/resolution.py (as H2; HO has no O2a).
+BASE: dict[str, int] = {"O1": 20, "O3": 30, "O4": 80, "O5": 70, "O6": 55, "O7": 60}
 
 # Stage windows after the event [S13][S14] (overlapping on purpose, design).
 HO_EARLY_BEFORE_DAYS = 8 * 7  # early: t < 8 weeks
@@ -30,18 +33,16 @@ def o1_mr_not_seen(step: Step) -> Row | None:
     return carried_row("O1", BASE["O1"], step)
 
 
-def o2_resolved(step: Step) -> Row | None:
-    """O2: no longer seen after being seen."""
-    if not step.visible and step.seen_before:
-        return Row("O2", Stage.RESOLVED, BASE["O2"])
-    return None
-
-
 def o3_not_yet_mineralised(step: Step) -> Row | None:
     """O3: films are normal (or show only a mass) for the first 1-2 weeks."""
     if not step.visible:
         return Row("O3", Stage.HO_EARLY, BASE["O3"])
     return None
+
+
+def o4b_missed_projection(step: Step) -> Row | None:
+    """O4b: seen again, not grown, after an unconfirmed negative: staged by O4-O7, - 0.10."""
+    return missed_projection("O", MATURATION_ROWS, step)
 
 
 def o4_organised_bone(step: Step) -> Row | None:
@@ -73,14 +74,19 @@ def o7_flocculent(step: Step) -> Row | None:
     return Row("O7", Stage.HO_EARLY, BASE["O7"])
 
 
-HO_ROWS: tuple[StageRow, ...] = (
-    o1_mr_not_seen,
-    o2_resolved,
-    o3_not_yet_mineralised,
+MATURATION_ROWS: tuple[StageRow, ...] = (
     o4_organised_bone,
     o5_zoning,
     o6_consolidating,
     o7_flocculent,
+)
+
+HO_ROWS: tuple[StageRow, ...] = (
+    o1_mr_not_seen,
+    *resolution_rows("O"),  # O2c, O2r, O2b
+    o3_not_yet_mineralised,
+    o4b_missed_projection,
+    *MATURATION_ROWS,
 )
 
 
