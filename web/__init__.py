@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
@@ -18,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from tracker.config import default_instance, from_env
+from tracker.config import SECRET_KEY_FILE, default_instance, from_env
 from tracker.errors import InvalidInput, Problem
 from web.schemas import Errors, inline_schema
 
@@ -51,6 +52,26 @@ class RowId(IntegerConverter):
         if len(value) > len(str(MAX_ROW_ID)) or int(value) > MAX_ROW_ID:
             raise NotFound()
         return int(value)
+
+
+class MissingSecretKey(RuntimeError):
+    """The app refuses to start: sessions and CSRF tokens would be signed with a public key."""
+
+
+def _require_secret_key(app: APIFlask) -> None:
+    """Outside debug and testing, a SECRET_KEY of the operator's or no start at all; the
+    debug server and the tests may use the development key."""
+    key = app.config.get("SECRET_KEY")
+    if key and key != DEV_SECRET:
+        return
+    if app.debug or app.testing:
+        app.config["SECRET_KEY"] = DEV_SECRET
+        return
+    raise MissingSecretKey(
+        "SECRET_KEY is not set (or is the public development key): the web app will not"
+        " start. Set the SECRET_KEY environment variable to a long random value, e.g."
+        " `python -c 'import secrets; print(secrets.token_hex(32))'`, or write it to"
+        f" {Path(app.instance_path) / SECRET_KEY_FILE} (`make run` does)")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
@@ -117,8 +138,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
-    if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
-        log.warning("SECRET_KEY is the development default: set SECRET_KEY in production")
+    _require_secret_key(app)
 
     if int(app.config["TRUSTED_PROXIES"]) > 0:
         hops = int(app.config["TRUSTED_PROXIES"])
