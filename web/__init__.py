@@ -101,9 +101,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        # Failed sign-ins allowed per window (limits' notation), then 429 + Retry-After.
-        SIGN_IN_LIMIT_PER_ACCOUNT="10 per 15 minutes",
+        # Failed sign-ins allowed per window (limits' notation; several windows make the wait
+        # grow), then 429 + Retry-After (web/auth.py SIGN_IN_LIMITS says what each counts).
+        SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS="5 per 5 minutes; 10 per hour; 30 per day",
         SIGN_IN_LIMIT_PER_ADDRESS="50 per 15 minutes",
+        SIGN_IN_LIMIT_PER_ACCOUNT="100 per hour",
+        SIGN_IN_KNOWN_ADDRESS_DAYS=90,
+        RATELIMIT_FAIL_ON_FIRST_BREACH=False,  # every limit checked: a 429 says the longest wait
         # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (0: none, so a
         # client cannot forge its address; the per-address sign-in limit relies on it).
         TRUSTED_PROXIES=_count("TRUSTED_PROXIES"),
