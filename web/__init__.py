@@ -112,6 +112,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         # client cannot forge its address; the per-address sign-in limit relies on it).
         TRUSTED_PROXIES=_count("TRUSTED_PROXIES"),
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Redis unreachable: throttle in this process's memory meanwhile, never refuse sign-in.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         CHART_CACHE_SIZE=256,
         # The OpenAPI docs page loads Swagger UI from this app, never from a CDN.
         SWAGGER_UI_CSS="/api/v1/docs/assets/swagger-ui.css",

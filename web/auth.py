@@ -7,6 +7,7 @@ a detached `Principal`, never an ORM row.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from limits.errors import StorageError
+from limits.storage import Storage
+from redis.exceptions import RedisError
 
 from tracker.queries import attention_counts
 from tracker.services.users import (
@@ -31,6 +35,7 @@ from tracker.vocabulary import Role
 from web.clock import today
 from web.db import get_session
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -66,18 +71,28 @@ def _known_key(account: str, address: str) -> str:
     return f"{KNOWN_PREFIX}/{account}@{address}"
 
 
+def _storage() -> Storage:
+    """The limiter's storage in use: Redis, or this process's memory while Redis cannot be
+    reached (Flask-Limiter's fallback, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED)."""
+    return limiter.limiter.storage
+
+
 def remember_sign_in(username: str) -> None:
     """This account signed in from this address: from here on it is one of the account's
     known addresses (for SIGN_IN_KNOWN_ADDRESS_DAYS), which neither the per-account ceiling
-    nor the per-address limit can shut. Kept in the limiter's storage (Redis when set)."""
+    nor the per-address limit can shut. Kept in the limiter's storage (Redis when set); if
+    that cannot be written the sign-in still succeeds, the address just stays unknown."""
     key = _known_key(username.strip().lower()[:64], get_remote_address())
     days = int(current_app.config["SIGN_IN_KNOWN_ADDRESS_DAYS"])
-    limiter.storage.clear(key)  # a new sign-in starts the period again
-    limiter.storage.incr(key, days * 24 * 3600)
+    try:
+        _storage().clear(key)  # a new sign-in starts the period again
+        _storage().incr(key, days * 24 * 3600)
+    except (RedisError, StorageError):
+        log.warning("could not remember a sign-in address: the throttling storage is down")
 
 
 def _known_address() -> bool:
-    return bool(limiter.storage.get(_known_key(_account(), get_remote_address())))
+    return bool(_storage().get(_known_key(_account(), get_remote_address())))
 
 
 # (config key, whose failures it counts, exempt when, what the audit calls it). Only failures
@@ -110,8 +125,8 @@ def _audit_breach(scope_name: str) -> Callable[[RequestLimit], None]:
     an attacker hammering the form cannot turn every refusal into a database write)."""
     def audit_breach(breached: RequestLimit) -> None:
         reset = int(breached.reset_at)
-        if limiter.storage.incr(f"calcitrack/audited/{breached.key}/{reset}",
-                                max(1, reset - int(time.time()))) != 1:
+        if _storage().incr(f"calcitrack/audited/{breached.key}/{reset}",
+                           max(1, reset - int(time.time()))) != 1:
             return
         record_throttled_sign_in(
             get_session(), request.form.get("username", "").strip(), get_remote_address(),

@@ -174,3 +174,23 @@ def test_throttling_is_shared_through_redis(database_url: str, redis_url: str,
     assert sign_in(first.test_client(), name, PASSWORD, attacker).status_code == 429
     assert sign_in(second.test_client(), name, PASSWORD, attacker).status_code == 429
     assert sign_in(second.test_client(), name, PASSWORD, owner).status_code == 302
+
+
+def test_with_redis_down_sign_in_works_and_is_still_throttled(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis unreachable: the counts move to this process's memory until it is back; nobody
+    is refused a sign-in for it, and guessing is still stopped."""
+    from web.auth import limiter
+
+    monkeypatch.setattr(limiter, "_storage_dead", False)  # restored for the next app
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    down = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
+                       "SESSION_COOKIE_SECURE": False})
+    with session_factory(database_url)() as s:
+        create_user(s, "clinician", PASSWORD, "clinician", actor="test")
+    assert sign_in(down.test_client(), "clinician", PASSWORD, OWNER).status_code == 302
+    for _ in range(5):
+        assert sign_in(down.test_client(), "clinician", "wrong-guess",
+                       ATTACKER).status_code == 401
+    assert sign_in(down.test_client(), "clinician", PASSWORD, ATTACKER).status_code == 429
+    assert sign_in(down.test_client(), "clinician", PASSWORD, OWNER).status_code == 302
