@@ -178,7 +178,11 @@ def import_csv_text(session: Session, text: str, *, filename: str, user_id: int,
         return csv_rows.read_rows(io.StringIO(text, newline=""), today=today)
 
     out = io.StringIO()
-    problems, bad = csv_rows.check(rows(), out)
+    try:
+        problems, bad = csv_rows.check(rows(), out)
+    except InvalidInput:
+        keep_rejects(session, user_id, filename, 0, "")  # this upload had no rows to reject
+        raise
     keep_rejects(session, user_id, filename, bad, out.getvalue())
     if bad and not skip_bad:
         return CsvUpload(None, problems, bad)

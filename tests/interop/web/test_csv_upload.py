@@ -58,8 +58,12 @@ def test_skip_bad_imports_the_good_rows_and_the_rejects_are_the_owners(
     assert radiologist.get("/import/csv/rejects").status_code == 200
     assert login("admin").get("/import/csv/rejects").status_code == 404  # nobody else's
     assert login("clinician").get("/import/csv/rejects").status_code == 403
-    # the next upload replaces them: a clean file leaves nothing to download
+    # the next upload replaces them: a clean file, or one refused whole, leaves none
     assert upload(radiologist, EUROPEAN, mode="skip_bad").status_code == 200
+    assert radiologist.get("/import/csv/rejects").status_code == 404
+    assert upload(radiologist, EUROPEAN + BAD_ROW, mode="skip_bad").status_code == 200
+    r = upload(radiologist, "patient;lesion;colour\r\nP-1;L1;red\r\n", mode="skip_bad")
+    assert r.status_code == 400 and "unknown column &#39;colour&#39;" in r.text
     assert radiologist.get("/import/csv/rejects").status_code == 404
 
 
