@@ -135,12 +135,18 @@ def _audit_breach(scope_name: str) -> Callable[[RequestLimit], None]:
     return audit_breach
 
 
-def _too_many() -> str:
-    """The 429 message, with about how long to wait (the longest of the limits breached)."""
+def _longest_wait_seconds() -> float | None:
+    """How long until every limit this request breached lets it through, if any did."""
     breached = [lim.reset_at for lim in limiter.current_limits if lim.breached]
-    if not breached:
+    return max(1.0, max(breached) - time.time()) if breached else None
+
+
+def _too_many() -> str:
+    """The 429 message, with about how long to wait (what Retry-After says, in minutes)."""
+    wait = _longest_wait_seconds()
+    if wait is None:
         return TOO_MANY
-    minutes = max(1, round((max(breached) - time.time()) / 60))
+    minutes = max(1, round(wait / 60))
     return f"{TOO_MANY} (about {minutes} minute{'s' if minutes != 1 else ''})"
 
 
@@ -249,9 +255,9 @@ def init_app(app: Flask) -> None:
     def _longest_wait(response: Response) -> Response:
         """A 429 says the longest wait of the limits breached (Flask-Limiter takes the larger
         of this and its own, which follows the shortest window). Runs before its headers."""
-        breached = [lim.reset_at for lim in limiter.current_limits if lim.breached]
-        if response.status_code == 429 and breached:
-            response.headers["Retry-After"] = str(max(1, int(max(breached) - time.time())))
+        wait = _longest_wait_seconds()
+        if response.status_code == 429 and wait is not None:
+            response.headers["Retry-After"] = str(int(wait))
         return response
 
     @app.after_request

@@ -363,9 +363,9 @@ def _group_day(report: _Report, group: Any, instances: set[str], study: str | No
                                 + ", ".join(d.isoformat() for d in days)))
         return None
     if study is None or study == str(report.sr.StudyInstanceUID):
-        if report.day is None:
-            problems.append(Problem(report.name, "has no StudyDate (nor SeriesDate,"
-                                    " ContentDate)"))
+        undated = Problem(report.name, "has no StudyDate (nor SeriesDate, ContentDate)")
+        if report.day is None and undated not in problems:
+            problems.append(undated)
         return report.day
     problems.append(Problem(where, f"measures study {study}, not this report's own study, and"
                             " the report does not say when it was taken (no Study Date in the"
