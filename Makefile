@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export CALCITRACK_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: run test install migrate demo services browser lint bench bench-quick clean
+.PHONY: run test install migrate demo secret services browser lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ demo: migrate
 	$(BIN)/tracker demo
 	$(BIN)/tracker user demo
 
+# The web app refuses to start without SECRET_KEY: the embedded default writes one random key
+# per instance folder (instance/secret_key, mode 0600) once and keeps it across restarts.
+secret: install
+	@$(BIN)/python -c 'from tracker.config import default_instance, keep_secret_key; \
+		keep_secret_key(default_instance())'
+
 run: export SESSION_COOKIE_SECURE = false
-run: demo
+run: demo secret
 	@echo ""
 	@echo "  calcitrack is starting at http://$(HOST):$(PORT)/"
 	@echo "  sign in as: demo / $$($(BIN)/tracker user demo --print-password)"

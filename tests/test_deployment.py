@@ -32,7 +32,8 @@ def test_compose_has_the_production_services_with_health_checks() -> None:
     assert "container_name" not in services["worker"] and "ports" not in services["worker"]
 
 
-def test_every_service_command_is_installed() -> None:
+def test_every_service_command_is_installed(monkeypatch: Any) -> None:
+    monkeypatch.setenv("SECRET_KEY", "given-by-compose")  # the web app refuses to start without
     for name, service in compose()["services"].items():
         command = service.get("command")
         if not command or name in ("postgres", "redis"):

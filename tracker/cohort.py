@@ -9,7 +9,6 @@ their stages are unknown rather than "not resolved".
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker import spreadsheets
 from tracker.models import Assessment, Lesion, Observation, Patient
 from tracker.vocabulary import Stage, label
 
@@ -218,7 +218,7 @@ CSV_COLUMNS = ("group", "days", "at_risk", "events", "censored", "survival", "ci
 def curves_csv(curves: Sequence[Curve]) -> str:
     """The table of each curve, one row per event or censoring time."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheets.writer(out)
     writer.writerow(CSV_COLUMNS)
     for curve in curves:
         for row in curve.rows:

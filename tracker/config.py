@@ -7,8 +7,11 @@ broker under the instance folder.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+SECRET_KEY_FILE = "secret_key"  # in the instance folder: `make run` writes it once
 
 
 def default_instance() -> Path:
@@ -21,7 +24,7 @@ class Settings:
     database_url: str
     broker_url: str
     result_backend: str | None
-    secret_key: str
+    secret_key: str | None  # SECRET_KEY, else the instance's secret_key file, else none
     instance_path: Path
     scan_hour: int
     scan_minute: int
@@ -58,6 +61,27 @@ def flag(value: str | None, default: bool = False) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _kept_secret_key(instance: Path) -> str | None:
+    try:
+        return (instance / SECRET_KEY_FILE).read_text(encoding="ascii").strip() or None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def keep_secret_key(instance: Path) -> Path:
+    """The instance's secret key file, written once (random, readable by its owner only) and
+    then kept, so that sessions survive a restart of the embedded default."""
+    path = instance / SECRET_KEY_FILE
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return path
+
+
 def _embedded_sqlite(instance: Path, name: str) -> str:
     return f"sqlite:///{(instance / name).resolve()}"
 
@@ -75,7 +99,7 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         database_url=env.get("DATABASE_URL") or _embedded_sqlite(instance, "calcitrack.sqlite"),
         broker_url=broker,
         result_backend=backend,
-        secret_key=env.get("SECRET_KEY", "dev-only-secret-change-me"),
+        secret_key=env.get("SECRET_KEY") or _kept_secret_key(instance),
         instance_path=instance,
         scan_hour=int(env.get("SCAN_HOUR", "6")),
         scan_minute=int(env.get("SCAN_MINUTE", "0")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
@@ -18,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from tracker.config import default_instance, from_env
+from tracker.config import SECRET_KEY_FILE, default_instance, from_env
 from tracker.errors import InvalidInput, Problem
 from web.schemas import Errors, inline_schema
 
@@ -53,6 +54,26 @@ class RowId(IntegerConverter):
         return int(value)
 
 
+class MissingSecretKey(RuntimeError):
+    """The app refuses to start: sessions and CSRF tokens would be signed with a public key."""
+
+
+def _require_secret_key(app: APIFlask) -> None:
+    """Outside debug and testing, a SECRET_KEY of the operator's or no start at all; the
+    debug server and the tests may use the development key."""
+    key = app.config.get("SECRET_KEY")
+    if key and key != DEV_SECRET:
+        return
+    if app.debug or app.testing:
+        app.config["SECRET_KEY"] = DEV_SECRET
+        return
+    raise MissingSecretKey(
+        "SECRET_KEY is not set (or is the public development key): the web app will not"
+        " start. Set the SECRET_KEY environment variable to a long random value, e.g."
+        " `python -c 'import secrets; print(secrets.token_hex(32))'`, or write it to"
+        f" {Path(app.instance_path) / SECRET_KEY_FILE} (`make run` does)")
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build the app: environment settings, then instance config.py (or the test mapping)."""
     app = APIFlask(
@@ -80,13 +101,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        # Failed sign-ins allowed per window (limits' notation), then 429 + Retry-After.
-        SIGN_IN_LIMIT_PER_ACCOUNT="10 per 15 minutes",
+        # Failed sign-ins allowed per window (limits' notation; several windows make the wait
+        # grow), then 429 + Retry-After (web/auth.py SIGN_IN_LIMITS says what each counts).
+        SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS="5 per 5 minutes; 10 per hour; 30 per day",
         SIGN_IN_LIMIT_PER_ADDRESS="50 per 15 minutes",
+        SIGN_IN_LIMIT_PER_ACCOUNT="100 per hour",
+        SIGN_IN_KNOWN_ADDRESS_DAYS=90,
+        RATELIMIT_FAIL_ON_FIRST_BREACH=False,  # every limit checked: a 429 says the longest wait
         # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (0: none, so a
         # client cannot forge its address; the per-address sign-in limit relies on it).
         TRUSTED_PROXIES=_count("TRUSTED_PROXIES"),
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Redis unreachable: throttle in this process's memory meanwhile, never refuse sign-in.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         CHART_CACHE_SIZE=256,
         # The OpenAPI docs page loads Swagger UI from this app, never from a CDN.
         SWAGGER_UI_CSS="/api/v1/docs/assets/swagger-ui.css",
@@ -117,8 +144,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
-    if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
-        log.warning("SECRET_KEY is the development default: set SECRET_KEY in production")
+    _require_secret_key(app)
 
     if int(app.config["TRUSTED_PROXIES"]) > 0:
         hops = int(app.config["TRUSTED_PROXIES"])

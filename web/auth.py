@@ -7,24 +7,35 @@ a detached `Principal`, never an ORM row.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import Flask, Request, Response, abort, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from limits.errors import StorageError
+from limits.storage import Storage
+from redis.exceptions import RedisError
 
 from tracker.queries.worklist import attention_counts
-from tracker.services.users import Principal, user_by_id, user_by_token
+from tracker.services.users import (
+    Principal,
+    record_throttled_sign_in,
+    user_by_id,
+    user_by_token,
+)
 from tracker.vocabulary import Role
 from web.clock import today
 from web.db import get_session
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -36,35 +47,106 @@ login_manager = LoginManager()
 # else this process's memory (the embedded default runs one).
 limiter = Limiter(get_remote_address, headers_enabled=True, key_prefix="calcitrack")
 
+TOO_MANY = "too many failed sign-ins; wait before trying again"
+KNOWN_PREFIX = "calcitrack/known-sign-in"
+
+
+def _account() -> str:
+    return request.form.get("username", "").strip().lower()[:64]
+
 
 def _account_key() -> str:
-    return "account:" + request.form.get("username", "").strip().lower()[:64]
+    return "account:" + _account()
+
+
+def _pair_key() -> str:
+    return f"account:{_account()}@{get_remote_address()}"
 
 
 def _failed(response: Response) -> bool:
     return response.status_code == 401
 
 
-TOO_MANY = "too many failed sign-ins; wait before trying again"
+def _known_key(account: str, address: str) -> str:
+    return f"{KNOWN_PREFIX}/{account}@{address}"
+
+
+def _storage() -> Storage:
+    """The limiter's storage in use: Redis, or this process's memory while Redis cannot be
+    reached (Flask-Limiter's fallback, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED)."""
+    return limiter.limiter.storage
+
+
+def remember_sign_in(username: str) -> None:
+    """This account signed in from this address: from here on it is one of the account's
+    known addresses (for SIGN_IN_KNOWN_ADDRESS_DAYS), which neither the per-account ceiling
+    nor the per-address limit can shut. Kept in the limiter's storage (Redis when set); if
+    that cannot be written the sign-in still succeeds, the address just stays unknown."""
+    key = _known_key(username.strip().lower()[:64], get_remote_address())
+    days = int(current_app.config["SIGN_IN_KNOWN_ADDRESS_DAYS"])
+    try:
+        _storage().clear(key)  # a new sign-in starts the period again
+        _storage().incr(key, days * 24 * 3600)
+    except (RedisError, StorageError):
+        log.warning("could not remember a sign-in address: the throttling storage is down")
+
+
+def _known_address() -> bool:
+    return bool(_storage().get(_known_key(_account(), get_remote_address())))
+
+
+# (config key, whose failures it counts, exempt when, what the audit calls it). Only failures
+# count (deduct_when). Past a limit, every attempt it covers answers 429 with Retry-After,
+# right password or not. Several windows in one limit make the wait grow.
+SIGN_IN_LIMITS: tuple[tuple[str, Callable[[], str], Callable[[], bool] | None, str], ...] = (
+    ("SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS", _pair_key, None, "this account from this address"),
+    ("SIGN_IN_LIMIT_PER_ADDRESS", get_remote_address, _known_address, "this address"),
+    ("SIGN_IN_LIMIT_PER_ACCOUNT", _account_key, _known_address,
+     "this account from addresses it never signed in from"),
+)
 
 
 def throttle_sign_in(view: Callable[P, R]) -> Callable[P, R]:
-    """Failed sign-ins count per account and per address; past either limit every attempt,
-    right password or not, answers 429 with Retry-After until the window passes."""
-    for config_key, key_func in (("SIGN_IN_LIMIT_PER_ACCOUNT", _account_key),
-                                 ("SIGN_IN_LIMIT_PER_ADDRESS", get_remote_address)):
+    """Failed sign-ins count per account and address (a low limit: one address guessing one
+    password), per address (one address trying many accounts), and per account over every
+    address it never signed in from (a high ceiling: guesses spread over many addresses).
+    An attacker exhausting his attempts therefore shuts only his own address: the owner signs
+    in from another one, or from any known address even past the ceiling."""
+    for config_key, key_func, exempt, scope_name in SIGN_IN_LIMITS:
         view = limiter.limit(_configured(config_key), key_func=key_func, methods=["POST"],
-                             deduct_when=_failed, error_message=_too_many,
+                             deduct_when=_failed, exempt_when=exempt,
+                             error_message=_too_many, on_breach=_audit_breach(scope_name),
                              scope=config_key.lower())(view)
     return view
 
 
+def _audit_breach(scope_name: str) -> Callable[[RequestLimit], None]:
+    """Audit the first attempt each limit window refuses (one event per key and window, so
+    an attacker hammering the form cannot turn every refusal into a database write)."""
+    def audit_breach(breached: RequestLimit) -> None:
+        reset = int(breached.reset_at)
+        if _storage().incr(f"calcitrack/audited/{breached.key}/{reset}",
+                           max(1, reset - int(time.time()))) != 1:
+            return
+        record_throttled_sign_in(
+            get_session(), request.form.get("username", "").strip(), get_remote_address(),
+            f"{breached.limit} for {scope_name}", datetime.fromtimestamp(reset, UTC))
+
+    return audit_breach
+
+
+def _longest_wait_seconds() -> float | None:
+    """How long until every limit this request breached lets it through, if any did."""
+    breached = [lim.reset_at for lim in limiter.current_limits if lim.breached]
+    return max(1.0, max(breached) - time.time()) if breached else None
+
+
 def _too_many() -> str:
     """The 429 message, with about how long to wait (what Retry-After says, in minutes)."""
-    current = limiter.current_limit
-    if current is None or not current.breached:
+    wait = _longest_wait_seconds()
+    if wait is None:
         return TOO_MANY
-    minutes = max(1, round((current.reset_at - time.time()) / 60))
+    minutes = max(1, round(wait / 60))
     return f"{TOO_MANY} (about {minutes} minute{'s' if minutes != 1 else ''})"
 
 
@@ -168,6 +250,15 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+
+    @app.after_request
+    def _longest_wait(response: Response) -> Response:
+        """A 429 says the longest wait of the limits breached (Flask-Limiter takes the larger
+        of this and its own, which follows the shortest window). Runs before its headers."""
+        wait = _longest_wait_seconds()
+        if response.status_code == 429 and wait is not None:
+            response.headers["Retry-After"] = str(int(wait))
+        return response
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from tracker.errors import InvalidInput, Problem
 from tracker.models import Observation, Treatment
+from tracker.typed_numbers import number
 
 OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
                       "pattern", "features", "pain", "study_uid", "accession", "note", "reason")
@@ -49,21 +50,6 @@ def split_choices(compartment: str, name: str,
     return ([c for c in choices if c[0] in first], [c for c in choices if c[0] not in first])
 
 
-def decimal(text: str) -> str:
-    """A decimal comma (`12,5`) reads as a decimal point."""
-    return text.replace(",", ".", 1) if text.count(",") == 1 and "." not in text else text
-
-
-def _number(text: str) -> Any:
-    """A number when it reads as one, else the text itself (so the message quotes it)."""
-    text = decimal(text)
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() and "." not in text else value
-
-
 def _whole(text: str) -> Any:
     try:
         return int(text)
@@ -86,7 +72,7 @@ def observation_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
     while sizes and not sizes[-1]:
         sizes.pop()
     if sizes:
-        raw["size_mm"] = [_number(s) if s else s for s in sizes]
+        raw["size_mm"] = [number(s) if s else s for s in sizes]
     features = [f for f in form.getlist("features") if f]
     if features:
         raw["features"] = features

@@ -34,6 +34,7 @@ SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
 AREA = Code("42798000", "SCT", "Area")
 MM = Code("mm", "UCUM", "millimeter")
 CM = Code("cm", "UCUM", "centimeter")
+UM = Code("um", "UCUM", "micrometer")
 MM2 = Code("mm2", "UCUM", "square millimeter")
 PIXELS = Code("{pixels}", "UCUM", "pixels")
 HIGH_DENSITY = Code("129744006", "SCT", "High density lesion")
@@ -52,6 +53,7 @@ class Group:
         default_factory=lambda: [(LENGTH, 14.0, MM)])
     qualitative: list[tuple[Code, Code]] = field(default_factory=list)
     kind: str = "planar"  # or "image": a TID 1501 measurement group without a region
+    on_prior: bool = False  # measured on the prior study's image (write_sr prior_date)
 
 
 def image(study_uid: str, patient_id: str, study_date: str, modality: str,
@@ -78,12 +80,20 @@ def image(study_uid: str, patient_id: str, study_date: str, modality: str,
     return ds
 
 
+SR_CLASSES = {"3d": hd.sr.Comprehensive3DSR, "comprehensive": hd.sr.ComprehensiveSR,
+              "enhanced": hd.sr.EnhancedSR}
+
+
 def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
              study_date: str = "20240110", modality: str = "CT", accession: str = "ACC1",
-             study_uid: str | None = None) -> Path:
-    """A Comprehensive 3D SR with one planar ROI group per `Group`, referencing one image."""
+             study_uid: str | None = None, prior_date: str | None = None,
+             library: bool = False, sop: str = "3d") -> Path:
+    """An SR (Comprehensive 3D by default) with one group per `Group`, referencing one image
+    of the report's study, or of a prior study taken on `prior_date` (`Group.on_prior`).
+    `library`: an Image Library whose entries give each image's Study Date (TID 1602)."""
     study_uid = study_uid or generate_uid()
     img = image(study_uid, patient_id, study_date, modality, accession)
+    prior = image(generate_uid(), patient_id, prior_date or study_date, modality, "PRIOR")
     context = hd.sr.ObservationContext(
         observer_person_context=hd.sr.ObserverContext(
             observer_type=codes.DCM.Person,
@@ -91,10 +101,11 @@ def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
                 name="Reader^Radiology")))
     items = []
     for g in groups:
+        seen = prior if g.on_prior else img
         region = hd.sr.ImageRegion(
             graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
             graphic_data=np.array([[10.0, 10.0], [20.0, 20.0]]),
-            source_image=hd.sr.SourceImageForRegion.from_source_image(img))
+            source_image=hd.sr.SourceImageForRegion.from_source_image(seen))
         sites = [] if g.site is None else [
             hd.sr.FindingSite(anatomic_location=g.site, laterality=g.laterality)]
         common: dict[str, Any] = {
@@ -110,7 +121,7 @@ def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
         if g.kind == "image":
             items.append(hd.sr.MeasurementsAndQualitativeEvaluations(
                 **common,
-                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(img)]))
+                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(seen)]))
         else:
             items.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
                 **common, referenced_region=region))
@@ -118,14 +129,58 @@ def write_sr(path: Path, groups: list[Group], *, patient_id: str = "P-0001",
         observation_context=context,
         procedure_reported=codes.LN.CTUnspecifiedBodyRegion,
         imaging_measurements=items)
+    evidence = [img, prior] if any(g.on_prior for g in groups) else [img]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sr = hd.sr.Comprehensive3DSR(
-            evidence=[img], content=report, series_number=99,
+        sr = SR_CLASSES[sop](
+            evidence=evidence, content=report, series_number=99,
             series_instance_uid=generate_uid(), sop_instance_uid=generate_uid(),
             instance_number=1, manufacturer="calcitrack tests")
     sr.save_as(path)
+    if library:
+        ds = dcmread(path)
+        add_image_library(ds, evidence)
+        ds.save_as(path)
     return path
+
+
+def _item(relationship: str, value_type: str, name: Code, **values: Any) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = relationship
+    item.ValueType = value_type
+    item.ConceptNameCodeSequence = [_code(name)]
+    for key, value in values.items():
+        setattr(item, key, value)
+    return item
+
+
+def _code(code: Code) -> Dataset:
+    ds = Dataset()
+    ds.CodeValue, ds.CodingSchemeDesignator, ds.CodeMeaning = (
+        code.value, code.scheme_designator, code.meaning)
+    return ds
+
+
+def add_image_library(sr: Dataset, images: list[Dataset]) -> None:
+    """TID 1600: one Image Library Group per image, each entry with its Study Date (TID 1602
+    row "Study Date"), before the Imaging Measurements as TID 1500 orders them."""
+    groups = []
+    for img in images:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = img.SOPClassUID
+        ref.ReferencedSOPInstanceUID = img.SOPInstanceUID
+        entry = Dataset()
+        entry.RelationshipType, entry.ValueType = "CONTAINS", "IMAGE"
+        entry.ReferencedSOPSequence = [ref]
+        entry.ContentSequence = [_item("HAS ACQ CONTEXT", "DATE", codes.DCM.StudyDate,
+                                       Date=img.StudyDate)]
+        groups.append(_item("CONTAINS", "CONTAINER", codes.DCM.ImageLibraryGroup,
+                            ContinuityOfContent="SEPARATE", ContentSequence=[entry]))
+    root = sr.ContentSequence
+    at = next(i for i, item in enumerate(root)
+              if item.ConceptNameCodeSequence[0].CodeValue == "126010")
+    root.insert(at, _item("CONTAINS", "CONTAINER", codes.DCM.ImageLibrary,
+                          ContinuityOfContent="SEPARATE", ContentSequence=groups))
 
 
 def drop_tracking_uids(path: Path) -> Path:

@@ -76,11 +76,12 @@ def test_skip_bad_imports_good_rows_and_writes_rejects(run: Any, tmp_path: Path)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["observations_created"] == 4 and summary["rows_rejected"] == 3
-    with (tmp_path / "visits.csv.rejects.csv").open(newline="") as fh:
+    with (tmp_path / "visits.csv.rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
         rejects = list(csv.DictReader(fh))
     assert [r["line"] for r in rejects] == ["6", "7", "8"]
     assert rejects[1]["errors"] == ('date: "2024-13-01" is not a date (YYYY-MM-DD); '
                                     "size1_mm: -2 must be above 0")
+    assert rejects[1]["size1_mm"] == "'-2"  # what a person typed never runs as a formula
     assert rejects[0]["patient"] == "P-0003" and rejects[0]["laterality"] == "up"
 
 

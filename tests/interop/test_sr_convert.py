@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom.uid import generate_uid
 
+from tests.interop.dcmjs_sr import write_dcmjs_sr
 from tests.interop.sr_files import (
     AREA,
     CIRCUMSCRIBED,
@@ -24,6 +26,7 @@ from tests.interop.sr_files import (
     PIXELS,
     SHORT_AXIS,
     SHOULDER_SRT,
+    UM,
     Group,
     drop_tracking_uids,
     write_sr,
@@ -153,3 +156,71 @@ def test_image_measurement_groups_are_read_like_planar_ones(tmp_path: Path) -> N
     doc = convert([SrInput("us.dcm", path)], compartment=Compartment.TENDON).document
     [obs] = doc["patients"][0]["lesions"][0]["observations"]
     assert (obs["modality"], obs["size_mm"]) == ("US", [9.5])
+
+
+def test_two_groups_of_one_lesion_keep_equal_sizes(tmp_path: Path) -> None:
+    path = write_sr(tmp_path / "two.dcm", [
+        Group(tracking_uid=DEPOSIT, measurements=[(LENGTH, 10.0, MM)]),
+        Group(tracking_uid=DEPOSIT, measurements=[(LENGTH, 1.0, CM)])])
+    doc = convert([SrInput("two.dcm", path)], compartment=Compartment.TENDON).document
+    [obs] = doc["patients"][0]["lesions"][0]["observations"]
+    assert obs["size_mm"] == [10.0, 10.0]
+
+
+def test_a_group_measured_on_a_prior_study_has_that_studys_date(tmp_path: Path) -> None:
+    """The June report re-measures the deposit on January's images: two visits, each with its
+    own study; January's date is in the report's image library (TID 1602 Study Date)."""
+    path = write_sr(tmp_path / "june.dcm", [
+        Group(tracking_uid=DEPOSIT, measurements=[(LENGTH, 14.0, MM)], on_prior=True),
+        Group(tracking_uid=DEPOSIT, measurements=[(LENGTH, 9.0, MM)])],
+        study_date="20240601", prior_date="20240110", accession="ACC-6", library=True)
+    doc = convert([SrInput("june.dcm", path)], compartment=Compartment.TENDON).document
+    validate_timeline(doc, today=date(2025, 1, 1))
+    january, june = doc["patients"][0]["lesions"][0]["observations"]
+    assert (january["date"], january["size_mm"], june["date"], june["size_mm"]) == (
+        "2024-01-10", [14.0], "2024-06-01", [9.0])
+    assert january["study_uid"] != june["study_uid"]
+    assert "accession" not in january and june["accession"] == "ACC-6"
+
+
+def test_a_prior_study_without_its_date_is_refused(tmp_path: Path) -> None:
+    path = write_sr(tmp_path / "june.dcm", [Group(tracking_uid=DEPOSIT, on_prior=True),
+                                            Group(tracking_uid=DEPOSIT)],
+                    study_date="20240601", prior_date="20240110")
+    with pytest.raises(InvalidInput) as exc:
+        convert([SrInput("june.dcm", path)], compartment=Compartment.TENDON)
+    [problem] = exc.value.problems
+    assert problem.path == "june.dcm planar ROI group 1"
+    assert problem.message.startswith("measures study ")
+    assert problem.message.endswith(", not this report's own study, and the report does not say"
+                                    " when it was taken (no Study Date in the image library entry"
+                                    " of its images)")
+
+
+def test_a_dcmjs_report_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = write_dcmjs_sr(tmp_path / "cornerstone.dcm")
+    with pytest.raises(InvalidInput) as exc:
+        convert([SrInput("cornerstone.dcm", path)], compartment=Compartment.TENDON)
+    assert [str(p) for p in exc.value.problems] == [
+        "cornerstone.dcm: is not a TID 1500 measurement report that can be read (written by"
+        ' dcmjs): a NUM content item lacks its MeasuredValueSequence (concept "Length")']
+    # without the open polyline, the next thing dcmjs leaves out is named just as plainly
+    plain = write_dcmjs_sr(tmp_path / "length-only.dcm", polyline=False)
+    with pytest.raises(InvalidInput) as exc:
+        convert([SrInput("length-only.dcm", plain)], compartment=Compartment.TENDON)
+    assert [str(p) for p in exc.value.problems] == ["length-only.dcm: has no PatientID"]
+
+
+@pytest.mark.parametrize(("value", "unit", "message"), [
+    (4.0, UM, '"Length" (SCT 410668003) is 4 um (0.004 mm), below the smallest size kept'
+              " (0.01 mm; a size must be above 0 mm)"),
+    (0.0, MM, '"Length" (SCT 410668003) is 0 mm; a size must be above 0 mm'),
+    (60.0, CM, '"Length" (SCT 410668003) is 60 cm (600 mm); a size must be at most 500 mm'),
+])
+def test_a_size_out_of_range_names_the_value_and_the_limit(
+        tmp_path: Path, value: float, unit: Any, message: str) -> None:
+    path = write_sr(tmp_path / "tiny.dcm", [Group(measurements=[(LENGTH, value, unit)])])
+    with pytest.raises(InvalidInput) as exc:
+        convert([SrInput("tiny.dcm", path)], compartment=Compartment.TENDON)
+    assert [(p.path, p.message) for p in exc.value.problems] == [
+        ("tiny.dcm planar ROI group 1", message)]

@@ -213,6 +213,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/treatments/<int:treatment_id>/edit"): ("/treatments/{treatment}/edit", WRITE),
     ("POST", "/treatments/<int:treatment_id>/delete"): ("/treatments/{treatment}/delete", WRITE),
     ("POST", "/import/sr"): ("/import/sr", WRITE),
+    ("GET", "/import/csv"): ("/import/csv", WRITE),
+    ("POST", "/import/csv"): ("/import/csv", WRITE),
+    ("GET", "/import/csv/rejects"): ("/import/csv/rejects", WRITE),
     ("GET", "/api/v1/patients/<external_id>/fhir"): ("/api/v1/patients/P-0001/fhir", READ),
     ("GET", "/api/v1/observations/<int:observation_id>"):
         ("/api/v1/observations/{observation}", READ),

@@ -7,7 +7,6 @@ starts without them."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -162,32 +161,14 @@ def import_csv_cmd(file: str, skip_bad: bool, rejects: str | None) -> None:
 
 def _check_rows(path: Path, skip_bad: bool, rejects: Path) -> list[Problem]:
     """Pass one: every row checked, nothing written; bad rows go to the rejects file."""
-    problems: list[Problem] = []
-    writer = None
-    out = rejects.open("w", encoding="utf-8", newline="") if skip_bad else None
-    try:
-        for row in _rows(path, "checking"):
-            if not row.problems:
-                continue
-            problems.extend(row.problems)
-            if out is not None:
-                if writer is None:
-                    writer = csv.DictWriter(out, fieldnames=["line", "errors",
-                                                             *csv_rows.COLUMNS, "(extra cells)"],
-                                            extrasaction="ignore")
-                    writer.writeheader()
-                writer.writerow({**row.cells, "line": row.line,
-                                 "errors": "; ".join(
-                                     f"{p.path.split(', ', 1)[-1]}: {p.message}"
-                                     for p in row.problems)})
-    finally:
-        if out is not None:
-            out.close()
-            if writer is None:
-                rejects.unlink()  # no bad row: leave no empty rejects file behind
-    if skip_bad and problems:
-        click.echo(f"{len({p.path.split(',')[0] for p in problems})} bad row(s) written to"
-                   f" {rejects}", err=True)
+    if not skip_bad:
+        return csv_rows.check(_rows(path, "checking"))[0]
+    with rejects.open("w", encoding=csv_rows.REJECTS_ENCODING, newline="") as out:
+        problems, bad = csv_rows.check(_rows(path, "checking"), out)
+    if not bad:
+        rejects.unlink()  # no bad row: leave no empty rejects file behind
+    else:
+        click.echo(f"{bad} bad row(s) written to {rejects}", err=True)
     return problems
 
 

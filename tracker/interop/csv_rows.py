@@ -4,7 +4,16 @@ No database. Each row is checked on its own by the timeline's own validation (a 
 document), and against the rows before it (one site, birth year and sex per patient and
 lesion; one observation per lesion per day), keeping only those keys in memory. Rows are then
 grouped into documents of at most `chunk_rows` rows for the import. Problems name the line
-(the header is line 1) and the column.
+(the header is line 1; a row whose quoted cell holds a line break is named by its first line)
+and the column.
+
+Files as clinics make them, read right: the separator is the one that splits the header into
+known column names (`,`, or `;` as Excel writes it where the decimal mark is a comma, or tab);
+sizes take a decimal comma (`12,5`, the web form's reader); header names are matched whatever
+their case and spacing (`Birth Year` is `birth_year`); empty rows and empty cells past the last
+column are ignored; a rejects file's own columns (`line`, `errors`, `(extra cells)`) are
+ignored and its escaping apostrophes read back off, so a corrected rejects file imports. What
+is ambiguous stays refused: a date must be YYYY-MM-DD (03/04/2024 is April or March).
 """
 
 from __future__ import annotations
@@ -14,12 +23,15 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from typing import Any, TextIO
 
+from tracker import spreadsheets
 from tracker.errors import InvalidInput, Problem
 from tracker.interop.converted import Converted
 from tracker.timeline.models import FORMAT
 from tracker.timeline.reader import validate_timeline
+from tracker.typed_numbers import number
 
 PATIENT_COLUMNS = ("patient", "birth_year", "sex")
 LESION_COLUMNS = ("lesion", "compartment", "region", "structure", "laterality", "entity",
@@ -33,6 +45,12 @@ SITE_KEYS = ("compartment", "region", "structure", "laterality")
 FEATURE_SEPARATOR = ";"
 TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
 CHUNK_ROWS = 2000
+SEPARATORS = (",", ";", "\t")  # the first wins a tie
+EXTRA_CELLS = "(extra cells)"
+REJECTS_COLUMNS = ("line", "errors")  # what a rejects file adds before the cells
+IGNORED_COLUMNS = (*REJECTS_COLUMNS, "(extra_cells)")  # as column_name() reads them
+DATE_COLUMNS = ("date", "event_date")
+LOCAL_DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 
 @dataclass
@@ -43,13 +61,6 @@ class Row:
     cells: dict[str, str]
     document: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
-
-
-def _number(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text  # the validation names it: "is not a number"
 
 
 def _whole(text: str) -> Any:
@@ -69,7 +80,7 @@ def row_document(cells: dict[str, str]) -> dict[str, Any]:
                            if k in c}
     if "visible" in c:
         obs["visible"] = _flag(c["visible"])
-    sizes = [_number(c[k]) for k in ("size1_mm", "size2_mm", "size3_mm") if k in c]
+    sizes = [number(c[k]) for k in ("size1_mm", "size2_mm", "size3_mm") if k in c]
     if sizes:
         obs["size_mm"] = sizes
     if "features" in c:
@@ -105,20 +116,43 @@ def column_of(path: str) -> str:
     return last
 
 
-def _row_problems(line: int, problems: Iterable[Problem]) -> list[Problem]:
+def _row_problems(line: int, cells: dict[str, str],
+                  problems: Iterable[Problem]) -> list[Problem]:
     seen: list[Problem] = []
     for p in problems:
-        q = Problem(f"line {line}, {column_of(p.path)}", p.message)
+        column = column_of(p.path)
+        message = p.message
+        value = cells.get(column, "").strip()
+        if column in DATE_COLUMNS and LOCAL_DATE.fullmatch(value):
+            message += (f": a spreadsheet wrote it in a local format, where day and month"
+                        f" cannot be told apart; write {column} as YYYY-MM-DD")
+        q = Problem(f"line {line}, {column}", message)
         if q not in seen:
             seen.append(q)
     return seen
 
 
+def column_name(raw: str) -> str:
+    """`" Birth Year "` -> `birth_year`: the header as people type it, in any case."""
+    return re.sub(r"[\s-]+", "_", raw.replace("\ufeff", "").strip().lower())
+
+
+def sniff_separator(header_line: str) -> str:
+    """The separator that splits the header into the most known column names."""
+    def known(separator: str) -> int:
+        names = next(csv.reader([header_line], delimiter=separator), [])
+        return sum(column_name(n) in COLUMNS for n in names)
+
+    return max(SEPARATORS, key=known)
+
+
 def header_problems(header: list[str] | None) -> list[Problem]:
     if not header:
         return [Problem("line 1", "the file is empty; expected a header row")]
-    problems = [Problem("line 1", f"unknown column {name!r} (columns: {', '.join(COLUMNS)})")
-                for name in header if name not in COLUMNS]
+    problems = [Problem("line 1", f"column {i} has no name") if not name else
+                Problem("line 1", f"unknown column {name!r} (columns: {', '.join(COLUMNS)})")
+                for i, name in enumerate(header, start=1)
+                if name not in COLUMNS and name not in IGNORED_COLUMNS]
     problems += [Problem("line 1", f"column {name!r} is required") for name in REQUIRED
                  if name not in header]
     dupes = sorted({n for n in header if header.count(n) > 1})
@@ -168,34 +202,66 @@ class RowChecker:
 
 
 def read_rows(stream: TextIO, *, today: date) -> Iterator[Row]:
-    """Every data row, checked alone and against the rows before it. A bad header raises."""
-    reader = csv.DictReader(stream)
-    problems = header_problems(list(reader.fieldnames or []))
+    """Every data row, checked alone and against the rows before it. A bad header raises.
+
+    `stream` is text read with newline="" (a quoted cell may hold a line break)."""
+    first_line = stream.readline()
+    separator = sniff_separator(first_line)
+    reader = csv.reader(chain([first_line], stream), delimiter=separator)
+    header = [column_name(n) for n in next(reader, [])]
+    while header and not header[-1]:
+        header.pop()  # empty columns after the last named one
+    problems = header_problems(header)
     if problems:
         raise InvalidInput(problems)
     checker = RowChecker()
-    for cells in reader:
-        line = reader.line_num
-        if None in cells:  # more cells than header columns
-            yield Row(line, _plain(cells), None,
+    end = reader.line_num
+    for raw in reader:
+        line, end = end + 1, reader.line_num
+        if not any(c.strip() for c in raw):
+            continue  # an empty row, or one of empty cells (a spreadsheet's trailing rows)
+        cells = {name: spreadsheets.unescaped(value)
+                 for name, value in zip(header, raw, strict=False)
+                 if name not in IGNORED_COLUMNS}
+        extra = raw[len(header):]
+        if any(c.strip() for c in extra):
+            cells[EXTRA_CELLS] = separator.join(extra)
+            yield Row(line, cells, None,
                       [Problem(f"line {line}", "has more cells than the header has columns")])
             continue
         doc = row_document(cells)
         try:
             validate_timeline(doc, today=today)
         except InvalidInput as exc:
-            yield Row(line, _plain(cells), None, _row_problems(line, exc.problems))
+            yield Row(line, cells, None, _row_problems(line, cells, exc.problems))
             continue
         cross = checker.check(line, doc)
-        yield Row(line, _plain(cells), None if cross else doc, cross)
+        yield Row(line, cells, None if cross else doc, cross)
 
 
-def _plain(cells: dict[Any, Any]) -> dict[str, str]:
-    out = {str(k): v for k, v in cells.items() if k is not None and isinstance(v, str)}
-    extra = cells.get(None)
-    if extra:
-        out["(extra cells)"] = ",".join(extra)
-    return out
+REJECTS_HEADER = (*REJECTS_COLUMNS, *COLUMNS, EXTRA_CELLS)
+REJECTS_ENCODING = "utf-8-sig"  # with a BOM, so that Excel opens it as UTF-8
+
+
+def check(rows: Iterable[Row], rejects: TextIO | None = None) -> tuple[list[Problem], int]:
+    """Pass one of an import: every problem, and how many rows were bad; with `rejects`,
+    the bad rows, each with its line and errors, written there as a CSV that imports again
+    once corrected (through `spreadsheets.writer`: the cells are what people typed)."""
+    problems: list[Problem] = []
+    writer = spreadsheets.writer(rejects) if rejects is not None else None
+    bad = 0
+    for row in rows:
+        if not row.problems:
+            continue
+        problems.extend(row.problems)
+        bad += 1
+        if writer is None:
+            continue
+        if bad == 1:
+            writer.writerow(REJECTS_HEADER)
+        errors = "; ".join(f"{p.path.split(', ', 1)[-1]}: {p.message}" for p in row.problems)
+        writer.writerow([row.line, errors, *(row.cells.get(c, "") for c in REJECTS_HEADER[2:])])
+    return problems, bad
 
 
 def chunk(rows: Iterable[Row]) -> Converted:

@@ -12,31 +12,43 @@ Reading choices (documented in the README, "DICOM SR import"):
   from the laterality or topographical modifier; no laterality means midline, allowed only in
   the axial regions (spine, neck, trunk, pelvis);
 - compartment: `spine` for spine regions, else the caller's default (SR has no such concept);
-- date = StudyDate (else SeriesDate, ContentDate); modality from the SOP classes of the images
-  the group references (else of all the report's evidence);
-- size_mm = the linear measurements of CID 7470 in mm, longest first, at most the three longest;
-  groups of one lesion in one report are one observation.
+- date = the date the group's images were taken: a Study (else Acquisition, Content) Date in
+  the group itself, else in the Image Library entries of the images it references (a group
+  measured on a prior study says its date only there); else, for the report's own study, the
+  report's StudyDate (else SeriesDate, ContentDate). A prior study without a date is refused.
+  Modality from the SOP classes of the images the group references (else of all the
+  report's evidence);
+- size_mm = the linear measurements of CID 7470 in mm (kept to 0.01 mm), longest first, at
+  most the three longest; groups of one lesion on one date in one report are one observation,
+  their sizes pooled.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from io import BytesIO
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import highdicom as hd
-from pydicom import dcmread
-from pydicom.errors import InvalidDicomError
 from pydicom.sr.coding import Code
 from pydicom.uid import UID
 
 from tracker.errors import InvalidInput, Problem
 from tracker.interop.converted import Converted
-from tracker.timeline.models import FORMAT
+from tracker.interop.sr_file import (
+    dates_in,
+    dicom_date,
+    is_sr_file,
+    library_dates,
+    read_sr,
+    reading,
+    report_date,
+)
+from tracker.timeline.models import FORMAT, MAX_SIZE_MM
 from tracker.vocabulary import (
     LATERALITY_SNOMED,
     REGION_SNOMED,
@@ -49,6 +61,7 @@ from tracker.vocabulary import (
 SPINE_REGIONS = (Region.CERVICAL_SPINE, Region.THORACIC_SPINE, Region.LUMBAR_SPINE)
 AXIAL_REGIONS = (*SPINE_REGIONS, Region.NECK, Region.TRUNK, Region.PELVIS)
 MAX_SIZES = 3
+SIZE_DECIMALS = 2  # sizes are kept to 0.01 mm: measurements come as floats (0.8 cm * 10)
 
 # CID 7470 linear measurements the format's size_mm accepts (pydicom compares SCT and SRT alike).
 LINEAR_MEASUREMENTS: tuple[Code, ...] = (
@@ -106,16 +119,6 @@ def _matches(code: Any, table: Iterable[tuple[Code, Any]]) -> Any:
     return None
 
 
-def _dicom_date(value: Any) -> date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text[:8], "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
 def modality_of_sop_class(sop_class_uid: str) -> Modality | None:
     """The format's modality of an image SOP class (pydicom's UID names)."""
     name = UID(sop_class_uid).name
@@ -157,6 +160,7 @@ class _Report:
     patient: dict[str, Any]
     day: date | None
     evidence: dict[str, tuple[str, str]]  # SOP instance -> (study, SOP class)
+    library: dict[str, date]  # SOP instance -> its date, from the Image Library
 
 
 def _groups(content: Any) -> Iterator[tuple[str, Any]]:
@@ -244,6 +248,24 @@ def _lesion_id(group: Any, site: dict[str, Any]) -> str | None:
     return f"{slug}.{site['laterality']}-{site['region']}"[:64] if slug else None
 
 
+def _size_mm(name: Any, value: float, unit: str, factor: float) -> tuple[float | None, str]:
+    """A measurement in mm kept to 0.01 mm, or why it cannot be a size (value and limit)."""
+    size_mm = value * factor
+    given = f"{value:g} {unit}" + ("" if unit == "mm" else f" ({size_mm:g} mm)")
+    if not math.isfinite(size_mm):
+        return None, f"{code_text(name)} is {given}, not a number"
+    kept = round(size_mm, SIZE_DECIMALS)
+    if size_mm <= 0:
+        return None, f"{code_text(name)} is {given}; a size must be above 0 mm"
+    if kept <= 0:
+        smallest = 10 ** -SIZE_DECIMALS
+        return None, (f"{code_text(name)} is {given}, below the smallest size kept"
+                      f" ({smallest:g} mm; a size must be above 0 mm)")
+    if kept > MAX_SIZE_MM:
+        return None, f"{code_text(name)} is {given}; a size must be at most {MAX_SIZE_MM} mm"
+    return kept, ""
+
+
 def _sizes(group: Any, where: str, problems: list[Problem]) -> list[float] | None:
     sizes: list[float] = []
     others: list[str] = []
@@ -252,14 +274,20 @@ def _sizes(group: Any, where: str, problems: list[Problem]) -> list[float] | Non
         if not _is_linear(m.name):
             others.append(code_text(m.name))
             continue
-        factor = UCUM_TO_MM.get(str(m.unit.value))
+        unit = str(m.unit.value)
+        factor = UCUM_TO_MM.get(unit)
         if factor is None:
             unreadable = True
             problems.append(Problem(
                 where, f"{code_text(m.name)} has unit {code_text(m.unit)}, not a UCUM length"
                        f" unit ({', '.join(UCUM_TO_MM)})"))
             continue
-        sizes.append(round(float(m.value) * factor, 2))
+        size, why = _size_mm(m.name, float(m.value), unit, factor)
+        if size is None:
+            unreadable = True
+            problems.append(Problem(where, why))
+            continue
+        sizes.append(size)
     if unreadable:
         return None
     if not sizes:
@@ -301,17 +329,7 @@ def _study(report: _Report, instances: set[str], where: str,
 
 
 def _read_report(item: SrInput, problems: list[Problem]) -> _Report | None:
-    try:
-        source: Any = item.source
-        if isinstance(source, bytes):
-            source = BytesIO(source)
-        sr = hd.sr.srread(source)
-    except (InvalidDicomError, OSError, EOFError) as exc:
-        problems.append(Problem(item.name, f"is not a DICOM file ({exc})"))
-        return None
-    except (RuntimeError, ValueError, AttributeError, KeyError, TypeError) as exc:
-        problems.append(Problem(item.name, f"is not a DICOM SR measurement report ({exc})"))
-        return None
+    sr = read_sr(item.source)
     if not isinstance(sr.content, hd.sr.MeasurementReport):
         problems.append(Problem(item.name, "is a DICOM SR but not a TID 1500 measurement report"))
         return None
@@ -320,17 +338,39 @@ def _read_report(item: SrInput, problems: list[Problem]) -> _Report | None:
         problems.append(Problem(item.name, "has no PatientID"))
         return None
     patient: dict[str, Any] = {"id": patient_id}
-    birth = _dicom_date(getattr(sr, "PatientBirthDate", None))
+    birth = dicom_date(getattr(sr, "PatientBirthDate", None))
     if birth is not None:
         patient["birth_year"] = birth.year
     sex = {"F": "F", "M": "M", "O": "X"}.get(str(getattr(sr, "PatientSex", "") or ""))
     if sex is not None:
         patient["sex"] = sex
-    day = next((d for d in (_dicom_date(getattr(sr, key, None))
-                            for key in ("StudyDate", "SeriesDate", "ContentDate"))
-                if d is not None), None)
     evidence = {str(inst): (str(study), str(cls)) for study, _, inst, cls in sr.get_evidence()}
-    return _Report(item.name, sr, patient_id, patient, day, evidence)
+    return _Report(item.name, sr, patient_id, patient, report_date(sr), evidence,
+                   library_dates(sr))
+
+
+def _group_day(report: _Report, group: Any, instances: set[str], study: str | None,
+               where: str, problems: list[Problem]) -> date | None:
+    """When the group's images were taken (see the module docstring)."""
+    own = dates_in(group)
+    if own is not None:
+        return own
+    days = sorted({report.library[i] for i in instances if i in report.library})
+    if len(days) == 1:
+        return days[0]
+    if days:
+        problems.append(Problem(where, "references images of more than one date: "
+                                + ", ".join(d.isoformat() for d in days)))
+        return None
+    if study is None or study == str(report.sr.StudyInstanceUID):
+        undated = Problem(report.name, "has no StudyDate (nor SeriesDate, ContentDate)")
+        if report.day is None and undated not in problems:
+            problems.append(undated)
+        return report.day
+    problems.append(Problem(where, f"measures study {study}, not this report's own study, and"
+                            " the report does not say when it was taken (no Study Date in the"
+                            " image library entry of its images)"))
+    return None
 
 
 def _read_groups(report: _Report, compartment: Compartment | None,
@@ -338,23 +378,23 @@ def _read_groups(report: _Report, compartment: Compartment | None,
     groups = list(_groups(report.sr.content))
     if not groups:
         problems.append(Problem(report.name, "has no measurement group"))
-    if report.day is None:
-        problems.append(Problem(report.name, "has no StudyDate (nor SeriesDate, ContentDate)"))
     accession = str(getattr(report.sr, "AccessionNumber", "") or "").strip()
     for label, group in groups:
         where = f"{report.name} {label}"
         before = len(problems)
         found = _site(group, where, compartment, problems)
         sizes = _sizes(group, where, problems)
-        modality, study = _study(report, _referenced_instances(group), where, problems)
+        instances = _referenced_instances(group)
+        modality, study = _study(report, instances, where, problems)
+        day = _group_day(report, group, instances, study, where, problems)
         lesion = _lesion_id(group, found[0]) if found else None
         if found and lesion is None:
             problems.append(Problem(where, "has neither a Tracking Unique Identifier nor a"
                                     " Tracking Identifier"))
         if len(problems) > before or found is None or sizes is None or lesion is None \
-                or modality is None or report.day is None:
+                or modality is None or day is None:
             continue
-        obs: dict[str, Any] = {"date": report.day.isoformat(), "modality": modality.value,
+        obs: dict[str, Any] = {"date": day.isoformat(), "modality": modality.value,
                                "size_mm": sizes, **_morphology(group)}
         if study:
             obs["study_uid"] = study
@@ -366,12 +406,15 @@ def _read_groups(report: _Report, compartment: Compartment | None,
 # --------------------------------------------------------------------------- the batch
 
 
-def _merge_same_visit(first: dict[str, Any], other: dict[str, Any]) -> dict[str, Any] | None:
-    """Two groups of one lesion in one report: one visit, sizes pooled. None on a clash."""
+def _merge_same_visit(first: dict[str, Any], other: dict[str, Any], *,
+                      pool_sizes: bool) -> dict[str, Any] | None:
+    """One visit of one lesion read twice. Groups of one report pool their sizes (two
+    measurements of 10 mm are [10, 10]); two reports must agree on them. Another field
+    given by only one side is kept; given differently by both, it is a clash (None)."""
     merged = dict(first)
     for key, value in other.items():
-        if key == "size_mm":
-            merged["size_mm"] = sorted({*first["size_mm"], *value}, reverse=True)[:MAX_SIZES]
+        if key == "size_mm" and pool_sizes:
+            merged["size_mm"] = sorted([*first["size_mm"], *value], reverse=True)[:MAX_SIZES]
         elif key in merged and merged[key] != value:
             return None
         else:
@@ -379,31 +422,30 @@ def _merge_same_visit(first: dict[str, Any], other: dict[str, Any]) -> dict[str,
     return merged
 
 
-def convert(files: Sequence[SrInput], *, compartment: Compartment | None = None,
-            skipped: Sequence[str] = ()) -> Converted:
-    """Every file and group read and put together; InvalidInput lists every problem."""
-    problems: list[Problem] = []
-    patients: dict[str, dict[str, Any]] = {}
-    lesions: dict[tuple[str, str], dict[str, Any]] = {}
-    visits: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
-    origins: dict[tuple[str, str, str], list[str]] = {}
-    for item in files:
-        report = _read_report(item, problems)
-        if report is None:
-            continue
-        known = patients.setdefault(report.patient_id, {**report.patient, "lesions": []})
+@dataclass
+class _Batch:
+    """The document being built, and where each observation came from."""
+
+    patients: dict[str, dict[str, Any]]
+    lesions: dict[tuple[str, str], dict[str, Any]]
+    visits: dict[tuple[str, str, str], tuple[str, dict[str, Any]]]
+    origins: dict[tuple[str, str, str], list[str]]
+
+    def add_report(self, report: _Report, readings: list[_Reading],
+                   problems: list[Problem]) -> None:
+        known = self.patients.setdefault(report.patient_id, {**report.patient, "lesions": []})
         for key in ("birth_year", "sex"):
             if key in report.patient and known.get(key, report.patient[key]) != \
                     report.patient[key]:
-                problems.append(Problem(item.name, f"patient {report.patient_id} has {key}"
-                                        f" {report.patient[key]} here and {known[key]} elsewhere"))
+                problems.append(Problem(report.name, f"patient {report.patient_id} has {key}"
+                                        f" {report.patient[key]} here and {known[key]}"
+                                        " elsewhere"))
         in_report: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for r in _read_groups(report, compartment, problems):
-            lkey = (r.patient, r.lesion)
-            lesion = lesions.get(lkey)
+        for r in readings:
+            lesion = self.lesions.get((r.patient, r.lesion))
             if lesion is None:
                 lesion = {"id": r.lesion, "site": r.site, "observations": []}
-                lesions[lkey] = lesion
+                self.lesions[(r.patient, r.lesion)] = lesion
                 known["lesions"].append(lesion)
             elif lesion["site"] != r.site:
                 problems.append(Problem(r.where, f"lesion {r.lesion} is at"
@@ -413,7 +455,7 @@ def convert(files: Sequence[SrInput], *, compartment: Compartment | None = None,
                 continue
             okey = (r.patient, r.lesion, r.day)
             if okey in in_report:
-                merged = _merge_same_visit(in_report[okey], r.observation)
+                merged = _merge_same_visit(in_report[okey], r.observation, pool_sizes=True)
                 if merged is None:
                     problems.append(Problem(r.where, f"lesion {r.lesion} on {r.day} contradicts"
                                             " another group of this report"))
@@ -421,22 +463,44 @@ def convert(files: Sequence[SrInput], *, compartment: Compartment | None = None,
                 in_report[okey] = merged
             else:
                 in_report[okey] = r.observation
-            origins.setdefault(okey, []).append(r.where)
+            self.origins.setdefault(okey, []).append(r.where)
         for okey, obs in in_report.items():
-            seen = visits.get(okey)
-            if seen is not None and seen[1] != obs:
-                problems.append(Problem(item.name, f"lesion {okey[1]} on {okey[2]} differs from"
-                                        f" {seen[0]}; one observation per lesion per day"))
-                continue
+            seen = self.visits.get(okey)
             if seen is None:
-                visits[okey] = (item.name, obs)
-                lesions[okey[:2]]["observations"].append(obs)
+                self.visits[okey] = (report.name, obs)
+                self.lesions[okey[:2]]["observations"].append(obs)
+                continue
+            merged = _merge_same_visit(seen[1], obs, pool_sizes=False)
+            if merged is None:
+                problems.append(Problem(report.name, f"lesion {okey[1]} on {okey[2]} differs"
+                                        f" from {seen[0]}; one observation per lesion per day"))
+                continue
+            seen[1].update(merged)  # the same dict is in the lesion's observations
+
+
+def convert(files: Sequence[SrInput], *, compartment: Compartment | None = None,
+            skipped: Sequence[str] = ()) -> Converted:
+    """Every file and group read and put together; InvalidInput lists every problem.
+
+    A file that cannot be read at all is one problem naming it (`sr_file.reading`)."""
+    problems: list[Problem] = []
+    batch = _Batch({}, {}, {}, {})
+    for item in files:
+        report: _Report | None = None
+        readings: list[_Reading] = []
+        with reading(item.name, problems) as found:
+            report = _read_report(item, found)
+            if report is not None:
+                readings = list(_read_groups(report, compartment, found))
+        if report is not None and not found.unreadable:
+            batch.add_report(report, readings, problems)
     if problems:
         raise InvalidInput(problems)
-    for lesion in lesions.values():
+    for lesion in batch.lesions.values():
         lesion["observations"].sort(key=lambda o: o["date"])
-    document = {"format": FORMAT, "patients": [p for p in patients.values() if p["lesions"]]}
-    return Converted(document, origins, list(skipped))
+    document = {"format": FORMAT,
+                "patients": [p for p in batch.patients.values() if p["lesions"]]}
+    return Converted(document, batch.origins, list(skipped))
 
 
 def collect_paths(paths: Sequence[str | Path]) -> tuple[list[SrInput], list[str], list[Problem]]:
@@ -450,7 +514,7 @@ def collect_paths(paths: Sequence[str | Path]) -> tuple[list[SrInput], list[str]
             files.append(SrInput(str(p), p))
         elif p.is_dir():
             for child in sorted(q for q in p.rglob("*") if q.is_file()):
-                if _is_sr_file(child):
+                if is_sr_file(child):
                     files.append(SrInput(str(child), child))
                 else:
                     skipped.append(str(child))
@@ -459,11 +523,3 @@ def collect_paths(paths: Sequence[str | Path]) -> tuple[list[SrInput], list[str]
     if not files and not problems:
         problems.append(Problem(", ".join(map(str, paths)), "no DICOM SR file found"))
     return files, skipped, problems
-
-
-def _is_sr_file(path: Path) -> bool:
-    try:
-        ds = dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
-    except (InvalidDicomError, OSError, EOFError, ValueError):
-        return False
-    return str(getattr(ds, "Modality", "")) == "SR"

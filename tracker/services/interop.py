@@ -10,12 +10,14 @@ a radiologist completed, and importing the same file twice changes nothing.
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.errors import InvalidInput, Problem
@@ -25,8 +27,9 @@ from tracker.export import (
     patient_snapshot,
     treatment_snapshot,
 )
+from tracker.interop import csv_rows
 from tracker.interop.converted import Converted
-from tracker.models import Lesion, Observation, Patient
+from tracker.models import CsvRejects, Lesion, Observation, Patient, User
 from tracker.services.imports import ImportSummary, import_timeline
 from tracker.timeline.models import Timeline
 from tracker.timeline.reader import validate_timeline
@@ -153,3 +156,53 @@ def import_chunks(session: Session, chunks: Iterable[Converted], *, actor: str,
     session.commit()
     total.changed_lesion_ids = sorted(changed)
     return total
+
+
+@dataclass
+class CsvUpload:
+    """What a CSV upload did: `summary` is None when nothing was imported."""
+
+    summary: ImportSummary | None
+    problems: list[Problem]
+    bad_rows: int
+
+
+def import_csv_text(session: Session, text: str, *, filename: str, user_id: int,
+                    skip_bad: bool, actor: str, today: date) -> CsvUpload:
+    """A CSV file uploaded on the web, imported like `tracker import-csv`.
+
+    Pass one checks every row and writes no record (a bad header raises InvalidInput); the
+    bad rows become this person's rejects, committed first so that they can be downloaded
+    whatever the import does. Pass two imports the good rows in one transaction, unless a row
+    was bad and `skip_bad` is off: then nothing is imported."""
+    def rows() -> Iterator[csv_rows.Row]:
+        return csv_rows.read_rows(io.StringIO(text, newline=""), today=today)
+
+    out = io.StringIO()
+    try:
+        problems, bad = csv_rows.check(rows(), out)
+    except InvalidInput:
+        keep_rejects(session, user_id, filename, 0, "")  # this upload had no rows to reject
+        raise
+    keep_rejects(session, user_id, filename, bad, out.getvalue())
+    if bad and not skip_bad:
+        return CsvUpload(None, problems, bad)
+    summary = import_chunks(session, csv_rows.documents(rows()), actor=actor, today=today)
+    return CsvUpload(summary, problems, bad)
+
+
+def keep_rejects(session: Session, user_id: int, filename: str, rows: int,
+                 content: str) -> None:
+    """Replace a person's rejects with these (none when `rows` is 0), under their user row's
+    lock so that two uploads at once leave the later one."""
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    session.execute(delete(CsvRejects).where(CsvRejects.user_id == user_id))
+    if rows:
+        session.add(CsvRejects(user_id=user_id, filename=filename[:255], rows=rows,
+                               content=content))
+    session.commit()
+
+
+def rejects_of(session: Session, user_id: int) -> CsvRejects | None:
+    """The rejects of a person's last CSV upload, if it had any."""
+    return session.get(CsvRejects, user_id)

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from argon2 import Parameters, PasswordHasher, profiles
@@ -170,11 +171,14 @@ def change_own_password(session: Session, username: str, current: str, new: str)
     return set_password(session, username, new, actor=username, field="new_password")
 
 
-def sign_out(session: Session, user_id: int) -> None:
+def sign_out(session: Session, user_id: int, *, address: str | None = None) -> None:
     """Revoke the user's sessions server-side: a copy of the cookie no longer signs anyone in.
-    The generation is per user, so this signs them out on every device."""
+    The generation is per user, so this signs them out on every device. Audited."""
     session.execute(update(User).where(User.id == user_id)
                     .values(session_generation=User.session_generation + 1))
+    username = session.scalar(select(User.username).where(User.id == user_id))
+    if username is not None:
+        audit(session, username, "user.logout", "user", user_id, None, {"address": address})
     session.commit()
 
 
@@ -184,6 +188,18 @@ def record_failed_sign_in(session: Session, username: str, address: str | None) 
     user_id = session.scalar(select(User.id).where(User.username == tried))
     audit(session, tried or "(blank)", "user.login_failed", "user", user_id, None,
           {"username": tried, "address": address, "known_user": user_id is not None})
+    session.commit()
+
+
+def record_throttled_sign_in(session: Session, username: str, address: str | None,
+                             limit: str, until: datetime) -> None:
+    """Audit sign-ins refused by a throttling limit: which one, for whom, from where, until
+    when (never the password; the caller audits the first refusal of each limit window)."""
+    tried = username[:64]
+    user_id = session.scalar(select(User.id).where(User.username == tried))
+    audit(session, tried or "(blank)", "user.login_throttled", "user", user_id, None,
+          {"username": tried, "address": address, "limit": limit,
+           "until": until.isoformat(timespec="seconds")})
     session.commit()
 
 

@@ -16,7 +16,7 @@ from tracker.services.users import (
     stamp_login,
 )
 from tracker.vocabulary import Role
-from web.auth import WebUser, requires, throttle_sign_in, user
+from web.auth import WebUser, remember_sign_in, requires, throttle_sign_in, user
 from web.db import get_session
 
 bp = Blueprint("auth", __name__)
@@ -60,6 +60,7 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("login.html", username=username, next=request.form.get("next", ""),
                                error="Unknown username or wrong password."), 401
     stamp_login(db, found.username)
+    remember_sign_in(found.username)
     start_session(WebUser(found))
     return redirect(safe_next(request.form.get("next")))
 
@@ -69,7 +70,7 @@ def logout() -> Response:
     """Sign out here and revoke the session server-side, so a copied cookie stops working."""
     me = user()
     if me is not None and not me.via_token:
-        sign_out(get_session(), me.principal.id)
+        sign_out(get_session(), me.principal.id, address=get_remote_address())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
