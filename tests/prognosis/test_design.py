@@ -3,6 +3,9 @@ a value the fit never saw coded as the pool, and said."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date
 
@@ -103,5 +106,18 @@ def test_collinear_columns_are_dropped_with_the_later_covariate() -> None:
     kept, reduced, dropped = _drop_collinear(codings, x)
     assert [c.terms for c in kept] == [("gartner:III", "gartner:not graded"),
                                        ("region:elbow",)]
-    assert reduced.shape == (len(records), 3) and dropped == []
+    assert reduced.shape == (len(records), 3)
+    assert [(d.covariate, d.reason) for d in dropped] == [
+        ("region:hip", "collinear with covariates before it: counted with the reference level")]
     assert dict(kept[1].levels)["hip"] == ""  # hip now counts with the reference
+
+
+def test_predicting_needs_no_fitting_library_nor_database() -> None:
+    """A page predicts from a stored fit: importing the prediction loads neither numpy,
+    pandas, lifelines nor SQLAlchemy."""
+    code = ("import sys, json, tracker.prognosis.predict; "
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    loaded = {m.split(".")[0] for m in json.loads(out.stdout)}
+    assert loaded.isdisjoint({"numpy", "pandas", "lifelines", "scipy", "sqlalchemy"})

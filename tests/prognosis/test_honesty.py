@@ -12,6 +12,7 @@ import pytest
 from testkit.prognosis_cohort import Truth, simulate
 from tracker.demo import timeline as demo_timeline
 from tracker.prognosis.design import MIN_EVENTS_PER_PARAMETER, choose_codings
+from tracker.prognosis.engine_records import records_of_timeline
 from tracker.prognosis.fit import fit_families, fit_family
 from tracker.prognosis.model import (
     LOW_C_INDEX,
@@ -22,7 +23,7 @@ from tracker.prognosis.model import (
 )
 from tracker.prognosis.outcome import Outcome
 from tracker.prognosis.predict import predict, standing
-from tracker.prognosis.records import Baseline, LesionRecord, records_of_timeline
+from tracker.prognosis.records import Baseline, LesionRecord
 
 FITTED = {"fitted_at": datetime(2026, 1, 2, 3, 0, tzinfo=UTC), "engine_version": "test",
           "rules_revision": 2}

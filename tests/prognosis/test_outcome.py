@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from tracker.prognosis.engine_records import records_of_timeline
 from tracker.prognosis.outcome import Outcome, Visit, resolution_outcome
-from tracker.prognosis.records import records_of_timeline
 from tracker.timeline import validate_timeline
 
 DAY0 = date(2024, 1, 1)

@@ -17,10 +17,11 @@ from lifelines import WeibullAFTFitter
 
 from testkit.prognosis_cohort import TRUTH, Simulation, covered, simulate
 from tracker.prognosis.design import code_lesion
+from tracker.prognosis.engine_records import records_of_timeline
 from tracker.prognosis.fit import c_index, fit_family
 from tracker.prognosis.model import Fit, Prediction, Standing, fit_from_json, fit_to_json
 from tracker.prognosis.predict import HORIZON_MONTHS, months_in_days, predict, standing
-from tracker.prognosis.records import LesionRecord, records_of_timeline
+from tracker.prognosis.records import LesionRecord
 from tracker.timeline import validate_timeline
 
 LESIONS = 600
@@ -67,6 +68,8 @@ def test_fitted_effects_recover_the_true_ones(seed: int) -> None:
     true_c = c_index(records, [le.true_log_scale for le in sim.lesions])
     assert fit.c_index is not None and abs(fit.c_index - true_c) <= 0.03
     assert len(fit.c_index_folds) == 5 and fit.n == len(records) - fit.excluded_no_follow_up
+    assert fit.c_index_ci is not None
+    assert fit.c_index_ci[0] <= fit.c_index <= fit.c_index_ci[1]
 
 
 def test_calibration_groups_hold_every_lesion_and_rise_with_risk() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from testkit.prognosis_cohort import TRUTH, simulate
 from tracker.cohort import subjects
-from tracker.prognosis.records import records_of_timeline
+from tracker.prognosis.engine_records import records_of_timeline
 from tracker.queries import all_lesions
 from tracker.services.assessment import assess_lesions
 from tracker.services.imports import import_timeline

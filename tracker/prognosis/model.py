@@ -84,6 +84,8 @@ class WeibullParams:
 class Fit:
     """One family's model as fitted on one day, used or refused.
 
+    `c_index` is the mean over the held-out folds, its interval from their spread (t, k - 1
+    degrees of freedom; folds share data, so it is if anything narrow).
     `n` lesions followed (seen, then looked at again), `events` resolutions among them, of which
     `unconfirmed_events` rest on a single negative film; `reimaged` single negatives were
     settled by a later film and `contradicted` of those were wrong (missed projections): the
@@ -108,6 +110,7 @@ class Fit:
     dropped: tuple[Dropped, ...] = ()
     effects: tuple[Effect, ...] = ()
     c_index: float | None = None
+    c_index_ci: tuple[float, float] | None = None
     c_index_folds: tuple[float, ...] = ()
     calibration_months: int = 12
     calibration: tuple[CalibrationGroup, ...] = ()

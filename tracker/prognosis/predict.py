@@ -1,5 +1,6 @@
-"""Per-lesion predictions from a fit's stored parameters. Pure: standard library only, so a page
-or the API predicts from a stored fit without the fitting libraries.
+"""Per-lesion predictions from a fit's stored parameters, with the standard library's `math`:
+a page or the API predicts from a stored fit without numpy, pandas or lifelines (nor a
+database), which only fitting needs.
 
 Weibull AFT: S(t | x) = exp(-(t / exp(x·b))^rho), rho = exp(log_shape). Intervals by the delta
 method from the coefficients' covariance, on scales where the estimate is close to normal:
