@@ -97,8 +97,7 @@ def test_a_model_that_ranks_no_better_than_chance_is_refused() -> None:
 
 def test_the_demo_cohort_honestly_has_not_enough_follow_up_data() -> None:
     today = date(2026, 6, 1)
-    records, skipped = records_of_timeline(demo_timeline(today), today)
-    assert records and skipped >= 0
+    records, _ = records_of_timeline(demo_timeline(today), today)
     fits = fit_families(records, **FITTED)
     assert set(fits) == {"hadd", "ho", "generic"}
     for fit in fits.values():
