@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
 
-from bench import import_figures
+from bench import import_figures, prognosis_figures
 from testkit.cohort import generate, insert_rows, to_timeline
 from testkit.statements import statements as statements_run
 from tracker.db import Base, engine_for, session_factory, session_scope
@@ -431,7 +431,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="quick")
     parser.add_argument("--only", nargs="*", default=None,
-                        choices=["import", "scan", "latency", "embedded", "pages"])
+                        choices=["import", "scan", "latency", "embedded", "pages", "prognosis"])
     args = parser.parse_args()
     scale = SCALES[args.scale]
     started = time.perf_counter()
@@ -441,6 +441,7 @@ def main() -> None:
         "latency": lambda: latency_figures(scale),
         "embedded": lambda: embedded_figures(scale),
         "pages": page_figures,
+        "prognosis": lambda: prognosis_figures.figures(args.scale, figure),
     }
     figures: list[dict[str, Any]] = []
     for name, step in steps.items():

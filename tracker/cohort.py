@@ -1,7 +1,9 @@
 """Cohort outcomes from stored assessments: time to resolution (Kaplan–Meier) and best response.
 
 Read side only. Time to resolution runs from a lesion's first visible observation to its first
-observation staged `resolved`; a lesion not (yet) resolved is censored at its last observation.
+observation staged `resolved`, as `tracker.prognosis.outcome` defines it (an unconfirmed negative
+that a later film contradicts is no resolution); a lesion not (yet) resolved is censored at the
+last observation that showed it.
 Strata are taken at baseline (the first visible observation), so a lesion's group never changes
 with what happened later. Lesions with no stored assessment yet are left out (and counted), since
 their stages are unknown rather than "not resolved".
@@ -21,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from tracker import spreadsheets
 from tracker.models import Assessment, Lesion, Observation, Patient
-from tracker.vocabulary import Stage, label
+from tracker.prognosis.outcome import Visit, resolution_outcome
+from tracker.vocabulary import label
 
-RESOLVED = Stage.RESOLVED.value
 # What a cohort can be split by, and how each subject's group value is read at baseline.
 STRATA = ("entity", "gartner", "bosworth", "region", "compartment")
 UNKNOWN = "unknown"
@@ -105,13 +107,12 @@ def _subject(rows: Sequence[Any]) -> Subject | None:
     """A lesion's observations (date order) as one survival subject, or None if it cannot be."""
     if any(row.stage is None for row in rows):
         return None  # not assessed yet (or stale mid-assessment): stage unknown
-    visible = [row for row in rows if row.visible]
-    if not visible:
+    outcome = resolution_outcome(
+        [Visit(row.date, row.visible, row.modality, row.stage) for row in rows])
+    if outcome is None:
         return None  # never seen: no baseline
-    base = visible[0]
+    base = next(row for row in rows if row.visible)
     later = [row for row in rows if row.date > base.date]
-    resolved_at = next((row.date for row in later if row.stage == RESOLVED), None)
-    end = resolved_at or rows[-1].date
     first = rows[0]
     classes = base.classifications or {}
     groups = {
@@ -123,7 +124,7 @@ def _subject(rows: Sequence[Any]) -> Subject | None:
     }
     return Subject(
         patient=first[2], lesion=first.external_id, lesion_id=first.id, baseline=base.date,
-        days=(end - base.date).days, resolved=resolved_at is not None, groups=groups,
+        days=outcome.days, resolved=outcome.event, groups=groups,
         best_change_pct=best_change_pct(base, later),
     )
 
