@@ -11,22 +11,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from tracker import vocabulary
 from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
 from tracker.models import Lesion
 from tracker.timeline.models import LesionIn, ObservationIn, Timeline, TreatmentIn
-from tracker.vocabulary import (
-    Compartment,
-    Density,
-    Entity,
-    EventKind,
-    Feature,
-    Margin,
-    Modality,
-    Pattern,
-    Region,
-    Texture,
-    TreatmentKind,
-)
 
 
 def finding_of_input(obs: ObservationIn) -> Finding:
@@ -120,20 +108,21 @@ class TreatmentColumns(Protocol):
 def finding_of_row(obs: ObservationColumns) -> Finding:
     return Finding(
         date=obs.date,
-        modality=Modality(obs.modality),
+        modality=vocabulary.Modality(obs.modality),
         visible=obs.visible,
         size_mm=tuple(obs.size_mm),
-        density=_opt(Density, obs.density),
-        margin=_opt(Margin, obs.margin),
-        texture=_opt(Texture, obs.texture),
-        pattern=_opt(Pattern, obs.pattern),
-        features=tuple(Feature(f) for f in obs.features),
+        density=_opt(vocabulary.Density, obs.density),
+        margin=_opt(vocabulary.Margin, obs.margin),
+        texture=_opt(vocabulary.Texture, obs.texture),
+        pattern=_opt(vocabulary.Pattern, obs.pattern),
+        features=tuple(vocabulary.Feature(f) for f in obs.features),
         pain=obs.pain,
     )
 
 
 def treatment_of_row(treatment: TreatmentColumns) -> Treatment:
-    return Treatment(date=treatment.date, kind=TreatmentKind(treatment.kind), note=treatment.note)
+    return Treatment(date=treatment.date, kind=vocabulary.TreatmentKind(treatment.kind),
+                     note=treatment.note)
 
 
 def facts_of_row(
@@ -149,12 +138,12 @@ def facts_of_row(
         observations = lesion.observations if observations is None else observations
         treatments = lesion.treatments if treatments is None else treatments
     return LesionFacts(
-        compartment=Compartment(lesion.compartment),
-        region=Region(lesion.region),
-        entity=_opt(Entity, lesion.entity),
+        compartment=vocabulary.Compartment(lesion.compartment),
+        region=vocabulary.Region(lesion.region),
+        entity=_opt(vocabulary.Entity, lesion.entity),
         event_date=lesion.event_date,
         findings=tuple(finding_of_row(o) for o in observations),
-        event_kind=_opt(EventKind, lesion.event_kind),
+        event_kind=_opt(vocabulary.EventKind, lesion.event_kind),
         treatments=tuple(treatment_of_row(t) for t in treatments),
     )
 
