@@ -39,8 +39,8 @@ PREPARE = (
     "CREATE INDEX IF NOT EXISTS ix_alerts_worklist_rule ON alerts (rule, (state = "
     f"'acknowledged'), ({SEVERITY_RANK_SQL.replace('a.', '')}), since, id) "
     "WHERE state <> 'cleared'",
-    "CREATE INDEX IF NOT EXISTS ix_alerts_uncleared_lesion ON alerts (lesion_id) "
-    "WHERE state <> 'cleared'",
+    # a lesion's alerts, cleared ones included (the lesion and patient pages; the FK's cascade)
+    "CREATE INDEX IF NOT EXISTS ix_alerts_lesion ON alerts (lesion_id)",
     # filters on the lesion
     "CREATE INDEX IF NOT EXISTS ix_lesions_region ON lesions (region)",
     "CREATE INDEX IF NOT EXISTS ix_lesions_stage ON lesions (current_stage)",
