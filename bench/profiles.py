@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.pages import RESULTS, TEMPLATES, _client, percentile
 from bench.run import PG, SCALES
-from bench.steady import copy_of, drop, ensure_template, log
+from bench.steady import log, template_copy
 
 
 class _Collections:
@@ -67,10 +67,8 @@ def main() -> None:
     args = parser.parse_args()
     scale = SCALES[args.scale]
     template = TEMPLATES[args.scale]
-    ensure_template(PG, template, scale.page_sample, scale.page_copies)
-    name = f"{template}_profile"
-    url = copy_of(PG, template, name)
-    try:
+    with template_copy(PG, template, scale.page_sample, scale.page_copies,
+                       f"{template}_profile") as url:
         _app, client = _client(url)
 
         def getter(path: str) -> Callable[[], None]:
@@ -103,11 +101,6 @@ def main() -> None:
                 out = RESULTS / f"profile-{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-')}.txt"
                 out.write_text(profiler.output_text(unicode=False, color=False))
                 print(f"pyinstrument: {out}")
-    finally:
-        from tracker.db import engine_for
-
-        engine_for(url).dispose()
-        drop(PG, name)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -309,3 +311,16 @@ def drop(server_url: str, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def template_copy(server_url: str, template: str, sample: int, copies: int,
+                  name: str) -> Iterator[str]:
+    """A migrated copy of the steady-state template (built first if missing), dropped after."""
+    ensure_template(server_url, template, sample, copies)
+    url = copy_of(server_url, template, name)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        drop(server_url, name)
