@@ -176,7 +176,9 @@ def _deep(conn: Connection, per_page: int, what: str) -> int:
 # --------------------------------------------------------------------------- measuring
 
 
-def _client(url: str) -> Any:
+def signed_in_client(url: str) -> Any:
+    """The app (TODAY pinned to the steady state's day) and a test client signed in as a new
+    clinician."""
     from tracker.db import session_factory
     from tracker.services.users import create_user
     from web import create_app
@@ -351,7 +353,7 @@ def page_scale_figures(scale_key: str, server_url: str, *, sample: int, copies: 
     copy_s = time.perf_counter() - t0
     log(f"pages: copied {template} to {name} in {copy_s:.0f} s")
     try:
-        app, client = _client(url)
+        app, client = signed_in_client(url)
         with engine_for(url).connect() as conn:
             selected = cases(conn, _targets(conn))
         if only:

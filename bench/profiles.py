@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.pages import RESULTS, TEMPLATES, _client, percentile
+from bench.pages import RESULTS, TEMPLATES, percentile, signed_in_client
 from bench.run import PG, SCALES
 from bench.steady import log, template_copy
 
@@ -69,7 +69,7 @@ def main() -> None:
     template = TEMPLATES[args.scale]
     with template_copy(PG, template, scale.page_sample, scale.page_copies,
                        f"{template}_profile") as url:
-        _app, client = _client(url)
+        _app, client = signed_in_client(url)
 
         def getter(path: str) -> Callable[[], None]:
             def get() -> None:

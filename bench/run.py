@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from bench import import_figures
-from bench.pages import page_scale_figures
+from bench.pages import page_scale_figures, signed_in_client
 from bench.steady import AS_OF, followed_patient, replicate
 from testkit.cohort import generate, insert_rows, to_timeline
 from testkit.statements import statements as statements_run
@@ -283,25 +282,11 @@ def embedded_figures(scale: Scale) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- pages
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
 def page_figures() -> list[dict[str, Any]]:
-    from tracker.services.users import create_user
-    from web import create_app
-
     with scratch_database() as url:
         small = followed_patient(url, "PAGE-5", 5, 10)
         big = followed_patient(url, "PAGE-50", 50, 10)
-        with session_factory(url)() as s:
-            create_user(s, "bench", "bench-password-1", "clinician", actor="bench")
-        app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench",
-                          "SESSION_COOKIE_SECURE": False})
-        client = app.test_client()
-        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
-        client.post("/login", data={"username": "bench", "password": "bench-password-1",
-                                    "csrf_token": token})
-        assert client.get("/patients").status_code == 200, "bench user could not sign in"
+        _app, client = signed_in_client(url)
 
         def timed(path: str) -> float:
             t0 = time.perf_counter()
