@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,14 +26,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import func, select, text
 
 from bench import import_figures, prognosis_figures
+from bench.pages import page_scale_figures, signed_in_client
+from bench.steady import AS_OF, followed_patient, replicate
 from testkit.cohort import generate, insert_rows, to_timeline
 from testkit.statements import statements as statements_run
-from tracker.db import Base, engine_for, session_factory, session_scope
+from tracker.db import engine_for, session_factory, session_scope
 from tracker.migrate import upgrade
-from tracker.models import Lesion, Observation, Patient
+from tracker.models import Lesion, Observation
 from tracker.services.assessment.scan import reassess_all, scan_alerts
 from tracker.services.records import record_observation
 from tracker.timeline.models import ObservationIn
@@ -43,7 +44,6 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "latest.json"
 PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")  # the tests use 2-15
-AS_OF = date(2025, 6, 2)  # the cohort's history ends here; the scans run the days after
 SCAN_DAYS = 7
 
 
@@ -55,11 +55,13 @@ class Scale:
     records: int  # record -> assessment latency samples
     embedded_lesions: int  # imported into the embedded default
     import_patients: int  # bench/import_figures.py: 8 observations per patient
+    page_sample: int  # bench/steady.py: lesions assessed for real, replicated for the pages
+    page_copies: int
 
 
 SCALES = {
-    "quick": Scale("quick (1/100)", 10_000, 1_000, 100, 1_000, 1_250),
-    "full": Scale("full", 1_000_000, 10_000, 500, 1_000, 12_500),
+    "quick": Scale("quick (1/100)", 10_000, 1_000, 100, 1_000, 1_250, 1_000, 10),
+    "full": Scale("full", 1_000_000, 10_000, 500, 1_000, 12_500, 10_000, 100),
 }
 
 
@@ -86,51 +88,6 @@ def scratch_database() -> Any:
 
 
 # --------------------------------------------------------------------------- daily scan
-
-# Tables copied per replica, with the id columns that move by a stride (FK order).
-REPLICATE = (
-    ("patients", {"id": "patients"}),
-    ("lesions", {"id": "lesions", "patient_id": "patients"}),
-    ("observations", {"id": "observations", "lesion_id": "lesions"}),
-    ("observation_features", {"observation_id": "observations"}),
-    ("assessments", {"id": "assessments", "observation_id": "observations",
-                     "lesion_id": "lesions"}),
-    ("transitions", {"id": "transitions", "lesion_id": "lesions"}),
-    ("alerts", {"id": "alerts", "lesion_id": "lesions"}),
-    ("treatments", {"id": "treatments", "lesion_id": "lesions"}),
-)
-
-
-def replicate(url: str, copies: int) -> None:
-    """Copy every assessed row `copies - 1` times with shifted ids, in SQL: a database of
-    copies x the sample in its steady state (assessed, recheck dates set) in seconds."""
-    if copies <= 1:
-        return
-    with engine_for(url).begin() as conn:
-        stride = {t: conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}"))
-                  for t, _ in REPLICATE if t != "observation_features"}
-        for table_name, moved in REPLICATE:
-            table: Table = Base.metadata.tables[table_name]
-            columns = [c.name for c in table.columns]
-            exprs = []
-            for c in columns:
-                if c in moved:
-                    exprs.append(f"{c} + k * {stride[moved[c]]}")
-                elif table_name == "patients" and c == "external_id":
-                    exprs.append("external_id || '-' || k")
-                else:
-                    exprs.append(c)
-            conn.execute(text(
-                f"INSERT INTO {table_name} ({', '.join(columns)}) "
-                f"SELECT {', '.join(exprs)} FROM {table_name} "
-                f"CROSS JOIN generate_series(1, {copies - 1}) AS k"
-            ))
-        for t in stride:
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
-                              f"(SELECT coalesce(max(id), 1) FROM {t}))"))
-    with engine_for(url).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
-
 
 def best_of(n: int, run: Callable[[], Any]) -> float:
     times = []
@@ -325,47 +282,11 @@ def embedded_figures(scale: Scale) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- pages
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _patient(url: str, external_id: str, n_lesions: int, visits: int) -> list[int]:
-    """A patient followed for `n_lesions` shoulder deposits, `visits` visits each."""
-    with engine_for(url).begin() as conn:
-        pid = conn.execute(insert(Patient).returning(Patient.id),
-                           [{"external_id": external_id}]).scalar_one()
-        ids = list(conn.execute(insert(Lesion).returning(Lesion.id, sort_by_parameter_order=True), [
-            {"patient_id": pid, "external_id": f"L{i}", "compartment": "tendon",
-             "region": "shoulder", "laterality": "right", "entity": "hadd"}
-            for i in range(n_lesions)]).scalars())
-        conn.execute(insert(Observation), [
-            {"lesion_id": lid, "date": date(2023, 1, 2) + timedelta(days=61 * v),
-             "modality": "XR", "visible": True, "size1_mm": 12.0 + (v % 3) * 0.1,
-             "density": "dense", "margin": "well_defined", "texture": "homogeneous",
-             "pattern": "nodular"}
-            for lid in ids for v in range(visits)])
-    with session_factory(url)() as s:
-        from tracker.services.assessment.assess import assess_lesions
-
-        assess_lesions(s, ids, AS_OF)
-    return ids
-
-
 def page_figures() -> list[dict[str, Any]]:
-    from tracker.services.users import create_user
-    from web import create_app
-
     with scratch_database() as url:
-        small = _patient(url, "PAGE-5", 5, 10)
-        big = _patient(url, "PAGE-50", 50, 10)
-        with session_factory(url)() as s:
-            create_user(s, "bench", "bench-password-1", "clinician", actor="bench")
-        app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench",
-                          "SESSION_COOKIE_SECURE": False})
-        client = app.test_client()
-        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
-        client.post("/login", data={"username": "bench", "password": "bench-password-1",
-                                    "csrf_token": token})
-        assert client.get("/patients").status_code == 200, "bench user could not sign in"
+        small = followed_patient(url, "PAGE-5", 5, 10)
+        big = followed_patient(url, "PAGE-50", 50, 10)
+        _app, client = signed_in_client(url)
 
         def timed(path: str) -> float:
             t0 = time.perf_counter()
@@ -432,6 +353,15 @@ def main() -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="quick")
     parser.add_argument("--only", nargs="*", default=None,
                         choices=["import", "scan", "latency", "embedded", "pages", "prognosis"])
+    parser.add_argument("--rebuild", action="store_true",
+                        help="pages: build the steady-state template again even if present")
+    parser.add_argument("--keep", action="store_true",
+                        help="pages: keep the measured copy of the template (its name is logged)")
+    parser.add_argument("--explain", action="store_true",
+                        help="pages: EXPLAIN (ANALYZE, BUFFERS) each statement of a case over "
+                             "its target into bench/results/pages-explain.txt")
+    parser.add_argument("--case", default=None,
+                        help="pages: only the cases whose name matches this regular expression")
     args = parser.parse_args()
     scale = SCALES[args.scale]
     started = time.perf_counter()
@@ -440,7 +370,9 @@ def main() -> None:
         "scan": lambda: scan_figures(scale),
         "latency": lambda: latency_figures(scale),
         "embedded": lambda: embedded_figures(scale),
-        "pages": page_figures,
+        "pages": lambda: page_figures() + page_scale_figures(
+            args.scale, PG, sample=scale.page_sample, copies=scale.page_copies,
+            rebuild=args.rebuild, keep=args.keep, with_explain=args.explain, only=args.case),
         "prognosis": lambda: prognosis_figures.figures(args.scale, figure),
     }
     figures: list[dict[str, Any]] = []

@@ -11,12 +11,15 @@ from sqlalchemy import Engine, event
 
 
 @contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The statements run on `engine` inside the block, in order."""
+def statements(engine: Engine, parameters: list[Any] | None = None) -> Iterator[list[str]]:
+    """The statements run on `engine` inside the block, in order; with `parameters`, each
+    one's bound parameters are appended there too (the benchmarks EXPLAIN them)."""
     seen: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def record(_conn: Any, _cursor: Any, statement: str, bound: Any, *_args: Any) -> None:
         seen.append(statement)
+        if parameters is not None:
+            parameters.append(bound)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
