@@ -26,7 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from reporting import charts
-from reporting.words import code_label, evidence, lesion_caption
+from reporting.words import alert_reason, code_label, evidence, lesion_caption, stage_label
 from tracker.queries.patient_timeline import patient_with_everything
 from tracker.queries.stages import open_alerts_of
 from tracker.timepoints import timepoint_table
@@ -49,6 +49,8 @@ def templates() -> Environment:
     env = Environment(loader=PackageLoader("reporting", "templates"),
                       autoescape=select_autoescape())
     env.filters["label"] = code_label
+    env.filters["stage_label"] = stage_label
+    env.filters["alert_reason"] = alert_reason
     env.filters["evidence"] = evidence
     return env
 

@@ -4,9 +4,19 @@ report: one wording everywhere (no Flask here, so the report renders without the
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from typing import Any
 
-from tracker.models import Lesion
-from tracker.vocabulary import AlertKind, Stage, label
+from tracker.models import Alert, Lesion
+from tracker.vocabulary import (
+    TIMELINE_CODES,
+    TREATMENT_KIND_LABELS,
+    AlertKind,
+    Resolution,
+    Stage,
+    TreatmentKind,
+    label,
+)
 
 CODE = re.compile(r"[a-z][a-z0-9_]*")
 SHORT_LABELS = {code.value for code in (*Stage, *AlertKind)}
@@ -16,6 +26,20 @@ def code_label(code: str | None) -> str:
     """A code as its vocabulary label, first letter capitalised."""
     text = label(code)
     return text[:1].upper() + text[1:] if text else ""
+
+
+# How a `resolved` stage reads with its certainty; a confirmed one is plain "Resolved".
+RESOLUTION_WORDS = {Resolution.EXPECTED.value: "expected", Resolution.UNCONFIRMED.value:
+                    "unconfirmed"}
+
+
+def stage_label(stage: str | None, resolution: str | None = None) -> str:
+    """A stage as every page, the report and the API label say it: `Resolved (unconfirmed)`
+    after one negative film, so a reader never takes it for a confirmed resolution."""
+    text = code_label(stage)
+    if stage == Stage.RESOLVED.value and resolution in RESOLUTION_WORDS:
+        text += f" ({RESOLUTION_WORDS[resolution]})"
+    return text
 
 
 def evidence(text: str) -> str:
@@ -40,3 +64,56 @@ def lesion_caption(lesion: Lesion) -> str:
     if lesion.structure:
         where += f", {lesion.structure}"
     return f"{lesion.external_id} · {where}"
+
+
+def field_value(value: Any, field: str) -> Any:
+    """A stored field's value with its codes as labels (`dense` -> `Dense`, a treatment's
+    `lavage` -> its full name); other values as they are, for `visit_value` to format."""
+    if field == "kind" and isinstance(value, str) and value in set(TreatmentKind):
+        return TREATMENT_KIND_LABELS[TreatmentKind(value)]
+    if field == "stage" and isinstance(value, str):
+        return stage_label(value)
+    codes = TIMELINE_CODES.get(field)
+    if codes is None:
+        return value
+    if isinstance(value, str) and value in set(codes):
+        return code_label(value)
+    if isinstance(value, list) and all(isinstance(v, str) and v in set(codes) for v in value):
+        return [code_label(v) for v in value]
+    return value
+
+
+def audit_target(target_type: str, before: dict[str, Any] | None,
+                 after: dict[str, Any] | None) -> str:
+    """What an audit event changed, as a reader names it: `observation of 2024-03-02`,
+    `lavage of 2024-01-22`, `lesion L2`, never a row id."""
+    record = after or before or {}
+    day = record.get("date")
+    if target_type == "observation":
+        return f"observation of {day}" if day else "observation"
+    if target_type == "treatment":
+        kind = record.get("kind")
+        what = (TREATMENT_KIND_LABELS[TreatmentKind(kind)].split(" (")[0]
+                if kind in set(TreatmentKind) else "treatment")
+        return f"{what} of {day}" if day else what
+    if target_type == "lesion":
+        name = record.get("id") or record.get("kept_lesion") or record.get("new_lesion")
+        return f"lesion {name}" if isinstance(name, str) else "lesion"
+    return target_type.replace("_", " ")
+
+
+def alert_reason(alert: Alert, lesion: Lesion) -> str:
+    """An alert's reason as a reader needs it. A follow-up overdue says why the film was due:
+    after an unconfirmed resolution the lesion reads "Resolved", and "overdue" beside it
+    would be a riddle (the engine's reason, clinical-rules §4, names only the stage code)."""
+    if alert.kind != AlertKind.FOLLOW_UP_OVERDUE.value or not alert.reason.startswith(
+            "follow-up due "):
+        return alert.reason
+    due = (alert.since - timedelta(days=1)).isoformat()
+    since = alert.reason.partition("); ")[2]
+    tail = f"; {since}" if since else ""
+    if (lesion.current_stage == Stage.RESOLVED.value
+            and lesion.current_resolution == Resolution.UNCONFIRMED.value):
+        return f"unconfirmed resolution: a confirming film was due on {due}{tail}"
+    stage = stage_label(lesion.current_stage, lesion.current_resolution)
+    return f"{stage}: follow-up imaging was due on {due}{tail}" if stage else alert.reason

@@ -253,7 +253,7 @@ def km_figure(items: Sequence[Subject], by: str | None = None) -> Any:
     ax.set_xlabel("days from first visible observation")
     ax.set_ylabel("probability not yet resolved")
     ax.set_ylim(0, 1.05)
-    ax.set_title("Time to resolution" + (f" by {by}" if by else ""))
+    ax.set_title("Time to resolution" + (f" by {label(by)}" if by else ""))
     ax.legend(loc="lower left", fontsize="small", frameon=True)
     if fitters:
         add_at_risk_counts(*fitters, ax=ax, fig=fig, rows_to_show=["At risk"])

@@ -44,6 +44,7 @@ from tracker.vocabulary import (
     AlertState,
     Entity,
     Feature,
+    Resolution,
     Role,
     Severity,
     Stage,
@@ -120,6 +121,8 @@ class Lesion(Base):
     rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
     # Lesion-level results of the latest assessment (per-observation stages are in Assessment).
     current_stage: Mapped[str | None] = mapped_column(String(20))
+    # The latest observation's `assessments.resolution`: how sure a current `resolved` is.
+    current_resolution: Mapped[str | None] = mapped_column(String(12))
     assessed_entity: Mapped[str | None] = mapped_column(String(40))
     entity_source: Mapped[str | None] = mapped_column(String(10))
     suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
@@ -162,6 +165,7 @@ class Lesion(Base):
         ),
         code_check("assessed_entity", Entity),
         code_check("current_stage", Stage),
+        code_check("current_resolution", Resolution),
         CheckConstraint(
             "entity_source IS NULL OR entity_source IN ('given', 'suggested')",
             name="entity_source",
@@ -319,6 +323,8 @@ class Assessment(Base):
     classifications: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # {"baseline": "YYYY-MM-DD", "change_pct": .., "nadir_change_pct": .., "category": ..}
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # How sure a `resolved` stage is (confirmed, expected, unconfirmed); NULL for other stages.
+    resolution: Mapped[str | None] = mapped_column(String(12))
     engine_version: Mapped[str] = mapped_column(String(32))
     rules_revision: Mapped[int | None] = mapped_column(SmallInteger)
     assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
@@ -327,6 +333,7 @@ class Assessment(Base):
 
     __table_args__ = (
         code_check("stage", Stage),
+        code_check("resolution", Resolution),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
     )
 

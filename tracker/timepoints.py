@@ -60,6 +60,7 @@ def _change(obs: Observation, ref: Observation | None) -> Change | None:
 class Cell:
     observation: Observation
     stage: str
+    resolution: str | None  # how sure a `resolved` stage is
     from_baseline: Change | None
     from_nadir: Change | None
     from_previous: Change | None
@@ -106,6 +107,7 @@ def lesion_cells(lesion: Lesion) -> list[Cell]:
         cells.append(Cell(
             observation=obs,
             stage=observation_stage(obs, current),
+            resolution=getattr(obs.assessment, "resolution", None) if current else None,
             from_baseline=_change(obs, baseline) if after_baseline else None,
             from_nadir=_change(obs, nadir) if after_baseline else None,
             from_previous=_change(obs, previous) if previous is not None else None,

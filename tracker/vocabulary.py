@@ -306,6 +306,15 @@ class Stage(StrEnum):
     RESOLVED = "resolved"
 
 
+
+class Resolution(StrEnum):
+    """How sure a `resolved` stage is (clinical-rules §2.1-§2.3): what a page says beside
+    "Resolved", and what `assessments.resolution` holds."""
+
+    CONFIRMED = "confirmed"  # H2c/O2c/G2c: not seen again >= 28 days after the first negative
+    EXPECTED = "expected"  # H2a/G2a: gone after resorption (regression), on the same modality
+    UNCONFIRMED = "unconfirmed"  # H2b/O2b/G2b: one negative film; §5 looks again in 3 months
+
 STAGES_OF: dict[Family, tuple[Stage, ...]] = {
     Family.HADD: (
         Stage.PRECALCIFIC,
@@ -462,6 +471,10 @@ LABELS.update(
         "complete": "Complete response",
         "partial": "Partial response",
         "progression": "Progression",
+        # classifications (clinical-rules §7), also the cohort's strata
+        "gartner": "Gärtner type",
+        "sfa": "SFA",
+        "bosworth": "Bosworth class",
     }
 )
 # Codes shared by two lists (`injection`, `surgery`) get their label by list, not from LABELS.

@@ -8,7 +8,14 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from reporting.words import code_label, evidence
+from reporting.words import (
+    alert_reason,
+    audit_target,
+    code_label,
+    evidence,
+    field_value,
+    stage_label,
+)
 from tracker.interop.viewer import check_template, images_url
 from web.clock import today
 
@@ -99,6 +106,10 @@ def init_app(app: Flask) -> None:
         check_template(app.config["VIEWER_URL_TEMPLATE"])
     app.add_template_filter(open_images, "images_url")
     app.add_template_filter(code_label, "label")
+    app.add_template_filter(stage_label, "stage_label")
+    app.add_template_filter(field_value, "field_value")
+    app.add_template_filter(audit_target, "audit_target")
+    app.add_template_filter(alert_reason, "alert_reason")
     app.add_template_filter(sizes, "sizes")
     app.add_template_filter(evidence, "evidence")
     app.add_template_filter(visit_value, "visit_value")

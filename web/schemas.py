@@ -11,8 +11,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
+from reporting.words import stage_label
 from tracker.cohort import STRATA
 from tracker.queries.worklist import WORKLIST_STATES
 from tracker.timepoints import ROW_ORDERS
@@ -114,6 +115,8 @@ class ObservationOut(_Out):
     accession: str | None = Field(default=None, description="accession number of that study")
     note: str | None = None
     stage: str = Field(description="the assessed stage, or 'pending' until assessed")
+    resolution: str | None = Field(default=None, description="how sure a `resolved` stage is: "
+                                   "confirmed, expected or unconfirmed")
     confidence: float | None = None
     evidence: list[str] | None = None
     classifications: dict[str, str] | None = None
@@ -122,6 +125,11 @@ class ObservationOut(_Out):
     response: ResponseOut | None = Field(
         default=None, description="response to the latest earlier treatment (clinical-rules "
                                   "§7a); null without one or while pending")
+
+
+    @computed_field(description="the stage as the pages say it, e.g. 'Resolved (unconfirmed)'")
+    def stage_label(self) -> str:
+        return stage_label(self.stage, self.resolution)
 
 
 class TreatmentOut(_Out):
@@ -134,6 +142,8 @@ class TreatmentOut(_Out):
 class AssessmentOut(_Out):
     status: str = Field(description="current, or pending while the data changed since")
     stage: str | None = None
+    resolution: str | None = Field(default=None, description="how sure a current `resolved` "
+                                   "stage is: confirmed, expected or unconfirmed")
     entity: str | None = None
     entity_source: str | None = None
     suggested_entities: list[dict[str, Any]] = []
@@ -142,6 +152,10 @@ class AssessmentOut(_Out):
     rules_revision: int | None = Field(default=None,
                                        description="revision of the clinical rules applied")
     assessed_at: str | None = None
+
+    @computed_field(description="the stage as the pages say it, e.g. 'Resolved (unconfirmed)'")
+    def stage_label(self) -> str | None:
+        return stage_label(self.stage, self.resolution) if self.stage else None
 
 
 class TransitionOut(_Out):

@@ -36,7 +36,6 @@ from tracker.engine.model import (
     Finding,
     LesionAssessment,
     LesionFacts,
-    Resolution,
     Response,
     StageCall,
     Suggestion,
@@ -59,7 +58,7 @@ from tracker.engine.stages.ho import HO_ROWS
 from tracker.engine.steps import Model, Row, Staged, StageRow, Step
 from tracker.engine.suggestions import suggest_entities, suggestion_cues
 from tracker.engine.transitions import transitions
-from tracker.vocabulary import ENTITIES, Entity, Family
+from tracker.vocabulary import ENTITIES, Entity, Family, Resolution
 
 __all__ = [
     "ENGINE_VERSION",

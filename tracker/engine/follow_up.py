@@ -17,10 +17,9 @@ from datetime import date, timedelta
 
 from tracker.engine.alerts.any_lesion import RAPID_PROGRESSION_RULE
 from tracker.engine.alerts.rule import OpenAlert
-from tracker.engine.model import Resolution
 from tracker.engine.sizes import add_months
 from tracker.engine.steps import Staged
-from tracker.vocabulary import Course, Family, Severity, Stage
+from tracker.vocabulary import Course, Family, Resolution, Severity, Stage
 
 # Months after the latest observation (None: no follow-up); `resolved`: `follow_up_resolved`.
 HADD_FOLLOW_UP_MONTHS: dict[Stage, int | None] = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Literal
 
 from tracker.vocabulary import (
@@ -23,6 +22,7 @@ from tracker.vocabulary import (
     Modality,
     Pattern,
     Region,
+    Resolution,
     ResponseCategory,
     Severity,
     Stage,
@@ -80,14 +80,6 @@ class Response:
     change_pct: float  # one decimal, halves away from zero
     nadir_change_pct: float
     category: ResponseCategory
-
-
-class Resolution(StrEnum):
-    """How sure a `resolved` stage is (§2.1-§2.3): what a page says beside "Resolved"."""
-
-    CONFIRMED = "confirmed"  # H2c/O2c/G2c: not seen again >= 28 days after the first negative
-    EXPECTED = "expected"  # H2a/G2a: gone after resorption (regression), on the same modality
-    UNCONFIRMED = "unconfirmed"  # H2b/O2b/G2b: one negative film; §5 looks again in 3 months
 
 
 @dataclass(frozen=True)

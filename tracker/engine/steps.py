@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from tracker.engine.model import Finding, Resolution, Response, Treatment
+from tracker.engine.model import Finding, Response, Treatment
 from tracker.engine.sizes import Change, SizeComparison
 from tracker.vocabulary import (
     Compartment,
@@ -24,6 +24,7 @@ from tracker.vocabulary import (
     Feature,
     Modality,
     Region,
+    Resolution,
     Stage,
 )
 

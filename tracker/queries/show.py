@@ -47,6 +47,8 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
                                  **observation_snapshot(obs)}
         a = shown_assessment(obs, current)
         entry["stage"] = observation_stage(obs, current)
+        if a is not None and a.resolution is not None:
+            entry["resolution"] = a.resolution
         if a is not None:
             entry["confidence"] = a.confidence
             entry["evidence"] = list(a.evidence)
@@ -70,6 +72,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
         "assessment": {
             "status": assessment_status(current),
             "stage": lesion_stage(lesion),
+            "resolution": lesion.current_resolution if current else None,
             "entity": lesion.assessed_entity,
             "entity_source": lesion.entity_source,
             "suggested_entities": lesion.suggestions or [],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reporting.words import stage_label
 from tracker.queries.lesion import lesion_with_everything
 from tracker.queries.show import lesion_json
 from tracker.services import identity
@@ -36,8 +37,9 @@ def get_assessment(lesion_id: int) -> dict[str, Any]:
     lesion = lesion_with_everything(get_session(), lesion_id)
     out = lesion_json(lesion)
     stages = [
-        {k: o[k] for k in ("id", "date", "stage", "confidence", "evidence", "classifications",
-                           "response") if k in o}
+        {**{k: o[k] for k in ("id", "date", "stage", "resolution", "confidence", "evidence",
+                              "classifications", "response") if k in o},
+         "stage_label": stage_label(o["stage"], o.get("resolution"))}
         for o in out["observations"]
     ]
     return {**out["assessment"], "lesion_id": lesion.id, "stages": stages,

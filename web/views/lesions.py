@@ -98,6 +98,7 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
             "evidence": list(a.evidence) if a else [],
             "classifications": dict(a.classifications or {}) if a else {},
             "response": a.response if a else None,
+            "resolution": a.resolution if a else None,
             "cross_modality": o.id in flagged,
         })
     # One list in date order: a treatment dated on a visit's day comes after it (clinical-rules

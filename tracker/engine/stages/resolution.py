@@ -24,10 +24,9 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
-from tracker.engine.model import Resolution
 from tracker.engine.sizes import Change
 from tracker.engine.steps import Resolved, Row, StageRow, Step, not_seen_off_mr
-from tracker.vocabulary import Stage
+from tracker.vocabulary import Resolution, Stage
 
 CONFIRM_ABSENCE_DAYS = 28  # a second negative this long after `n` confirms [S12]
 RESOLVED_CONFIRMED = 90  # H2c/O2c/G2c

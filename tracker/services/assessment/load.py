@@ -40,9 +40,9 @@ IDS: BindParameter[list[int]] = bindparam("b_ids", expanding=True)
 # What the engine and the diff read of a lesion (not the bookkeeping columns nobody compares).
 _READ_LESION_COLUMNS = (
     "id", "patient_id", "compartment", "region", "entity", "event_date", "event_kind",
-    "data_version", "assessment_due_at", "recheck_on", "current_stage", "assessed_entity",
-    "entity_source", "suggestions", "next_follow_up", "engine_version", "rules_revision",
-    "assessed_version",
+    "data_version", "assessment_due_at", "recheck_on", "current_stage", "current_resolution",
+    "assessed_entity", "entity_source", "suggestions", "next_follow_up", "engine_version",
+    "rules_revision", "assessed_version",
 )
 _READ_LESIONS = (
     select(*(LESIONS.c[k] for k in _READ_LESION_COLUMNS))
@@ -64,7 +64,7 @@ _READ_OBSERVATIONS = (
         OBSERVATIONS.c.texture, OBSERVATIONS.c.pattern, OBSERVATIONS.c.pain, FEATURES.c.feature,
         ASSESSMENTS.c.id.label("stage_id"), ASSESSMENTS.c.stage, ASSESSMENTS.c.confidence,
         ASSESSMENTS.c.evidence, ASSESSMENTS.c.classifications, ASSESSMENTS.c.response,
-        ASSESSMENTS.c.engine_version, ASSESSMENTS.c.rules_revision,
+        ASSESSMENTS.c.resolution, ASSESSMENTS.c.engine_version, ASSESSMENTS.c.rules_revision,
     )
     .select_from(
         OBSERVATIONS.outerjoin(FEATURES, FEATURES.c.observation_id == OBSERVATIONS.c.id)
@@ -103,6 +103,7 @@ class _StoredStage:
     evidence: list[str]
     classifications: dict[str, str]
     response: dict[str, Any] | None
+    resolution: str | None
     engine_version: str
     rules_revision: int | None
 
@@ -178,7 +179,7 @@ def load_lesions(conn: Connection, ids: Sequence[int]) -> list[Loaded]:
         stored = None
         if r.stage_id is not None:
             stored = _StoredStage(r.stage_id, r.stage, r.confidence, r.evidence,
-                                  r.classifications, r.response, r.engine_version,
+                                  r.classifications, r.response, r.resolution, r.engine_version,
                                   r.rules_revision)
         last = _Obs(
             r.id, r.date, r.modality, r.visible,

@@ -55,6 +55,7 @@ def _plan_stages(lesion: Loaded, a: LesionAssessment, at: datetime, plan: Plan) 
             "evidence": list(call.evidence),
             "classifications": dict(call.classifications),
             "response": response_to_json(call.response),
+            "resolution": call.resolution.value if call.resolution is not None else None,
             "engine_version": a.engine_version,
             "rules_revision": RULES_REVISION,
         }
@@ -164,6 +165,8 @@ def _plan_lesion(lesion: Loaded, a: LesionAssessment, at: datetime, plan: Plan,
     want: dict[str, Any] = {
         "recheck_on": recheck,
         "current_stage": a.stages[-1].stage.value if a.stages else None,
+        "current_resolution": (a.stages[-1].resolution.value
+                               if a.stages and a.stages[-1].resolution is not None else None),
         "assessed_entity": a.entity.value,
         "entity_source": a.entity_source,
         "suggestions": suggestions_to_json(a),
