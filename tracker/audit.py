@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from tracker.clock import now
 from tracker.db import Base
+from tracker.errors import InvalidInput, Problem
 from tracker.models import Alert, AuditEvent, Lesion, Observation, Treatment
 
 SYSTEM_ACTOR = "system"
+MAX_REASON_CHARS = 500
 # audited rows that belong to a lesion (their `lesion_id` files the event under it)
 OWNED_BY_A_LESION: dict[str, type[Base]] = {"observation": Observation, "alert": Alert,
                                              "treatment": Treatment}
@@ -71,3 +73,16 @@ def audit_rows(session: Session, events: Sequence[dict[str, Any]]) -> None:
     writers: the import and the scan know each row's owners without reading them back)."""
     if events:
         session.execute(insert(AuditEvent), list(events))
+
+
+def required_reason(reason: str | None, ask: str) -> str:
+    """The reason a person gives for a correction, a removal or an identity change: required
+    (kept in the audit beside the before and after), at most MAX_REASON_CHARS. `ask` is what
+    the refusal says, e.g. "say briefly why this treatment is removed"."""
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput([Problem("reason", ask)])
+    if len(text) > MAX_REASON_CHARS:
+        raise InvalidInput([Problem("reason", f"is {len(text)} characters; at most "
+                                              f"{MAX_REASON_CHARS}")])
+    return text

@@ -254,6 +254,13 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RemovalQuery(Query):
+    """Why a record is removed (a DELETE has no body): required, kept in the audit."""
+
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="why it is removed (required; kept in the audit)")
+
+
 class PageNumber(Query):
     """A page of a list whose page size is the page's own (the history pages)."""
 

@@ -25,17 +25,26 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             op.f('ck_assessments_resolution'),
             f"resolution IS NULL OR resolution IN ({RESOLUTIONS})")
-    with op.batch_alter_table('lesions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('current_resolution', sa.String(length=12), nullable=True))
-        batch_op.create_check_constraint(
-            op.f('ck_lesions_current_resolution'),
+    # lesions is the parent of every other table: on SQLite a batch copy would drop it, and the
+    # drop's implicit DELETE would cascade to observations, treatments and alerts. The column
+    # (with its named CHECK) is added in place instead.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute("ALTER TABLE lesions ADD COLUMN current_resolution VARCHAR(12) CONSTRAINT"
+                   " ck_lesions_current_resolution CHECK (current_resolution IS NULL OR"
+                   f" current_resolution IN ({RESOLUTIONS}))")
+    else:
+        op.add_column('lesions', sa.Column('current_resolution', sa.String(length=12),
+                                           nullable=True))
+        op.create_check_constraint(
+            op.f('ck_lesions_current_resolution'), 'lesions',
             f"current_resolution IS NULL OR current_resolution IN ({RESOLUTIONS})")
 
-
 def downgrade() -> None:
-    with op.batch_alter_table('lesions', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('ck_lesions_current_resolution'), type_='check')
-        batch_op.drop_column('current_resolution')
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute("ALTER TABLE lesions DROP COLUMN current_resolution")
+    else:
+        op.drop_constraint(op.f('ck_lesions_current_resolution'), 'lesions', type_='check')
+        op.drop_column('lesions', 'current_resolution')
     with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_assessments_resolution'), type_='check')
         batch_op.drop_column('resolution')

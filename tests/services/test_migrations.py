@@ -88,13 +88,14 @@ def test_revision_7_files_earlier_audit_events_under_their_patient_and_lesion(
     own_database_url: str,
 ) -> None:
     url = own_database_url
-    command.downgrade(alembic_config(url), "0006")  # 0007 changes data only
-    with session_factory(url)() as s:
+    with session_factory(url)() as s:  # rows written by today's models, then the old schema
         lesion = make_lesion(s, observations=[obs("2024-01-10", 12)])
         observation_id = s.scalar(select(Observation.id)
                                   .where(Observation.lesion_id == lesion.id))
         ids = {"patient": lesion.patient_id, "lesion": lesion.id, "observation": observation_id}
         s.commit()
+    engine_for(url).dispose()
+    command.downgrade(alembic_config(url), "0006")  # 0007 changes data only
     with engine_for(url).begin() as conn:
         conn.execute(text("DELETE FROM audit_events"))
         for target_type, target_id in (*ids.items(), ("observation", 999), ("user", 1)):

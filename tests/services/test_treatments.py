@@ -143,7 +143,13 @@ def test_removal_is_audited_and_marks_the_lesion(
     row = record_treatment(session, lid, treatment("2024-01-22", "injection"), actor="dr.r")
     assess_lesion(session, lid, D("2025-01-01"))
     version, _ = versions(session, lid)
-    assert delete_treatment(session, row.id, actor="dr.s") == lid
+    for missing in (None, "", "   "):
+        with pytest.raises(InvalidInput) as refused:
+            delete_treatment(session, row.id, actor="dr.s", reason=missing)
+        assert refused.value.problems[0].path == "reason"
+    assert treatments_of(session, lid) == [("2024-01-22", "injection", None)]
+    assert audit_trail(session)[-1][0] == "treatment.record"
+    assert delete_treatment(session, row.id, actor="dr.s", reason="wrong patient") == lid
     assert treatments_of(session, lid) == []
     # every treatment event is filed under its lesion (the lesion's history shows it)
     assert set(session.scalars(select(AuditEvent.lesion_id).where(
@@ -151,8 +157,10 @@ def test_removal_is_audited_and_marks_the_lesion(
     assert audit_trail(session)[-1] == (
         "treatment.delete", {"date": "2024-01-22", "kind": "injection"}, None)
     assert versions(session, lid) == (version + 1, True)
+    assert session.scalar(select(AuditEvent.reason).where(
+        AuditEvent.action == "treatment.delete")) == "wrong patient"
     with pytest.raises(NotFound):
-        delete_treatment(session, row.id, actor="dr.s")
+        delete_treatment(session, row.id, actor="dr.s", reason="again")
     with pytest.raises(NotFound):
         update_treatment(session, row.id, treatment("2024-01-22"), actor="dr.s")
     with pytest.raises(NotFound):
@@ -237,7 +245,7 @@ def test_assessment_stores_the_engines_response_and_treatment_alert(session: Ses
     assert alerts["no_treatment_response"].reason.startswith("deposit 12.0 mm 3 months after "
                                                              "lavage (14.0 mm before)")
 
-    delete_treatment(session, row.id, actor="dr.r")
+    delete_treatment(session, row.id, actor="dr.r", reason="recorded twice")
     assess_lesion(session, lesion.id, D("2025-01-01"))
     session.expire_all()
     assert [a.response for a in session.scalars(

@@ -116,13 +116,21 @@ def test_radiologist_records_edits_and_deletes_a_treatment(
     assert clash.status_code == 409
     fixed = client.post(f"/treatments/{tid}/edit", _form(date="2024-08-02"))
     assert fixed.status_code == 302 and queued[-1] == [lesion_id]
-    gone = client.post(f"/treatments/{tid}/delete")
+    refused = client.post(f"/treatments/{tid}/delete", {"reason": "  "})
+    assert refused.status_code == 400 and "say briefly why this treatment is removed" in \
+        refused.text
+    assert session.get(Treatment, tid) is not None and len(queued) == 2
+    gone = client.post(f"/treatments/{tid}/delete", {"reason": "entered on the wrong lesion"})
     assert gone.status_code == 302 and queued[-1] == [lesion_id]
     assert session.get(Treatment, tid) is None
-    actions = list(session.scalars(select(AuditEvent.action)
-                              .where(AuditEvent.target_type == "treatment")
-                              .order_by(AuditEvent.id)))
-    assert actions == ["treatment.record", "treatment.update", "treatment.delete"]
+    events = session.execute(select(AuditEvent.action, AuditEvent.reason)
+                             .where(AuditEvent.target_type == "treatment")
+                             .order_by(AuditEvent.id)).all()
+    assert [tuple(e) for e in events] == [("treatment.record", None),
+                                          ("treatment.update", None),
+                                          ("treatment.delete", "entered on the wrong lesion")]
+    history = client.get(f"/lesions/{lesion_id}/history").text
+    assert "entered on the wrong lesion" in history
 
 
 def test_treatment_forms_need_a_radiologist_and_a_csrf_token(login: Login, session: Session,
@@ -160,8 +168,11 @@ def test_api_treatment_create_update_delete(api: Any, session: Session,
     lesion = api("GET", f"/api/v1/lesions/{lesion_id}").json
     assert [t["kind"] for t in lesion["treatments"]] == ["lavage", "eswt", "radiotherapy"]
     assert lesion["assessment"]["status"] == "pending"
-    assert api("DELETE", f"/api/v1/treatments/{tid}").status_code == 204
-    assert api("DELETE", f"/api/v1/treatments/{tid}").status_code == 404
+    refused = api("DELETE", f"/api/v1/treatments/{tid}")
+    assert refused.status_code == 400 and refused.json["errors"][0]["path"] == "reason"
+    assert api("GET", f"/api/v1/lesions/{lesion_id}").json["treatments"][-1]["id"] == tid
+    assert api("DELETE", f"/api/v1/treatments/{tid}?reason=duplicate").status_code == 204
+    assert api("DELETE", f"/api/v1/treatments/{tid}?reason=duplicate").status_code == 404
     assert api("POST", "/api/v1/lesions/999999/treatments",
                json={"date": "2024-08-01", "kind": "nsaid"}).status_code == 404
     assert len(queued) == 3

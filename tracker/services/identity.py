@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.audit import audit
+from tracker.audit import audit, required_reason
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
 from tracker.models import Assessment, Lesion, Observation, Treatment
@@ -180,12 +180,7 @@ def split_lesion(
 
 
 def _reason(reason: str | None) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise InvalidInput([Problem("reason", "say briefly why the lesion records change")])
-    if len(text) > 500:
-        raise InvalidInput([Problem("reason", f"is {len(text)} characters; at most 500")])
-    return text
+    return required_reason(reason, "say briefly why the lesion records change")
 
 
 def parse_prefer(values: Mapping[str, str]) -> dict[date, Keep]:

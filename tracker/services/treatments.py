@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.audit import audit
+from tracker.audit import audit, required_reason
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.export import treatment_snapshot
 from tracker.models import Lesion, Treatment
@@ -133,12 +133,16 @@ def update_treatment(session: Session, treatment_id: int, treatment: TreatmentIn
     return row
 
 
-def delete_treatment(session: Session, treatment_id: int, *, actor: str) -> int:
-    """Remove a treatment recorded in error; returns its lesion id (to re-assess)."""
+def delete_treatment(session: Session, treatment_id: int, *, actor: str,
+                     reason: str | None) -> int:
+    """Remove a treatment recorded in error; returns its lesion id (to re-assess). A removal
+    needs a reason, kept in the audit with what was removed (nothing happens without one)."""
+    reason = required_reason(reason, "say briefly why this treatment is removed")
     lesion, row = _locked_treatment(session, treatment_id)
     before = treatment_snapshot(row)
     session.delete(row)
     mark_for_assessment(lesion)
-    audit(session, actor, "treatment.delete", "treatment", treatment_id, before, None)
+    audit(session, actor, "treatment.delete", "treatment", treatment_id, before, None,
+          reason=reason)
     session.commit()
     return lesion.id

@@ -57,9 +57,12 @@ def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any
 
 @bp.delete("/treatments/<int:treatment_id>")
 @requires(Role.RADIOLOGIST)
+@bp.input(schemas.RemovalQuery, location="query", arg_name="query")
 @bp.output({}, status_code=204)
-@doc("treatments", "Remove a treatment recorded in error")
-def delete_treatment(treatment_id: int) -> tuple[str, int]:
-    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
+@doc("treatments", "Remove a treatment recorded in error",
+     "`reason` (query) is required and kept in the audit; without it, 400 and nothing removed.")
+def delete_treatment(treatment_id: int, query: schemas.RemovalQuery) -> tuple[str, int]:
+    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor(),
+                                            reason=query.reason)
     dispatch.request_assessment([lesion_id])
     return "", 204

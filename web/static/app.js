@@ -22,8 +22,9 @@
   }
 
   // Observation form: size and morphology only apply to a lesion that was seen.
+  // (the treatment form shares the class but has no "seen" choice)
   var form = document.querySelector(".obs-form");
-  if (form) {
+  if (form && form.querySelector("input[name=visible]") && form.querySelector(".when-visible")) {
     var block = form.querySelector(".when-visible");
     var sync = function () {
       var seen = form.querySelector("input[name=visible][value=yes]").checked;

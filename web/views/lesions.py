@@ -475,8 +475,15 @@ def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
 
 @bp.post("/treatments/<int:treatment_id>/delete")
 @requires(Role.RADIOLOGIST)
-def delete_treatment(treatment_id: int) -> Response:
-    lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor())
+def delete_treatment(treatment_id: int) -> Response | tuple[str, int]:
+    session = get_session()
+    try:
+        lesion_id = treatments.delete_treatment(session, treatment_id, actor=actor(),
+                                                reason=request.form.get("reason"))
+    except InvalidInput as exc:
+        row = load_treatment(session, treatment_id)
+        return _treatment_form(row.lesion, form_from_treatment(row),
+                               field_errors(exc.problems, ("reason",)), treatment_id), 400
     dispatch.request_assessment([lesion_id])
     flash("Treatment removed; stages pending until re-assessed.", "success")
     return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
