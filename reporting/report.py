@@ -29,7 +29,7 @@ from reporting import charts
 from reporting.words import alert_reason, code_label, evidence, lesion_caption, stage_label
 from tracker.queries.patient_timeline import patient_with_everything
 from tracker.queries.stages import open_alerts_of
-from tracker.timepoints import timepoint_table
+from tracker.timepoints import Table, Visit, timepoint_table
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,21 @@ def _svg_data_uri(data: bytes) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
 
 
+# Visits per chunk of the printed timepoint table (A4 landscape): the lesion column repeats in
+# every chunk, newest visits first, so no visit is ever cut off the page's edge.
+VISITS_PER_CHUNK = 7
+
+
+def visit_chunks(table: Table) -> list[list[Visit]]:
+    """The table's visits newest first, in chunks that fit a printed page's width."""
+    newest_first = table.visits[::-1]
+    return [newest_first[i:i + VISITS_PER_CHUNK]
+            for i in range(0, len(newest_first), VISITS_PER_CHUNK)]
+
+
 def report_html(session: Session, external_id: str, *, today: date,
-                links: Callable[[str], PageLinks] | None = None) -> str:
+                links: Callable[[str], PageLinks] | None = None,
+                institution: str | None = None) -> str:
     """The report as HTML: the print page with its toolbar when given the page's `links` (of
     the stored patient id), else the document the PDF is made of."""
     patient = patient_with_everything(session, external_id)
@@ -78,15 +91,18 @@ def report_html(session: Session, external_id: str, *, today: date,
             "alerts": open_alerts_of(lesion),
             "chart": _svg_data_uri(charts.render_lesion(lesion, "svg", today)),
         })
+    table = timepoint_table(patient)
     return templates().get_template("report.html").render(
-        patient=patient, lesions=lesions, table=timepoint_table(patient),
+        patient=patient, lesions=lesions, table=table, chunks=visit_chunks(table),
+        institution=institution,
         caption=lesion_caption, today=today, generated=datetime.now().astimezone(),
         links=links(patient.external_id) if links is not None else None,
     )
 
 
-def report_pdf(session: Session, external_id: str, *, today: date) -> bytes:
+def report_pdf(session: Session, external_id: str, *, today: date,
+               institution: str | None = None) -> bytes:
     from weasyprint import HTML  # a second to import: only when a PDF is asked for
 
-    html = report_html(session, external_id, today=today)
+    html = report_html(session, external_id, today=today, institution=institution)
     return bytes(HTML(string=html).write_pdf())

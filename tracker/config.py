@@ -37,6 +37,7 @@ class Settings:
     max_timeline_bytes: int
     redis_url: str | None = None
     viewer_url_template: str | None = None
+    report_institution: str | None = None  # named in the printable report's header
     # A task handed to the broker this long ago and still not run is taken as lost and re-sent
     # by the sweep (above Redis's visibility timeout, after which it redelivers by itself).
     resend_after_seconds: int = 3900
@@ -112,6 +113,7 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         max_timeline_bytes=int(env.get("MAX_TIMELINE_BYTES", str(10 * 1024 * 1024))),
         redis_url=redis_url or None,
         viewer_url_template=env.get("VIEWER_URL_TEMPLATE") or None,
+        report_institution=(env.get("REPORT_INSTITUTION") or "").strip() or None,
         resend_after_seconds=int(env.get("RESEND_AFTER_SECONDS", "3900")),
         assess_batch_size=max(1, int(env.get("ASSESS_BATCH_SIZE", "200"))),
         password_hash_profile=env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),

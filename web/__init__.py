@@ -93,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         SECRET_KEY=settings.secret_key,
         MAX_TIMELINE_BYTES=settings.max_timeline_bytes,
         VIEWER_URL_TEMPLATE=settings.viewer_url_template,
+        REPORT_INSTITUTION=settings.report_institution,
         MAX_CONTENT_LENGTH=settings.max_timeline_bytes + 64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -10,6 +10,7 @@ import click
 
 from tracker.cli.edge import parse_as_of, reports_errors, session, write_output
 from tracker.cli.main import main as tracker_main
+from tracker.config import from_env
 
 
 def send(lesion_ids: Sequence[int]) -> int:
@@ -30,11 +31,14 @@ def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
     from reporting.report import report_html, report_pdf  # matplotlib: only this command
 
     today = parse_as_of(as_of)
+    institution = from_env().report_institution
     with session() as s:
         if output.lower().endswith(".html"):
-            write_output(report_html(s, patient_id, today=today), output)
+            write_output(report_html(s, patient_id, today=today, institution=institution),
+                         output)
         else:
-            write_output(report_pdf(s, patient_id, today=today), output)
+            write_output(report_pdf(s, patient_id, today=today, institution=institution),
+                         output)
     click.echo(f"report for patient {patient_id} written to {output}", err=True)
 
 

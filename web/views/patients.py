@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, render_template, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
 from sqlalchemy.orm import Session
 
 from reporting.charts import render_timeline
@@ -92,13 +92,15 @@ def report_page(session: Session, external_id: str, *, today: date) -> str:
             pdf=url_for("patients.report_pdf", external_id=stored_id),
             timeline=url_for("patients.timeline", external_id=stored_id))
 
-    return report_html(session, external_id, today=today, links=links)
+    return report_html(session, external_id, today=today, links=links,
+                       institution=current_app.config.get("REPORT_INSTITUTION"))
 
 
 @bp.get("/<external_id>/report.pdf")
 @requires(Role.CLINICIAN)
 def report_pdf(external_id: str) -> Response:
-    pdf = render_report_pdf(get_session(), external_id, today=today())
+    pdf = render_report_pdf(get_session(), external_id, today=today(),
+                            institution=current_app.config.get("REPORT_INSTITUTION"))
     name = f"calcitrack-report-{external_id}.pdf"
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})
