@@ -521,6 +521,11 @@ REGION_SNOMED: dict[Region, str] = {
 }
 
 
+# Regions of the spine compartment, and the axial regions where `midline` is a laterality
+# (elsewhere a deposit is right or left).
+SPINE_REGIONS = (Region.CERVICAL_SPINE, Region.THORACIC_SPINE, Region.LUMBAR_SPINE)
+AXIAL_REGIONS = (*SPINE_REGIONS, Region.NECK, Region.TRUNK, Region.PELVIS)
+
 # vocabulary.md "Laterality": midline has no SNOMED CT qualifier.
 LATERALITY_SNOMED: dict[Laterality, str] = {
     Laterality.RIGHT: "24028007",

@@ -1,8 +1,9 @@
 """Who is asking, and may they: flask-login sessions for people, bearer tokens for machines.
 
-Roles nest: a clinician reads and acknowledges or snoozes alerts; a radiologist also records,
-edits and imports observations; an admin also manages users. The user object kept per request is
-a detached `Principal`, never an ORM row.
+Who may do what is `tracker.services.users.PERMISSIONS` (roles nest: clinician, radiologist,
+admin); every route names the permission it needs (`requires`), and a correction also asks who
+recorded the entry (`require_correction`). The user object kept per request is a detached
+`Principal`, never an ORM row.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from limits.errors import StorageError
 from limits.storage import Storage
 from redis.exceptions import RedisError
 
+from tracker.queries.history import recorded_by
 from tracker.queries.worklist import attention_counts
 from tracker.services.users import (
+    API_TOKEN_SUFFIX,
+    Permission,
     Principal,
+    least_role,
     record_throttled_sign_in,
     user_by_id,
     user_by_token,
@@ -38,8 +43,6 @@ from web.db import get_session
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
-
-ROLE_RANK = {Role.CLINICIAN: 0, Role.RADIOLOGIST: 1, Role.ADMIN: 2}
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -179,8 +182,11 @@ class WebUser:
     def role(self) -> Role:
         return self.principal.role
 
-    def can(self, role: Role) -> bool:
-        return ROLE_RANK[self.principal.role] >= ROLE_RANK[role]
+    def can(self, what: Role | Permission) -> bool:
+        return self.principal.may(what)
+
+    def may_correct(self, recorded_by: str | None) -> bool:
+        return self.principal.may_correct(recorded_by)
 
 
 def bearer_token(req: Request) -> str | None:
@@ -216,11 +222,13 @@ def actor() -> str:
     """The name written to audit events."""
     u = user()
     assert u is not None, "actor() needs an authenticated request"
-    return u.username + (" (api token)" if u.via_token else "")
+    return u.username + (API_TOKEN_SUFFIX if u.via_token else "")
 
 
-def requires(role: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Signed in (else 401 / sign-in page) and at least `role` (else 403)."""
+def requires(what: Role | Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Signed in (else 401 / sign-in page) and holding the permission (at least the role; else
+    403)."""
+    role = least_role(what)
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @wraps(fn)
@@ -230,7 +238,7 @@ def requires(role: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 if request.path.startswith("/api/"):
                     abort(401)
                 return login_manager.unauthorized()  # type: ignore[no-any-return]
-            if not u.can(role):
+            if not u.can(what):
                 abort(403)
             return fn(*args, **kwargs)
 
@@ -238,6 +246,27 @@ def requires(role: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return wrapper
 
     return decorate
+
+
+def require_correction(target_type: str, target_id: int) -> None:
+    """403 unless the signed-in person may correct this observation or treatment: anyone's
+    (CORRECT_ANY), or their own (CORRECT_OWN, recorded by them). A missing entry passes, for
+    the service to answer 404."""
+    u = user()
+    owner = recorded_by(get_session(), target_type, [target_id]).get(target_id)
+    if u is None or not u.may_correct(owner):
+        abort(403)
+
+
+def editable(target_type: str, target_ids: list[int]) -> set[int]:
+    """Which of these entries the signed-in person may correct (one statement at most)."""
+    u = user()
+    if u is None or not u.can(Permission.CORRECT_OWN):
+        return set()
+    if u.can(Permission.CORRECT_ANY):
+        return set(target_ids)
+    owners = recorded_by(get_session(), target_type, target_ids)
+    return {i for i in target_ids if u.may_correct(owners.get(i))}
 
 
 def init_app(app: Flask) -> None:
@@ -281,4 +310,4 @@ def init_app(app: Flask) -> None:
     def _inject_user() -> dict[str, object]:
         me = user()
         attention = attention_counts(get_session(), today=today()) if me is not None else None
-        return {"me": me, "Role": Role, "attention": attention}
+        return {"me": me, "Role": Role, "Permission": Permission, "attention": attention}

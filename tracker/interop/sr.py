@@ -50,16 +50,16 @@ from tracker.interop.sr_file import (
 )
 from tracker.timeline.models import FORMAT, MAX_SIZE_MM
 from tracker.vocabulary import (
+    AXIAL_REGIONS,
     LATERALITY_SNOMED,
     REGION_SNOMED,
+    SPINE_REGIONS,
     Compartment,
     Laterality,
     Modality,
     Region,
 )
 
-SPINE_REGIONS = (Region.CERVICAL_SPINE, Region.THORACIC_SPINE, Region.LUMBAR_SPINE)
-AXIAL_REGIONS = (*SPINE_REGIONS, Region.NECK, Region.TRUNK, Region.PELVIS)
 MAX_SIZES = 3
 SIZE_DECIMALS = 2  # sizes are kept to 0.01 mm: measurements come as floats (0.8 cm * 10)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,3 +45,26 @@ def history(session: Session, *, patient_id: int | None = None, lesion_id: int |
     )
     items = [HistoryEntry(e, _changes(e.before, e.after)) for e in events]
     return Page(items, int(total), max(1, page), per_page)
+
+
+# The audit actions that create an observation or a treatment: their actor recorded it.
+RECORDING_ACTIONS = {"observation": "observation.record", "treatment": "treatment.record"}
+
+
+def recorded_by(session: Session, target_type: str, target_ids: Sequence[int]) -> dict[int, str]:
+    """Who recorded each of these observations (or treatments), from the audit: one statement.
+    An entry that came in by an import has no recording event, and so no owner here."""
+    if not target_ids:
+        return {}
+    rows = session.execute(
+        select(AuditEvent.target_id, AuditEvent.actor)
+        .where(AuditEvent.action == RECORDING_ACTIONS[target_type],
+               AuditEvent.target_type == target_type,
+               AuditEvent.target_id.in_(list(target_ids)))
+        .order_by(AuditEvent.id)
+    ).all()
+    out: dict[int, str] = {}
+    for target_id, actor in rows:
+        if target_id is not None:
+            out.setdefault(target_id, actor)
+    return out

@@ -1,4 +1,5 @@
-"""Lesion identity: merge two records of one deposit, or split one record that was two.
+"""Lesion identity: merge two records of one deposit, split one record that was two (also one
+visit's film that measured both deposits together), or correct a lesion's site.
 
 One function = one transaction, under row locks on the lesions involved (taken in id order, so
 two identity changes cannot deadlock). Each change is audited with everything needed to undo it
@@ -17,11 +18,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.audit import audit, required_reason
-from tracker.errors import Conflict, InvalidInput, NotFound, Problem
+from tracker.errors import Conflict, InvalidInput, NotFound, Problem, StaleVersion
 from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
-from tracker.models import Assessment, Lesion, Observation, Treatment
-from tracker.services.records import mark_for_assessment
-from tracker.timeline.models import ID_PATTERN
+from tracker.models import Assessment, Lesion, Observation, ObservationFeature, Treatment
+from tracker.services.records import mark_for_assessment, observation_columns
+from tracker.timeline.models import ID_PATTERN, ObservationIn
+from tracker.timeline.reader import validate_observation
+from tracker.timeline.site import SITE_FIELDS, SiteIn, checked_site
 
 Keep = Literal["kept", "merged"]
 
@@ -123,6 +126,38 @@ def merge_lesions(
     return kept
 
 
+@dataclass(frozen=True)
+class Divide:
+    """One visit's film measured two deposits together: the new lesion gets `new_size_mm`,
+    the old one keeps the observation with `remaining_size_mm` (longest first, as in a
+    timeline). Both already checked (`ObservationIn`)."""
+
+    new: ObservationIn
+    remaining: ObservationIn
+
+
+def divided_visit(observation: Observation, new_size_mm: Sequence[float],
+                  remaining_size_mm: Sequence[float], path: str) -> Divide:
+    """The two halves of a visit, each checked like a timeline's observation (sizes 1-3 values,
+    above 0, at most 500 mm, longest first); problems named under `path`."""
+    if not observation.visible:
+        raise InvalidInput([Problem(path, f"the observation of {observation.date} did not see "
+                                          "the deposit: there is no size to divide")])
+    base = observation_snapshot(observation)
+    halves = []
+    problems: list[Problem] = []
+    for name, sizes in (("new_size_mm", new_size_mm), ("remaining_size_mm", remaining_size_mm)):
+        try:
+            halves.append(validate_observation({**base, "size_mm": list(sizes)},
+                                               today=observation.date))
+        except InvalidInput as exc:
+            problems += [Problem(f"{path}.{name}" + p.path.removeprefix("size_mm"), p.message)
+                         for p in exc.problems]
+    if problems or len(halves) != 2:
+        raise InvalidInput(problems or [Problem(path, "sizes could not be read")])
+    return Divide(halves[0], halves[1])
+
+
 def split_lesion(
     session: Session,
     lesion_id: int,
@@ -131,8 +166,12 @@ def split_lesion(
     new_external_id: str,
     actor: str,
     reason: str,
+    site: SiteIn | None = None,
+    divide: Mapping[int, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Lesion:
-    """Move the chosen observations to a new lesion of the same patient and site."""
+    """Move the chosen observations to a new lesion of the same patient, at `site` (chosen by
+    the person; the old lesion's when not given). `divide` takes visits apart: observation
+    id -> (the new lesion's size, the size that remains on this lesion)."""
     problems = []
     try:
         reason = _reason(reason)
@@ -143,15 +182,28 @@ def split_lesion(
                                               "(1-64 of A-Z a-z 0-9 . _ -)"))
     lesion = _lock(session, (lesion_id,))[lesion_id]
     chosen = set(observation_ids)
+    divide = dict(divide or {})
     moving = [o for o in lesion.observations if o.id in chosen]
-    unknown = chosen - {o.id for o in moving}
+    dividing = [o for o in lesion.observations if o.id in divide]
+    unknown = (chosen | set(divide)) - {o.id for o in lesion.observations}
     if unknown:
         problems.append(Problem("observations", "not observations of this lesion: "
                                 + ", ".join(map(str, sorted(unknown)))))
-    if not moving:
-        problems.append(Problem("observations", "choose at least one observation to move"))
+    both = chosen & set(divide)
+    if both:
+        problems.append(Problem("divide", "a visit is either moved or divided, not both: "
+                                + ", ".join(str(o.date) for o in moving if o.id in both)))
+    if not moving and not dividing:
+        problems.append(Problem("observations", "choose at least one observation to move or "
+                                                "one visit to divide"))
     elif len(moving) == len(lesion.observations):
         problems.append(Problem("observations", "leave at least one observation on the lesion"))
+    halves: dict[int, Divide] = {}
+    for o in dividing:
+        try:
+            halves[o.id] = divided_visit(o, *divide[o.id], path=f"divide.{o.date}")
+        except InvalidInput as exc:
+            problems += exc.problems
     if problems:
         raise InvalidInput(problems)
     clash = session.scalar(select(Lesion.id).where(Lesion.patient_id == lesion.patient_id,
@@ -159,24 +211,88 @@ def split_lesion(
     if clash is not None:
         raise Conflict(f"patient {lesion.patient.external_id} already has a lesion "
                        f"{new_external_id}")
-    new = Lesion(patient_id=lesion.patient_id, external_id=new_external_id,
-                 compartment=lesion.compartment, region=lesion.region,
-                 structure=lesion.structure, laterality=lesion.laterality, entity=lesion.entity,
-                 event_date=lesion.event_date, event_kind=lesion.event_kind)
+    where = site.as_dict() if site is not None else {k: getattr(lesion, k) for k in SITE_FIELDS}
+    new = Lesion(patient_id=lesion.patient_id, external_id=new_external_id, **where,
+                 entity=lesion.entity, event_date=lesion.event_date,
+                 event_kind=lesion.event_kind)
     mark_for_assessment(new)
     session.add(new)
     session.flush()
     _move(session, moving, new)
     moved = [{"id": o.id, **observation_snapshot(o)} for o in moving]
+    divided = _divide(session, [(o, halves[o.id]) for o in dividing], new)
     audit(session, actor, "lesion.split", "lesion", lesion.id,
-          {"observations": moved}, {"new_lesion": new_external_id, "row_id": new.id},
-          reason=reason)
+          {"observations": moved, **({"divided": divided} if divided else {})},
+          {"new_lesion": new_external_id, "row_id": new.id}, reason=reason)
     audit(session, actor, "lesion.create", "lesion", new.id, None,
           {**lesion_snapshot(new), "split_from": lesion.external_id,
-           "observations": [m["date"] for m in moved]}, reason=reason)
+           "observations": sorted([m["date"] for m in moved]
+                                  + [d["date"] for d in divided])}, reason=reason)
     mark_for_assessment(lesion)
     session.commit()
     return new
+
+
+def _divide(session: Session, parts: Sequence[tuple[Observation, Divide]],
+            new: Lesion) -> list[dict[str, Any]]:
+    """Each divided visit: the old observation keeps its row (its size becomes what remains),
+    a copy of it with the new lesion's size goes to the new lesion. Returns what the audit
+    keeps to undo it (the old size, the new observation's id)."""
+    undo = []
+    for old, half in parts:
+        before = observation_snapshot(old)
+        sizes = [*(half.remaining.size_mm or []), None, None, None]
+        old.size1_mm, old.size2_mm, old.size3_mm = sizes[0], sizes[1], sizes[2]
+        row = Observation(lesion_id=new.id, **observation_columns(half.new))
+        row.feature_rows = [ObservationFeature(feature=f) for f in
+                            dict.fromkeys(f.value for f in half.new.features)]
+        session.add(row)
+        session.flush()
+        session.execute(delete(Assessment).where(Assessment.observation_id == old.id))
+        undo.append({"date": before["date"], "id": old.id, "size_mm_before": before["size_mm"],
+                     "remaining_size_mm": half.remaining.size_mm, "new_observation": row.id,
+                     "new_size_mm": half.new.size_mm})
+    return undo
+
+
+def correct_site(session: Session, lesion_id: int, raw_site: Mapping[str, Any], *, actor: str,
+                 reason: str | None, expected_version: int | None) -> Lesion:
+    """Correct where a lesion is (compartment, region, structure, laterality); its id stays.
+    Under the lesion's row lock, against the version the person read (`data_version`; None:
+    any). Audited before -> after with the reason (the before undoes it); re-assessed, since
+    the site decides entity suggestions and classifications (Gärtner at the shoulder only)."""
+    problems: list[Problem] = []
+    try:
+        reason = _reason(reason)
+    except InvalidInput as exc:
+        problems += exc.problems
+    lesion = _lock(session, (lesion_id,))[lesion_id]
+    try:
+        site = checked_site(dict(raw_site), entity=lesion.entity)
+    except InvalidInput as exc:
+        problems += exc.problems
+    if problems:
+        session.rollback()
+        raise InvalidInput(problems)
+    if expected_version is not None and lesion.data_version != expected_version:
+        current = lesion.data_version
+        session.rollback()
+        raise StaleVersion(f"lesion {lesion.external_id} changed since it was read (version "
+                           f"{expected_version}, now {current})", current)
+    before = {k: getattr(lesion, k) for k in SITE_FIELDS}
+    after = site.as_dict()
+    if before == after:
+        session.rollback()
+        return lesion
+    for key, value in after.items():
+        setattr(lesion, key, value)
+    mark_for_assessment(lesion)
+    audit(session, actor, "lesion.site", "lesion", lesion.id,
+          {"id": lesion.external_id, **before}, {"id": lesion.external_id, **after},
+          reason=reason)
+    # >>> refresh of the lesion's denormalised worklist columns (site): one call, here. <<<
+    session.commit()
+    return lesion
 
 
 def _reason(reason: str | None) -> str:

@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 
 from argon2 import Parameters, PasswordHasher, profiles
@@ -59,6 +60,38 @@ def _dummy_hash(profile: str) -> str:
     return _hasher_for(profile).hash("calcitrack-timing-equaliser")
 
 
+class Permission(StrEnum):
+    """What a person may do; `PERMISSIONS` says from which role on (the README's table)."""
+
+    READ = "read"  # every page and every GET of the API
+    ACT_ON_ALERTS = "act_on_alerts"  # acknowledge, snooze
+    RECORD = "record"  # record an observation or a treatment
+    CORRECT_OWN = "correct_own"  # correct or remove an observation or treatment one recorded
+    CORRECT_ANY = "correct_any"  # ... anyone's (imports included)
+    IDENTITY = "identity"  # merge, split, correct a lesion's site
+    IMPORT = "import"  # timeline, DICOM SR and spreadsheet files
+    MANAGE_USERS = "manage_users"  # users, passwords, API tokens
+
+
+# Roles nest (each has what the one before has): the least role for each permission. The one
+# place access is decided; pages, the API and templates all ask `Principal.may`.
+ROLE_RANK: dict[Role, int] = {Role.CLINICIAN: 0, Role.RADIOLOGIST: 1, Role.ADMIN: 2}
+PERMISSIONS: dict[Permission, Role] = {
+    Permission.READ: Role.CLINICIAN,
+    Permission.ACT_ON_ALERTS: Role.CLINICIAN,
+    Permission.RECORD: Role.CLINICIAN,
+    Permission.CORRECT_OWN: Role.CLINICIAN,
+    Permission.CORRECT_ANY: Role.RADIOLOGIST,
+    Permission.IDENTITY: Role.RADIOLOGIST,
+    Permission.IMPORT: Role.RADIOLOGIST,
+    Permission.MANAGE_USERS: Role.ADMIN,
+}
+
+
+def least_role(what: Role | Permission) -> Role:
+    return PERMISSIONS[what] if isinstance(what, Permission) else what
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is acting, detached from any session: what the web layer keeps per request."""
@@ -68,6 +101,23 @@ class Principal:
     role: Role
     active: bool
     session_generation: int = 0
+
+    def may(self, what: Role | Permission) -> bool:
+        """At least this role, or holding this permission."""
+        return ROLE_RANK[self.role] >= ROLE_RANK[least_role(what)]
+
+    def may_correct(self, recorded_by: str | None) -> bool:
+        """Anyone's entry from CORRECT_ANY on; one's own (recorded by this user, signed in or
+        through one of their API tokens) with CORRECT_OWN."""
+        if self.may(Permission.CORRECT_ANY):
+            return True
+        own = recorded_by is not None and recorded_by.removesuffix(API_TOKEN_SUFFIX) == \
+            self.username
+        return own and self.may(Permission.CORRECT_OWN)
+
+
+# How the audit names a person acting through an API token (web/auth.py `actor`).
+API_TOKEN_SUFFIX = " (api token)"
 
 
 def principal(user: User) -> Principal:

@@ -8,7 +8,7 @@ from tracker.queries.lookup import alert_with_lesion
 from tracker.queries.show import alert_json
 from tracker.queries.worklist import WorklistFilter, worklist
 from tracker.services.alerts import acknowledge_alert, snooze_alert
-from tracker.vocabulary import Role
+from tracker.services.users import Permission
 from web import schemas
 from web.api.blueprint import bp, doc, page_json
 from web.auth import actor, requires
@@ -31,7 +31,7 @@ def _alert_now(alert_id: int) -> dict[str, Any]:
 
 
 @bp.get("/alerts")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @bp.input(schemas.AlertQuery, location="query", arg_name="query")
 @bp.output(schemas.AlertListOut)
 @doc("alerts", "Uncleared alerts, most severe then oldest first")
@@ -43,7 +43,7 @@ def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
-@requires(Role.CLINICIAN)
+@requires(Permission.ACT_ON_ALERTS)
 @bp.input(schemas.AcknowledgeIn, arg_name="body")
 @bp.output(schemas.WorklistAlertOut)
 @doc("alerts", "Acknowledge an alert (audited)", responses=ALERT_STATE)
@@ -53,7 +53,7 @@ def acknowledge(alert_id: int, body: schemas.AcknowledgeIn) -> dict[str, Any]:
 
 
 @bp.post("/alerts/<int:alert_id>/snooze")
-@requires(Role.CLINICIAN)
+@requires(Permission.ACT_ON_ALERTS)
 @bp.input(schemas.SnoozeIn, arg_name="body")
 @bp.output(schemas.WorklistAlertOut)
 @doc("alerts", "Snooze an alert until a date, with a reason (audited)", responses=ALERT_STATE)

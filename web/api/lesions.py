@@ -9,7 +9,7 @@ from tracker.queries.lesion import lesion_with_everything
 from tracker.queries.show import lesion_json
 from tracker.services import identity
 from tracker.services.identity import parse_prefer
-from tracker.vocabulary import Role
+from tracker.services.users import Permission
 from web import schemas
 from web.api.blueprint import bp, doc, with_images
 from web.auth import actor, requires
@@ -18,7 +18,7 @@ from workers import dispatch
 
 
 @bp.get("/lesions/<int:lesion_id>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @bp.output(schemas.LesionOut)
 @doc("lesions", "A lesion with its observations and assessment")
 def get_lesion(lesion_id: int) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def get_lesion(lesion_id: int) -> dict[str, Any]:
 
 
 @bp.get("/lesions/<int:lesion_id>/assessment")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @bp.output(schemas.AssessmentDetailOut)
 @doc("assessments", "The lesion's latest assessment, stage per observation",
      "`status` is `pending` while the data changed since the last assessment; stages are then "
@@ -47,7 +47,7 @@ def get_assessment(lesion_id: int) -> dict[str, Any]:
 
 
 @bp.post("/lesions/<int:lesion_id>/merge")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IDENTITY)
 @bp.input(schemas.MergeIn, arg_name="data")
 @bp.output(schemas.LesionOut)
 @doc("lesions", "Merge another lesion of the patient into this one",
@@ -64,7 +64,7 @@ def merge_lesion(lesion_id: int, data: schemas.MergeIn) -> dict[str, Any]:
 
 
 @bp.post("/lesions/<int:lesion_id>/split")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IDENTITY)
 @bp.input(schemas.SplitIn, arg_name="data")
 @bp.output(schemas.LesionOut, status_code=201)
 @doc("lesions", "Move chosen observations to a new lesion",

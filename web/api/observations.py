@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.queries.lookup import load_lesion, load_observation
 from tracker.services import records
+from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn
-from tracker.vocabulary import Role
 from web import schemas
 from web.api.blueprint import bp, check_against, doc, stored_lesion, with_images
-from web.auth import actor, requires
+from web.auth import actor, require_correction, requires
 from web.db import get_session
 from web.errors import errors_json
 from workers import dispatch
@@ -94,7 +94,7 @@ def _stale(exc: StaleVersion) -> Response:
 
 
 @bp.get("/observations/<int:observation_id>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @bp.output(schemas.ObservationOut, headers=schemas.ETagHeader)
 @doc("observations", "One observation; its ETag is its version",
      "Send the ETag back as If-Match to PUT or DELETE it.")
@@ -105,7 +105,7 @@ def get_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str,
 
 
 @bp.post("/lesions/<int:lesion_id>/observations")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.RECORD)
 @bp.input(ObservationIn, arg_name="observation")
 @bp.output(schemas.ObservationOut, status_code=201, headers=schemas.ETagHeader)
 @doc("observations", "Record one visit's finding",
@@ -123,7 +123,7 @@ def create_observation(lesion_id: int, observation: ObservationIn
 
 
 @bp.put("/observations/<int:observation_id>")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.CORRECT_OWN)
 @bp.input(ObservationIn, arg_name="observation")
 @bp.output(schemas.ObservationOut, headers=schemas.ETagHeader)
 @doc("observations", "Correct an observation (replaces every field)",
@@ -132,6 +132,7 @@ def create_observation(lesion_id: int, observation: ObservationIn
      "value; without If-Match, 428.", {**SAME_DAY, **CONDITIONAL})
 def update_observation(observation_id: int, observation: ObservationIn
                        ) -> tuple[dict[str, Any], int, dict[str, str]]:
+    require_correction("observation", observation_id)
     version = expected_version()
     session = get_session()
     lesion = load_observation(session, observation_id).lesion
@@ -144,7 +145,7 @@ def update_observation(observation_id: int, observation: ObservationIn
 
 
 @bp.delete("/observations/<int:observation_id>")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.CORRECT_OWN)
 @bp.output({}, status_code=204)
 @doc("observations", "Remove an observation recorded in error",
      "Conditional like PUT (If-Match). A lesion keeps at least one observation: deleting its "
@@ -152,6 +153,7 @@ def update_observation(observation_id: int, observation: ObservationIn
      {**CONDITIONAL, 409: "It is the lesion's only observation: a lesion keeps at least one, "
                           "so correct it instead"})
 def delete_observation(observation_id: int) -> tuple[str, int]:
+    require_correction("observation", observation_id)
     version = expected_version()
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
                                            expected_version=version)

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from tracker.interop.fhir import bundle_json, patient_bundle
 from tracker.queries.patient_list import PatientRow, patient_list
 from tracker.queries.show import patient_record
-from tracker.vocabulary import Role
+from tracker.services.users import Permission
 from web import schemas
 from web.api.blueprint import bp, doc, page_json, with_images
 from web.auth import requires
@@ -20,7 +20,7 @@ from web.db import get_session
 
 
 @bp.get("/patients")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @bp.input(schemas.PatientQuery, location="query", arg_name="query")
 @bp.output(schemas.PatientListOut)
 @doc("patients", "List patients, those needing attention first")
@@ -39,7 +39,7 @@ def _patient_row(r: PatientRow) -> dict[str, Any]:
 
 
 @bp.get("/patients/<external_id>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @bp.output(schemas.PatientRecordOut)
 @doc("patients", "A patient's lesions, stages, transitions and open alerts")
 def get_patient(external_id: str) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def get_patient(external_id: str) -> dict[str, Any]:
 
 
 @bp.get("/patients/<external_id>/fhir")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @doc("patients", "Export one patient as a FHIR R5 collection Bundle",
      "Patient, a BodyStructure per lesion, Observations (measurements and stages), "
      "ImagingStudy, Flags (open alerts), ServiceRequests (next follow-up). Content type "

@@ -10,7 +10,8 @@ from flask import current_app, request
 from tracker.errors import InvalidInput, Problem
 from tracker.interop import sr
 from tracker.services import interop
-from tracker.vocabulary import Compartment, Role
+from tracker.services.users import Permission
+from tracker.vocabulary import Compartment
 from web import schemas
 from web.api.blueprint import bp, doc
 from web.auth import actor, requires
@@ -70,7 +71,7 @@ def uploaded_files(field: str = "file") -> list[tuple[str, bytes]]:
 
 
 @bp.post("/sr")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IMPORT)
 @bp.output(schemas.ImportOut)
 @doc("timelines", "Import DICOM SR measurement reports (TID 1500)",
      "multipart/form-data: one or more `file` parts, and `compartment` for new lesions outside "

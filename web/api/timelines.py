@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 from tracker import export
 from tracker.db import session_scope
 from tracker.services import imports
+from tracker.services.users import Permission
 from tracker.timeline.models import Timeline
 from tracker.timeline.stream import PatientStream
-from tracker.vocabulary import Role
 from web import schemas
 from web.api.blueprint import bp, doc
 from web.auth import actor, requires
@@ -27,14 +27,14 @@ TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
 
 
 @bp.get("/patients/<external_id>/timeline")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @doc("timelines", "Export one patient as lesion-timeline/1", responses=TIMELINE_OUT)
 def export_patient(external_id: str) -> dict[str, Any]:
     return export.export_timeline(get_session(), external_id)
 
 
 @bp.post("/timelines")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IMPORT)
 @bp.input(Timeline, arg_name="timeline")
 @bp.output(schemas.ImportOut)
 @doc("timelines", "Import a lesion-timeline/1 document",
@@ -47,7 +47,7 @@ def import_timeline(timeline: PatientStream) -> dict[str, Any]:
 
 
 @bp.get("/timelines")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 @doc("timelines", "Export every patient as lesion-timeline/1", responses=TIMELINE_OUT)
 def export_timeline() -> Response:
     """Streamed patient by patient (`tracker export`'s text): memory does not grow with the

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from tracker.errors import CalcitrackError, InvalidInput
 from tracker.services import users
+from tracker.services.users import Permission
 from tracker.vocabulary import Role
 from web.auth import actor, requires
 from web.db import get_session
@@ -26,13 +27,13 @@ def _page(status: int = 200, **extra: object) -> tuple[str, int]:
 
 
 @bp.get("/users")
-@requires(Role.ADMIN)
+@requires(Permission.MANAGE_USERS)
 def index() -> tuple[str, int]:
     return _page()
 
 
 @bp.post("/users")
-@requires(Role.ADMIN)
+@requires(Permission.MANAGE_USERS)
 def create() -> Response | tuple[str, int]:
     form = request.form
     try:
@@ -61,7 +62,7 @@ def _change(change: Callable[[], object], success: str) -> Response:
 
 
 @bp.post("/users/<username>/active")
-@requires(Role.ADMIN)
+@requires(Permission.MANAGE_USERS)
 def set_active(username: str) -> Response:
     active = request.form.get("active") == "1"
     return _change(lambda: users.set_user_active(get_session(), username, active, actor=actor()),
@@ -69,7 +70,7 @@ def set_active(username: str) -> Response:
 
 
 @bp.post("/users/<username>/password")
-@requires(Role.ADMIN)
+@requires(Permission.MANAGE_USERS)
 def set_password(username: str) -> Response | tuple[str, int]:
     """An admin sets a new password for someone (e.g. forgotten); their sessions end."""
     password = request.form.get("password", "")
@@ -82,7 +83,7 @@ def set_password(username: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/users/<username>/tokens")
-@requires(Role.ADMIN)
+@requires(Permission.MANAGE_USERS)
 def issue_token(username: str) -> tuple[str, int] | Response:
     try:
         token = users.issue_token(get_session(), username, request.form.get("name", ""),
@@ -95,7 +96,7 @@ def issue_token(username: str) -> tuple[str, int] | Response:
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-@requires(Role.ADMIN)
+@requires(Permission.MANAGE_USERS)
 def revoke_token(token_id: int) -> Response:
     return _change(lambda: users.revoke_token(get_session(), token_id, actor=actor()),
                    "Token revoked.")

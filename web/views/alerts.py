@@ -10,7 +10,8 @@ from tracker.engine import RULE_IDS
 from tracker.errors import CalcitrackError, InvalidInput, Problem
 from tracker.queries.worklist import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
-from tracker.vocabulary import AlertKind, Entity, Region, Role, Severity, Stage, label
+from tracker.services.users import Permission
+from tracker.vocabulary import AlertKind, Entity, Region, Severity, Stage, label
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
@@ -22,7 +23,7 @@ bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
 
 @bp.get("", endpoint="worklist")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def worklist_page() -> str:
     session = get_session()
     rules = alert_rules(session)
@@ -48,7 +49,7 @@ def worklist_page() -> str:
 
 
 @bp.post("/bulk")
-@requires(Role.CLINICIAN)
+@requires(Permission.ACT_ON_ALERTS)
 def bulk() -> Response:
     """Acknowledge or snooze the chosen alerts with one reason (one transaction)."""
     ids = [int(v) for v in request.form.getlist("alert")
@@ -74,7 +75,7 @@ def _back() -> str:
 
 
 @bp.post("/<int:alert_id>/acknowledge")
-@requires(Role.CLINICIAN)
+@requires(Permission.ACT_ON_ALERTS)
 def acknowledge(alert_id: int) -> Response:
     try:
         alert = acknowledge_alert(get_session(), alert_id, actor=actor(),
@@ -87,7 +88,7 @@ def acknowledge(alert_id: int) -> Response:
 
 
 @bp.post("/<int:alert_id>/snooze")
-@requires(Role.CLINICIAN)
+@requires(Permission.ACT_ON_ALERTS)
 def snooze(alert_id: int) -> Response:
     try:
         alert = snooze_alert(get_session(), alert_id, request.form.get("until"), actor=actor(),

@@ -9,13 +9,13 @@ from werkzeug.wrappers import Response
 
 from tracker.errors import InvalidInput
 from tracker.services.users import (
+    Permission,
     authenticate,
     change_own_password,
     record_failed_sign_in,
     sign_out,
     stamp_login,
 )
-from tracker.vocabulary import Role
 from web.auth import WebUser, remember_sign_in, requires, throttle_sign_in, user
 from web.db import get_session
 
@@ -78,7 +78,7 @@ def logout() -> Response:
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def change_password() -> str | Response | tuple[str, int]:
     """Every role may change their own password; it revokes their other sessions."""
     if request.method != "POST":

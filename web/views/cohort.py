@@ -21,7 +21,8 @@ from tracker.cohort import (
     waterfall_figure,
 )
 from tracker.models import Lesion
-from tracker.vocabulary import Compartment, Entity, Region, Role
+from tracker.services.users import Permission
+from tracker.vocabulary import Compartment, Entity, Region
 from web import charts
 from web.auth import requires
 from web.db import get_session
@@ -46,7 +47,7 @@ def _data_stamp() -> tuple[Any, ...]:
 
 
 @bp.get("")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def index() -> str:
     flt, by, _ = _args()
     items, skipped = subjects(get_session(), flt)
@@ -58,7 +59,7 @@ def index() -> str:
 
 
 @bp.get("/km.<fmt>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def km_chart(fmt: str) -> Any:
     flt, by, download = _args()
     return _figure(("cohort-km", flt, by), lambda items: km_figure(items, by), flt, fmt,
@@ -66,7 +67,7 @@ def km_chart(fmt: str) -> Any:
 
 
 @bp.get("/waterfall.<fmt>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def waterfall_chart(fmt: str) -> Any:
     flt, _, download = _args()
     return _figure(("cohort-waterfall", flt), waterfall_figure, flt, fmt, "best-response",
@@ -85,7 +86,7 @@ def _figure(key: tuple[Any, ...], draw: Callable[[list[Subject]], Any], flt: Coh
 
 
 @bp.get("/km.csv")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def km_csv() -> Response:
     flt, by, _ = _args()
     items, _ = subjects(get_session(), flt)

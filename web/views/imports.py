@@ -17,8 +17,9 @@ from tracker.errors import InvalidInput, Problem, assessment_deferred
 from tracker.interop import csv_rows
 from tracker.interop.uploads import BOM, FileKind, kind_of
 from tracker.services import imports, interop
+from tracker.services.users import Permission
 from tracker.timeline.stream import stream_timeline
-from tracker.vocabulary import Compartment, Role
+from tracker.vocabulary import Compartment
 from web.api.sr import import_sr_files, uploaded_files
 from web.auth import actor, requires, user
 from web.clock import today
@@ -46,7 +47,7 @@ def _page(status: int = 200, **kw: Any) -> tuple[str, int]:
 
 
 @bp.route("", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IMPORT)
 def upload() -> tuple[str, int]:
     if request.method != "POST":
         return _page()
@@ -74,7 +75,7 @@ def upload() -> tuple[str, int]:
 
 
 @bp.post("/sr")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IMPORT)
 def upload_sr() -> tuple[str, int]:
     """DICOM SR measurement reports: converted, then imported like a timeline (all or nothing)."""
     compartment = request.form.get("compartment") or None
@@ -96,7 +97,7 @@ def _csv_page(status: int = 200, **kw: Any) -> tuple[str, int]:
 
 
 @bp.route("/csv", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IMPORT)
 def upload_csv() -> tuple[str, int]:
     """A spreadsheet, one row per observation (the columns of `tracker import-csv`)."""
     if request.method != "POST":
@@ -144,7 +145,7 @@ def upload_csv() -> tuple[str, int]:
 
 
 @bp.get("/csv/rejects")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IMPORT)
 def csv_rejects() -> Response:
     """The bad rows of the signed-in person's last CSV upload; nobody else's."""
     me = user()

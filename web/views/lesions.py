@@ -31,6 +31,7 @@ from tracker.queries.stages import (
 )
 from tracker.services import identity, records, treatments
 from tracker.services.identity import merge_plan
+from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn
 from tracker.timeline.reader import validate_observation, validate_treatment
 from tracker.timepoints import compare as compare_visits
@@ -45,13 +46,12 @@ from tracker.vocabulary import (
     Margin,
     Modality,
     Pattern,
-    Role,
     Texture,
     TreatmentKind,
     label,
 )
 from web import charts
-from web.auth import actor, requires
+from web.auth import actor, editable, require_correction, requires
 from web.clock import today
 from web.db import get_session
 from web.forms import (
@@ -127,18 +127,20 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "transitions": lesion.transitions,
         "suggestions": lesion.suggestions or [],
         "any_classification": any(r["classifications"] for r in rows),
+        "editable_observations": editable("observation", [o.id for o in lesion.observations]),
+        "editable_treatments": editable("treatment", [t.id for t in lesion.treatments]),
     }
 
 
 @bp.get("/lesions/<int:lesion_id>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def show(lesion_id: int) -> str:
     lesion = lesion_with_everything(get_session(), lesion_id)
     return render_template("lesions/show.html", **lesion_view(lesion), today=today())
 
 
 @bp.get("/lesions/<int:lesion_id>/history")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def lesion_history(lesion_id: int) -> str:
     session = get_session()
     lesion = load_lesion(session, lesion_id)
@@ -154,7 +156,7 @@ def _siblings(lesion: Lesion) -> list[Lesion]:
 
 
 @bp.route("/lesions/<int:lesion_id>/merge", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IDENTITY)
 def merge(lesion_id: int) -> str | Response | tuple[str, int]:
     """Merge another record of the same deposit into this lesion; same-date visits: choose."""
     session = get_session()
@@ -192,7 +194,7 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/lesions/<int:lesion_id>/split", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.IDENTITY)
 def split(lesion_id: int) -> str | Response | tuple[str, int]:
     """Move chosen observations to a new lesion (one record was two deposits)."""
     session = get_session()
@@ -226,7 +228,7 @@ def _int_value(value: str) -> int:
 
 
 @bp.get("/lesions/<int:lesion_id>/compare")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def compare(lesion_id: int) -> str:
     """Two visits side by side: every value, what changed, and the size change."""
     lesion = lesion_with_everything(get_session(), lesion_id)
@@ -244,7 +246,7 @@ def compare(lesion_id: int) -> str:
 
 
 @bp.get("/lesions/<int:lesion_id>/chart.<fmt>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def chart(lesion_id: int, fmt: str) -> Any:
     session = get_session()
     key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today())
@@ -256,7 +258,7 @@ def chart(lesion_id: int, fmt: str) -> Any:
 
 
 @bp.get("/lesions/<int:lesion_id>/status.json")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def status(lesion_id: int) -> Response:
     """Polled by the lesion page while its stage is pending."""
     data_version, assessed_version = lesion_versions(get_session(), lesion_id)
@@ -321,7 +323,7 @@ def _as_typed(values: dict[str, Any]) -> dict[str, str]:
 
 
 @bp.route("/lesions/<int:lesion_id>/observations/new", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.RECORD)
 def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
     lesion = load_lesion(session, lesion_id)
@@ -350,8 +352,9 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/observations/<int:observation_id>/edit", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.CORRECT_OWN)
 def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
+    require_correction("observation", observation_id)
     session = get_session()
     row = load_observation(session, observation_id)
     lesion = row.lesion
@@ -396,8 +399,9 @@ def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn
 
 
 @bp.post("/observations/<int:observation_id>/delete")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.CORRECT_OWN)
 def delete_observation(observation_id: int) -> Response | tuple[str, int]:
+    require_correction("observation", observation_id)
     try:
         reason = correction_reason(request.form)
         version = posted_version()
@@ -425,7 +429,7 @@ def _treatment_form(lesion: Lesion, values: dict[str, Any], errors: dict[str, li
 
 
 @bp.route("/lesions/<int:lesion_id>/treatments/new", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.RECORD)
 def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
     session = get_session()
     lesion = load_lesion(session, lesion_id)
@@ -449,8 +453,9 @@ def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/treatments/<int:treatment_id>/edit", methods=["GET", "POST"])
-@requires(Role.RADIOLOGIST)
+@requires(Permission.CORRECT_OWN)
 def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
+    require_correction("treatment", treatment_id)
     session = get_session()
     row = load_treatment(session, treatment_id)
     lesion = row.lesion
@@ -474,8 +479,9 @@ def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.post("/treatments/<int:treatment_id>/delete")
-@requires(Role.RADIOLOGIST)
+@requires(Permission.CORRECT_OWN)
 def delete_treatment(treatment_id: int) -> Response | tuple[str, int]:
+    require_correction("treatment", treatment_id)
     session = get_session()
     try:
         lesion_id = treatments.delete_treatment(session, treatment_id, actor=actor(),

@@ -17,8 +17,8 @@ from tracker.queries.lookup import find_patient, stored_patient_id
 from tracker.queries.patient_list import patient_list
 from tracker.queries.patient_timeline import patient_versions, patient_with_everything
 from tracker.queries.stages import open_alerts_of
+from tracker.services.users import Permission
 from tracker.timepoints import ROW_ORDERS, timepoint_table
-from tracker.vocabulary import Role
 from web import charts
 from web.auth import requires
 from web.clock import today
@@ -31,7 +31,7 @@ PER_PAGE = 25
 
 
 @bp.get("")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def index() -> str:
     query = query_args(PatientSearch)
     page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
@@ -40,7 +40,7 @@ def index() -> str:
 
 
 @bp.get("/<external_id>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def timeline(external_id: str) -> str:
     patient = patient_with_everything(get_session(), external_id)
     lesions = [
@@ -52,7 +52,7 @@ def timeline(external_id: str) -> str:
 
 
 @bp.get("/<external_id>/timepoints")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def timepoints(external_id: str) -> str:
     """Lesions x visits: size, % change from baseline, nadir and previous, stage, response."""
     patient = patient_with_everything(get_session(), external_id)
@@ -65,7 +65,7 @@ def timepoints(external_id: str) -> str:
 
 
 @bp.get("/<external_id>/history")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def patient_history(external_id: str) -> str:
     """Every audited change to the patient, its lesions, observations and alerts."""
     session = get_session()
@@ -77,7 +77,7 @@ def patient_history(external_id: str) -> str:
 
 
 @bp.get("/<external_id>/report")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def report(external_id: str) -> str:
     """The printable report (print stylesheet); the same content as the PDF."""
     return report_page(get_session(), external_id, today=today())
@@ -97,7 +97,7 @@ def report_page(session: Session, external_id: str, *, today: date) -> str:
 
 
 @bp.get("/<external_id>/report.pdf")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def report_pdf(external_id: str) -> Response:
     pdf = render_report_pdf(get_session(), external_id, today=today(),
                             institution=current_app.config.get("REPORT_INSTITUTION"))
@@ -107,7 +107,7 @@ def report_pdf(external_id: str) -> Response:
 
 
 @bp.get("/<external_id>/timeline.<fmt>")
-@requires(Role.CLINICIAN)
+@requires(Permission.READ)
 def timeline_chart(external_id: str, fmt: str) -> Any:
     session = get_session()
     key = ("patient", external_id, patient_versions(session, external_id), today())
