@@ -153,7 +153,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
     app.url_map.converters["int"] = RowId
     from web import auth, charts, db, errors, filters
     from web.api import wiring
-    from web.views import admin, alerts, cohort, imports, lesions, patients
+    from web.views import (
+        admin,
+        alerts,
+        cohort,
+        imports,
+        lesion_identity,  # noqa: F401  (its routes join the lesion blueprint)
+        lesions,
+        patients,
+    )
     from web.views import auth as auth_views
 
     db.init_app(app)

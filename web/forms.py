@@ -4,6 +4,7 @@ to its field."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -158,4 +159,32 @@ def field_errors(problems: Iterable[Problem],
             out.setdefault(name, []).append(f"{which} {int(index) + 1}: {p.message}")
         else:
             out.setdefault(name, []).append(p.message)
+    return out
+
+
+def _sizes(text: str) -> list[float] | list[str]:
+    """`6`, `6 x 4`, `6,5 × 4`: sizes in mm as typed (a decimal comma accepted); what is not a
+    number stays text, for the size check to name."""
+    parts = [p for p in re.split(r"[x×*\s]+", text.strip().lower()) if p]
+    out: list[Any] = []
+    for part in parts:
+        try:
+            out.append(float(part.replace(",", ".")))
+        except ValueError:
+            out.append(part)
+    return out
+
+
+def divide_from_form(form: MultiDict[str, str]) -> dict[int, tuple[Any, Any]]:
+    """The split form's divided visits: observation id -> (new lesion's size, remaining size),
+    for each visit where either size was typed."""
+    out: dict[int, tuple[Any, Any]] = {}
+    for key, new in form.items():
+        if not key.startswith("divide_new."):
+            continue
+        raw_id = key.removeprefix("divide_new.")
+        remaining = form.get(f"divide_remaining.{raw_id}", "")
+        if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 10 and (new.strip()
+                                                                           or remaining.strip()):
+            out[int(raw_id)] = (_sizes(new), _sizes(remaining))
     return out

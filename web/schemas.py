@@ -169,6 +169,7 @@ class TransitionOut(_Out):
 class LesionOut(_Out):
     id: int
     lesion: str
+    version: int | None = Field(default=None, description="send back to correct the site")
     site: SiteOut
     entity: str | None = None
     event_date: str | None = None
@@ -351,10 +352,35 @@ class MergeIn(_In):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class SiteBody(_In):
+    compartment: str = Field(description="vocabulary compartment code")
+    region: str = Field(description="vocabulary region code")
+    structure: str | None = Field(default=None, max_length=120)
+    laterality: str = Field(description="right, left, or midline (spine, neck, trunk, pelvis)")
+
+
+class DivideIn(_In):
+    observation: int = Field(ge=1, le=2**31 - 1, description="Row id of the visit to divide")
+    new_size_mm: list[float] = Field(description="the new lesion's size on that film")
+    remaining_size_mm: list[float] = Field(description="what remains this lesion's size")
+
+
 class SplitIn(_In):
-    observations: list[int] = Field(min_length=1, max_length=1000,
+    observations: list[int] = Field(default_factory=list, max_length=1000,
                                     description="Row ids of the observations to move")
+    divide: list[DivideIn] = Field(
+        default_factory=list, max_length=1000,
+        description="Visits whose film measured both deposits: one observation on each lesion")
     new_lesion: str = Field(description="Id of the new lesion (same rule as lesion ids)")
+    site: SiteBody | None = Field(default=None, description="the new lesion's site (default: "
+                                                            "this lesion's)")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SiteCorrectionIn(_In):
+    site: SiteBody
+    version: int = Field(ge=1, description="the lesion's `version` as read (GET); 412 when it "
+                                           "changed since")
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -229,7 +229,8 @@ def test_cli_lesion_merge_and_split(session: Session, database_url: str,
     split = runner.invoke(main, ["lesion", "split", "p-ms", "A", "--date", "2024-03-01",
                                  "--new-id", "A2", "--reason", "two deposits"])
     assert split.exit_code == 0, split.output
-    assert "1 observation(s) moved from A to the new lesion A2" in split.output
+    assert "1 observation(s) moved and 0 visit(s) divided from A to the new lesion A2" \
+        in split.output
     missing = runner.invoke(main, ["lesion", "split", "P-MS", "A", "--date", "2023-01-01",
                                    "--new-id", "A3", "--reason", "r"])
     assert missing.exit_code == 2 and "no observation on 2023-01-01" in missing.output

@@ -1,6 +1,9 @@
-"""`tracker lesion merge|split`: lesion identity (audited, both lesions re-assessed)."""
+"""`tracker lesion merge|split|site`: lesion identity (audited, the lesions re-assessed)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -17,7 +20,8 @@ from tracker.cli.edge import (
 from tracker.errors import NotFound, Problem
 from tracker.models import Lesion, Observation, Patient
 from tracker.queries.lookup import stored_patient_id
-from tracker.services.identity import merge_lesions, parse_prefer, split_lesion
+from tracker.services.identity import correct_site, merge_lesions, parse_prefer, split_lesion
+from tracker.timeline.site import SITE_FIELDS, checked_site
 
 
 def _lesion_id(s: Session, patient_id: str, lesion: str) -> int:
@@ -53,18 +57,61 @@ def lesion_merge_cmd(patient_id: str, kept: str, merged: str, prefer: tuple[str,
     click.echo(f"lesion {merged} merged into {kept}")
 
 
+def _site_options(fn: Callable[..., None]) -> Callable[..., None]:
+    for name, what in (("laterality", "right, left or midline"), ("structure", "free text"),
+                       ("region", "vocabulary region code"),
+                       ("compartment", "vocabulary compartment code")):
+        fn = click.option(f"--{name}", help=what)(fn)
+    return fn
+
+
+def _site(s: Session, lesion_id: int, given: dict[str, str | None]) -> dict[str, Any]:
+    """The lesion's stored site with the options given over it."""
+    row = s.get(Lesion, lesion_id)
+    assert row is not None
+    return {k: (given[k] if given[k] is not None else getattr(row, k)) for k in SITE_FIELDS}
+
+
+@lesion_group.command("site")
+@click.argument("patient_id")
+@click.argument("lesion")
+@_site_options
+@click.option("--reason", required=True, help="Why (kept in the audit history).")
+@reports_errors
+def lesion_site_cmd(patient_id: str, lesion: str, compartment: str | None, region: str | None,
+                    structure: str | None, laterality: str | None, reason: str) -> None:
+    """Correct where LESION is (only the options given change; its id stays)."""
+    given = {"compartment": compartment, "region": region, "structure": structure,
+             "laterality": laterality}
+    with session() as s:
+        lesion_id = _lesion_id(s, patient_id, lesion)
+        correct_site(s, lesion_id, _site(s, lesion_id, given), actor=CLI_ACTOR, reason=reason,
+                     expected_version=None)
+    queue_assessments([lesion_id])
+    click.echo(f"site of lesion {lesion} corrected")
+
+
 @lesion_group.command("split")
 @click.argument("patient_id")
 @click.argument("lesion")
-@click.option("--date", "dates", multiple=True, required=True, metavar="YYYY-MM-DD",
+@click.option("--date", "dates", multiple=True, metavar="YYYY-MM-DD",
               help="An observation to move (its date); repeat for several.")
+@click.option("--divide", "divides", multiple=True, metavar="YYYY-MM-DD=NEW/REMAINING",
+              help="A visit measured as one: the new lesion's size / what remains, in mm "
+                   "(e.g. 2024-03-01=6x4/9); repeat for several.")
 @click.option("--new-id", required=True, help="Id of the new lesion.")
+@_site_options
 @click.option("--reason", required=True, help="Why (kept in the audit history).")
 @reports_errors
-def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_id: str,
+def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...],
+                     divides: tuple[str, ...], new_id: str, compartment: str | None,
+                     region: str | None, structure: str | None, laterality: str | None,
                      reason: str) -> None:
-    """Move the observations of LESION on the given dates to a new lesion."""
+    """Move the observations of LESION on the given dates to a new lesion (at the site the
+    options give; LESION's otherwise), or divide visits between the two."""
     days = [parse_as_of(d, "--date") for d in dates]
+    parts = {parse_as_of(d.partition("=")[0], "--divide"): d.partition("=")[2].partition("/")
+             for d in divides}
     with session() as s:
         lesion_id = _lesion_id(s, patient_id, lesion)
         ids = list(s.scalars(select(Observation.id).where(Observation.lesion_id == lesion_id,
@@ -74,11 +121,36 @@ def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...], new_i
         if missing:
             fail([Problem("--date", f"lesion {lesion} has no observation on "
                           + ", ".join(map(str, missing)))])
+        by_day = {day: obs_id for day, obs_id in s.execute(
+            select(Observation.date, Observation.id).where(
+                Observation.lesion_id == lesion_id, Observation.date.in_(list(parts))))}
+        absent = sorted(set(parts) - set(by_day))
+        if absent:
+            fail([Problem("--divide", f"lesion {lesion} has no observation on "
+                          + ", ".join(map(str, absent)))])
+        given = {"compartment": compartment, "region": region, "structure": structure,
+                 "laterality": laterality}
+        entity = s.scalar(select(Lesion.entity).where(Lesion.id == lesion_id))
+        site = checked_site(_site(s, lesion_id, given), entity=entity)
         new = split_lesion(s, lesion_id, ids, new_external_id=new_id, actor=CLI_ACTOR,
-                           reason=reason)
+                           reason=reason, site=site,
+                           divide={by_day[day]: (_mm(new_mm), _mm(rest))
+                                   for day, (new_mm, _, rest) in parts.items()})
         new_row = new.id
     queue_assessments([lesion_id, new_row])
-    click.echo(f"{len(ids)} observation(s) moved from {lesion} to the new lesion {new_id}")
+    click.echo(f"{len(ids)} observation(s) moved and {len(parts)} visit(s) divided from "
+               f"{lesion} to the new lesion {new_id}")
+
+
+def _mm(text: str) -> list[Any]:
+    """`6x4` -> [6.0, 4.0]; a part that is no number stays text, for the size check to name."""
+    out: list[Any] = []
+    for part in (p for p in text.lower().replace("×", "x").split("x") if p.strip()):
+        try:
+            out.append(float(part.strip().replace(",", ".")))
+        except ValueError:
+            out.append(part.strip())
+    return out
 
 
 def register(main: click.Group) -> None:

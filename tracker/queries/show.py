@@ -59,6 +59,7 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
     return {
         "id": lesion.id,
         "lesion": lesion.external_id,
+        "version": lesion.data_version,
         "site": {
             "compartment": lesion.compartment,
             "region": lesion.region,

@@ -10,6 +10,7 @@ from tracker.queries.show import lesion_json
 from tracker.services import identity
 from tracker.services.identity import parse_prefer
 from tracker.services.users import Permission
+from tracker.timeline.site import checked_site
 from web import schemas
 from web.api.blueprint import bp, doc, with_images
 from web.auth import actor, requires
@@ -72,8 +73,27 @@ def merge_lesion(lesion_id: int, data: schemas.MergeIn) -> dict[str, Any]:
      {409: "The new lesion id is taken, or every observation would move"})
 def split_lesion(lesion_id: int, data: schemas.SplitIn) -> tuple[dict[str, Any], int]:
     session = get_session()
+    site = checked_site(data.site.model_dump(), prefix="site.") if data.site else None
     new = identity.split_lesion(session, lesion_id, data.observations,
                                 new_external_id=data.new_lesion, actor=actor(),
-                                reason=data.reason)
+                                reason=data.reason, site=site,
+                                divide={d.observation: (d.new_size_mm, d.remaining_size_mm)
+                                        for d in data.divide})
     dispatch.request_assessment([lesion_id, new.id])
     return lesion_json(lesion_with_everything(session, new.id)), 201
+
+
+@bp.patch("/lesions/<int:lesion_id>")
+@requires(Permission.IDENTITY)
+@bp.input(schemas.SiteCorrectionIn, arg_name="data")
+@bp.output(schemas.LesionOut)
+@doc("lesions", "Correct the lesion's site (compartment, region, structure, laterality)",
+     "Its id stays. `version` is the lesion's version as read; a change since answers 412 "
+     "and writes nothing. Audited before -> after with the reason; re-assessed.",
+     {412: "The lesion changed since `version`"})
+def correct_lesion_site(lesion_id: int, data: schemas.SiteCorrectionIn) -> dict[str, Any]:
+    session = get_session()
+    identity.correct_site(session, lesion_id, data.site.model_dump(), actor=actor(),
+                          reason=data.reason, expected_version=data.version)
+    dispatch.request_assessment([lesion_id])
+    return lesion_json(lesion_with_everything(session, lesion_id))

@@ -34,18 +34,22 @@ from tracker.services.identity import merge_plan
 from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn
 from tracker.timeline.reader import validate_observation, validate_treatment
+from tracker.timeline.site import checked_site
 from tracker.timepoints import compare as compare_visits
 from tracker.timepoints import size_change, visits_of
 from tracker.vocabulary import (
     EVENT_KIND_LABELS,
     TREATMENT_KIND_LABELS,
     AlertState,
+    Compartment,
     Density,
     EventKind,
     Feature,
+    Laterality,
     Margin,
     Modality,
     Pattern,
+    Region,
     Texture,
     TreatmentKind,
     label,
@@ -58,6 +62,7 @@ from web.forms import (
     MORPHOLOGY,
     TREATMENT_FIELDS,
     correction_reason,
+    divide_from_form,
     field_errors,
     form_from_observation,
     form_from_treatment,
@@ -73,6 +78,11 @@ from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
 
+SITE_CHOICES = {
+    "compartment": [(c.value, label(c.value)) for c in Compartment],
+    "region": [(r.value, label(r.value)) for r in Region],
+    "laterality": [(la.value, la.value) for la in Laterality],
+}
 CHOICES = {
     "modality": [(m.value, f"{m.value} — {label(m.value)}") for m in Modality],
     "density": [(d.value, label(d.value).capitalize()) for d in Density],
@@ -202,14 +212,20 @@ def split(lesion_id: int) -> str | Response | tuple[str, int]:
     errors: dict[str, list[str]] = {}
     status = 200
     chosen = {_int_value(v) for v in request.form.getlist("observation")}
+    site = {k: request.form.get("site_" + k, getattr(lesion, k) or "")
+            for k in ("compartment", "region", "structure", "laterality")}
     if request.method == "POST":
         try:
-            new = identity.split_lesion(session, lesion.id, sorted(chosen),
-                                        new_external_id=request.form.get("new_lesion", "").strip(),
-                                        actor=actor(), reason=request.form.get("reason", ""))
+            new = identity.split_lesion(
+                session, lesion.id, sorted(chosen),
+                new_external_id=request.form.get("new_lesion", "").strip(), actor=actor(),
+                reason=request.form.get("reason", ""),
+                site=checked_site(site, entity=lesion.entity, prefix="site_"),
+                divide=divide_from_form(request.form))
         except InvalidInput as exc:
-            errors, status = field_errors(exc.problems, ("observations", "new_lesion",
-                                                         "reason")), 400
+            errors, status = field_errors(exc.problems, (
+                "observations", "new_lesion", "reason", "divide", "site_compartment",
+                "site_region", "site_structure", "site_laterality")), 400
         except Conflict as exc:
             errors, status = {"new_lesion": [str(exc)]}, 409
         else:
@@ -219,7 +235,8 @@ def split(lesion_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("lesions.show", lesion_id=new.id))
     page = render_template("lesions/split.html", lesion=lesion, patient=lesion.patient,
                            caption=lesion_caption(lesion), errors=errors,
-                           chosen=chosen, form=request.form)
+                           chosen=chosen, form=request.form, site=site,
+                           site_choices=SITE_CHOICES)
     return (page, status) if status != 200 else page
 
 
