@@ -225,9 +225,12 @@ def actor() -> str:
     return u.username + (API_TOKEN_SUFFIX if u.via_token else "")
 
 
-def requires(what: Role | Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def requires(what: Role | Permission, *, entry: str | None = None
+             ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Signed in (else 401 / sign-in page) and holding the permission (at least the role; else
-    403)."""
+    403). `entry` ("observation" or "treatment", its id the route's `<entry>_id`): a correction,
+    allowed only on the person's own entries without CORRECT_ANY (`require_correction`).
+    Checked before the body is read, so a refused request learns nothing of the input."""
     role = least_role(what)
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -240,6 +243,8 @@ def requires(what: Role | Permission) -> Callable[[Callable[P, R]], Callable[P, 
                 return login_manager.unauthorized()  # type: ignore[no-any-return]
             if not u.can(what):
                 abort(403)
+            if entry is not None:
+                require_correction(entry, int(kwargs[f"{entry}_id"]))  # type: ignore[call-overload]
             return fn(*args, **kwargs)
 
         wrapper.required_role = role  # type: ignore[attr-defined]

@@ -126,7 +126,9 @@ RANK = {"clinician": 0, "radiologist": 1, "admin": 2}
 ROLES = ("clinician", "radiologist", "admin")
 
 # Every route of the app: (method, rule) -> (URL to call, the least role allowed). The test
-# fails when a route is added without a row here, so a new route cannot skip the check.
+# fails when a route is added without a row here, so a new route cannot skip the check. A
+# correction of an observation or treatment is WRITE here: the seeded entries are nobody's own
+# (a clinician corrects only what they recorded: test_clinician_corrects_only_own_entries).
 # {lesion} {observation} {alert} {token} {treatment} are filled in from the seeded data; the
 # sign-out row runs last for each role (it ends the session).
 MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -152,9 +154,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/lesions/<int:lesion_id>/chart.<fmt>"): ("/lesions/{lesion}/chart.svg", READ),
     ("GET", "/lesions/<int:lesion_id>/status.json"): ("/lesions/{lesion}/status.json", READ),
     ("GET", "/lesions/<int:lesion_id>/observations/new"):
-        ("/lesions/{lesion}/observations/new", WRITE),
+        ("/lesions/{lesion}/observations/new", READ),
     ("POST", "/lesions/<int:lesion_id>/observations/new"):
-        ("/lesions/{lesion}/observations/new", WRITE),
+        ("/lesions/{lesion}/observations/new", READ),
     ("GET", "/observations/<int:observation_id>/edit"): ("/observations/{observation}/edit",
                                                          WRITE),
     ("POST", "/observations/<int:observation_id>/edit"): ("/observations/{observation}/edit",
@@ -183,7 +185,7 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/api/v1/timelines"): ("/api/v1/timelines", READ),
     ("POST", "/api/v1/timelines"): ("/api/v1/timelines", WRITE),
     ("POST", "/api/v1/lesions/<int:lesion_id>/observations"):
-        ("/api/v1/lesions/{lesion}/observations", WRITE),
+        ("/api/v1/lesions/{lesion}/observations", READ),
     ("PUT", "/api/v1/observations/<int:observation_id>"):
         ("/api/v1/observations/{observation}", WRITE),
     ("DELETE", "/api/v1/observations/<int:observation_id>"):
@@ -206,9 +208,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/api/v1/lesions/<int:lesion_id>/merge"): ("/api/v1/lesions/{lesion}/merge", WRITE),
     ("POST", "/api/v1/lesions/<int:lesion_id>/split"): ("/api/v1/lesions/{lesion}/split", WRITE),
     ("GET", "/lesions/<int:lesion_id>/treatments/new"): ("/lesions/{lesion}/treatments/new",
-                                                          WRITE),
+                                                          READ),
     ("POST", "/lesions/<int:lesion_id>/treatments/new"): ("/lesions/{lesion}/treatments/new",
-                                                           WRITE),
+                                                           READ),
     ("GET", "/treatments/<int:treatment_id>/edit"): ("/treatments/{treatment}/edit", WRITE),
     ("POST", "/treatments/<int:treatment_id>/edit"): ("/treatments/{treatment}/edit", WRITE),
     ("POST", "/treatments/<int:treatment_id>/delete"): ("/treatments/{treatment}/delete", WRITE),
@@ -220,11 +222,14 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/api/v1/observations/<int:observation_id>"):
         ("/api/v1/observations/{observation}", READ),
     ("POST", "/api/v1/lesions/<int:lesion_id>/treatments"):
-        ("/api/v1/lesions/{lesion}/treatments", WRITE),
+        ("/api/v1/lesions/{lesion}/treatments", READ),
     ("PUT", "/api/v1/treatments/<int:treatment_id>"): ("/api/v1/treatments/{treatment}", WRITE),
     ("DELETE", "/api/v1/treatments/<int:treatment_id>"):
         ("/api/v1/treatments/{treatment}", WRITE),
     ("POST", "/api/v1/sr"): ("/api/v1/sr", WRITE),
+    ("GET", "/lesions/<int:lesion_id>/site"): ("/lesions/{lesion}/site", WRITE),
+    ("POST", "/lesions/<int:lesion_id>/site"): ("/lesions/{lesion}/site", WRITE),
+    ("PATCH", "/api/v1/lesions/<int:lesion_id>"): ("/api/v1/lesions/{lesion}", WRITE),
     ("POST", "/logout"): ("/logout", PUBLIC),
 }
 
@@ -285,3 +290,54 @@ def issue_and_id(session: Session) -> int:
     found = session.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()))
     assert found is not None
     return found
+
+
+def test_the_matrix_follows_the_permission_map(app: Any) -> None:
+    """Each route's least role is the one its permission maps to (`PERMISSIONS`), so the README
+    table, the pages and the API cannot drift apart."""
+    from tracker.services.users import PERMISSIONS, Permission
+
+    assert PERMISSIONS[Permission.RECORD] == "clinician"
+    assert PERMISSIONS[Permission.CORRECT_ANY] == PERMISSIONS[Permission.IDENTITY] == \
+        PERMISSIONS[Permission.IMPORT] == "radiologist"
+    for rule in app.url_map.iter_rules():
+        role = getattr(app.view_functions[rule.endpoint], "required_role", None)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            least = MATRIX[(method, rule.rule)][1]
+            if role is not None and "edit" not in rule.rule and "delete" not in rule.rule \
+                    and method not in ("PUT", "DELETE"):
+                assert role.value == least, (method, rule.rule, role, least)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_clinician_corrects_only_own_entries(login: Login, session: Session,
+                                             api: Callable[..., Any]) -> None:
+    """An orthopaedist measures on their own films: records an observation and a treatment,
+    corrects and removes them; someone else's entries stay a radiologist's to correct."""
+    from tracker.models import Observation, Treatment
+
+    ids = seed_patient(session)
+    clinician = login("clinician")
+    r = clinician.post(f"/lesions/{ids[1]}/observations/new",
+                       {"date": "2024-12-01", "modality": "XR", "visible": "yes",
+                        "size_mm": "8", "density": "dense", "margin": "well_defined"})
+    assert r.status_code == 302, r.text
+    own = session.scalar(select(Observation.id).where(Observation.lesion_id == ids[1],
+                                                      Observation.date == date(2024, 12, 1)))
+    other = session.scalar(select(Observation.id).where(Observation.lesion_id == ids[1],
+                                                        Observation.date == date(2024, 1, 10)))
+    page = clinician.get(f"/lesions/{ids[1]}").text
+    assert f"/observations/{own}/edit" in page and f"/observations/{other}/edit" not in page
+    assert clinician.get(f"/observations/{own}/edit").status_code == 200
+    assert clinician.get(f"/observations/{other}/edit").status_code == 403
+    r = clinician.post(f"/lesions/{ids[1]}/treatments/new", {"date": "2024-12-02",
+                                                             "kind": "eswt"})
+    assert r.status_code == 302, r.text
+    treatment = session.scalar(select(Treatment.id).where(Treatment.lesion_id == ids[1]))
+    removed = clinician.post(f"/treatments/{treatment}/delete", {"reason": "wrong lesion"})
+    assert removed.status_code == 302
+    assert clinician.api("GET", f"/api/v1/observations/{other}").status_code == 200
+    assert clinician.api("DELETE", f"/api/v1/observations/{other}",
+                         headers={"If-Match": "*"}).status_code == 403
+    assert api("DELETE", f"/api/v1/observations/{other}",
+               headers={"If-Match": "*"}).status_code == 204  # a radiologist's token

@@ -45,7 +45,8 @@ def test_lesion_page_lists_treatments_responses_and_the_new_alert(login: Login,
     assert "rules revision 2" in page
     # a measurement-only visit: morphology marked as not assessed
     assert "not assessed" in page
-    assert "Record treatment" not in page  # clinicians read; radiologists record
+    # clinicians record (an orthopaedist on their own films) but correct only their own entries
+    assert "Record treatment" in page and "/treatments/" not in page.split("Record treatment")[1]
 
 
 def test_untreated_lesion_page_has_no_response_column(login: Login, session: Session) -> None:
@@ -133,13 +134,14 @@ def test_radiologist_records_edits_and_deletes_a_treatment(
     assert "entered on the wrong lesion" in history
 
 
-def test_treatment_forms_need_a_radiologist_and_a_csrf_token(login: Login, session: Session,
-                                                             app: Any) -> None:
+def test_others_treatments_need_a_radiologist_and_a_csrf_token(login: Login, session: Session,
+                                                               app: Any) -> None:
     lesion_id = seed_treated_lesion(session)
     tid = session.scalar(select(Treatment.id))
     clinician = login("clinician")
-    assert clinician.get(f"/lesions/{lesion_id}/treatments/new").status_code == 403
-    assert clinician.post(f"/treatments/{tid}/delete").status_code == 403
+    assert clinician.get(f"/lesions/{lesion_id}/treatments/new").status_code == 200
+    assert clinician.get(f"/treatments/{tid}/edit").status_code == 403
+    assert clinician.post(f"/treatments/{tid}/delete", {"reason": "x"}).status_code == 403
     radiologist = login("radiologist")
     forged = radiologist.client.post(f"/treatments/{tid}/delete")  # no csrf_token
     assert forged.status_code == 400

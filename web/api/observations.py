@@ -16,7 +16,7 @@ from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn
 from web import schemas
 from web.api.blueprint import bp, check_against, doc, stored_lesion, with_images
-from web.auth import actor, require_correction, requires
+from web.auth import actor, requires
 from web.db import get_session
 from web.errors import errors_json
 from workers import dispatch
@@ -123,7 +123,7 @@ def create_observation(lesion_id: int, observation: ObservationIn
 
 
 @bp.put("/observations/<int:observation_id>")
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="observation")
 @bp.input(ObservationIn, arg_name="observation")
 @bp.output(schemas.ObservationOut, headers=schemas.ETagHeader)
 @doc("observations", "Correct an observation (replaces every field)",
@@ -132,7 +132,6 @@ def create_observation(lesion_id: int, observation: ObservationIn
      "value; without If-Match, 428.", {**SAME_DAY, **CONDITIONAL})
 def update_observation(observation_id: int, observation: ObservationIn
                        ) -> tuple[dict[str, Any], int, dict[str, str]]:
-    require_correction("observation", observation_id)
     version = expected_version()
     session = get_session()
     lesion = load_observation(session, observation_id).lesion
@@ -145,7 +144,7 @@ def update_observation(observation_id: int, observation: ObservationIn
 
 
 @bp.delete("/observations/<int:observation_id>")
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="observation")
 @bp.output({}, status_code=204)
 @doc("observations", "Remove an observation recorded in error",
      "Conditional like PUT (If-Match). A lesion keeps at least one observation: deleting its "
@@ -153,7 +152,6 @@ def update_observation(observation_id: int, observation: ObservationIn
      {**CONDITIONAL, 409: "It is the lesion's only observation: a lesion keeps at least one, "
                           "so correct it instead"})
 def delete_observation(observation_id: int) -> tuple[str, int]:
-    require_correction("observation", observation_id)
     version = expected_version()
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
                                            expected_version=version)

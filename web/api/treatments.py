@@ -12,7 +12,7 @@ from tracker.services.users import Permission
 from tracker.timeline.models import TreatmentIn
 from web import schemas
 from web.api.blueprint import bp, check_against, doc, stored_lesion
-from web.auth import actor, require_correction, requires
+from web.auth import actor, requires
 from web.db import get_session
 from workers import dispatch
 
@@ -42,12 +42,11 @@ def create_treatment(lesion_id: int, treatment: TreatmentIn
 
 
 @bp.put("/treatments/<int:treatment_id>")
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="treatment")
 @bp.input(TreatmentIn, arg_name="treatment")
 @bp.output(schemas.TreatmentOut)
 @doc("treatments", "Correct a treatment (replaces every field)", responses=SAME_KIND_DAY)
 def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any]:
-    require_correction("treatment", treatment_id)
     session = get_session()
     lesion = load_treatment(session, treatment_id).lesion
     check_against(lesion, treatment)
@@ -57,13 +56,12 @@ def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any
 
 
 @bp.delete("/treatments/<int:treatment_id>")
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="treatment")
 @bp.input(schemas.RemovalQuery, location="query", arg_name="query")
 @bp.output({}, status_code=204)
 @doc("treatments", "Remove a treatment recorded in error",
      "`reason` (query) is required and kept in the audit; without it, 400 and nothing removed.")
 def delete_treatment(treatment_id: int, query: schemas.RemovalQuery) -> tuple[str, int]:
-    require_correction("treatment", treatment_id)
     lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor(),
                                             reason=query.reason)
     dispatch.request_assessment([lesion_id])

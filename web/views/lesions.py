@@ -55,7 +55,7 @@ from tracker.vocabulary import (
     label,
 )
 from web import charts
-from web.auth import actor, editable, require_correction, requires
+from web.auth import actor, editable, requires
 from web.clock import today
 from web.db import get_session
 from web.forms import (
@@ -369,9 +369,8 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/observations/<int:observation_id>/edit", methods=["GET", "POST"])
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="observation")
 def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
-    require_correction("observation", observation_id)
     session = get_session()
     row = load_observation(session, observation_id)
     lesion = row.lesion
@@ -416,9 +415,8 @@ def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn
 
 
 @bp.post("/observations/<int:observation_id>/delete")
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="observation")
 def delete_observation(observation_id: int) -> Response | tuple[str, int]:
-    require_correction("observation", observation_id)
     try:
         reason = correction_reason(request.form)
         version = posted_version()
@@ -470,9 +468,8 @@ def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/treatments/<int:treatment_id>/edit", methods=["GET", "POST"])
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="treatment")
 def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
-    require_correction("treatment", treatment_id)
     session = get_session()
     row = load_treatment(session, treatment_id)
     lesion = row.lesion
@@ -496,9 +493,8 @@ def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.post("/treatments/<int:treatment_id>/delete")
-@requires(Permission.CORRECT_OWN)
+@requires(Permission.CORRECT_OWN, entry="treatment")
 def delete_treatment(treatment_id: int) -> Response | tuple[str, int]:
-    require_correction("treatment", treatment_id)
     session = get_session()
     try:
         lesion_id = treatments.delete_treatment(session, treatment_id, actor=actor(),
