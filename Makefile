@@ -33,15 +33,20 @@ secret: install
 		keep_secret_key(default_instance())'
 
 run: export SESSION_COOKIE_SECURE = false
+# The sign-in line is printed once the web server answers, after the worker's and beat's
+# banners (printed first, it scrolled away).
 run: demo secret
 	@echo ""
-	@echo "  calcitrack is starting at http://$(HOST):$(PORT)/"
-	@echo "  sign in as: demo / $$($(BIN)/tracker user demo --print-password)"
-	@echo "  data: $(CALCITRACK_INSTANCE) (DATABASE_URL / REDIS_URL override it); Ctrl-C stops all"
-	@echo ""
+	@echo "  calcitrack is starting at http://$(HOST):$(PORT)/ (web, worker and beat)..."
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A workers worker --loglevel=WARNING --concurrency=2 --pool=threads & \
 	$(BIN)/celery -A workers beat --loglevel=WARNING --schedule=$(CALCITRACK_INSTANCE)/beat-schedule & \
+	( $(BIN)/python -m tracker.cli.wait_for_port $(HOST) $(PORT) && sleep 1 && \
+	  echo "" && \
+	  echo "  calcitrack is running at http://$(HOST):$(PORT)/" && \
+	  echo "  sign in as: demo / $$($(BIN)/tracker user demo --print-password)" && \
+	  echo "  data: $(CALCITRACK_INSTANCE) (DATABASE_URL / REDIS_URL override it); Ctrl-C stops all" && \
+	  echo "" ) & \
 	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
 services:

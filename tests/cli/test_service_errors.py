@@ -95,9 +95,11 @@ def test_outside_the_project_without_an_instance_folder(tmp_path: Path,
     done = tracker(elsewhere, "import", str(timeline_file))
     assert done.returncode == 3
     assert done.stderr.splitlines() == [
-        f"error: no database at {elsewhere}/instance/calcitrack.sqlite: run `tracker db "
-        "upgrade` to create it there, or set DATABASE_URL (or CALCITRACK_INSTANCE, the folder "
-        "of the embedded database)"]
+        f"error: no database at {elsewhere}/instance/calcitrack.sqlite (CALCITRACK_INSTANCE is "
+        "unset: the instance/ folder of the current folder). Point at yours with "
+        "CALCITRACK_INSTANCE=FOLDER (the instance/ folder `make run` made in the project) or "
+        "DATABASE_URL=URL (e.g. postgresql://user@host/db), or run `tracker db upgrade` to "
+        "create one there"]
     assert not (elsewhere / "instance").exists()  # no empty database left behind
 
     blocked = tmp_path / "a-file"

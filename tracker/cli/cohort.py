@@ -15,6 +15,7 @@ from tracker.cli.edge import (
     session,
     write_output,
 )
+from tracker.cli.suggest import SuggestingGroup
 from tracker.errors import Problem
 from tracker.vocabulary import Compartment, Entity, Region
 
@@ -37,7 +38,7 @@ def _figure_format(output: str, allowed: tuple[str, ...]) -> str:
     return fmt
 
 
-@click.group("cohort")
+@click.group("cohort", cls=SuggestingGroup)
 def cohort_group() -> None:
     """Cohort outcomes from the stored assessments."""
 

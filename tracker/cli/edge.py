@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -95,6 +96,20 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def no_database_message(missing: str) -> str:
+    """Where the command looked, why there, and how to point it at a database (a newcomer in
+    another folder than the one `make run` used meets this first)."""
+    if os.environ.get("DATABASE_URL"):
+        why = "DATABASE_URL names it"
+    elif os.environ.get("CALCITRACK_INSTANCE"):
+        why = "the embedded database of CALCITRACK_INSTANCE"
+    else:
+        why = "CALCITRACK_INSTANCE is unset: the instance/ folder of the current folder"
+    return (f"no database at {missing} ({why}). Point at yours with CALCITRACK_INSTANCE=FOLDER"
+            " (the instance/ folder `make run` made in the project) or DATABASE_URL=URL (e.g."
+            " postgresql://user@host/db), or run `tracker db upgrade` to create one there")
+
+
 def settings() -> Settings:
     return from_env()
 
@@ -104,10 +119,7 @@ def session() -> Iterator[Session]:
     url = settings().database_url
     missing = missing_sqlite_file(url)
     if missing is not None:
-        raise ServiceUnavailable(
-            f"no database at {missing}: run `tracker db upgrade` to create it there, or set "
-            "DATABASE_URL (or CALCITRACK_INSTANCE, the folder of the embedded database)"
-        )
+        raise ServiceUnavailable(no_database_message(missing))
     with session_scope(url) as s:
         yield s
 

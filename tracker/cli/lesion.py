@@ -17,6 +17,7 @@ from tracker.cli.edge import (
     reports_errors,
     session,
 )
+from tracker.cli.suggest import SuggestingGroup
 from tracker.errors import NotFound, Problem
 from tracker.models import Lesion, Observation, Patient
 from tracker.queries.lookup import stored_patient_id
@@ -32,7 +33,7 @@ def _lesion_id(s: Session, patient_id: str, lesion: str) -> int:
     return row
 
 
-@click.group("lesion")
+@click.group("lesion", cls=SuggestingGroup)
 def lesion_group() -> None:
     """Lesion identity: merge two records of one deposit, or split one that was two."""
 

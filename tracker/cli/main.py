@@ -8,11 +8,12 @@ from __future__ import annotations
 import click
 
 from tracker.cli import cohort, interop, lesion, operations, show, timelines, users
+from tracker.cli.suggest import SuggestingGroup
 
 GROUPS = (timelines, show, operations, users, cohort, lesion, interop)
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def main() -> None:
     """calcitrack: follow-up of soft-tissue calcifications and ossifications."""
 

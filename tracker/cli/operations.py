@@ -18,6 +18,7 @@ from tracker.cli.edge import (
     settings,
     tell_deferred,
 )
+from tracker.cli.suggest import SuggestingGroup
 from tracker.db import safe_url
 from tracker.demo import DEMO_PREFIX
 from tracker.errors import Problem, ServiceUnavailable
@@ -47,7 +48,7 @@ def demo_cmd() -> None:
     )
 
 
-@click.group("db")
+@click.group("db", cls=SuggestingGroup)
 def db_group() -> None:
     """Database schema."""
 

@@ -13,12 +13,13 @@ from tracker.cli.edge import (
     session,
     settings,
 )
+from tracker.cli.suggest import SuggestingGroup
 from tracker.errors import ServiceUnavailable
 from tracker.services import users
 from tracker.vocabulary import Role
 
 
-@click.group("user")
+@click.group("user", cls=SuggestingGroup)
 def user_group() -> None:
     """People who sign in to the web pages, and API tokens for machine clients."""
 
