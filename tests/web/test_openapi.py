@@ -54,7 +54,7 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
     assert spec["openapi"] == "3.1.0"  # pydantic's schemas are JSON Schema 2020-12
     operations = [(path, method, op) for path, item in spec["paths"].items()
                   for method, op in item.items()]
-    assert len(operations) == 21
+    assert len(operations) == 22
     for path, method, op in operations:
         assert op["security"] == [{"bearerAuth": []}], (path, method)
         assert {"401", "403"} <= set(op["responses"]), (path, method)
@@ -74,7 +74,10 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
                       ("/api/v1/treatments/{treatment_id}", "put"),
                       ("/api/v1/lesions/{lesion_id}/merge", "post"),
                       ("/api/v1/lesions/{lesion_id}/split", "post"),
+                      ("/api/v1/lesions/{lesion_id}", "patch"),
                       ("/api/v1/sr", "post")}
+    removal = spec["paths"]["/api/v1/treatments/{treatment_id}"]["delete"]
+    assert [p["name"] for p in removal["parameters"] if p["in"] == "query"] == ["reason"]
     upload = spec["paths"]["/api/v1/sr"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert upload["schema"]["required"] == ["file"]
     assert set(upload["schema"]["properties"]) == {"file", "compartment"}
@@ -130,7 +133,7 @@ def test_schemathesis_every_operation_as_every_role(
     app, tokens, ids = fuzzed_app  # assessment requests are recorded (tests/web/conftest.py)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 21
+    assert len(operations) == 22
     bodies: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     for role, examples in EXAMPLES.items():
@@ -145,6 +148,6 @@ def test_schemathesis_every_operation_as_every_role(
                 fuzz(strategy, examples, headers, operation.label, bodies, statuses)
     # every operation with a request body got generated bodies
     with_body = {op.label for op in operations if op.body}
-    assert len(with_body) == 10 and with_body <= set(bodies), (with_body, bodies)
+    assert len(with_body) == 11 and with_body <= set(bodies), (with_body, bodies)
     assert statuses[401] and statuses[403] and statuses[400] and statuses[200]
     assert not [code for code in statuses if code >= 500], statuses

@@ -38,6 +38,10 @@ def _conditional_spec(spec: Any) -> Any:
         op.setdefault("parameters", []).append(observations.IF_MATCH)
         op["responses"]["412"]["content"] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/StaleErrors"}}}
+    site = spec.get("paths", {}).get("/api/v1/lesions/{lesion_id}", {}).get("patch")
+    if site is not None:  # version-checked by its body: 412 the same shape, without If-Match
+        site["responses"]["412"]["content"] = {
+            "application/json": {"schema": {"$ref": "#/components/schemas/StaleErrors"}}}
     upload = spec.get("paths", {}).get("/api/v1/sr", {}).get("post")
     if upload is not None:
         upload["requestBody"] = sr.SR_UPLOAD
