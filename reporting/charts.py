@@ -46,6 +46,7 @@ SEVERITY_COLORS = {"urgent": "#b42318", "warning": "#c4650a", "info": "#2f6fbf"}
 TREATMENT_SHORT = {"lavage": "Lavage", "eswt": "ESWT", "injection": "Injection",
                    "surgery": "Surgery", "radiotherapy": "Radiotherapy", "nsaid": "NSAID"}
 MODALITY_MARKERS = {"XR": "o", "CT": "s", "MR": "D", "US": "^"}
+MR_NOT_SEEN_MARKER = "$?$"  # an MR that did not show the deposit: no size, no resolution
 INK = "#1f2933"
 TREATMENT_COLOR = "#6a4fb3"
 date2num = cast(Callable[[date], float], _date2num)
@@ -139,13 +140,22 @@ def _lesion_figure(lesion: Lesion, today: date) -> Figure:
     if measured:
         ax.plot([date2num(d) for d, _ in measured], [s for _, s in measured],
                 color=INK, lw=1.4, zorder=2)
+    last_size: float | None = None
     for o in obs:
         x = date2num(o.date)
+        if not o.visible and o.modality == "MR":
+            # MR is insensitive to calcium: "not seen" says nothing of the size, so it is a
+            # marker at the last size seen (not at 0 mm, which would read as resolution)
+            ax.scatter([x], [last_size if last_size is not None else top / 2],
+                       marker=MR_NOT_SEEN_MARKER, s=70, facecolor="white", edgecolor=MUTED,
+                       linewidths=1.4, linestyle="--", zorder=5)
+            continue
         if not o.visible:  # on the axis, drawn whole (not clipped by it)
             ax.scatter([x], [0], marker="x", s=60, color=MUTED, zorder=5, linewidths=1.6,
                        clip_on=False)
             continue
         size = o.size1_mm or 0.0
+        last_size = size
         ax.scatter([x], [size], marker=MODALITY_MARKERS.get(o.modality, "o"), s=58,
                    facecolor="white", edgecolor=INK, linewidths=1.6, zorder=4)
         if o.id in flagged:
@@ -170,8 +180,11 @@ def _lesion_figure(lesion: Lesion, today: date) -> Figure:
                markeredgecolor=INK, label=code_label(m))
         for m in dict.fromkeys(o.modality for o in obs)
     ]
-    if any(not o.visible for o in obs):
+    if any(not o.visible and o.modality != "MR" for o in obs):
         handles.append(Line2D([], [], marker="x", ls="", color=MUTED, label="Not seen"))
+    if any(not o.visible and o.modality == "MR" for o in obs):
+        handles.append(Line2D([], [], marker=MR_NOT_SEEN_MARKER, ls="", markerfacecolor="white",
+                              markeredgecolor=MUTED, label="Not seen on MR (insensitive)"))
     if flagged:
         handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none", markersize=11,
                               markeredgecolor=SEVERITY_COLORS["warning"],

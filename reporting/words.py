@@ -117,3 +117,16 @@ def alert_reason(alert: Alert, lesion: Lesion) -> str:
         return f"unconfirmed resolution: a confirming film was due on {due}{tail}"
     stage = stage_label(lesion.current_stage, lesion.current_resolution)
     return f"{stage}: follow-up imaging was due on {due}{tail}" if stage else alert.reason
+
+
+# On ultrasound, density and margin are read as echogenicity and acoustic shadowing, mapped to
+# the same codes at face value (clinical-rules: "US echogenicity/shadowing is mapped to
+# density/margin"): the form says what a sonographer sees.
+US_MORPHOLOGY: dict[str, tuple[str, dict[str, str]]] = {
+    "density": ("Echogenicity", {"faint": "Faint (hypoechoic)",
+                                 "moderate": "Moderate (echogenic)",
+                                 "dense": "Dense (hyperechoic)"}),
+    "margin": ("Shadowing", {"well_defined": "Well defined (clean acoustic shadow)",
+                             "ill_defined": "Ill defined (faint or no shadow)"}),
+}
+

@@ -37,6 +37,24 @@
     sync();
   }
 
+  // Ultrasound names density and margin as echogenicity and shadowing: the labels follow the
+  // modality chosen (the server renders them for the modality it shows first).
+  var modality = document.getElementById("f-modality");
+  if (modality) {
+    var relabel = function () {
+      var key = modality.value === "US" ? "data-label-us" : "data-label-default";
+      document.querySelectorAll("[data-label-us]").forEach(function (el) {
+        var text = el.getAttribute(key);
+        if (el.tagName === "LABEL") {
+          var extra = el.querySelector(".req");
+          el.textContent = text;
+          if (extra) { el.appendChild(document.createTextNode(" ")); el.appendChild(extra); }
+        } else { el.textContent = text; }
+      });
+    };
+    modality.addEventListener("change", relabel);
+  }
+
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 

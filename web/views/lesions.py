@@ -11,7 +11,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from reporting.charts import cross_modality, render_lesion
-from reporting.words import lesion_caption
+from reporting.words import US_MORPHOLOGY, lesion_caption
 from tracker.errors import Conflict, InvalidInput, Problem, StaleVersion
 from tracker.models import Lesion, versions_current
 from tracker.queries.history import history
@@ -302,7 +302,7 @@ def _form(lesion: Lesion, values: dict[str, Any], errors: dict[str, list[str]],
                            caption=lesion_caption(lesion), values=values, errors=errors,
                            choices=CHOICES, grouped=grouped, previous=previous,
                            observation_id=observation_id, version=version,
-                           submitted=submitted, today=today())
+                           submitted=submitted, today=today(), us_words=US_MORPHOLOGY)
 
 
 def posted_version() -> int:
