@@ -84,5 +84,5 @@ def required_reason(reason: str | None, ask: str) -> str:
         raise InvalidInput([Problem("reason", ask)])
     if len(text) > MAX_REASON_CHARS:
         raise InvalidInput([Problem("reason", f"is {len(text)} characters; at most "
-                                              f"{MAX_REASON_CHARS}")])
+                                              f"{MAX_REASON_CHARS} allowed")])
     return text

@@ -6,6 +6,7 @@ ambiguous)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -22,3 +23,9 @@ def number(text: str) -> Any:
     except ValueError:
         return text
     return int(value) if value.is_integer() and "." not in text else value
+
+
+def diameters(text: str) -> list[Any]:
+    """Diameters typed in one field, `6`, `6 x 4` or `6,5 × 4` (mm): each read by `number`,
+    for the size check to take (or to quote what is not a number)."""
+    return [number(part) for part in re.split(r"[x×*\s]+", text.strip().lower()) if part]

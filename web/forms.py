@@ -4,15 +4,15 @@ to its field."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from tracker.errors import InvalidInput, Problem
+from tracker.audit import required_reason
+from tracker.errors import Problem
 from tracker.models import Observation, Treatment
-from tracker.typed_numbers import number
+from tracker.typed_numbers import diameters, number
 
 OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
                       "pattern", "features", "pain", "study_uid", "accession", "note", "reason")
@@ -131,18 +131,9 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
     }
 
 
-MAX_REASON_CHARS = 500
-
-
 def correction_reason(form: MultiDict[str, str]) -> str:
     """Why a stored observation is corrected or removed: required, short, kept in the audit."""
-    text = form.get("reason", "").strip()
-    if not text:
-        raise InvalidInput([Problem("reason", "say briefly why this observation is corrected")])
-    if len(text) > MAX_REASON_CHARS:
-        raise InvalidInput([Problem("reason", f"is {len(text)} characters; at most "
-                                              f"{MAX_REASON_CHARS} allowed")])
-    return text
+    return required_reason(form.get("reason"), "say briefly why this observation is corrected")
 
 
 def field_errors(problems: Iterable[Problem],
@@ -162,19 +153,6 @@ def field_errors(problems: Iterable[Problem],
     return out
 
 
-def _sizes(text: str) -> list[float] | list[str]:
-    """`6`, `6 x 4`, `6,5 × 4`: sizes in mm as typed (a decimal comma accepted); what is not a
-    number stays text, for the size check to name."""
-    parts = [p for p in re.split(r"[x×*\s]+", text.strip().lower()) if p]
-    out: list[Any] = []
-    for part in parts:
-        try:
-            out.append(float(part.replace(",", ".")))
-        except ValueError:
-            out.append(part)
-    return out
-
-
 def divide_from_form(form: MultiDict[str, str]) -> dict[int, tuple[Any, Any]]:
     """The split form's divided visits: observation id -> (new lesion's size, remaining size),
     for each visit where either size was typed."""
@@ -186,5 +164,5 @@ def divide_from_form(form: MultiDict[str, str]) -> dict[int, tuple[Any, Any]]:
         remaining = form.get(f"divide_remaining.{raw_id}", "")
         if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 10 and (new.strip()
                                                                            or remaining.strip()):
-            out[int(raw_id)] = (_sizes(new), _sizes(remaining))
+            out[int(raw_id)] = (diameters(new), diameters(remaining))
     return out

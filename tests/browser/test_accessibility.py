@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from testkit.factories import make_lesion, obs
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, IN_CI
-from tests.web.seed import PASSWORD
+from tests.web.seed import PASSWORD, seed_ho_lesion
 from tracker.db import session_factory
-from tracker.models import Observation, Patient, Treatment
+from tracker.models import Observation, Treatment
 from web import create_app
 
 pytestmark = pytest.mark.browser
@@ -45,20 +44,13 @@ def _seed_more(url: str, lesion_id: int) -> dict[str, Any]:
     """A treatment, and an HO lesion (its table has the most columns) to fill the URLs."""
     with session_factory(url)() as s:
         s.add(Treatment(lesion_id=lesion_id, date=date(2024, 2, 1), kind="lavage"))
-        patient = s.scalar(select(Patient).where(Patient.external_id == "P-0001"))
-        ho = make_lesion(s, patient=patient, external_id="HO1", compartment="soft_tissue",
-                         region="hip", structure=None, laterality="left", entity="ho",
-                         event_date=date(2023, 11, 1), event_kind="arthroplasty",
-                         observations=[obs("2024-01-10", 30, "faint", "ill_defined",
-                                           pattern="cloud"),
-                                       obs("2024-04-10", 32, "moderate", "ill_defined",
-                                           pattern="cloud", features=("zonal_peripheral",))])
         s.commit()
+        ho = seed_ho_lesion(s)
         return {
             "lesion_id": lesion_id, "external_id": "P-0001", "username": "clinician",
             "observation_id": s.scalar(select(Observation.id)
                                        .where(Observation.lesion_id == lesion_id)),
-            "treatment_id": s.scalar(select(Treatment.id)), "ho_lesion": ho.id,
+            "treatment_id": s.scalar(select(Treatment.id)), "ho_lesion": ho,
         }
 
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import shot, sign_in
-from testkit.factories import make_lesion, obs
+from tests.web.seed import seed_ho_lesion
 from tracker.db import session_factory
-from tracker.models import AuditEvent, Patient, Treatment
+from tracker.models import AuditEvent, Treatment
 from tracker.services.assessment.assess import assess_lesion
 
 pytestmark = pytest.mark.browser
@@ -84,17 +84,7 @@ def test_timepoints_newest_first_and_an_ho_table_that_fits(page: Any,
                                                            server: dict[str, Any]) -> None:
     base = server["base"]
     with session_factory(server["url"])() as s:
-        patient = s.scalar(select(Patient).where(Patient.external_id == "P-0001"))
-        ho = make_lesion(s, patient=patient, external_id="HO1", compartment="soft_tissue",
-                         region="hip", structure=None, laterality="left", entity="ho",
-                         event_date=date(2023, 11, 1), event_kind="arthroplasty",
-                         observations=[obs("2024-01-10", 30, "faint", "ill_defined",
-                                           pattern="cloud"),
-                                       obs("2024-04-10", 32, "moderate", "ill_defined",
-                                           pattern="cloud", features=("zonal_peripheral",)),
-                                       obs("2024-09-10", 31, "dense", "well_defined",
-                                           pattern="bone", features=("bone_organization",))])
-        ho_id = ho.id
+        ho_id = seed_ho_lesion(s, visits=3)
         assess_lesion(s, ho_id, date(2024, 10, 1))
     sign_in(page, base, "clinician")
     page.set_viewport_size({"width": 1366, "height": 900})

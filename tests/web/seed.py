@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from testkit.factories import make_lesion, make_patient, obs
-from tracker.models import Alert, Assessment, Lesion, Transition, Treatment
+from tracker.models import Alert, Assessment, Lesion, Patient, Transition, Treatment
 from tracker.services.users import create_user
 
 PASSWORD = "correct-horse-battery"
@@ -122,4 +122,21 @@ def seed_treated_lesion(session: Session, external_id: str = "P-0002") -> int:
                            "less than 30% smaller"}],
         next_follow_up=date(2024, 10, 29),
     )
+    return lesion.id
+
+
+def seed_ho_lesion(session: Session, patient_id: str = "P-0001", *, visits: int = 2) -> int:
+    """A left hip heterotopic ossification after arthroplasty (its lesion table has the most
+    columns), with 2 or 3 visits maturing from cloud to bone."""
+    patient = session.scalar(select(Patient).where(Patient.external_id == patient_id))
+    films = [obs("2024-01-10", 30, "faint", "ill_defined", pattern="cloud"),
+             obs("2024-04-10", 32, "moderate", "ill_defined", pattern="cloud",
+                 features=("zonal_peripheral",)),
+             obs("2024-09-10", 31, "dense", "well_defined", pattern="bone",
+                 features=("bone_organization",))]
+    lesion = make_lesion(session, patient=patient, external_id="HO1",
+                         compartment="soft_tissue", region="hip", structure=None,
+                         laterality="left", entity="ho", event_date=date(2023, 11, 1),
+                         event_kind="arthroplasty", observations=films[:visits])
+    session.commit()
     return lesion.id

@@ -23,6 +23,7 @@ from tracker.models import Lesion, Observation, Patient
 from tracker.queries.lookup import stored_patient_id
 from tracker.services.identity import correct_site, merge_lesions, parse_prefer, split_lesion
 from tracker.timeline.site import SITE_FIELDS, checked_site
+from tracker.typed_numbers import diameters
 
 
 def _lesion_id(s: Session, patient_id: str, lesion: str) -> int:
@@ -135,23 +136,12 @@ def lesion_split_cmd(patient_id: str, lesion: str, dates: tuple[str, ...],
         site = checked_site(_site(s, lesion_id, given), entity=entity)
         new = split_lesion(s, lesion_id, ids, new_external_id=new_id, actor=CLI_ACTOR,
                            reason=reason, site=site,
-                           divide={by_day[day]: (_mm(new_mm), _mm(rest))
+                           divide={by_day[day]: (diameters(new_mm), diameters(rest))
                                    for day, (new_mm, _, rest) in parts.items()})
         new_row = new.id
     queue_assessments([lesion_id, new_row])
     click.echo(f"{len(ids)} observation(s) moved and {len(parts)} visit(s) divided from "
                f"{lesion} to the new lesion {new_id}")
-
-
-def _mm(text: str) -> list[Any]:
-    """`6x4` -> [6.0, 4.0]; a part that is no number stays text, for the size check to name."""
-    out: list[Any] = []
-    for part in (p for p in text.lower().replace("×", "x").split("x") if p.strip()):
-        try:
-            out.append(float(part.strip().replace(",", ".")))
-        except ValueError:
-            out.append(part.strip())
-    return out
 
 
 def register(main: click.Group) -> None:
