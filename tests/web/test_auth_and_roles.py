@@ -292,6 +292,7 @@ def issue_and_id(session: Session) -> int:
     return found
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_matrix_follows_the_permission_map(app: Any) -> None:
     """Each route's least role is the one its permission maps to (`PERMISSIONS`), so the README
     table, the pages and the API cannot drift apart."""
