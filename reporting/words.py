@@ -97,7 +97,7 @@ def audit_target(target_type: str, before: dict[str, Any] | None,
                 if kind in set(TreatmentKind) else "treatment")
         return f"{what} of {day}" if day else what
     if target_type == "lesion":
-        name = record.get("id") or record.get("kept_lesion") or record.get("new_lesion")
+        name = record.get("id") or record.get("kept_lesion")
         return f"lesion {name}" if isinstance(name, str) else "lesion"
     return target_type.replace("_", " ")
 
