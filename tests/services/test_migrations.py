@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -113,3 +115,27 @@ def test_revision_7_files_earlier_audit_events_under_their_patient_and_lesion(
         ("observation", None, None),  # its row is gone: nothing to file it under
         ("user", None, None),
     ]
+
+
+def test_upgrading_a_database_with_data_keeps_every_row(tmp_path: Path) -> None:
+    """On SQLite a batch migration rebuilds a table (copy, DROP, rename): with foreign keys on,
+    the DROP of `lesions` would cascade and empty observations, treatments and alerts."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    upgrade(url, "0001")
+    with engine_for(url).begin() as conn:
+        pid = conn.execute(text("INSERT INTO patients (external_id, created_at)"
+                                " VALUES ('P', CURRENT_TIMESTAMP) RETURNING id")).scalar_one()
+        lid = conn.execute(text(
+            "INSERT INTO lesions (patient_id, external_id, compartment, region, laterality,"
+            " entity, data_version) VALUES (:p, 'L', 'tendon', 'shoulder', 'right', 'hadd', 1)"
+            " RETURNING id"), {"p": pid}).scalar_one()
+        conn.execute(text(
+            "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, density,"
+            " margin, created_at, updated_at) VALUES (:l, '2024-02-01', 'XR', 1, 12.5, 'dense',"
+            " 'well_defined', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"l": lid})
+    engine_for(url).dispose()
+    upgrade(url)
+    with engine_for(url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM lesions")).scalar_one() == 1
+        assert conn.execute(text("SELECT size1_mm FROM observations")).scalar_one() == 12.5
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
