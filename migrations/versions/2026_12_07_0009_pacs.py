@@ -94,9 +94,9 @@ def upgrade() -> None:
     op.create_table(
         'pacs_write_backs',
         sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('sop_instance_uid', sa.String(length=64), nullable=False),
         sa.Column('observation_id', sa.Integer(), nullable=False),
         sa.Column('report_id', sa.Integer(), nullable=False),
+        sa.Column('sop_instance_uid', sa.String(length=64), nullable=True),
         sa.Column('stage', sa.String(length=20), nullable=False),
         sa.Column('confidence', sa.Float(), nullable=False),
         sa.Column('next_follow_up', sa.Date(), nullable=True),
@@ -113,7 +113,9 @@ def upgrade() -> None:
         _fk('pacs_write_backs', 'observation_id', 'observations'),
         _fk('pacs_write_backs', 'report_id', 'sr_reports'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_pacs_write_backs')),
-        sa.UniqueConstraint('sop_instance_uid', name=op.f('uq_pacs_write_backs_sop_instance_uid')),
+        sa.UniqueConstraint(
+            'observation_id', 'data_version', 'engine_version', 'stage',
+            name=op.f('uq_pacs_write_backs_version')),
     )
     op.create_index('ix_pacs_write_backs_due', 'pacs_write_backs', ['state', 'next_attempt_at'])
     op.create_index(op.f('ix_pacs_write_backs_observation_id'), 'pacs_write_backs',

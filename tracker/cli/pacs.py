@@ -48,6 +48,19 @@ def pacs_sync_cmd(since: str | None) -> None:
     click.echo(json.dumps({**report.as_dict(), "assessments_queued": sent}))
 
 
+@pacs_group.command("write-back")
+@reports_errors
+def pacs_write_back_cmd() -> None:
+    """Store the due readings of the write-back outbox in the PACS now (beat does it every
+    minute with PACS_WRITE_BACK=1)."""
+    from tracker.pacs.client import PacsClient
+    from tracker.pacs.outbox import send_write_backs
+    from tracker.pacs.sync import require_pacs
+
+    with require_pacs(PacsClient.from_settings(settings())) as client, session() as s:
+        click.echo(json.dumps(send_write_backs(s, client).as_dict()))
+
+
 @pacs_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON output for scripts.")
 @reports_errors

@@ -139,11 +139,11 @@ class WriteBack(Base):
     __tablename__ = "pacs_write_backs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sop_instance_uid: Mapped[str] = mapped_column(String(UID_CHARS), unique=True)
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("observations.id", ondelete="CASCADE"), index=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("sr_reports.id", ondelete="CASCADE"),
                                            index=True)
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(UID_CHARS))  # once built
     stage: Mapped[str] = mapped_column(String(20))
     confidence: Mapped[float] = mapped_column(Float)
     next_follow_up: Mapped[date | None] = mapped_column(Date)
@@ -158,6 +158,9 @@ class WriteBack(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        # one SR per assessment version of a visit
+        UniqueConstraint("observation_id", "data_version", "engine_version", "stage",
+                         name="uq_pacs_write_backs_version"),
         _one_of("state", WriteBackState),
         Index("ix_pacs_write_backs_due", "state", "next_attempt_at"),
     )

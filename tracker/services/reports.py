@@ -105,8 +105,9 @@ def _unmatched_lesions(session: Session, converted: Converted) -> list[Problem]:
             problems.append(SrProblem(
                 converted.origin_of_path(path) or path,
                 f"lesion {subject} matches no stored lesion of patient {patient['id']}, who has"
-                f" {', '.join(same)} at the {site[1]} {site[0].replace('_', ' ')}: is it one"
-                " of them, or a new lesion?", ProblemKind.LESION, subject))
+                f" {', '.join(same)} at the {site[1]} {site[0].replace('_', ' ')}: is it"
+                f" {'that one' if len(same) == 1 else 'one of them'}, or a new lesion?",
+                ProblemKind.LESION, subject))
     return problems
 
 
@@ -291,6 +292,10 @@ def import_pacs_report(session: Session, report_id: int, data: bytes, *, today: 
         session.rollback()
         out.skipped.append(report_id)
         return out
+    header = report_header(data)
+    if header is not None:  # the PACS listing gives no patient; the report does
+        row.patient = header.patient_id or None
+        row.content_date = header.content_date or row.content_date
     item = ReportFile(f"PACS report {row.sop_instance_uid}", data)
     converted, problems = _read(session, item, compartment=None, lesion_for={},
                                 check_lesions=True, today=today, hint=hint)
