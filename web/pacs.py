@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from tracker.config import from_env
+from tracker.interop.fhir import check_identifier_system
 from tracker.pacs.client import PacsClient
 from tracker.pacs.thumbnails import CACHE_FOLDER, Thumbnails
 from tracker.queries.inbox import inbox_count
@@ -20,7 +21,8 @@ from tracker.vocabulary import Role
 from web.auth import user
 from web.db import get_session
 
-# app.config keys, from the settings of the same name (tracker.config)
+# app.config keys, from the settings of the same name (tracker.config); the FHIR export's
+# patient identifier system travels with them (the EHR side of the same integration)
 SETTINGS = ("DICOMWEB_URL", "DICOMWEB_USERNAME", "DICOMWEB_PASSWORD", "DICOMWEB_TOKEN",
             "DICOMWEB_TIMEOUT_SECONDS", "PATIENT_IDENTIFIER_SYSTEM")
 EXTENSION = "calcitrack.thumbnails"
@@ -50,6 +52,7 @@ def init_app(app: Flask) -> None:
     settings = from_env(instance_path=app.instance_path)
     for key in SETTINGS:
         app.config.setdefault(key, getattr(settings, key.lower()))
+    check_identifier_system(app.config["PATIENT_IDENTIFIER_SYSTEM"])  # a wrong one: no start
 
     @app.context_processor
     def _inbox_count() -> dict[str, object]:

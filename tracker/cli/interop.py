@@ -82,11 +82,14 @@ def export_fhir_cmd(patient: str | None, output: str | None) -> None:
     """Write FHIR R5: one collection Bundle for --patient, else one Bundle per line (NDJSON)."""
     from tracker.interop.fhir import bundle_json, patient_bundle
 
+    system = settings().patient_identifier_system
     with session() as s:
         if patient is not None:
-            emit(bundle_json(patient_bundle(patient_record(s, patient))), output)
+            emit(bundle_json(patient_bundle(patient_record(s, patient), patient_system=system)),
+                 output)
             return
-        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid))),
+        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid),
+                                                            patient_system=system)),
                                  ensure_ascii=False) + "\n" for pid in patient_ids(s)), output)
 
 
