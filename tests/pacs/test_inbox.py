@@ -80,7 +80,8 @@ def test_a_new_lesion_needs_its_compartment(run: Any, pacs_env: Orthanc, pacs: P
     with session_factory(database_url)() as s:
         lesion = s.scalar(select(Lesion))
         assert lesion is not None
-        assert (lesion.compartment, lesion.region, lesion.laterality) == ("soft_tissue", "knee", "left")
+        assert (lesion.compartment, lesion.region, lesion.laterality) == (
+            "soft_tissue", "knee", "left")
 
 
 def test_a_held_report_is_completed_on_the_inbox_page(run: Any, web: Any, pacs: PacsClient,
