@@ -21,7 +21,7 @@ from tests.cli.test_import_export import row_counts
 from tests.pacs.visits import LESION_UID, count, followed_patient, is_mark, store_visit
 from tracker.db import session_factory
 from tracker.models import AuditEvent, Lesion, Observation
-from tracker.pacs.client import InstanceRef, PacsClient, PacsUnavailable
+from tracker.pacs.client import InstanceRef, PacsClient, PacsRefused, PacsUnavailable
 from tracker.pacs.models import KeyImage, PacsSync, ReportState, SrReport
 from tracker.pacs.sync import OVERLAP_DAYS, sync_reports
 
@@ -232,3 +232,24 @@ def test_without_a_pacs_the_sync_says_so(run: Any, monkeypatch: Any) -> None:
     monkeypatch.delenv("DICOMWEB_URL", raising=False)
     result = run("pacs", "sync")
     assert result.exit_code == 2 and "DICOMWEB_URL: is not set" in result.output
+
+
+class _Refusing(PacsClient):
+    """A PACS that lists a report it then refuses to give (it was deleted meanwhile)."""
+
+    def retrieve(self, ref: InstanceRef) -> Dataset:
+        raise PacsRefused(f"the PACS refused instance {ref.sop_instance_uid}: HTTP 404", 404)
+
+
+def test_a_report_the_pacs_keeps_refusing_is_rejected_after_five_attempts(
+        pacs_env: Orthanc, pacs: PacsClient, database_url: str) -> None:
+    store_visit(pacs)
+    with _Refusing(pacs_env.dicomweb_url) as client, session_factory(database_url)() as s:
+        for attempt in range(1, 6):
+            done = sync_reports(s, client, today=TODAY)
+            assert done.failed == 1 and done.backlog == (0 if attempt == 5 else 1)
+        [row] = s.scalars(select(SrReport))
+        assert row.state == ReportState.REJECTED.value and row.attempts == 5
+        assert row.reason == ("not retrieved after 5 attempts: the PACS refused instance"
+                              f" {row.sop_instance_uid}: HTTP 404")
+        assert count(s, AuditEvent, AuditEvent.action == "sr_report.rejected") == 1

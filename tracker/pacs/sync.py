@@ -88,19 +88,6 @@ def _bytes(ds: Dataset) -> bytes:
     return out.getvalue()
 
 
-def _failed_attempt(session: Session, report_id: int, error: str) -> None:
-    """One more failed retrieval of a report; after MAX_ATTEMPTS it is rejected."""
-    session.rollback()
-    session.execute(update(SrReport).where(SrReport.id == report_id).values(
-        attempts=SrReport.attempts + 1, reason=error))
-    session.execute(update(SrReport).where(
-        SrReport.id == report_id, SrReport.attempts >= MAX_ATTEMPTS,
-        SrReport.state == ReportState.PENDING.value).values(
-        state=ReportState.REJECTED.value, handled_at=now(), handled_by=reports.PACS_ACTOR,
-        reason=f"not retrieved after {MAX_ATTEMPTS} attempts: {error}"))
-    session.commit()
-
-
 def _pending(session: Session) -> list[tuple[int, InstanceRef]]:
     rows = session.execute(select(SrReport.id, SrReport.study_uid, SrReport.series_uid,
                                   SrReport.sop_instance_uid, SrReport.sop_class_uid)
@@ -119,7 +106,7 @@ def _handle(session: Session, client: PacsClient, report_id: int, ref: InstanceR
     except PacsRefused as exc:
         if exc.status in REFUSED_SETTINGS:
             raise
-        _failed_attempt(session, report_id, str(exc))
+        reports.note_failed_retrieval(session, report_id, str(exc), MAX_ATTEMPTS)
         out.failed += 1
         return
     try:
@@ -128,7 +115,8 @@ def _handle(session: Session, client: PacsClient, report_id: int, ref: InstanceR
         raise
     except Exception as exc:  # one report's failure never blocks the others
         log.warning("report %s could not be imported", ref.sop_instance_uid, exc_info=True)
-        _failed_attempt(session, report_id, f"could not be imported: {one_line(exc)}")
+        reports.note_failed_retrieval(session, report_id,
+                                      f"could not be imported: {one_line(exc)}", MAX_ATTEMPTS)
         out.failed += 1
         return
     out.imported += len(done.imported)

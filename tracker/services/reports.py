@@ -282,6 +282,24 @@ def _import(session: Session, ready: Sequence[tuple[SrReport, ReportFile, Conver
 # --------------------------------------------------------------------------- use cases
 
 
+def note_failed_retrieval(session: Session, report_id: int, error: str,
+                          max_attempts: int) -> None:
+    """One more failed retrieval of a pending report (the PACS refused it); after
+    `max_attempts` it is rejected with the PACS's answer (audited). One transaction."""
+    session.rollback()
+    row = _lock(session, REPORTS.c.id == report_id)
+    if row is None or row.state != ReportState.PENDING.value:
+        session.rollback()
+        return
+    row.attempts += 1
+    row.reason = error
+    if row.attempts >= max_attempts:
+        _settle(session, row, ReportState.REJECTED, actor=PACS_ACTOR,
+                reason=f"not retrieved after {row.attempts} attempts: {error}")
+    session.commit()
+
+
+
 def import_pacs_report(session: Session, report_id: int, data: bytes, *, today: date,
                        hint: str = "") -> ReportsOutcome:
     """A report the PACS sync retrieved: imported, held or rejected, in one transaction. A
