@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import highdicom as hd
-from pydicom.multival import MultiValue
 from pydicom.sr.coding import Code
 from pydicom.uid import UID
 
@@ -54,6 +53,7 @@ from tracker.interop.sr_file import (
     reading,
     report_date,
 )
+from tracker.interop.sr_key_images import key_images
 from tracker.interop.sr_problems import ProblemKind, SrProblem
 from tracker.timeline.models import FORMAT, MAX_SIZE_MM
 from tracker.vocabulary import (
@@ -96,8 +96,6 @@ MORPHOLOGY: tuple[tuple[Code, str, str], ...] = (
     (Code("129754005", "SCT", "Lucent-centered calcification"), "pattern", "central_lucency"),
     (Code("129751002", "SCT", "Eggshell calcification"), "pattern", "shell"),
 )
-
-MAX_MARK_POINTS = 1000  # a mark's (column, row) points kept; a freehand outline is longer
 
 # Topographical modifier "Midline" (SCT 399488007) when a report states it explicitly.
 MIDLINE = Code("399488007", "SCT", "Midline")
@@ -400,65 +398,6 @@ def _group_day(report: _Report, group: Any, instances: set[str], study: str | No
     return None
 
 
-def _frame(ref: Any) -> int:
-    """The first referenced frame number, 0 for a single-frame image."""
-    value = ref.get("ReferencedFrameNumber")
-    first = value[0] if isinstance(value, MultiValue) and len(value) else value
-    try:
-        return max(0, int(first))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _key_images(report: _Report, group: Any, size_mm: float | None) -> list[KeyImageRef]:
-    """The images the group's marks (SCOORD) are drawn on, with the mark; then the images it
-    names (source images, image library references) without one. An image the report's
-    evidence does not list cannot be fetched (no series) and is left out."""
-    marked: list[KeyImageRef] = []
-    named: list[tuple[str, int]] = []
-
-    def ref_of(ref: Any, graphic_type: str | None = None,
-               points: tuple[tuple[float, float], ...] = ()) -> KeyImageRef | None:
-        uid = str(ref.get("ReferencedSOPInstanceUID", "") or "")
-        if uid not in report.evidence:
-            return None
-        study, series, sop_class = report.evidence[uid]
-        return KeyImageRef(study, series, uid, sop_class, _frame(ref), graphic_type, points,
-                           size_mm)
-
-    def walk(items: Iterable[Any]) -> None:
-        for item in items:
-            children = list(item.get("ContentSequence") or [])
-            if item.get("ValueType") == "SCOORD":
-                flat = [float(v) for v in (item.get("GraphicData") or [])][:2 * MAX_MARK_POINTS]
-                points = tuple(zip(flat[0::2], flat[1::2], strict=False))
-                kind = str(item.get("GraphicType", "") or "") or None
-                for child in children:
-                    for ref in child.get("ReferencedSOPSequence") or []:
-                        found = ref_of(ref, kind, points)
-                        if found is not None:
-                            marked.append(found)
-                continue
-            for ref in item.get("ReferencedSOPSequence") or []:
-                named.append((str(ref.get("ReferencedSOPInstanceUID", "")), _frame(ref)))
-                found = ref_of(ref)
-                if found is not None and all(k.sop_instance_uid != found.sop_instance_uid or
-                                             k.frame != found.frame for k in marked):
-                    marked.append(found)
-            walk(children)
-
-    walk(group)
-    out: list[KeyImageRef] = []
-    for image in marked:  # a mark wins over the same image named without one
-        if image.graphic_type is None and any(
-                k.graphic_type and (k.sop_instance_uid, k.frame) ==
-                (image.sop_instance_uid, image.frame) for k in marked):
-            continue
-        if image not in out:
-            out.append(image)
-    return out
-
-
 def _read_groups(report: _Report, compartment: Compartment | None, lesion_for: LesionFor,
                  problems: list[Problem]) -> Iterator[_Reading]:
     groups = list(_groups(report.sr.content))
@@ -489,7 +428,7 @@ def _read_groups(report: _Report, compartment: Compartment | None, lesion_for: L
             if accession and study == str(report.sr.StudyInstanceUID):
                 obs["accession"] = accession
         yield _Reading(where, report.patient_id, lesion, found[0], obs["date"], obs, subject,
-                       _key_images(report, group, sizes[0]))
+                       key_images(report.evidence, group, sizes[0]))
 
 
 # --------------------------------------------------------------------------- the batch

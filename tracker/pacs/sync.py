@@ -22,11 +22,10 @@ from typing import Any
 from pydicom import dcmwrite
 from pydicom.dataset import Dataset
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.clock import now
-from tracker.db import UNAVAILABLE
+from tracker.db import UNAVAILABLE, insert_of
 from tracker.errors import InvalidInput, Problem
 from tracker.interop.sr_file import one_line
 from tracker.pacs.client import InstanceRef, PacsClient, PacsRefused, PacsUnavailable
@@ -68,8 +67,7 @@ def require_pacs(client: PacsClient | None) -> PacsClient:
 
 
 def _state(session: Session) -> PacsSync:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(PacsSync).values(id=STATE_ID).on_conflict_do_nothing(
+    session.execute(insert_of(session, PacsSync).values(id=STATE_ID).on_conflict_do_nothing(
         index_elements=["id"]))
     found = session.get(PacsSync, STATE_ID, populate_existing=True)
     assert found is not None

@@ -19,11 +19,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.audit import audit
 from tracker.clock import now
+from tracker.db import insert_of
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.interop import sr
 from tracker.interop.converted import Converted
@@ -145,9 +145,8 @@ def _lock(session: Session, where: Any) -> SrReport | None:
 def _claim(session: Session, header: ReportHeader, source: ReportSource) -> SrReport:
     """The report's row, created if new (a concurrent creator's row is waited for, not
     duplicated), and locked."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     at = now()
-    session.execute(dialect.insert(REPORTS).values(
+    session.execute(insert_of(session, REPORTS).values(
         sop_instance_uid=header.sop_instance_uid, study_uid=header.study_uid,
         series_uid=header.series_uid, sop_class_uid=header.sop_class_uid, source=source.value,
         state=ReportState.PENDING.value, patient=header.patient_id or None,
@@ -164,12 +163,11 @@ def record_found(session: Session, found: Sequence[Mapping[str, Any]]) -> None:
     once seen; every one's `last_seen_at` set. One transaction."""
     if not found:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     at = now()
     rows = [{**dict(f), "source": ReportSource.PACS.value, "state": ReportState.PENDING.value,
              "attempts": 0, "first_seen_at": at, "last_seen_at": at}
             for f in sorted(found, key=lambda f: str(f["sop_instance_uid"]))]
-    session.execute(dialect.insert(REPORTS).on_conflict_do_nothing(
+    session.execute(insert_of(session, REPORTS).on_conflict_do_nothing(
         index_elements=["sop_instance_uid"]), rows)
     uids = [r["sop_instance_uid"] for r in rows]
     for start in range(0, len(uids), 500):
@@ -418,6 +416,18 @@ def _lesion_for(session: Session, row: SrReport, lesion: str | None,
         "laterality": stored[value].laterality}) for subject, value in chosen.items()}
 
 
+def parse_compartment(value: str | None) -> Compartment | None:
+    """A compartment code given with a report (upload, inbox), or InvalidInput naming it."""
+    if not value:
+        return None
+    try:
+        return Compartment(value)
+    except ValueError as exc:
+        raise InvalidInput([Problem("compartment", f"{value!r} is not a compartment code"
+                                    f" (one of: {', '.join(c.value for c in Compartment)})")]
+                           ) from exc
+
+
 def accept_report(session: Session, report_id: int, *, actor: str, today: date,
                   compartment: str | None = None, lesion: str | None = None,
                   lesions: Mapping[str, str] | None = None, hint: str = "") -> ReportsOutcome:
@@ -426,13 +436,7 @@ def accept_report(session: Session, report_id: int, *, actor: str, today: date,
     InvalidInput naming it; nothing changes then. Audited; the caller queues the assessment."""
     row = _held(session, report_id)
     try:
-        comp = Compartment(compartment) if compartment else None
-    except ValueError as exc:
-        session.rollback()
-        raise InvalidInput([Problem("compartment", f"{compartment!r} is not a compartment code"
-                                    f" (one of: {', '.join(c.value for c in Compartment)})")]
-                           ) from exc
-    try:
+        comp = parse_compartment(compartment)
         lesion_for = _lesion_for(session, row, lesion, lesions or {})
     except InvalidInput:
         session.rollback()

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.config import from_env
+from tracker.db import insert_of
 from tracker.pacs.models import (
     ReportObservation,
     ReportState,
@@ -73,7 +73,6 @@ def queue_write_backs(session: Session, lesions: Sequence[Loaded], plan: Plan) -
             "assessed_at": stage["assessed_at"], "state": WriteBackState.PENDING.value,
             "attempts": 0, "next_attempt_at": stage["assessed_at"],
             "created_at": stage["assessed_at"]})
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(WriteBack).on_conflict_do_nothing(
+    session.execute(insert_of(session, WriteBack).on_conflict_do_nothing(
         index_elements=["observation_id", "data_version", "engine_version", "stage"]), rows)
     return len(rows)

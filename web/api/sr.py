@@ -40,17 +40,18 @@ def import_sr_files(files: list[tuple[str, bytes]], compartment: str | None) -> 
     """DICOM SR files of one upload (API or import page): the invalid refuse the upload; those
     that need a person's input are held in the inbox; the others are imported as one batch."""
     problems: list[Problem] = []
-    if compartment and compartment not in {c.value for c in Compartment}:
-        problems.append(Problem("compartment", f"{compartment!r} is not a compartment code"
-                                f" (one of: {', '.join(c.value for c in Compartment)})"))
+    chosen = None
+    try:
+        chosen = reports.parse_compartment(compartment)
+    except InvalidInput as exc:
+        problems += exc.problems
     if not files:
         problems.append(Problem("file", "choose one or more DICOM SR files"))
     if problems:
         raise InvalidInput(problems)
     outcome = reports.import_report_files(
         get_session(), [reports.ReportFile(name, data) for name, data in files],
-        actor=actor(), today=today(), source=ReportSource.UPLOAD, hold=True,
-        compartment=Compartment(compartment) if compartment else None,
+        actor=actor(), today=today(), source=ReportSource.UPLOAD, hold=True, compartment=chosen,
         hint=" (an SR has none outside the spine): choose a compartment, or import the lesion"
              " first")
     queued = dispatch.request_assessment(outcome.summary.changed_lesion_ids)
