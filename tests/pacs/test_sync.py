@@ -18,6 +18,7 @@ from sqlalchemy import select
 from testkit.dicom import Deposit
 from testkit.orthanc import Orthanc
 from tests.cli.test_import_export import row_counts
+from tests.pacs.conftest import signed_in
 from tests.pacs.visits import LESION_UID, count, followed_patient, is_mark, store_visit
 from tracker.db import session_factory
 from tracker.models import AuditEvent, Lesion, Observation
@@ -215,6 +216,10 @@ def test_an_outage_mid_sync_loses_nothing_and_is_caught_up(
     assert len(down.output.strip().splitlines()) == 1
     status = json.loads(run("pacs", "status", "--json").output)
     assert status["backlog"] == 2 and "cannot be reached" in status["last_error"]
+    admin = signed_in(database_url)("admin").get("/admin/pacs")
+    assert admin.status_code == 200
+    assert "2 reports listed, not yet handled" in admin.text and "cannot be reached" in admin.text
+    assert "Last successful sync</span><span class=\"v\">never" in admin.text
 
     own_orthanc.start()
     summary = synced(run)
