@@ -297,7 +297,6 @@ def note_failed_retrieval(session: Session, report_id: int, error: str,
     session.commit()
 
 
-
 def import_pacs_report(session: Session, report_id: int, data: bytes, *, today: date,
                        hint: str = "") -> ReportsOutcome:
     """A report the PACS sync retrieved: imported, held or rejected, in one transaction. A

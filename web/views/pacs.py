@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, url_for
 
-from reporting.words import code_label
 from tracker.interop.viewer import images_url
 from tracker.models import Observation
 from tracker.pacs.client import PacsRefused, PacsUnavailable
@@ -70,6 +69,5 @@ def key_images_for(observations: Sequence[Observation]) -> list[dict[str, Any]]:
             "viewer": images_url(template, image.study_uid,
                                  obs.accession if obs.study_uid == image.study_uid else None),
             "alt": f"Key image of {obs.date.isoformat()} ({obs.modality}{size}{mark})",
-            "modality": code_label(obs.modality),
         })
     return out
