@@ -27,6 +27,10 @@ from sqlalchemy.orm import Session
 
 from reporting import charts
 from reporting.words import alert_reason, code_label, evidence, lesion_caption, stage_label
+from tracker.models import Lesion
+from tracker.pacs.client import PacsRefused, PacsUnavailable
+from tracker.pacs.thumbnails import Thumbnails
+from tracker.queries.key_images import visit_key_images
 from tracker.queries.patient_timeline import patient_with_everything
 from tracker.queries.stages import open_alerts_of
 from tracker.timepoints import Table, Visit, timepoint_table
@@ -71,12 +75,46 @@ def visit_chunks(table: Table) -> list[list[Visit]]:
             for i in range(0, len(newest_first), VISITS_PER_CHUNK)]
 
 
+def _key_images(session: Session, lesions: list[Lesion],
+                images: Thumbnails | None) -> dict[int, list[dict[str, Any]]]:
+    """Per lesion, each visit's key image with its mark (a PNG data URI, or None when the PACS
+    cannot give it: the report says "image unavailable"). Fetched here, by the server; after
+    the first failure to reach the PACS the rest are not asked for (each would wait for its
+    timeout)."""
+    if images is None:
+        return {}
+    found = visit_key_images(session, [o.id for le in lesions for o in le.observations])
+    out: dict[int, list[dict[str, Any]]] = {}
+    reachable = True
+    for lesion in lesions:
+        for obs in lesion.observations:
+            image = found.get(obs.id)
+            if image is None:
+                continue
+            uri = None
+            if reachable:
+                try:
+                    uri = "data:image/png;base64," + base64.b64encode(
+                        images.png(image)).decode("ascii")
+                except PacsUnavailable:
+                    reachable = False
+                except PacsRefused:
+                    pass
+            out.setdefault(lesion.id, []).append({
+                "date": obs.date, "modality": obs.modality, "measured_mm": image.measured_mm,
+                "uri": uri})
+    return out
+
+
 def report_html(session: Session, external_id: str, *, today: date,
                 links: Callable[[str], PageLinks] | None = None,
-                institution: str | None = None) -> str:
+                institution: str | None = None,
+                images: Thumbnails | None = None) -> str:
     """The report as HTML: the print page with its toolbar when given the page's `links` (of
-    the stored patient id), else the document the PDF is made of."""
+    the stored patient id), else the document the PDF is made of; with each visit's key image
+    when given the PACS's `images`."""
     patient = patient_with_everything(session, external_id)
+    key_images = _key_images(session, list(patient.lesions), images)
     lesions: list[dict[str, Any]] = []
     for lesion in patient.lesions:
         current = lesion.assessment_current
@@ -90,6 +128,7 @@ def report_html(session: Session, external_id: str, *, today: date,
             "assessment": assessment,
             "alerts": open_alerts_of(lesion),
             "chart": _svg_data_uri(charts.render_lesion(lesion, "svg", today)),
+            "key_images": key_images.get(lesion.id, []),
         })
     table = timepoint_table(patient)
     return templates().get_template("report.html").render(
@@ -101,8 +140,8 @@ def report_html(session: Session, external_id: str, *, today: date,
 
 
 def report_pdf(session: Session, external_id: str, *, today: date,
-               institution: str | None = None) -> bytes:
+               institution: str | None = None, images: Thumbnails | None = None) -> bytes:
     from weasyprint import HTML  # a second to import: only when a PDF is asked for
 
-    html = report_html(session, external_id, today=today, institution=institution)
+    html = report_html(session, external_id, today=today, institution=institution, images=images)
     return bytes(HTML(string=html).write_pdf())

@@ -55,6 +55,9 @@ class Settings:
     dicomweb_timeout_seconds: float = 30.0
     pacs_poll_minutes: int = 5
     pacs_write_back: bool = False  # send calcitrack's readings back to the PACS as SRs
+    # The hospital's record-number namespace (a URI) for the FHIR Patient identifier; unset,
+    # calcitrack's own URN says the id is calcitrack's.
+    patient_identifier_system: str | None = None
 
 
 def flag(value: str | None, default: bool = False) -> bool:
@@ -124,4 +127,5 @@ def from_env(instance_path: Path | str | None = None) -> Settings:
         dicomweb_timeout_seconds=float(env.get("DICOMWEB_TIMEOUT_SECONDS", "30")),
         pacs_poll_minutes=max(1, int(env.get("PACS_POLL_MINUTES", "5"))),
         pacs_write_back=flag(env.get("PACS_WRITE_BACK")),
+        patient_identifier_system=env.get("PATIENT_IDENTIFIER_SYSTEM") or None,
     )

@@ -83,6 +83,16 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
+def insert_of(session: Session, table: Any) -> Any:
+    """The INSERT of the session's dialect (PostgreSQL's or SQLite's), for the writes that
+    skip a row whose unique key exists (`on_conflict_do_nothing`): a concurrent writer's row is
+    waited for, never duplicated."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)
 

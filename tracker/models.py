@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import now
 from tracker.db import Base
+from tracker.pacs import models as pacs_models  # noqa: F401  (registers the PACS tables)
 from tracker.timeline.models import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
 from tracker.vocabulary import (
     TIMELINE_CODES,

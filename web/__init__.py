@@ -19,18 +19,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from tracker.config import SECRET_KEY_FILE, default_instance, from_env
+from tracker.config import SECRET_KEY_FILE, default_instance, flag, from_env
 from tracker.errors import InvalidInput, Problem
 from web.schemas import Errors, inline_schema
 
 DEV_SECRET = "dev-only-secret-change-me"
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
 log = logging.getLogger(__name__)
-
-
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _count(name: str) -> int:
@@ -98,7 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Secure unless explicitly turned off or running the debug server over plain HTTP.
-        SESSION_COOKIE_SECURE=_flag("SESSION_COOKIE_SECURE", not app.debug),
+        SESSION_COOKIE_SECURE=flag(os.environ.get("SESSION_COOKIE_SECURE"), not app.debug),
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
@@ -130,7 +125,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         VALIDATION_ERROR_SCHEMA=inline_schema(Errors),
         HTTP_ERROR_SCHEMA=inline_schema(Errors),
         AUTH_ERROR_DESCRIPTION="Not signed in and no valid bearer token",
-        TAGS=["patients", "lesions", "assessments", "observations", "alerts", "timelines"],
+        TAGS=["patients", "lesions", "assessments", "observations", "alerts", "timelines",
+              "inbox"],
         SECURITY_SCHEMES={
             "bearerAuth": {"type": "http", "scheme": "bearer",
                            "description": "A per-user API token (`tracker user token`)."}
@@ -151,26 +147,29 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = RowId
-    from web import auth, charts, db, errors, filters
+    from web import auth, charts, db, errors, filters, pacs
     from web.api import wiring
     from web.views import (
         admin,
         alerts,
         cohort,
         imports,
+        inbox,
         lesion_identity,  # noqa: F401  (its routes join the lesion blueprint)
         lesions,
         patients,
     )
     from web.views import auth as auth_views
+    from web.views import pacs as pacs_views
 
     db.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     charts.init_app(app)
     filters.init_app(app)
+    pacs.init_app(app)
     for bp in (auth_views.bp, patients.bp, lesions.bp, alerts.bp, imports.bp, admin.bp,
-               cohort.bp):
+               cohort.bp, inbox.bp, pacs_views.bp):
         app.register_blueprint(bp)
     wiring.init_app(app)
 

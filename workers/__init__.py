@@ -11,7 +11,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
-        from workers import tasks  # noqa: F401  (registers the tasks on the app)
+        from workers import pacs_tasks, tasks  # noqa: F401  (registers the tasks on the app)
         from workers.app import celery
 
         return celery

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import click
 
-from tracker.cli.edge import parse_as_of, reports_errors, session, write_output
+from tracker.cli.edge import parse_as_of, reports_errors, session, settings, write_output
 from tracker.cli.main import main as tracker_main
 from tracker.config import from_env
 
@@ -29,16 +29,18 @@ def send(lesion_ids: Sequence[int]) -> int:
 def report_cmd(patient_id: str, output: str, as_of: str | None) -> None:
     """Write a patient's printable follow-up report (PDF or HTML), as the web page renders it."""
     from reporting.report import report_html, report_pdf  # matplotlib: only this command
+    from tracker.pacs.thumbnails import Thumbnails
 
     today = parse_as_of(as_of)
     institution = from_env().report_institution
+    images = Thumbnails.from_settings(settings())
     with session() as s:
         if output.lower().endswith(".html"):
-            write_output(report_html(s, patient_id, today=today, institution=institution),
-                         output)
+            write_output(report_html(s, patient_id, today=today, institution=institution,
+                                     images=images), output)
         else:
-            write_output(report_pdf(s, patient_id, today=today, institution=institution),
-                         output)
+            write_output(report_pdf(s, patient_id, today=today, institution=institution,
+                                    images=images), output)
     click.echo(f"report for patient {patient_id} written to {output}", err=True)
 
 

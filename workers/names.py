@@ -10,3 +10,5 @@ SEND_DIGEST = "calcitrack.send_digest"
 POST_WEBHOOK = "calcitrack.post_webhook"
 ASSESS_LESIONS = "calcitrack.assess_lesions"  # a batch of lesion ids: what senders send
 NOOP = "calcitrack.noop"
+PACS_SYNC = "calcitrack.pacs_sync"
+SEND_WRITE_BACKS = "calcitrack.send_write_backs"

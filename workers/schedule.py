@@ -12,10 +12,34 @@ from typing import Any
 from celery.schedules import crontab
 
 from tracker.config import Settings
-from workers.names import REASSESS_STALE, SCAN_ALERTS, SEND_DIGEST, SWEEP_PENDING
+from workers.names import (
+    PACS_SYNC,
+    REASSESS_STALE,
+    SCAN_ALERTS,
+    SEND_DIGEST,
+    SEND_WRITE_BACKS,
+    SWEEP_PENDING,
+)
 
 SWEEP_SECONDS = 30.0
+WRITE_BACK_SECONDS = 60.0
 DIGEST_DELAY_MINUTES = 30  # after the scan, so the digest includes what the scan opened
+
+
+def _pacs(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The PACS link's entries: none without DICOMWEB_URL."""
+    if not settings.dicomweb_url:
+        return {}
+    poll = settings.pacs_poll_minutes * 60.0
+    entries: dict[str, dict[str, Any]] = {
+        # New measurement reports in the PACS (and every report still pending).
+        "pacs-sync": {"task": PACS_SYNC, "schedule": poll, "options": {"expires": poll}},
+    }
+    if settings.pacs_write_back:
+        # The write-back outbox: readings the PACS does not have yet (each row's back-off).
+        entries["pacs-write-back"] = {"task": SEND_WRITE_BACKS, "schedule": WRITE_BACK_SECONDS,
+                                      "options": {"expires": WRITE_BACK_SECONDS}}
+    return entries
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -45,4 +69,6 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": crontab(minute=17),
             "options": {"expires": 3600},
         },
+        # With DICOMWEB_URL: new reports every PACS_POLL_MINUTES, the write-back outbox.
+        **_pacs(settings),
     }

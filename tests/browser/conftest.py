@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,10 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         engine_for(url).dispose()
 
 
-@pytest.fixture
-def page(server: dict[str, Any]) -> Iterator[Any]:
+@contextmanager
+def open_page(expected: Callable[[Any], bool] = lambda message: False) -> Iterator[Any]:
+    """A Chromium page that fails the test on any page error, and on any console error but a
+    form's 400 (field-level messages) and the `expected` ones."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -84,12 +87,18 @@ def page(server: dict[str, Any]) -> Iterator[Any]:
         pg.set_default_timeout(15_000)
         errors: list[str] = []
         pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        # A form answered 400 (field-level messages) is expected; any other failure is not.
         pg.on("console", lambda m: errors.append(m.text)
-              if m.type == "error" and "status of 400" not in m.text else None)
+              if m.type == "error" and "status of 400" not in m.text and not expected(m)
+              else None)
         yield pg
         browser.close()
         assert errors == [], errors
+
+
+@pytest.fixture
+def page(server: dict[str, Any]) -> Iterator[Any]:
+    with open_page() as pg:
+        yield pg
 
 
 def shot(page: Any, name: str) -> None:

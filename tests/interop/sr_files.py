@@ -20,25 +20,21 @@ from pydicom.uid import (
     generate_uid,
 )
 
-SHOULDER = Code("16982005", "SCT", "Shoulder region structure")
+from testkit.dicom import LENGTH, MM, RIGHT, SHOULDER
+
+# The codes testkit's radiographs and reports use are its own; these are what only these
+# files need (legacy SRT codes, other sites, units and measurements a report may carry).
 SHOULDER_SRT = Code("T-D2220", "SRT", "Shoulder")
-KNEE = Code("72696002", "SCT", "Knee region structure")
 LUMBAR = Code("122496007", "SCT", "Lumbar spine structure")
 LUNG = Code("39607008", "SCT", "Lung structure")
-RIGHT = Code("24028007", "SCT", "Right")
-LEFT = Code("7771000", "SCT", "Left")
 LEFT_SRT = Code("G-A101", "SRT", "Left")
-LENGTH = Code("410668003", "SCT", "Length")
 LONG_AXIS_SRT = Code("G-A185", "SRT", "Long Axis")
 SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
 AREA = Code("42798000", "SCT", "Area")
-MM = Code("mm", "UCUM", "millimeter")
 CM = Code("cm", "UCUM", "centimeter")
 UM = Code("um", "UCUM", "micrometer")
 MM2 = Code("mm2", "UCUM", "square millimeter")
 PIXELS = Code("{pixels}", "UCUM", "pixels")
-HIGH_DENSITY = Code("129744006", "SCT", "High density lesion")
-CIRCUMSCRIBED = Code("129738007", "SCT", "Circumscribed lesion")
 SOP_OF = {"CT": CTImageStorage, "DX": DigitalXRayImageStorageForPresentation,
           "US": UltrasoundImageStorage}
 

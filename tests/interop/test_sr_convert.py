@@ -9,19 +9,15 @@ from typing import Any
 import pytest
 from pydicom.uid import generate_uid
 
+from testkit.dicom import CIRCUMSCRIBED, HIGH_DENSITY, KNEE, LENGTH, MM
 from tests.interop.dcmjs_sr import write_dcmjs_sr
 from tests.interop.sr_files import (
     AREA,
-    CIRCUMSCRIBED,
     CM,
-    HIGH_DENSITY,
-    KNEE,
     LEFT_SRT,
-    LENGTH,
     LONG_AXIS_SRT,
     LUMBAR,
     LUNG,
-    MM,
     MM2,
     PIXELS,
     SHORT_AXIS,

@@ -10,16 +10,14 @@ from typing import Any
 from pydicom.uid import generate_uid
 from sqlalchemy import select
 
+from testkit.dicom import KNEE, LENGTH, MM
 from tests.cli.test_import_export import row_counts
 from tests.interop.sr_files import (
     AREA,
     CM,
-    KNEE,
     LEFT_SRT,
-    LENGTH,
     LONG_AXIS_SRT,
     LUNG,
-    MM,
     MM2,
     SHORT_AXIS,
     SHOULDER_SRT,

@@ -56,3 +56,17 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, env: di
     with pytest.raises(InvalidInput) as bad:
         PacsClient.from_settings(from_env())
     assert [p.path for p in bad.value.problems] == [path]
+
+
+def test_beat_polls_the_pacs_only_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.schedule import beat_schedule
+
+    assert not {"pacs-sync", "pacs-write-back"} & set(beat_schedule(from_env()))
+    monkeypatch.setenv("DICOMWEB_URL", "http://127.0.0.1:18042/dicom-web")
+    monkeypatch.setenv("PACS_POLL_MINUTES", "7")
+    schedule = beat_schedule(from_env())
+    assert schedule["pacs-sync"]["task"] == "calcitrack.pacs_sync"
+    assert schedule["pacs-sync"]["schedule"] == 7 * 60
+    assert "pacs-write-back" not in schedule
+    monkeypatch.setenv("PACS_WRITE_BACK", "1")
+    assert beat_schedule(from_env())["pacs-write-back"]["task"] == "calcitrack.send_write_backs"

@@ -140,3 +140,43 @@ def seed_ho_lesion(session: Session, patient_id: str = "P-0001", *, visits: int 
                          event_kind="arthroplasty", observations=films[:visits])
     session.commit()
     return lesion.id
+
+
+def seed_held_report(session: Session, patient: str = "P-0001") -> int:
+    """A measurement report of a new deposit at the right shoulder of a patient who has
+    lesions there (seed_patient's), held in the inbox: which lesion is it? Its id."""
+    from io import BytesIO
+
+    from pydicom import dcmwrite
+
+    from testkit.dicom import Finding, measurement_report, radiograph
+    from tracker.pacs.models import ReportSource
+    from tracker.services.reports import ReportFile, import_report_files
+
+    report = measurement_report([Finding(radiograph(patient_id=patient, study_date="20240901"))])
+    data = BytesIO()
+    dcmwrite(data, report)
+    done = import_report_files(session, [ReportFile("viewer.dcm", data.getvalue())],
+                               actor="radiologist", today=date(2025, 1, 1),
+                               source=ReportSource.UPLOAD, hold=True)
+    assert len(done.held) == 1, done
+    return done.held[0]
+
+
+def seed_key_image(session: Session, observation_id: int) -> int:
+    """A key image (with a polyline mark) of an observation, as a report would leave it; no
+    image behind it in any PACS. Its id."""
+    from tracker.pacs.models import KeyImage, ReportSource, ReportState, SrReport
+
+    report = SrReport(sop_instance_uid=f"2.25.{observation_id}1", study_uid="2.25.1",
+                      series_uid="2.25.2", sop_class_uid="1.2.840.10008.5.1.4.1.1.1.1",
+                      source=ReportSource.UPLOAD.value, state=ReportState.IMPORTED.value)
+    session.add(report)
+    session.flush()
+    image = KeyImage(observation_id=observation_id, report_id=report.id, study_uid="2.25.1",
+                     series_uid="2.25.2", sop_instance_uid="2.25.3",
+                     sop_class_uid=report.sop_class_uid, graphic_type="POLYLINE",
+                     graphic_data=[[10, 10], [40, 40]], measured_mm=9.0)
+    session.add(image)
+    session.commit()
+    return image.id

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.web.conftest import CSRF_RE, Client
-from tests.web.seed import PASSWORD, seed_patient
+from tests.web.seed import PASSWORD, seed_held_report, seed_key_image, seed_patient
 from tracker.models import Alert, ApiToken, AuditEvent
 from tracker.services.users import issue_token, set_user_active
 
@@ -230,7 +230,18 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/lesions/<int:lesion_id>/site"): ("/lesions/{lesion}/site", WRITE),
     ("POST", "/lesions/<int:lesion_id>/site"): ("/lesions/{lesion}/site", WRITE),
     ("PATCH", "/api/v1/lesions/<int:lesion_id>"): ("/api/v1/lesions/{lesion}", WRITE),
-    ("POST", "/logout"): ("/logout", PUBLIC),
+    ("GET", "/inbox"): ("/inbox", WRITE),
+    ("GET", "/inbox/<int:report_id>"): ("/inbox/{report}", WRITE),
+    ("POST", "/inbox/<int:report_id>/accept"): ("/inbox/{report}/accept", WRITE),
+    ("POST", "/inbox/<int:report_id>/reject"): ("/inbox/{report}/reject", WRITE),
+    ("GET", "/api/v1/inbox"): ("/api/v1/inbox", WRITE),
+    ("GET", "/api/v1/inbox/<int:report_id>"): ("/api/v1/inbox/{report}", WRITE),
+    ("POST", "/api/v1/inbox/<int:report_id>/accept"): ("/api/v1/inbox/{report}/accept", WRITE),
+    ("POST", "/api/v1/inbox/<int:report_id>/reject"): ("/api/v1/inbox/{report}/reject", WRITE),
+    ("GET", "/admin/pacs"): ("/admin/pacs", ADMIN),
+    ("GET", "/lesions/<int:lesion_id>/key-images/<int:key_image_id>.png"):
+        ("/lesions/{lesion}/key-images/{key_image}.png", READ),
+    ("POST", "/logout"): ("/logout", PUBLIC),  # last: it signs every client out
 }
 
 
@@ -254,7 +265,10 @@ def test_every_route_allows_and_forbids_by_role(app: Any, login: Login, session:
     values = {"lesion": ids[0], "alert": session.scalar(select(Alert.id)),
               "token": issue_and_id(session), "treatment": treatment.id,
               "observation": session.scalar(select(Observation.id)
-                                       .where(Observation.lesion_id == ids[1]))}
+                                       .where(Observation.lesion_id == ids[1])),
+              "report": seed_held_report(session),
+              "key_image": seed_key_image(session, session.scalar(
+                  select(Observation.id).where(Observation.lesion_id == ids[0])) or 0)}
     clients: dict[str | None, Client] = {role: login(role) for role in ROLES}
     clients[None] = login(None)
     checked = 0

@@ -17,7 +17,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core import NOT_SET
 from sqlalchemy import select
 
-from tests.web.seed import make_users, seed_patient
+from tests.web.seed import make_users, seed_held_report, seed_patient
 from tracker.db import session_factory
 from tracker.models import Alert, Observation
 from tracker.services.users import issue_token
@@ -41,6 +41,7 @@ def fuzzed_app(postgres_url: str) -> tuple[Any, dict[str, str], dict[str, Any]]:
         tokens = {role: issue_token(s, role, "fuzz", actor="test")
                   for role in ("clinician", "radiologist", "admin")}
         ids = {"lesion_id": lesion_ids[1], "external_id": "P-0001",
+               "report_id": seed_held_report(s),
                "alert_id": s.scalar(select(Alert.id)),
                "observation_id": s.scalar(select(Observation.id)
                                           .where(Observation.lesion_id == lesion_ids[1]))}
@@ -54,7 +55,7 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
     assert spec["openapi"] == "3.1.0"  # pydantic's schemas are JSON Schema 2020-12
     operations = [(path, method, op) for path, item in spec["paths"].items()
                   for method, op in item.items()]
-    assert len(operations) == 22
+    assert len(operations) == 25
     for path, method, op in operations:
         assert op["security"] == [{"bearerAuth": []}], (path, method)
         assert {"401", "403"} <= set(op["responses"]), (path, method)
@@ -75,7 +76,9 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
                       ("/api/v1/lesions/{lesion_id}/merge", "post"),
                       ("/api/v1/lesions/{lesion_id}/split", "post"),
                       ("/api/v1/lesions/{lesion_id}", "patch"),
-                      ("/api/v1/sr", "post")}
+                      ("/api/v1/sr", "post"),
+                      ("/api/v1/inbox/{report_id}/accept", "post"),
+                      ("/api/v1/inbox/{report_id}/reject", "post")}
     removal = spec["paths"]["/api/v1/treatments/{treatment_id}"]["delete"]
     assert [p["name"] for p in removal["parameters"] if p["in"] == "query"] == ["reason"]
     upload = spec["paths"]["/api/v1/sr"]["post"]["requestBody"]["content"]["multipart/form-data"]
@@ -133,7 +136,7 @@ def test_schemathesis_every_operation_as_every_role(
     app, tokens, ids = fuzzed_app  # assessment requests are recorded (tests/web/conftest.py)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 22
+    assert len(operations) == 25
     bodies: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     for role, examples in EXAMPLES.items():
@@ -148,6 +151,6 @@ def test_schemathesis_every_operation_as_every_role(
                 fuzz(strategy, examples, headers, operation.label, bodies, statuses)
     # every operation with a request body got generated bodies
     with_body = {op.label for op in operations if op.body}
-    assert len(with_body) == 11 and with_body <= set(bodies), (with_body, bodies)
+    assert len(with_body) == 12 and with_body <= set(bodies), (with_body, bodies)
     assert statuses[401] and statuses[403] and statuses[400] and statuses[200]
     assert not [code for code in statuses if code >= 500], statuses

@@ -21,8 +21,10 @@ from tracker.cli.edge import (
     emit,
     fail,
     queue_assessments,
+    read_file,
     reports_errors,
     session,
+    settings,
     write_pieces,
 )
 from tracker.errors import Problem
@@ -49,22 +51,26 @@ def import_sr_cmd(paths: tuple[str, ...], compartment: str | None, dry_run: bool
 
     The whole batch is validated first; on any problem nothing is written."""
     from tracker.interop import sr
+    from tracker.pacs.models import ReportSource
+    from tracker.services import reports
 
     files, skipped, problems = sr.collect_paths(paths)
     if problems:
         fail(problems)
-    converted = sr.convert(files, compartment=Compartment(compartment) if compartment else None,
-                           skipped=skipped)
+    chosen = Compartment(compartment) if compartment else None
     with session() as s:
         if dry_run:
+            converted = sr.convert(files, compartment=chosen, skipped=skipped)
             doc, _ = interop.prepare(s, converted, today=date.today(),
                                      compartment_hint=SR_COMPARTMENT_HINT)
             emit(doc)
             return
-        summary = interop.import_converted(s, converted, actor=CLI_ACTOR, today=date.today(),
-                                           compartment_hint=SR_COMPARTMENT_HINT)
-    sent = queue_assessments(summary.changed_lesion_ids)
-    click.echo(json.dumps({**summary.as_dict(), "assessments_queued": sent,
+        outcome = reports.import_report_files(
+            s, [reports.ReportFile(f.name, read_file(str(f.source), settings().max_timeline_bytes))
+                for f in files], actor=CLI_ACTOR, today=date.today(), source=ReportSource.FILE,
+            hold=False, compartment=chosen, hint=SR_COMPARTMENT_HINT)
+    sent = queue_assessments(outcome.summary.changed_lesion_ids)
+    click.echo(json.dumps({**outcome.summary.as_dict(), "assessments_queued": sent,
                            "files": len(files), "skipped": skipped}))
 
 
@@ -76,11 +82,14 @@ def export_fhir_cmd(patient: str | None, output: str | None) -> None:
     """Write FHIR R5: one collection Bundle for --patient, else one Bundle per line (NDJSON)."""
     from tracker.interop.fhir import bundle_json, patient_bundle
 
+    system = settings().patient_identifier_system
     with session() as s:
         if patient is not None:
-            emit(bundle_json(patient_bundle(patient_record(s, patient))), output)
+            emit(bundle_json(patient_bundle(patient_record(s, patient), patient_system=system)),
+                 output)
             return
-        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid))),
+        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid),
+                                                            patient_system=system)),
                                  ensure_ascii=False) + "\n" for pid in patient_ids(s)), output)
 
 

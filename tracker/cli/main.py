@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli import cohort, interop, lesion, operations, show, timelines, users
+from tracker.cli import cohort, inbox, interop, lesion, operations, pacs, show, timelines, users
 from tracker.cli.suggest import SuggestingGroup
 
-GROUPS = (timelines, show, operations, users, cohort, lesion, interop)
+GROUPS = (timelines, show, operations, users, cohort, lesion, interop, pacs, inbox)
 
 
 @click.group(cls=SuggestingGroup)

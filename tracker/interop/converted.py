@@ -1,11 +1,28 @@
-"""What a converter hands to the import: a lesion-timeline/1 document and the origin (file and
-group, or CSV line) of each observation, so that every later problem names where it came from."""
+"""What a converter hands to the import: a lesion-timeline/1 document, the origin (file and
+group, or CSV line) of each observation, so that every later problem names where it came from,
+and, for a measurement report, the images each observation was measured on."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class KeyImageRef:
+    """An image a measurement was made on, and the mark drawn on it: SCOORD graphic type and
+    (column, row) points in the image's pixels, or none when the report names the image only.
+    `frame` is 0 for a single-frame image."""
+
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    frame: int = 0
+    graphic_type: str | None = None
+    points: tuple[tuple[float, float], ...] = ()
+    measured_mm: float | None = None
 
 
 @dataclass
@@ -15,6 +32,10 @@ class Converted:
     document: dict[str, Any]
     origins: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # (patient, lesion, date) -> the key images of that observation (SR only)
+    key_images: dict[tuple[str, str, str], list[KeyImageRef]] = field(default_factory=dict)
+    # (patient, lesion) -> what the report calls that lesion (its tracking UID or identifier)
+    subjects: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def origin_of_path(self, path: str) -> str | None:
         """`patients[0].lesions[1]...` -> the files and groups it was read from."""

@@ -20,14 +20,19 @@ Reading choices (documented in the README, "DICOM SR import"):
   report's evidence);
 - size_mm = the linear measurements of CID 7470 in mm (kept to 0.01 mm), longest first, at
   most the three longest; groups of one lesion on one date in one report are one observation,
-  their sizes pooled.
+  their sizes pooled;
+- key images: every image a group's marks (SCOORD) are drawn on, with the mark, and the images
+  it names without a mark (`Converted.key_images`).
+Problems a person can resolve (a compartment, which stored lesion, an unmapped site) carry
+their kind (`tracker.interop.sr_problems`); `lesion_for` resolves the last two by naming the
+stored lesion a report's lesion is.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,7 +43,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import UID
 
 from tracker.errors import InvalidInput, Problem
-from tracker.interop.converted import Converted
+from tracker.interop.converted import Converted, KeyImageRef
 from tracker.interop.sr_file import (
     dates_in,
     dicom_date,
@@ -48,6 +53,8 @@ from tracker.interop.sr_file import (
     reading,
     report_date,
 )
+from tracker.interop.sr_key_images import key_images
+from tracker.interop.sr_problems import ProblemKind, SrProblem
 from tracker.timeline.models import FORMAT, MAX_SIZE_MM
 from tracker.vocabulary import (
     AXIAL_REGIONS,
@@ -97,6 +104,10 @@ _REGION_CODES = [(Code(code, "SCT", region.value), region) for region, code in
                  REGION_SNOMED.items()]
 _LATERALITY_CODES = [(Code(code, "SCT", side.value), side) for side, code in
                      LATERALITY_SNOMED.items()]
+
+
+# A report's lesion -> the stored lesion it is: (lesion id, its site with the compartment).
+LesionFor = Mapping[str, tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,8 @@ class _Reading:
     site: dict[str, Any]
     day: str
     observation: dict[str, Any]
+    subject: str
+    key_images: list[KeyImageRef]
 
 
 @dataclass
@@ -159,7 +172,7 @@ class _Report:
     patient_id: str
     patient: dict[str, Any]
     day: date | None
-    evidence: dict[str, tuple[str, str]]  # SOP instance -> (study, SOP class)
+    evidence: dict[str, tuple[str, str, str]]  # SOP instance -> (study, series, SOP class)
     library: dict[str, date]  # SOP instance -> its date, from the Image Library
 
 
@@ -185,20 +198,31 @@ def _referenced_instances(group: Any) -> set[str]:
     return found
 
 
+def subject_of(group: Any) -> str:
+    """The report's name for the lesion a group measures: its Tracking Unique Identifier,
+    else its Tracking Identifier (what a person and `lesion_for` call it)."""
+    return str(group.tracking_uid or group.tracking_identifier or "")
+
+
 def _site(group: Any, where: str, compartment: Compartment | None,
           problems: list[Problem]) -> tuple[dict[str, Any], str] | None:
+    subject = subject_of(group)
+
+    def unmapped(message: str) -> SrProblem:
+        return SrProblem(where, message, ProblemKind.SITE, subject)
+
     sites = list(group.finding_sites)
     if not sites:
-        problems.append(Problem(where, "has no finding site; the region cannot be known"))
+        problems.append(unmapped("has no finding site; the region cannot be known"))
         return None
     regions: list[Region] = []
     sides: set[Laterality] = set()
     for fs in sites:
         region = _matches(fs.value, _REGION_CODES)
         if region is None:
-            problems.append(Problem(
-                where, f"finding site {code_text(fs.value)} is not a region calcitrack follows"
-                       " (vocabulary.md region table)"))
+            problems.append(unmapped(
+                f"finding site {code_text(fs.value)} is not a region calcitrack follows"
+                " (vocabulary.md region table)"))
             continue
         regions.append(region)
         for qualifier in (fs.laterality, fs.topographical_modifier):
@@ -210,8 +234,8 @@ def _site(group: Any, where: str, compartment: Compartment | None,
             elif qualifier == MIDLINE:
                 sides.add(Laterality.MIDLINE)
             elif qualifier is fs.laterality:
-                problems.append(Problem(
-                    where, f"laterality {code_text(qualifier)} is not right or left"))
+                problems.append(unmapped(
+                    f"laterality {code_text(qualifier)} is not right or left"))
     if not regions:
         return None
     if len(set(regions)) > 1:
@@ -224,9 +248,9 @@ def _site(group: Any, where: str, compartment: Compartment | None,
         return None
     if not sides:
         if region not in AXIAL_REGIONS:
-            problems.append(Problem(
-                where, f"finding site {code_text(sites[0].value)} has no laterality"
-                       " (right or left is needed outside the spine, neck, trunk and pelvis)"))
+            problems.append(unmapped(
+                f"finding site {code_text(sites[0].value)} has no laterality"
+                " (right or left is needed outside the spine, neck, trunk and pelvis)"))
             return None
         sides.add(Laterality.MIDLINE)
     site: dict[str, Any] = {"region": region.value, "laterality": sides.pop().value}
@@ -312,12 +336,12 @@ def _study(report: _Report, instances: set[str], where: str,
     refs = [report.evidence[i] for i in instances if i in report.evidence]
     if not refs:
         refs = list(report.evidence.values())
-    modalities = {m for m in (modality_of_sop_class(c) for _, c in refs) if m is not None}
-    studies = {s for s, _ in refs}
+    modalities = {m for m in (modality_of_sop_class(c) for _, _, c in refs) if m is not None}
+    studies = {s for s, _, _ in refs}
     study = studies.pop() if len(studies) == 1 else str(report.sr.StudyInstanceUID)
     if len(modalities) == 1:
         return modalities.pop(), study
-    classes = sorted({UID(c).name for _, c in refs})
+    classes = sorted({UID(c).name for _, _, c in refs})
     if not modalities:
         problems.append(Problem(where, "the modality is unknown: no referenced CT, MR, US,"
                                 " CR or DX image" + (f" (found {', '.join(classes)})"
@@ -344,7 +368,8 @@ def _read_report(item: SrInput, problems: list[Problem]) -> _Report | None:
     sex = {"F": "F", "M": "M", "O": "X"}.get(str(getattr(sr, "PatientSex", "") or ""))
     if sex is not None:
         patient["sex"] = sex
-    evidence = {str(inst): (str(study), str(cls)) for study, _, inst, cls in sr.get_evidence()}
+    evidence = {str(inst): (str(study), str(series), str(cls))
+                for study, series, inst, cls in sr.get_evidence()}
     return _Report(item.name, sr, patient_id, patient, report_date(sr), evidence,
                    library_dates(sr))
 
@@ -373,7 +398,7 @@ def _group_day(report: _Report, group: Any, instances: set[str], study: str | No
     return None
 
 
-def _read_groups(report: _Report, compartment: Compartment | None,
+def _read_groups(report: _Report, compartment: Compartment | None, lesion_for: LesionFor,
                  problems: list[Problem]) -> Iterator[_Reading]:
     groups = list(_groups(report.sr.content))
     if not groups:
@@ -382,12 +407,14 @@ def _read_groups(report: _Report, compartment: Compartment | None,
     for label, group in groups:
         where = f"{report.name} {label}"
         before = len(problems)
-        found = _site(group, where, compartment, problems)
+        subject = subject_of(group)
+        stored = lesion_for.get(subject) if subject else None
+        found = (stored[1], "") if stored else _site(group, where, compartment, problems)
         sizes = _sizes(group, where, problems)
         instances = _referenced_instances(group)
         modality, study = _study(report, instances, where, problems)
         day = _group_day(report, group, instances, study, where, problems)
-        lesion = _lesion_id(group, found[0]) if found else None
+        lesion = stored[0] if stored else _lesion_id(group, found[0]) if found else None
         if found and lesion is None:
             problems.append(Problem(where, "has neither a Tracking Unique Identifier nor a"
                                     " Tracking Identifier"))
@@ -400,7 +427,8 @@ def _read_groups(report: _Report, compartment: Compartment | None,
             obs["study_uid"] = study
             if accession and study == str(report.sr.StudyInstanceUID):
                 obs["accession"] = accession
-        yield _Reading(where, report.patient_id, lesion, found[0], obs["date"], obs)
+        yield _Reading(where, report.patient_id, lesion, found[0], obs["date"], obs, subject,
+                       key_images(report.evidence, group, sizes[0]))
 
 
 # --------------------------------------------------------------------------- the batch
@@ -430,6 +458,8 @@ class _Batch:
     lesions: dict[tuple[str, str], dict[str, Any]]
     visits: dict[tuple[str, str, str], tuple[str, dict[str, Any]]]
     origins: dict[tuple[str, str, str], list[str]]
+    key_images: dict[tuple[str, str, str], list[KeyImageRef]]
+    subjects: dict[tuple[str, str], str]
 
     def add_report(self, report: _Report, readings: list[_Reading],
                    problems: list[Problem]) -> None:
@@ -464,6 +494,9 @@ class _Batch:
             else:
                 in_report[okey] = r.observation
             self.origins.setdefault(okey, []).append(r.where)
+            self.key_images.setdefault(okey, []).extend(r.key_images)
+            if r.subject:
+                self.subjects.setdefault(okey[:2], r.subject)
         for okey, obs in in_report.items():
             seen = self.visits.get(okey)
             if seen is None:
@@ -479,19 +512,20 @@ class _Batch:
 
 
 def convert(files: Sequence[SrInput], *, compartment: Compartment | None = None,
-            skipped: Sequence[str] = ()) -> Converted:
+            skipped: Sequence[str] = (), lesion_for: LesionFor | None = None) -> Converted:
     """Every file and group read and put together; InvalidInput lists every problem.
 
-    A file that cannot be read at all is one problem naming it (`sr_file.reading`)."""
+    A file that cannot be read at all is one problem naming it (`sr_file.reading`).
+    `lesion_for`: report lesions (`subject_of`) a person said are stored lesions."""
     problems: list[Problem] = []
-    batch = _Batch({}, {}, {}, {})
+    batch = _Batch({}, {}, {}, {}, {}, {})
     for item in files:
         report: _Report | None = None
         readings: list[_Reading] = []
         with reading(item.name, problems) as found:
             report = _read_report(item, found)
             if report is not None:
-                readings = list(_read_groups(report, compartment, found))
+                readings = list(_read_groups(report, compartment, lesion_for or {}, found))
         if report is not None and not found.unreadable:
             batch.add_report(report, readings, problems)
     if problems:
@@ -500,7 +534,7 @@ def convert(files: Sequence[SrInput], *, compartment: Compartment | None = None,
         lesion["observations"].sort(key=lambda o: o["date"])
     document = {"format": FORMAT,
                 "patients": [p for p in batch.patients.values() if p["lesions"]]}
-    return Converted(document, batch.origins, list(skipped))
+    return Converted(document, batch.origins, list(skipped), batch.key_images, batch.subjects)
 
 
 def collect_paths(paths: Sequence[str | Path]) -> tuple[list[SrInput], list[str], list[Problem]]:

@@ -14,6 +14,7 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
@@ -268,3 +269,34 @@ def is_sr_file(path: Path) -> bool:
         return str(getattr(ds, "Modality", "")) == "SR"
     except Exception:  # a damaged DICOM file: convert() says why
         return dicom
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    """Who and where a report is, from its header alone: what its record is keyed by."""
+
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str
+    patient_id: str
+    content_date: date | None
+
+
+def report_header(data: bytes) -> ReportHeader | None:
+    """The header of a DICOM file, or None when it cannot be read or names no instance (the
+    converter then says why, in one line)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = dcmread(BytesIO(data), stop_before_pixels=True)
+            values = [str(getattr(ds, key, "") or "").strip() for key in
+                      ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID",
+                       "PatientID")]
+            written = dicom_date(getattr(ds, "ContentDate", None))
+    except Exception:  # a damaged file: the converter says why
+        return None
+    if not all(values[:4]) or any(len(v) > 64 for v in values):
+        return None
+    uid, study, series, sop_class, patient = values
+    return ReportHeader(uid, study, series, sop_class, patient, written)

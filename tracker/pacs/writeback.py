@@ -14,8 +14,9 @@ source report's study, with one measurement group for the lesion:
 - the stage as a qualitative evaluation coded in `99CALCITRACK` (tracker.pacs.coding), the
   stage confidence as a measurement (UCUM `{ratio}`, 0-1), the next follow-up imaging date as
   a DATE item, and the engine as the group's algorithm (name and version).
-UIDs are derived from the lesion, the visit and the assessment version: one assessment version,
-one SR (storing it again changes nothing); a new version is a new instance of the same series.
+UIDs are derived from the lesion, the visit and the assessment version (data and engine version,
+stage): one assessment version, one SR (storing it again changes nothing); a new version is a
+new instance of the same series.
 """
 
 from __future__ import annotations
@@ -69,11 +70,12 @@ class Reading:
 
 def report_uids(reading: Reading, study_uid: str) -> tuple[str, str]:
     """(SeriesInstanceUID, SOPInstanceUID): one calcitrack series per study, one instance per
-    lesion, visit, assessment version and engine version."""
+    lesion, visit and assessment version (the data version, the engine version and the stage:
+    a stage that changes with time alone, on the same data, is another reading)."""
     series = coding.derived_uid("readings", study_uid)
     instance = coding.derived_uid("reading", reading.patient_id, reading.lesion_id,
                                   reading.visit.isoformat(), str(reading.version),
-                                  reading.engine_version)
+                                  reading.engine_version, reading.stage.value)
     return series, instance
 
 

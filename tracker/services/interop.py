@@ -10,6 +10,7 @@ a radiologist completed, and importing the same file twice changes nothing.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from tracker.export import (
 )
 from tracker.interop import csv_rows
 from tracker.interop.converted import Converted
+from tracker.interop.sr_problems import ProblemKind, SrProblem
 from tracker.models import CsvRejects, Lesion, Observation, Patient, User
 from tracker.services.imports import ImportSummary, import_timeline
 from tracker.timeline.models import Timeline
@@ -95,7 +97,7 @@ def _located(converted: Converted, problems: list[Problem]) -> list[Problem]:
     out = []
     for p in problems:
         origin = converted.origin_of_path(p.path)
-        out.append(Problem(f"{origin} ({p.path})" if origin else p.path, p.message))
+        out.append(dataclasses.replace(p, path=f"{origin} ({p.path})") if origin else p)
     return out
 
 
@@ -103,19 +105,22 @@ def prepare(session: Session, converted: Converted, *, today: date,
             compartment_hint: str = "") -> tuple[dict[str, Any], Timeline]:
     """The completed document and its validated timeline, or InvalidInput naming origins."""
     doc = complete_from_stored(session, converted.document)
-    problems = []
+    problems: list[Problem] = []
     for pi, patient in enumerate(doc["patients"]):
         for li, lesion in enumerate(patient["lesions"]):
             if "compartment" not in lesion.get("site", {}):
-                problems.append(Problem(
+                problems.append(SrProblem(
                     f"patients[{pi}].lesions[{li}].site.compartment",
-                    f"lesion {lesion['id']}: the compartment is not known{compartment_hint}"))
+                    f"lesion {lesion['id']}: the compartment is not known{compartment_hint}",
+                    ProblemKind.COMPARTMENT,
+                    converted.subjects.get((patient["id"], lesion["id"]), "")))
     if problems:
-        raise InvalidInput(_located(Converted(doc, converted.origins), problems))
+        raise InvalidInput(_located(dataclasses.replace(converted, document=doc), problems))
     try:
         timeline = validate_timeline(doc, today=today)
     except InvalidInput as exc:
-        raise InvalidInput(_located(Converted(doc, converted.origins), exc.problems)) from exc
+        raise InvalidInput(_located(dataclasses.replace(converted, document=doc),
+                                    exc.problems)) from exc
     return doc, timeline
 
 
@@ -130,7 +135,7 @@ def import_converted(session: Session, converted: Converted, *, actor: str, toda
 
 
 @contextmanager
-def _commit_deferred(session: Session) -> Iterator[None]:
+def commit_deferred(session: Session) -> Iterator[None]:
     """Inside: each chunk's commit only flushes, so many chunks make one transaction."""
     session.commit = session.flush  # type: ignore[method-assign]
     try:
@@ -147,7 +152,7 @@ def import_chunks(session: Session, chunks: Iterable[Converted], *, actor: str,
     file; each chunk is checked against what the previous ones wrote."""
     total = ImportSummary()
     changed: set[int] = set()
-    with _commit_deferred(session):
+    with commit_deferred(session):
         for converted in chunks:
             part = import_converted(session, converted, actor=actor, today=today)
             for key, value in part.as_dict().items():

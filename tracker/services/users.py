@@ -71,6 +71,7 @@ class Permission(StrEnum):
     IDENTITY = "identity"  # merge, split, correct a lesion's site
     IMPORT = "import"  # timeline, DICOM SR and spreadsheet files
     MANAGE_USERS = "manage_users"  # users, passwords, API tokens
+    OPERATE = "operate"  # the state of the links to other systems (the PACS page)
 
 
 # Roles nest (each has what the one before has): the least role for each permission. The one
@@ -85,6 +86,7 @@ PERMISSIONS: dict[Permission, Role] = {
     Permission.IDENTITY: Role.RADIOLOGIST,
     Permission.IMPORT: Role.RADIOLOGIST,
     Permission.MANAGE_USERS: Role.ADMIN,
+    Permission.OPERATE: Role.ADMIN,
 }
 
 

@@ -58,6 +58,8 @@ def get_patient(external_id: str) -> dict[str, Any]:
      {200: {"description": "A FHIR R5 Bundle (type collection)",
             "content": {"application/fhir+json": {"schema": {"type": "object"}}}}})
 def export_patient_fhir(external_id: str) -> Response:
-    bundle = bundle_json(patient_bundle(patient_record(get_session(), external_id)))
+    bundle = bundle_json(patient_bundle(
+        patient_record(get_session(), external_id),
+        patient_system=current_app.config.get("PATIENT_IDENTIFIER_SYSTEM")))
     return current_app.response_class(json.dumps(bundle, ensure_ascii=False),
                                       mimetype="application/fhir+json")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 
 from tracker.errors import InvalidInput, Problem
-from tracker.interop import sr
-from tracker.services import interop
+from tracker.pacs.models import ReportSource
+from tracker.services import reports
 from tracker.services.users import Permission
 from tracker.vocabulary import Compartment
 from web import schemas
@@ -38,23 +38,27 @@ SR_UPLOAD = {
 
 
 def import_sr_files(files: list[tuple[str, bytes]], compartment: str | None) -> dict[str, Any]:
-    """DICOM SR files of one upload (API or import page), imported as one batch."""
+    """DICOM SR files of one upload (API or import page): the invalid refuse the upload; those
+    that need a person's input are held in the inbox; the others are imported as one batch."""
     problems: list[Problem] = []
-    if compartment and compartment not in {c.value for c in Compartment}:
-        problems.append(Problem("compartment", f"{compartment!r} is not a compartment code"
-                                f" (one of: {', '.join(c.value for c in Compartment)})"))
+    chosen = None
+    try:
+        chosen = reports.parse_compartment(compartment)
+    except InvalidInput as exc:
+        problems += exc.problems
     if not files:
         problems.append(Problem("file", "choose one or more DICOM SR files"))
     if problems:
         raise InvalidInput(problems)
-    converted = sr.convert([sr.SrInput(name, data) for name, data in files],
-                           compartment=Compartment(compartment) if compartment else None)
-    summary = interop.import_converted(
-        get_session(), converted, actor=actor(), today=today(),
-        compartment_hint=" (an SR has none outside the spine): choose a compartment, or"
-                         " import the lesion first")
-    queued = dispatch.request_assessment(summary.changed_lesion_ids)
-    return {**summary.as_dict(), "assessments_queued": queued, "files": len(files)}
+    outcome = reports.import_report_files(
+        get_session(), [reports.ReportFile(name, data) for name, data in files],
+        actor=actor(), today=today(), source=ReportSource.UPLOAD, hold=True, compartment=chosen,
+        hint=" (an SR has none outside the spine): choose a compartment, or import the lesion"
+             " first")
+    queued = dispatch.request_assessment(outcome.summary.changed_lesion_ids)
+    return {**outcome.as_dict(), "assessments_queued": queued, "files": len(files),
+            "held": [{"id": i, "inbox": url_for("inbox.show", report_id=i),
+                      "api": url_for("api.inbox_report", report_id=i)} for i in outcome.held]}
 
 
 def uploaded_files(field: str = "file") -> list[tuple[str, bytes]]:
@@ -75,8 +79,11 @@ def uploaded_files(field: str = "file") -> list[tuple[str, bytes]]:
 @bp.output(schemas.ImportOut)
 @doc("timelines", "Import DICOM SR measurement reports (TID 1500)",
      "multipart/form-data: one or more `file` parts, and `compartment` for new lesions outside "
-     "the spine. Converted to lesion-timeline/1 and imported like `tracker import-sr`: on any "
-     "problem (named by file and measurement group) nothing is written.",
+     "the spine. Converted to lesion-timeline/1 and imported like `tracker import-sr`. A file "
+     "that is invalid refuses the upload (every problem named by file and measurement group; "
+     "nothing is written). A report that needs a person's input (a compartment, which stored "
+     "lesion it is, a site calcitrack does not map) is held in the inbox instead: `held` lists "
+     "them with where to complete them (`/inbox/{id}`, `/api/v1/inbox/{id}`).",
      {400: "Invalid input: every problem named by file and group"})
 def import_sr() -> dict[str, Any]:
     return import_sr_files(uploaded_files(), request.form.get("compartment") or None)

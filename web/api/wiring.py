@@ -15,11 +15,11 @@ from flask import send_from_directory
 from werkzeug.wrappers import Response
 
 from web import schemas
-from web.api import alerts, lesions, observations, patients, sr, timelines, treatments
+from web.api import alerts, inbox, lesions, observations, patients, sr, timelines, treatments
 from web.api.blueprint import bp
 from web.auth import csrf
 
-RESOURCES = (patients, lesions, observations, treatments, alerts, timelines, sr)
+RESOURCES = (patients, lesions, observations, treatments, alerts, timelines, sr, inbox)
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
 

@@ -114,6 +114,20 @@
     });
   }
   if (bulkForm) { syncCount(); }
+  // Key images come from the PACS through the server: when one cannot be had (the PACS is
+  // down), its place says so instead of showing a broken image.
+  document.querySelectorAll("img[data-key-image]").forEach(function (img) {
+    var unavailable = function () {
+      var note = document.createElement("div");
+      note.className = "unavailable";
+      note.setAttribute("role", "img");
+      note.setAttribute("aria-label", img.alt + ": image unavailable");
+      note.textContent = "image unavailable";
+      img.replaceWith(note);
+    };
+    if (img.complete && img.naturalWidth === 0) { unavailable(); }
+    else { img.addEventListener("error", unavailable); }
+  });
   // Print buttons and selects that apply at once (no inline handlers: the CSP forbids them).
   document.querySelectorAll("[data-print]").forEach(function (b) {
     b.addEventListener("click", function () { window.print(); });

@@ -74,6 +74,7 @@ from web.forms import (
 )
 from web.schemas import ChartQuery, CompareQuery, MergeQuery, NewObservationQuery, PageNumber
 from web.validation import query_args
+from web.views.pacs import key_images_for
 from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
@@ -146,7 +147,8 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
 @requires(Permission.READ)
 def show(lesion_id: int) -> str:
     lesion = lesion_with_everything(get_session(), lesion_id)
-    return render_template("lesions/show.html", **lesion_view(lesion), today=today())
+    return render_template("lesions/show.html", **lesion_view(lesion), today=today(),
+                           key_images=key_images_for(lesion.observations))
 
 
 @bp.get("/lesions/<int:lesion_id>/history")
@@ -259,7 +261,8 @@ def compare(lesion_id: int) -> str:
     change = size_change(first, second) if first and second else None
     return render_template("lesions/compare.html", lesion=lesion, patient=lesion.patient,
                            caption=lesion_caption(lesion), visits=visits, first=first,
-                           second=second, diff=diff, change=change)
+                           second=second, diff=diff, change=change,
+                           key_images=key_images_for([o for o in (first, second) if o]))
 
 
 @bp.get("/lesions/<int:lesion_id>/chart.<fmt>")

@@ -23,6 +23,7 @@ from web import charts
 from web.auth import requires
 from web.clock import today
 from web.db import get_session
+from web.pacs import thumbnails
 from web.schemas import ChartQuery, PageNumber, PatientSearch, TimepointsQuery
 from web.validation import query_args
 
@@ -93,14 +94,16 @@ def report_page(session: Session, external_id: str, *, today: date) -> str:
             timeline=url_for("patients.timeline", external_id=stored_id))
 
     return report_html(session, external_id, today=today, links=links,
-                       institution=current_app.config.get("REPORT_INSTITUTION"))
+                       institution=current_app.config.get("REPORT_INSTITUTION"),
+                       images=thumbnails())
 
 
 @bp.get("/<external_id>/report.pdf")
 @requires(Permission.READ)
 def report_pdf(external_id: str) -> Response:
     pdf = render_report_pdf(get_session(), external_id, today=today(),
-                            institution=current_app.config.get("REPORT_INSTITUTION"))
+                            institution=current_app.config.get("REPORT_INSTITUTION"),
+                            images=thumbnails())
     name = f"calcitrack-report-{external_id}.pdf"
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})

@@ -12,7 +12,8 @@ from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.interop.sr_files import CIRCUMSCRIBED, HIGH_DENSITY, LENGTH, LUNG, MM, Group, write_sr
+from testkit.dicom import CIRCUMSCRIBED, HIGH_DENSITY, LENGTH, MM
+from tests.interop.sr_files import AREA, LUNG, MM2, Group, write_sr
 from tests.web.conftest import Client
 from tracker.errors import InvalidInput
 from tracker.models import Observation
@@ -23,10 +24,16 @@ DEPOSIT = generate_uid()
 VIEWER = "https://viewer.example/viewer?StudyInstanceUIDs={study_uid}"
 
 
-def reports(tmp_path: Path, *, bad: bool = False) -> list[tuple[io.BytesIO, str]]:
+def reports(tmp_path: Path, *, bad: bool = False,
+            unmapped: bool = False) -> list[tuple[io.BytesIO, str]]:
+    """Two reports of one deposit; `bad`: each with a group measuring only an area (invalid);
+    `unmapped`: each with a group at a site calcitrack does not map (needs a person)."""
+    tmp_path.mkdir(exist_ok=True)
     groups = [Group(tracking_uid=DEPOSIT, measurements=[(LENGTH, 12.0, MM)],
                     qualitative=[(LENGTH, HIGH_DENSITY), (LENGTH, CIRCUMSCRIBED)])]
     if bad:
+        groups.append(Group(tracking_uid=generate_uid(), measurements=[(AREA, 30.0, MM2)]))
+    if unmapped:
         groups.append(Group(site=LUNG, tracking_uid=generate_uid()))
     out = []
     for name, day in (("one.dcm", "20240110"), ("two.dcm", "20240501")):
@@ -55,16 +62,36 @@ def test_api_imports_reports_and_exports_fhir(api: Any, session: Session, tmp_pa
     assert api("GET", "/api/v1/patients/NOPE/fhir").status_code == 404
 
 
-def test_api_refuses_a_batch_with_an_unmappable_group(api: Any, session: Session,
-                                                       tmp_path: Path) -> None:
+def test_api_refuses_a_batch_with_an_invalid_group(api: Any, session: Session,
+                                                    tmp_path: Path) -> None:
     r = api("POST", "/api/v1/sr", data={"file": reports(tmp_path, bad=True),
                                         "compartment": "tendon"},
             content_type="multipart/form-data")
     assert r.status_code == 400
     paths = [e["path"] for e in r.json["errors"]]
     assert paths == ["one.dcm planar ROI group 2", "two.dcm planar ROI group 2"]
-    assert "Lung structure" in r.json["errors"][0]["message"]
+    assert "has no linear measurement" in r.json["errors"][0]["message"]
     assert observations(session) == 0
+    assert api("GET", "/api/v1/inbox").json["total"] == 0
+
+
+def test_api_holds_reports_with_an_unmapped_site_in_the_inbox(api: Any, session: Session,
+                                                               tmp_path: Path) -> None:
+    """A group at a site calcitrack does not map needs a person, not a refusal: each report
+    waits in the inbox, and the answer says where."""
+    r = api("POST", "/api/v1/sr", data={"file": reports(tmp_path, unmapped=True),
+                                        "compartment": "tendon"},
+            content_type="multipart/form-data")
+    assert r.status_code == 200, r.text
+    assert (r.json["reports_held"], r.json["reports_imported"]) == (2, 0)
+    assert observations(session) == 0
+    held = r.json["held"]
+    assert [h["inbox"] for h in held] == [f"/inbox/{h['id']}" for h in held]
+    report = api("GET", held[0]["api"]).json
+    assert report["state"] == "held" and report["patient"] == "P-0001"
+    [need] = report["needs"]
+    assert need["kind"] == "site" and "Lung structure" in need["message"]
+    assert need["resolved_by"] == "choose the stored lesion it is"
 
 
 def test_import_page_takes_sr_files(login: Any, session: Session, tmp_path: Path) -> None:
@@ -80,6 +107,10 @@ def test_import_page_takes_sr_files(login: Any, session: Session, tmp_path: Path
                          content_type="multipart/form-data")
     assert r.status_code == 200, r.text
     assert "Imported 2 reports" in r.text and observations(session) == 2
+    r = radiologist.post("/import/sr", data={"file": reports(tmp_path / "x", unmapped=True)},
+                         content_type="multipart/form-data")
+    assert r.status_code == 200, r.text
+    assert "2 reports need your input" in r.text and 'href="/inbox"' in r.text
 
 
 def test_open_images_link_only_with_a_viewer(database_url: str, api: Any, session: Session,
