@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, IN_CI
-from tests.web.seed import PASSWORD, seed_ho_lesion
+from tests.web.seed import PASSWORD, seed_held_report, seed_ho_lesion
 from tracker.db import session_factory
 from tracker.models import Observation, Treatment
 from web import create_app
@@ -37,7 +37,7 @@ EXEMPT = {
     "/logout": "signs out",
     "/import/csv/rejects": "a CSV download, not a page",
 }
-NOT_PAGES = re.compile(r"^/(api/|static/|docs/)|\.(?:<fmt>|csv|json|css|pdf)$|<fmt>")
+NOT_PAGES = re.compile(r"^/(api/|static/|docs/)|\.(?:<fmt>|csv|json|css|pdf|png)$|<fmt>")
 
 
 def _seed_more(url: str, lesion_id: int) -> dict[str, Any]:
@@ -51,6 +51,7 @@ def _seed_more(url: str, lesion_id: int) -> dict[str, Any]:
             "observation_id": s.scalar(select(Observation.id)
                                        .where(Observation.lesion_id == lesion_id)),
             "treatment_id": s.scalar(select(Treatment.id)), "ho_lesion": ho,
+            "report_id": seed_held_report(s),
         }
 
 

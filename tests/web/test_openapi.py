@@ -55,7 +55,7 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
     assert spec["openapi"] == "3.1.0"  # pydantic's schemas are JSON Schema 2020-12
     operations = [(path, method, op) for path, item in spec["paths"].items()
                   for method, op in item.items()]
-    assert len(operations) == 25
+    assert len(operations) == 26
     for path, method, op in operations:
         assert op["security"] == [{"bearerAuth": []}], (path, method)
         assert {"401", "403"} <= set(op["responses"]), (path, method)
@@ -136,7 +136,7 @@ def test_schemathesis_every_operation_as_every_role(
     app, tokens, ids = fuzzed_app  # assessment requests are recorded (tests/web/conftest.py)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 25
+    assert len(operations) == 26
     bodies: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     for role, examples in EXAMPLES.items():
@@ -151,6 +151,6 @@ def test_schemathesis_every_operation_as_every_role(
                 fuzz(strategy, examples, headers, operation.label, bodies, statuses)
     # every operation with a request body got generated bodies
     with_body = {op.label for op in operations if op.body}
-    assert len(with_body) == 12 and with_body <= set(bodies), (with_body, bodies)
+    assert len(with_body) == 13 and with_body <= set(bodies), (with_body, bodies)
     assert statuses[401] and statuses[403] and statuses[400] and statuses[200]
     assert not [code for code in statuses if code >= 500], statuses
