@@ -9,6 +9,7 @@ from typing import Any
 
 from tracker.models import Alert, Lesion
 from tracker.vocabulary import (
+    RESOLUTION_WORDS,
     TIMELINE_CODES,
     TREATMENT_KIND_LABELS,
     AlertKind,
@@ -26,11 +27,6 @@ def code_label(code: str | None) -> str:
     """A code as its vocabulary label, first letter capitalised."""
     text = label(code)
     return text[:1].upper() + text[1:] if text else ""
-
-
-# How a `resolved` stage reads with its certainty; a confirmed one is plain "Resolved".
-RESOLUTION_WORDS = {Resolution.EXPECTED.value: "expected", Resolution.UNCONFIRMED.value:
-                    "unconfirmed"}
 
 
 def stage_label(stage: str | None, resolution: str | None = None) -> str:
@@ -130,3 +126,11 @@ US_MORPHOLOGY: dict[str, tuple[str, dict[str, str]]] = {
                              "ill_defined": "Ill defined (faint or no shadow)"}),
 }
 
+
+def morphology_label(name: str, code: str | None, modality: str) -> str:
+    """A film's density or margin as read on its modality: echogenicity and shadowing on
+    ultrasound, the radiograph's words otherwise."""
+    us = US_MORPHOLOGY.get(name)
+    if us is not None and modality == "US" and code in us[1]:
+        return us[1][code]
+    return code_label(code)

@@ -306,7 +306,6 @@ class Stage(StrEnum):
     RESOLVED = "resolved"
 
 
-
 class Resolution(StrEnum):
     """How sure a `resolved` stage is (clinical-rules §2.1-§2.3): what a page says beside
     "Resolved", and what `assessments.resolution` holds."""
@@ -314,6 +313,12 @@ class Resolution(StrEnum):
     CONFIRMED = "confirmed"  # H2c/O2c/G2c: not seen again >= 28 days after the first negative
     EXPECTED = "expected"  # H2a/G2a: gone after resorption (regression), on the same modality
     UNCONFIRMED = "unconfirmed"  # H2b/O2b/G2b: one negative film; §5 looks again in 3 months
+
+
+# How a `resolved` stage reads with its certainty, beside "Resolved" on every page, the report,
+# the API label and `tracker show`; a confirmed one is plain "Resolved".
+RESOLUTION_WORDS = {Resolution.EXPECTED.value: "expected",
+                    Resolution.UNCONFIRMED.value: "unconfirmed"}
 
 STAGES_OF: dict[Family, tuple[Stage, ...]] = {
     Family.HADD: (

@@ -14,6 +14,7 @@ from reporting.words import (
     code_label,
     evidence,
     field_value,
+    morphology_label,
     stage_label,
 )
 from tracker.interop.viewer import check_template, images_url
@@ -107,6 +108,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(open_images, "images_url")
     app.add_template_filter(code_label, "label")
     app.add_template_filter(stage_label, "stage_label")
+    app.add_template_global(morphology_label, "morphology_label")
     app.add_template_filter(field_value, "field_value")
     app.add_template_filter(audit_target, "audit_target")
     app.add_template_filter(alert_reason, "alert_reason")

@@ -356,3 +356,24 @@ def test_a_new_birth_year_after_a_stored_treatment_is_refused(
     errors = _refused_birth_year(run, tmp_path, database_url, "P-R2", 2024)
     assert ("patients[0].birth_year: 2024 is after the stored treatment of 2023-12-20"
             " (lesion L1)") in errors
+
+
+def test_show_says_a_resolution_from_one_negative_film_is_unconfirmed(
+        run: Any, tmp_path: Path) -> None:
+    """One negative radiograph after a deposit: `tracker show` must not read as a confirmed
+    resolution (the pages and the API say "Resolved (unconfirmed)")."""
+    doc = {"format": "lesion-timeline/1", "patients": [{"id": "P-NEG", "lesions": [{
+        "id": "L1", "entity": "hadd",
+        "site": {"compartment": "tendon", "region": "shoulder", "laterality": "right",
+                 "structure": "supraspinatus"},
+        "observations": [
+            {"date": "2024-01-10", "modality": "XR", "size_mm": [12], "density": "dense",
+             "margin": "well_defined", "texture": "homogeneous"},
+            {"date": "2024-05-10", "modality": "XR", "visible": False}]}]}]}
+    assert run("import", write(tmp_path, doc)).exit_code == 0
+    assert run("assess", "--patient", "P-NEG", "--as-of", "2024-05-20").exit_code == 0
+    lines = run("show", "P-NEG").output.splitlines()
+    assert any(line.strip().startswith("stage: resolved (unconfirmed)") for line in lines), lines
+    assert any("2024-05-10" in line and "resolved (unconfirmed)" in line for line in lines), lines
+    record = json.loads(run("show", "P-NEG", "--json").output)
+    assert record["lesions"][0]["assessment"]["resolution"] == "unconfirmed"

@@ -107,6 +107,10 @@ def test_timeline_and_lesion_pages_show_stage_entity_follow_up(login: Login,
                      "size -36%", "Gärtner", "≠ modality", "Morphology per visit",
                      "Ill defined", "chart.png", "chart.svg?download=1"):
         assert expected in lesion, expected
+    # the ultrasound visit reads as a sonographer sees it; the radiographs keep their words
+    assert "Density / echogenicity (US)" in lesion and "Margin / shadowing (US)" in lesion
+    assert "Dense (hyperechoic)" in lesion and "Well defined (clean acoustic shadow)" in lesion
+    assert ">Dense</" in lesion
     pending = client.get(f"/lesions/{ids[1]}").text
     assert "data-poll-url" in pending and "Assessment pending" in pending
     assert client.get("/patients/NOPE").status_code == 404

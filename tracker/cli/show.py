@@ -12,6 +12,7 @@ from tracker.cli.edge import (
     session,
 )
 from tracker.queries.show import patient_record
+from tracker.vocabulary import RESOLUTION_WORDS, Stage
 
 
 @click.command("show")
@@ -26,6 +27,12 @@ def show_cmd(patient_id: str, as_json: bool) -> None:
         emit(record)
         return
     click.echo(render_record(record))
+
+
+def _stage(stage: str | None, resolution: str | None) -> str:
+    """`resolved (unconfirmed)` after one negative film, as on the pages."""
+    words = RESOLUTION_WORDS.get(resolution or "")
+    return f"{stage} ({words})" if stage == Stage.RESOLVED.value and words else str(stage)
 
 
 def render_record(record: dict[str, Any]) -> str:
@@ -43,12 +50,14 @@ def render_record(record: dict[str, Any]) -> str:
             + f" [{site['compartment']}], {entity}"
         )
         lines.append(
-            f"    stage: {a['stage']}   next follow-up: {a['next_follow_up'] or '-'}"
+            f"    stage: {_stage(a['stage'], a.get('resolution'))}"
+            f"   next follow-up: {a['next_follow_up'] or '-'}"
         )
         for o in lesion["observations"]:
             size = "x".join(f"{s:g}" for s in o.get("size_mm", [])) or "not seen"
             conf = f" ({o['confidence']:.2f})" if "confidence" in o else ""
-            lines.append(f"    {o['date']} {o['modality']:<2} {size:<12} {o['stage']}{conf}")
+            stage = _stage(o["stage"], o.get("resolution"))
+            lines.append(f"    {o['date']} {o['modality']:<2} {size:<12} {stage}{conf}")
         for t in lesion["transitions"]:
             lines.append(f"    transition {t['date']}: {t['from']} -> {t['to']}")
         for al in lesion["alerts"]:
