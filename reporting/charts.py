@@ -102,10 +102,25 @@ def _span_end(dates: Sequence[date], i: int, pad: timedelta) -> date:
 # --------------------------------------------------------------------------- lesion chart
 
 
-def render_lesion(lesion: Lesion, fmt: str, today: date) -> bytes:
+# A phone shows a chart at about 360 CSS px: the wide figure's 8-9 pt text would shrink to
+# 3-4 px there, so phones get a figure half as wide (same text size in points) with its legend
+# below the axes.
+WIDE_INCHES, NARROW_INCHES = 10.4, 5.0
+
+
+def _legend(ax: Any, handles: list[Any], narrow: bool) -> None:
+    if narrow:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  frameon=False, fontsize=8)
+    else:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  fontsize=8)
+
+
+def render_lesion(lesion: Lesion, fmt: str, today: date, *, narrow: bool = False) -> bytes:
     """Longest diameter over time, stage bands behind, marker shape by modality."""
     with _render_lock:
-        return _save(_lesion_figure(lesion, today), fmt)
+        return _save(_lesion_figure(lesion, today, narrow), fmt)
 
 
 def _today_line(ax: Any, today: date, handles: list[Any]) -> None:
@@ -116,8 +131,9 @@ def _today_line(ax: Any, today: date, handles: list[Any]) -> None:
         handles.append(Line2D([], [], color=TODAY, lw=1.2, label="Today"))
 
 
-def _lesion_figure(lesion: Lesion, today: date) -> Figure:
-    fig = Figure(figsize=(10.4, 3.8), layout="constrained")
+def _lesion_figure(lesion: Lesion, today: date, narrow: bool) -> Figure:
+    fig = Figure(figsize=(NARROW_INCHES, 5.6) if narrow else (WIDE_INCHES, 3.8),
+                 layout="constrained")
     ax = fig.add_subplot()
     _style(ax)
     obs = list(lesion.observations)
@@ -195,8 +211,7 @@ def _lesion_figure(lesion: Lesion, today: date) -> Figure:
     handles += [Patch(color=STAGE_COLORS.get(s, "#eeeeee"), label=code_label(s))
                 for s in stages_seen]
     handles += marks
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              fontsize=8)
+    _legend(ax, handles, narrow)
     return fig
 
 
@@ -219,16 +234,18 @@ def _mark_treatments(ax: Any, lesion: Lesion, top: float) -> bool:
 # --------------------------------------------------------------------------- patient timeline
 
 
-def render_timeline(patient: Patient, fmt: str, today: date) -> bytes:
+def render_timeline(patient: Patient, fmt: str, today: date, *, narrow: bool = False) -> bytes:
     """Every lesion on one time axis: a swimlane per lesion coloured by stage, a marker per
     visit by modality, alert markers by severity and the next follow-up."""
     with _render_lock:
-        return _save(_timeline_figure(patient, today), fmt)
+        return _save(_timeline_figure(patient, today, narrow), fmt)
 
 
-def _timeline_figure(patient: Patient, today: date) -> Figure:
+def _timeline_figure(patient: Patient, today: date, narrow: bool) -> Figure:
     lesions = list(patient.lesions)
-    fig = Figure(figsize=(10.4, 1.1 + 0.62 * max(1, len(lesions))), layout="constrained")
+    lanes = 0.62 * max(1, len(lesions))
+    fig = Figure(figsize=(NARROW_INCHES, 2.6 + lanes) if narrow else (WIDE_INCHES, 1.1 + lanes),
+                 layout="constrained")
     ax = fig.add_subplot()
     _style(ax)
     ax.spines["left"].set_visible(False)
@@ -299,8 +316,7 @@ def _timeline_figure(patient: Patient, today: date) -> Figure:
         handles.append(Line2D([], [], marker="|", ls="", color=INK, markersize=10,
                               label="Next follow-up"))
     _today_line(ax, today, handles)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              fontsize=8)
+    _legend(ax, handles, narrow)
     return fig
 
 

@@ -313,6 +313,8 @@ class WorklistQuery(AlertQuery):
 
 class ChartQuery(Query):
     download: bool = False
+    # the phone variant (<picture> on the pages): half as wide, legend below, same text size
+    narrow: bool = False
 
 
 class CohortQuery(ChartQuery):

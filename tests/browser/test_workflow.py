@@ -116,6 +116,13 @@ def test_radiologist_merges_and_splits_lesions(page: Any, server: dict[str, Any]
         assert {"lesion.merge", "lesion.split"} <= actions
 
 
+CHART_LOADED = ("() => { const i = document.querySelector('figure.chart img');"
+                " return i && i.complete && i.naturalWidth > 0; }")
+# 8 pt = 8 * 4/3 px in the figure's own pixels, scaled to the width the page gives the image
+CHART_TEXT_PX = ("() => { const i = document.querySelector('figure.chart img');"
+                 " return 8 * 4 / 3 * i.clientWidth / i.naturalWidth; }")
+
+
 def test_pages_fit_a_phone(page: Any, server: dict[str, Any]) -> None:
     base = server["base"]
     lesion_id = server["lesions"][0]
@@ -128,6 +135,11 @@ def test_pages_fit_a_phone(page: Any, server: dict[str, Any]) -> None:
                       ("23-phone-record", f"/lesions/{lesion_id}/observations/new")]:
         page.goto(base + url)
         assert page.evaluate(NO_SIDEWAYS), f"{url} scrolls sideways at 390 px"
+        if "lesion" in name or "timeline" in name:
+            # the chart's smallest text (8 pt in the figure) as the phone draws it, in CSS px
+            page.wait_for_function(CHART_LOADED)
+            drawn = page.evaluate(CHART_TEXT_PX)
+            assert drawn >= 7, f"{url}: chart text drawn at {drawn:.1f} px on a phone"
         shot(page, name)
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{base}/lesions/{lesion_id}")

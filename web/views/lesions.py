@@ -269,11 +269,13 @@ def compare(lesion_id: int) -> str:
 @requires(Permission.READ)
 def chart(lesion_id: int, fmt: str) -> Any:
     session = get_session()
-    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today())
+    q = query_args(ChartQuery)
+    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today(), q.narrow)
     return charts.serve(
         key,
-        lambda: render_lesion(lesion_with_everything(session, lesion_id), fmt, today()),
-        fmt, f"lesion-{lesion_id}", download=query_args(ChartQuery).download,
+        lambda: render_lesion(lesion_with_everything(session, lesion_id), fmt, today(),
+                              narrow=q.narrow),
+        fmt, f"lesion-{lesion_id}", download=q.download,
     )
 
 

@@ -113,10 +113,11 @@ def report_pdf(external_id: str) -> Response:
 @requires(Permission.READ)
 def timeline_chart(external_id: str, fmt: str) -> Any:
     session = get_session()
-    key = ("patient", external_id, patient_versions(session, external_id), today())
+    q = query_args(ChartQuery)
+    key = ("patient", external_id, patient_versions(session, external_id), today(), q.narrow)
     return charts.serve(
         key,
-        lambda: render_timeline(patient_with_everything(session, external_id), fmt,
-                                       today()),
-        fmt, f"timeline-{external_id}", download=query_args(ChartQuery).download,
+        lambda: render_timeline(patient_with_everything(session, external_id), fmt, today(),
+                                narrow=q.narrow),
+        fmt, f"timeline-{external_id}", download=q.download,
     )
