@@ -28,14 +28,21 @@ def held(run: Any) -> list[dict[str, Any]]:
     return reports
 
 
-def test_a_held_report_is_completed_from_the_cli(run: Any, pacs_env: Orthanc, pacs: PacsClient,
-                                                 database_url: str) -> None:
-    """The viewer gave the follow-up measurement a new tracking id; the radiologist says it is
-    the deposit calcitrack already follows."""
+def follow_up_held(run: Any, pacs: PacsClient, database_url: str) -> dict[str, Any]:
+    """A followed deposit's next visit, measured in the viewer under a new tracking id: the
+    sync holds it in the inbox. The held report."""
     followed_patient(database_url)
     store_visit(pacs, study_date="20240410", tracking_uid=NEW_UID)
     assert json.loads(run("pacs", "sync").output)["held"] == 1
     [report] = held(run)
+    return report
+
+
+def test_a_held_report_is_completed_from_the_cli(run: Any, pacs_env: Orthanc, pacs: PacsClient,
+                                                 database_url: str) -> None:
+    """The viewer gave the follow-up measurement a new tracking id; the radiologist says it is
+    the deposit calcitrack already follows."""
+    report = follow_up_held(run, pacs, database_url)
     with session_factory(database_url)() as s:
         assert count(s, Observation) == 1  # nothing imported while it waits
 
@@ -86,16 +93,13 @@ def test_a_new_lesion_needs_its_compartment(run: Any, pacs_env: Orthanc, pacs: P
 
 def test_a_held_report_is_completed_on_the_inbox_page(run: Any, web: Any, pacs: PacsClient,
                                                       database_url: str) -> None:
-    followed_patient(database_url)
-    store_visit(pacs, study_date="20240410", tracking_uid=NEW_UID)
-    run("pacs", "sync")
+    report = follow_up_held(run, pacs, database_url)
     radiologist = web("radiologist")
     page = radiologist.get("/patients")
     assert re.search(r'href="/inbox"\s*>Inbox <span class="count-badge"[^>]*>1</span>', page.text)
     assert 'href="/inbox"' not in web("clinician").get("/patients").text  # radiologists do
     inbox = radiologist.get("/inbox")
     assert inbox.status_code == 200 and "1 report waiting" in inbox.text
-    [report] = held(run)
     form = radiologist.get(f"/inbox/{report['id']}")
     assert f'name="lesion:{NEW_UID}"' in form.text
     assert f'<option value="{LESION_UID}">lesion {LESION_UID}' in form.text
@@ -114,10 +118,7 @@ def test_a_held_report_is_completed_on_the_inbox_page(run: Any, web: Any, pacs: 
 
 def test_a_held_report_is_rejected_with_a_reason(run: Any, web: Any, pacs: PacsClient,
                                                  database_url: str) -> None:
-    followed_patient(database_url)
-    store_visit(pacs, study_date="20240410", tracking_uid=NEW_UID)
-    run("pacs", "sync")
-    [report] = held(run)
+    report = follow_up_held(run, pacs, database_url)
     radiologist = web("radiologist")
     empty = radiologist.post(f"/inbox/{report['id']}/reject", data={"reason": "  "})
     assert empty.status_code == 400 and "say why the report is rejected" in empty.text
@@ -140,9 +141,7 @@ def test_a_held_report_is_rejected_with_a_reason(run: Any, web: Any, pacs: PacsC
 
 def test_the_api_lists_and_accepts(run: Any, web: Any, pacs: PacsClient,
                                    database_url: str) -> None:
-    followed_patient(database_url)
-    store_visit(pacs, study_date="20240410", tracking_uid=NEW_UID)
-    run("pacs", "sync")
+    follow_up_held(run, pacs, database_url)
     radiologist = web("radiologist")
     listed = radiologist.api("GET", "/api/v1/inbox")
     assert listed.status_code == 200 and listed.json["total"] == 1

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from testkit.factories import make_lesion, obs
@@ -16,6 +17,16 @@ from tracker import models  # noqa: F401
 from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import alembic_config, upgrade
 from tracker.models import Observation
+
+
+def _patient_with_lesion(conn: Connection, columns: str, values: str) -> int:
+    """Patient P with lesion L of the given columns, in plain SQL (the schema of the revision
+    the test stands at, not the models'); the lesion's id."""
+    pid = conn.execute(text("INSERT INTO patients (external_id, created_at)"
+                            " VALUES ('P', CURRENT_TIMESTAMP) RETURNING id")).scalar_one()
+    return int(conn.execute(text(
+        f"INSERT INTO lesions (patient_id, external_id, {columns}, data_version)"
+        f" VALUES (:p, 'L', {values}, 1) RETURNING id"), {"p": pid}).scalar_one())
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -40,12 +51,9 @@ def test_revision_2_constraints_hold_what_revision_2_allows(database_url: str) -
     not assessed are stored; what the rules forbid is refused by the database itself."""
     engine = engine_for(database_url)
     with engine.begin() as conn:
-        pid = conn.execute(text("INSERT INTO patients (external_id, created_at)"
-                                " VALUES ('P', CURRENT_TIMESTAMP) RETURNING id")).scalar_one()
-        lid = conn.execute(text(
-            "INSERT INTO lesions (patient_id, external_id, compartment, region, laterality,"
-            " event_date, event_kind, data_version) VALUES (:p, 'L', 'soft_tissue', 'thigh',"
-            " 'left', '2024-01-01', 'trauma', 1) RETURNING id"), {"p": pid}).scalar_one()
+        lid = _patient_with_lesion(conn, "compartment, region, laterality, event_date,"
+                                   " event_kind", "'soft_tissue', 'thigh', 'left', '2024-01-01',"
+                                   " 'trauma'")
         conn.execute(text(
             "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, study_uid,"
             " accession, created_at, updated_at) VALUES (:l, '2024-02-01', 'CT', TRUE, 12.5,"
@@ -123,12 +131,8 @@ def test_upgrading_a_database_with_data_keeps_every_row(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     upgrade(url, "0001")
     with engine_for(url).begin() as conn:
-        pid = conn.execute(text("INSERT INTO patients (external_id, created_at)"
-                                " VALUES ('P', CURRENT_TIMESTAMP) RETURNING id")).scalar_one()
-        lid = conn.execute(text(
-            "INSERT INTO lesions (patient_id, external_id, compartment, region, laterality,"
-            " entity, data_version) VALUES (:p, 'L', 'tendon', 'shoulder', 'right', 'hadd', 1)"
-            " RETURNING id"), {"p": pid}).scalar_one()
+        lid = _patient_with_lesion(conn, "compartment, region, laterality, entity",
+                                   "'tendon', 'shoulder', 'right', 'hadd'")
         conn.execute(text(
             "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, density,"
             " margin, created_at, updated_at) VALUES (:l, '2024-02-01', 'XR', 1, 12.5, 'dense',"
