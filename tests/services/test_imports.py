@@ -302,3 +302,24 @@ def test_null_means_absent_in_a_streamed_file(session: Session) -> None:
     again = import_stream(session, stream(doc), actor="t")
     assert again.observations_updated == 0 and again.lesions_updated == 0
     assert again.patients_updated == 0
+
+
+def test_the_streamed_reader_nests_exactly_as_deep_as_the_whole_document_reader() -> None:
+    """One limit: a value at the limit is read (then refused by the format, not the nesting),
+    one level deeper is refused at the same path by both readers."""
+    from tracker.timeline.reader import MAX_JSON_DEPTH, unstorable_problems
+
+    def doc(extra: int) -> dict[str, Any]:
+        value: Any = 1
+        for _ in range(MAX_JSON_DEPTH - 3 + extra):  # patients[0].x is depth 3
+            value = [value]
+        return {"format": "lesion-timeline/1", "patients": [{"id": "P-1", "x": value}]}
+
+    at_limit = stream(doc(0))
+    assert list(at_limit) == []
+    assert at_limit.problems and "nested" not in str(at_limit.problems.kept)
+    whole = unstorable_problems(json.loads(json.dumps(doc(1))))
+    with pytest.raises(InvalidInput) as err:
+        list(stream(doc(1)))
+    assert err.value.problems == whole
+    assert whole[0].path == "patients[0].x" + "[0]" * (MAX_JSON_DEPTH - 2)
