@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.db import begin_read_snapshot
 from tracker.errors import NotFound
 from tracker.models import Lesion, Observation, Patient, Treatment
 from tracker.timeline.models import FORMAT
@@ -137,7 +138,19 @@ def patient_documents(session: Session, patient_external_id: str | None = None,
                       chunk: int = EXPORT_CHUNK) -> Iterator[dict[str, Any]]:
     """Each stored patient as lesion-timeline/1 writes it, in id order, `chunk` patients
     loaded at a time: memory follows the chunk, not the database (the session's identity map
-    holds its unchanged rows weakly, so a written chunk is let go)."""
+    holds its unchanged rows weakly, so a written chunk is let go). Every chunk is read from
+    one snapshot (`begin_read_snapshot`, which ends the session's transaction), so a merge,
+    split, import or deletion committed meanwhile is in the export whole or not at all: a
+    backup is one moment of the database, and it imports again."""
+    begin_read_snapshot(session)
+    try:
+        yield from _patient_chunks(session, patient_external_id, chunk)
+    finally:
+        session.rollback()  # the snapshot ends with the export (it wrote nothing)
+
+
+def _patient_chunks(session: Session, patient_external_id: str | None, chunk: int
+                    ) -> Iterator[dict[str, Any]]:
     last: str | None = None
     while True:
         query = (
@@ -172,11 +185,11 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
             "patients": list(patient_documents(session, patient_external_id))}
 
 
-def export_text(session: Session) -> Iterator[str]:
+def export_text(session: Session, chunk: int = EXPORT_CHUNK) -> Iterator[str]:
     """Every patient as lesion-timeline/1 text, piece by piece: exactly what
     `json.dumps(export_timeline(session), indent=2, ensure_ascii=False)` gives, without holding
-    the document."""
-    patients = patient_documents(session)
+    the document; read from one snapshot."""
+    patients = patient_documents(session, chunk=chunk)
     first = next(patients, None)
     if first is None:
         yield json.dumps({"format": FORMAT, "patients": []}, indent=2, ensure_ascii=False)

@@ -30,7 +30,9 @@ TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
 @requires(Permission.READ)
 @doc("timelines", "Export one patient as lesion-timeline/1", responses=TIMELINE_OUT)
 def export_patient(external_id: str) -> dict[str, Any]:
-    return export.export_timeline(get_session(), external_id)
+    """Read from one snapshot, through a session of its own (the request's has read already)."""
+    with session_scope(current_app.config["DATABASE_URL"]) as session:
+        return export.export_timeline(session, external_id)
 
 
 @bp.post("/timelines")
