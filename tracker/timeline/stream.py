@@ -109,6 +109,9 @@ class PatientStream:
         self._first_index: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[tuple[int, PatientIn]]:
+        """From the start of the file each time (an import retried after a deadlock)."""
+        self.source.seek(0)
+        self._first_index.clear()
         try:
             head = self._head()
             if head is None:
