@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -71,7 +71,7 @@ _TREATMENT_ORDER = {k.value: i for i, k in enumerate(TreatmentKind)}
 
 def treatment_order(columns: Mapping[str, Any]) -> tuple[date, int]:
     """Treatments are written by date, then kind in vocabulary order (one per kind a day)."""
-    return columns["date"], _TREATMENT_ORDER[columns["kind"]]
+    return columns["date"], _TREATMENT_ORDER.get(columns["kind"], len(_TREATMENT_ORDER))
 
 
 def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
@@ -185,11 +185,15 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
             "patients": list(patient_documents(session, patient_external_id))}
 
 
-def export_text(session: Session, chunk: int = EXPORT_CHUNK) -> Iterator[str]:
+def export_text(session: Session, chunk: int = EXPORT_CHUNK,
+                seen: Callable[[dict[str, Any]], None] | None = None) -> Iterator[str]:
     """Every patient as lesion-timeline/1 text, piece by piece: exactly what
     `json.dumps(export_timeline(session), indent=2, ensure_ascii=False)` gives, without holding
-    the document; read from one snapshot."""
+    the document; read from one snapshot. `seen` is shown each patient as it is written (the
+    CLI judges whether it would import again)."""
     patients = patient_documents(session, chunk=chunk)
+    if seen is not None:
+        patients = _shown(patients, seen)
     first = next(patients, None)
     if first is None:
         yield json.dumps({"format": FORMAT, "patients": []}, indent=2, ensure_ascii=False)
@@ -199,3 +203,10 @@ def export_text(session: Session, chunk: int = EXPORT_CHUNK) -> Iterator[str]:
         text = json.dumps(patient, indent=2, ensure_ascii=False).replace("\n", "\n    ")
         yield ("" if n == 0 else ",\n") + "    " + text
     yield "\n  ]\n}"
+
+
+def _shown(patients: Iterator[dict[str, Any]], seen: Callable[[dict[str, Any]], None]
+           ) -> Iterator[dict[str, Any]]:
+    for patient in patients:
+        seen(patient)
+        yield patient

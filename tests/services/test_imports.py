@@ -397,9 +397,12 @@ def test_an_import_that_deadlocks_with_the_worker_is_retried(postgres_url: str) 
                 lock = select(Lesion.id).with_for_update(key_share=True)
                 w.execute(lock.where(Lesion.id == last))
                 holding.set()
-                waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
-                while not w.scalar(waiting):  # until the import waits for `last`
-                    time.sleep(0.02)
+                waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                               "'Lock' AND datname = current_database()")
+                with session_factory(postgres_url)() as probe:  # its own snapshots
+                    while not probe.scalar(waiting):  # until the import waits for `last`
+                        probe.rollback()
+                        time.sleep(0.02)
                 w.execute(lock.where(Lesion.id == first))
                 w.commit()
         except BaseException as exc:

@@ -18,15 +18,15 @@ from tracker.timeline.problems import (
     ProblemLog,
     document_problems,
     patient_id_used_before,
-    patient_problems,
     problems_of,
+    sort_key,
 )
 from tracker.timeline.reader import (
     MAX_JSON_DEPTH,
     drop_nulls,
     parse_json,
-    unstorable_or_nulls,
     unstorable_problems,
+    validate_patient,
     validate_timeline,
 )
 
@@ -160,25 +160,15 @@ class PatientStream:
         return head, arrays > 0
 
     def _patient(self, index: int, raw: Any) -> PatientIn | None:
-        path = f"patients[{index}]"
-        unstorable, nulls = unstorable_or_nulls(raw, depth=2)
-        if unstorable:
-            self.problems.extend(unstorable_problems(raw, path, depth=2))
-            return None
-        cleaned = drop_nulls(raw) if nulls else raw
         problems: list[Problem] = []
-        pid = cleaned.get("id") if isinstance(cleaned, dict) else None
+        pid = raw.get("id") if isinstance(raw, dict) else None
         if isinstance(pid, str):
             first = self._first_index.setdefault(pid, index)
             if first != index:
-                problems.append(Problem(f"{path}.id", patient_id_used_before(pid, first)))
-        patient: PatientIn | None = None
-        try:
-            patient = PatientIn.model_validate(cleaned)
-        except ValidationError as exc:
-            problems.extend(problems_of(exc, ("patients", index)))
-        problems.extend(patient_problems(cleaned, path, today=self.today))
-        self.problems.extend(problems)
+                problems.append(
+                    Problem(f"patients[{index}].id", patient_id_used_before(pid, first)))
+        patient, own = validate_patient(raw, index, today=self.today)
+        self.problems.extend(sorted(problems + own, key=sort_key))
         return None if problems else patient
 
     def _check_head(self, head: dict[str, Any], streamed: bool) -> None:
