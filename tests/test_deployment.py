@@ -59,3 +59,12 @@ def test_environment_names_are_the_ones_the_code_reads() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
         assert name in readme
+
+
+def test_the_compose_broker_keeps_its_queue_across_a_restart() -> None:
+    """Queued assessments survive a Redis restart: append-only persistence on a volume."""
+    redis = compose()["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert any(v.endswith(":/data") for v in redis["volumes"])
+    assert "redisdata" in compose()["volumes"]

@@ -106,3 +106,21 @@ def session_scope(url: str) -> Iterator[Session]:
     finally:
         session.rollback()
         session.close()
+
+
+def begin_read_snapshot(session: Session) -> None:
+    """Make every read of `session` until it ends see one consistent state of the database,
+    however many statements a streamed read takes (an export reads 200 patients at a time):
+    PostgreSQL, one REPEATABLE READ READ ONLY transaction; SQLite, one read transaction (the
+    driver would otherwise run each SELECT on its own). The isolation of a transaction is
+    chosen before its first statement, so a transaction the session holds is ended first: it
+    may only have read (a pending change is a caller's mistake, refused)."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read snapshot cannot start with changes pending")
+    if session.in_transaction():
+        session.rollback()
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ",
+                                              "postgresql_readonly": True})
+    else:
+        session.connection().exec_driver_sql("BEGIN")

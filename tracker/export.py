@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.db import begin_read_snapshot
 from tracker.errors import NotFound
 from tracker.models import Lesion, Observation, Patient, Treatment
 from tracker.timeline.models import FORMAT
@@ -70,7 +71,7 @@ _TREATMENT_ORDER = {k.value: i for i, k in enumerate(TreatmentKind)}
 
 def treatment_order(columns: Mapping[str, Any]) -> tuple[date, int]:
     """Treatments are written by date, then kind in vocabulary order (one per kind a day)."""
-    return columns["date"], _TREATMENT_ORDER[columns["kind"]]
+    return columns["date"], _TREATMENT_ORDER.get(columns["kind"], len(_TREATMENT_ORDER))
 
 
 def lesion_snapshot(lesion: Lesion) -> dict[str, Any]:
@@ -137,7 +138,19 @@ def patient_documents(session: Session, patient_external_id: str | None = None,
                       chunk: int = EXPORT_CHUNK) -> Iterator[dict[str, Any]]:
     """Each stored patient as lesion-timeline/1 writes it, in id order, `chunk` patients
     loaded at a time: memory follows the chunk, not the database (the session's identity map
-    holds its unchanged rows weakly, so a written chunk is let go)."""
+    holds its unchanged rows weakly, so a written chunk is let go). Every chunk is read from
+    one snapshot (`begin_read_snapshot`, which ends the session's transaction), so a merge,
+    split, import or deletion committed meanwhile is in the export whole or not at all: a
+    backup is one moment of the database, and it imports again."""
+    begin_read_snapshot(session)
+    try:
+        yield from _patient_chunks(session, patient_external_id, chunk)
+    finally:
+        session.rollback()  # the snapshot ends with the export (it wrote nothing)
+
+
+def _patient_chunks(session: Session, patient_external_id: str | None, chunk: int
+                    ) -> Iterator[dict[str, Any]]:
     last: str | None = None
     while True:
         query = (
@@ -172,11 +185,15 @@ def export_timeline(session: Session, patient_external_id: str | None = None) ->
             "patients": list(patient_documents(session, patient_external_id))}
 
 
-def export_text(session: Session) -> Iterator[str]:
+def export_text(session: Session, chunk: int = EXPORT_CHUNK,
+                seen: Callable[[dict[str, Any]], None] | None = None) -> Iterator[str]:
     """Every patient as lesion-timeline/1 text, piece by piece: exactly what
     `json.dumps(export_timeline(session), indent=2, ensure_ascii=False)` gives, without holding
-    the document."""
-    patients = patient_documents(session)
+    the document; read from one snapshot. `seen` is shown each patient as it is written (the
+    CLI judges whether it would import again)."""
+    patients = patient_documents(session, chunk=chunk)
+    if seen is not None:
+        patients = _shown(patients, seen)
     first = next(patients, None)
     if first is None:
         yield json.dumps({"format": FORMAT, "patients": []}, indent=2, ensure_ascii=False)
@@ -186,3 +203,10 @@ def export_text(session: Session) -> Iterator[str]:
         text = json.dumps(patient, indent=2, ensure_ascii=False).replace("\n", "\n    ")
         yield ("" if n == 0 else ",\n") + "    " + text
     yield "\n  ]\n}"
+
+
+def _shown(patients: Iterator[dict[str, Any]], seen: Callable[[dict[str, Any]], None]
+           ) -> Iterator[dict[str, Any]]:
+    for patient in patients:
+        seen(patient)
+        yield patient

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from celery import Celery
 from kombu import Producer
@@ -29,6 +30,9 @@ from tracker.services.assessment.assess import batches
 from tracker.services.assessment.sweep import mark_dispatched
 from workers.app import make_celery, queue_name
 from workers.names import ASSESS_LESIONS
+
+# kombu's Redis transport: messages delivered to a worker and not yet acknowledged.
+_UNACKED = ("unacked", "unacked_index")
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +66,11 @@ def send_assessments(
     try:
         with session_scope(settings.database_url) as session:
             mark_dispatched(session, sent)
-    except SQLAlchemyError:  # only costs a harmless early re-send by the sweep
-        log.warning("could not stamp %d dispatched lesion(s)", len(sent), exc_info=True)
+    except SQLAlchemyError as exc:  # only costs a harmless early re-send by the sweep
+        # One line, never a traceback: the change and its task are both in; nothing to act on.
+        log.info("%d lesion(s) sent but not stamped (%s); the sweep may send them again",
+                 len(sent), type(exc).__name__)
+        log.debug("stamping failed", exc_info=True)
     return len(sent)
 
 
@@ -77,3 +84,26 @@ def request_assessment(lesion_ids: Sequence[int]) -> int:
         log.info("%s (%s)", assessment_deferred(len(lesion_ids)), type(exc).__name__)
         log.debug("sending failed", exc_info=True)
         return 0
+
+
+def broker_holds_nothing() -> bool:
+    """Whether the broker (Redis) holds no assessment message at all: none waiting in the
+    queue (any priority) and none delivered to a worker but not acknowledged. Then a lesion
+    handed to it that is still unassessed lost its task (a broker that restarted without its
+    data): the sweep re-sends it after the grace period instead of after RESEND_AFTER_SECONDS.
+    False when it cannot tell (another broker, or Redis unreachable)."""
+    settings = from_env()
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return False
+    queue = queue_name()
+    try:
+        with _app(settings.broker_url, queue).connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+            client: Any = conn.default_channel.client  # type: ignore[attr-defined]
+            waiting = sum(client.llen(key) for key in client.scan_iter(match=f"{queue}*")
+                          if client.type(key) in (b"list", "list"))
+            unacked = client.hlen(_UNACKED[0]) + client.zcard(_UNACKED[1])
+    except Exception as exc:  # not knowing is the old rule: re-send after the long bound
+        log.info("could not look into the broker (%s)", type(exc).__name__)
+        return False
+    return bool(waiting == 0 and unacked == 0)

@@ -22,7 +22,7 @@ from tracker.queries.to_assess import stale_lesions
 from tracker.services import notifications
 from tracker.services.assessment import assess, scan, sweep
 from workers.app import RETRY_BACKOFF_MAX, celery
-from workers.dispatch import send_assessments
+from workers.dispatch import broker_holds_nothing, send_assessments
 from workers.names import (
     ASSESS_LESION,
     ASSESS_LESIONS,
@@ -89,14 +89,19 @@ def scan_alerts_task(as_of: str | None = None) -> dict[str, Any]:
     return {"as_of": when.isoformat(), "due": len(ids), "sent": sent}
 
 
-@celery.task(name=SWEEP_PENDING, autoretry_for=DB_ERRORS, max_retries=0)
+# Acknowledged when it starts (a lost sweep is the next one 30 s later): its own message must
+# not count as one the broker still holds.
+@celery.task(name=SWEEP_PENDING, autoretry_for=DB_ERRORS, max_retries=0, acks_late=False)
 def sweep_pending_task() -> int:
-    """Every 30 s: re-send assessments whose task was lost."""
+    """Every 30 s: re-send assessments whose task was lost. A broker holding no message at
+    all has lost whatever it was handed and is still unassessed: that is re-sent once past
+    the grace period (SWEEP_GRACE_SECONDS), not after RESEND_AFTER_SECONDS."""
     settings = from_env()
+    resend = settings.resend_after_seconds
+    if broker_holds_nothing():
+        resend = min(resend, settings.sweep_grace_seconds)
     with session_scope(settings.database_url) as session:
-        ids = sweep.sweep_pending(
-            session, settings.sweep_grace_seconds, settings.resend_after_seconds
-        )
+        ids = sweep.sweep_pending(session, settings.sweep_grace_seconds, resend)
     if ids:
         log.info("re-sending %d pending assessment(s)", len(ids))
     return send_assessments(ids)

@@ -251,7 +251,7 @@ def test_an_export_that_fails_midway_leaves_the_previous_backup_as_it_was(
     backup = tmp_path / "backup.json"
     backup.write_text("yesterday's backup")
 
-    def broken(_session: Any) -> Any:
+    def broken(_session: Any, **_options: Any) -> Any:
         yield '{\n  "format": "lesion-timeline/1",\n  "patients": [\n'
         raise failure
 

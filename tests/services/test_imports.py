@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
+import time
 from collections import Counter
 from datetime import date, timedelta
 from itertools import pairwise
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tracker import demo
@@ -302,3 +304,120 @@ def test_null_means_absent_in_a_streamed_file(session: Session) -> None:
     again = import_stream(session, stream(doc), actor="t")
     assert again.observations_updated == 0 and again.lesions_updated == 0
     assert again.patients_updated == 0
+
+
+def test_the_streamed_reader_nests_exactly_as_deep_as_the_whole_document_reader() -> None:
+    """One limit: a value at the limit is read (then refused by the format, not the nesting),
+    one level deeper is refused at the same path by both readers."""
+    from tracker.timeline.reader import MAX_JSON_DEPTH, unstorable_problems
+
+    def doc(extra: int) -> dict[str, Any]:
+        value: Any = 1
+        for _ in range(MAX_JSON_DEPTH - 3 + extra):  # patients[0].x is depth 3
+            value = [value]
+        return {"format": "lesion-timeline/1", "patients": [{"id": "P-1", "x": value}]}
+
+    at_limit = stream(doc(0))
+    assert list(at_limit) == []
+    assert at_limit.problems and "nested" not in str(at_limit.problems.kept)
+    whole = unstorable_problems(json.loads(json.dumps(doc(1))))
+    with pytest.raises(InvalidInput) as err:
+        list(stream(doc(1)))
+    assert err.value.problems == whole
+    assert whole[0].path == "patients[0].x" + "[0]" * (MAX_JSON_DEPTH - 2)
+
+
+@pytest.mark.postgres
+def test_overlapping_imports_with_their_stamps_all_succeed_without_a_traceback(
+    postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    """Imports of the same patients overlapping, each queueing its assessments after its commit
+    as the CLI and the API do: the sender's stamp of the finished import must not deadlock with
+    the next import's row locks (it once made 8 of 44 refused, and printed a traceback)."""
+    from workers import dispatch
+
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    doc = cohort()
+    with session_factory(postgres_url)() as s:
+        import_stream(s, stream(doc), actor="t")
+    variants = []
+    for k in range(8):
+        v = json.loads(json.dumps(doc))
+        for p in v["patients"]:
+            for le in p["lesions"]:
+                for o in le["observations"]:
+                    o["note"] = f"reading {k}"
+        variants.append(v)
+    failures: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def run(docs: list[dict[str, Any]]) -> None:
+        start.wait()
+        for d in docs:
+            try:
+                with session_factory(postgres_url)() as s:
+                    summary = import_stream(s, stream(d), actor="t", chunk_patients=3)
+                assert dispatch.request_assessment(summary.changed_lesion_ids) \
+                    == len(summary.changed_lesion_ids)
+            except BaseException as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(variants[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert failures == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    with session_factory(postgres_url)() as s:
+        assert set(s.scalars(select(Lesion.data_version))) == {9}
+
+
+@pytest.mark.postgres
+def test_an_import_that_deadlocks_with_the_worker_is_retried(postgres_url: str) -> None:
+    """The assessment worker locks single lesions in its own order: holding the import's last
+    lesion and then asking for its first deadlocks them, and PostgreSQL undoes the import. The
+    import is read again and stored (it was refused, or answered 503), the worker's work too."""
+    doc = cohort()
+    with session_factory(postgres_url)() as s:
+        import_stream(s, stream(doc), actor="t")
+        first, last = s.scalar(select(func.min(Lesion.id))), s.scalar(select(func.max(Lesion.id)))
+    changed = json.loads(json.dumps(doc))
+    for p in changed["patients"]:
+        for le in p["lesions"]:
+            le["observations"][0]["note"] = "re-read"
+    holding, done = threading.Event(), threading.Event()
+    worker_errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with session_factory(postgres_url)() as w:
+                lock = select(Lesion.id).with_for_update(key_share=True)
+                w.execute(lock.where(Lesion.id == last))
+                holding.set()
+                waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                               "'Lock' AND datname = current_database()")
+                with session_factory(postgres_url)() as probe:  # its own snapshots
+                    while not probe.scalar(waiting):  # until the import waits for `last`
+                        probe.rollback()
+                        time.sleep(0.02)
+                w.execute(lock.where(Lesion.id == first))
+                w.commit()
+        except BaseException as exc:
+            worker_errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    holding.wait(10)
+    with session_factory(postgres_url)() as s:
+        summary = import_stream(s, stream(changed), actor="t")
+    thread.join(30)
+    assert worker_errors == []
+    assert summary.observations_updated == sum(len(p["lesions"]) for p in doc["patients"])
+    with session_factory(postgres_url)() as s:
+        assert s.scalar(select(func.count()).select_from(Observation)
+                        .where(Observation.note == "re-read")) == summary.observations_updated

@@ -200,3 +200,20 @@ def test_unstorable_input_is_a_400_naming_where(api: Any, session: Session,
     assert queued == []
     assert session.scalar(select(func.count(Observation.id))) == 6
     assert session.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
+
+
+def test_the_export_warns_in_a_header_when_stored_rows_would_not_import(
+        api: Any, session: Session) -> None:
+    """A row changed by hand (a visit dated in the future): the export still sends every
+    patient, and says in `X-Export-Warning` that the file would not import again."""
+    seed_patient(session)
+    clean = api("GET", "/api/v1/timelines")
+    assert clean.status_code == 200 and "X-Export-Warning" not in clean.headers
+    first = session.scalar(select(func.min(Observation.id)))
+    session.execute(update(Observation).where(Observation.id == first)
+                    .values(date=date(2099, 1, 1)))
+    session.commit()
+    r = api("GET", "/api/v1/timelines")
+    assert r.status_code == 200
+    assert r.headers["X-Export-Warning"].startswith("1 problem(s) in stored rows")
+    assert [p["id"] for p in json.loads(r.data)["patients"]] == ["P-0001"]

@@ -41,16 +41,17 @@ def parallel(calls: list[Callable[[], T]]) -> list[T]:
 
 
 @pytest.fixture
-def request_as_radiologist(app: Any, session: Session) -> Callable[..., Callable[[], int]]:
+def request_as_radiologist(app: Any, session: Session) -> Callable[..., Callable[[], Any]]:
     """A deferred API request with a radiologist's token, each on its own client."""
     token = issue_token(session, "radiologist", "race", actor="admin")
 
-    def deferred(method: str, url: str, **kw: Any) -> Callable[[], int]:
+    def deferred(method: str, url: str, *, body: bool = False, **kw: Any) -> Callable[[], Any]:
+        """The status code; with `body`, (status, JSON body)."""
         headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
 
-        def send() -> int:
-            return int(app.test_client().open(url, method=method, headers=headers,
-                                              **kw).status_code)
+        def send() -> Any:
+            r = app.test_client().open(url, method=method, headers=headers, **kw)
+            return (r.status_code, r.json) if body else r.status_code
 
         return send
 
@@ -198,3 +199,43 @@ def test_stale_edit_form_shows_the_current_values_and_saves_nothing(login: Any,
     row = session.get(Observation, target)
     assert row is not None and row.note == "first" and row.version == 2
     assert [e.actor for e in _audit(session, "observation.update", target)] == ["radiologist"]
+
+
+def test_a_correction_racing_a_split_or_merge_answers_what_it_stored(
+    request_as_radiologist: Any, session: Session, queued: list[list[int]]
+) -> None:
+    """A PUT of an observation that a split (or merge) moves to another lesion at the same
+    moment: the PUT is stored and answered 200 with the observation as stored (it once answered
+    500 after committing, and re-assessed the lesion the observation had left), and the lesion
+    that holds it afterwards is queued for assessment."""
+    lesions = _lesions(session, 12, 3)
+    lesion_ids = [session.scalar(select(Observation.lesion_id).where(Observation.id == ids[0]))
+                  for ids in lesions]
+    keep_dates = {"2024-01-10": "kept", "2024-02-10": "kept", "2024-03-10": "merged"}
+    targets: list[int] = []
+    calls: list[Callable[[], Any]] = []
+    for g in range(0, 12, 3):  # per group: lesion g split, lesion g+1 merged into g+2
+        for i, move in ((g, request_as_radiologist(
+                "POST", f"/api/v1/lesions/{lesion_ids[g]}/split",
+                json={"observations": [lesions[g][2]], "new_lesion": f"N{g}", "reason": "two"})),
+                        (g + 1, request_as_radiologist(
+                "POST", f"/api/v1/lesions/{lesion_ids[g + 2]}/merge",
+                json={"other": lesion_ids[g + 1], "prefer": keep_dates, "reason": "one"}))):
+            targets.append(lesions[i][2])
+            calls.append(request_as_radiologist(
+                "PUT", f"/api/v1/observations/{lesions[i][2]}", body=True,
+                json={**GOOD, "date": "2024-03-10", "note": f"corrected {i}"},
+                headers={"If-Match": "*"}))
+            calls.append(move)
+    answers = parallel(calls)
+    session.expire_all()
+    for n, target in enumerate(targets):
+        (status, body), moved = answers[2 * n], answers[2 * n + 1]
+        assert moved in (200, 201), answers
+        assert status == 200, (status, body)
+        row = session.get(Observation, target)
+        assert row is not None and body["id"] == target and body["note"] == row.note
+        assert row.lesion_id not in lesion_ids[n // 2 * 3: n // 2 * 3 + 2]  # it moved
+        assert [row.lesion_id] in queued or any(row.lesion_id in q and len(q) == 2
+                                               for q in queued), (row.lesion_id, queued)
+    assert sum(1 for q in queued if len(q) == 1) >= len(targets)  # every PUT queued one

@@ -152,3 +152,35 @@ def test_hostile_values_in_the_observation_form(login: Any, session: Session) ->
         assert r.status_code == 400, (field, value[:20], r.status_code)
         assert field in r.text
     assert counts(session) == before
+
+
+def test_nesting_100000_deep_is_refused_while_reading_everywhere(
+        login: Any, session: Session, tmp_path: Path, database_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 KB of nested arrays (depth 100,000) once made a web worker grow without bound: the
+    API, the upload page and `tracker import` each stop at the format's nesting limit, saying
+    where, and write nothing."""
+    from click.testing import CliRunner
+
+    from tracker.cli.main import main
+
+    depth = 100_000
+    data = ('{"format": "lesion-timeline/1", "patients": '
+            + "[" * depth + "]" * depth + "}").encode()
+    where = "patients" + "[0]" * 32
+    expected = f"{where}: is nested more than 32 levels deep"
+    radiologist: Client = login("radiologist")
+    r = radiologist.api("POST", "/api/v1/timelines", data=data, content_type="application/json")
+    assert r.status_code == 400 and r.json is not None
+    assert [f"{e['path']}: {e['message']}" for e in r.json["errors"]] == [expected]
+    r = radiologist.post("/import", data={"file": (io.BytesIO(data), "deep.json")},
+                         content_type="multipart/form-data")
+    assert r.status_code == 400
+    assert expected in html.unescape(re.sub(r"<[^>]+>", "", r.text))
+    path = tmp_path / "deep.json"
+    path.write_bytes(data)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    res = CliRunner().invoke(main, ["import", str(path)])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [f"error: {expected}"]
+    assert counts(session)["patients"] == 0

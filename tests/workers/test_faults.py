@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -209,3 +210,33 @@ def test_worker_database_connection_terminated_mid_task_is_retried(
     assert "Retry in" in worker.text()
     assert "[parameters:" not in worker.text()  # the logged error carries no bound values
     assert row_counts(url, lesion_id) == (3, 2)
+
+
+def test_a_broker_that_loses_its_queue_loses_no_assessment(
+    worker_env: dict[str, str], start_worker: Any, private_redis: PrivateRedis,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five batches queued with no worker running, then the broker loses everything (a restart
+    without persistence: FLUSHALL here). The beat's sweep, with no operator, sees a broker
+    holding no message and re-sends what is still unassessed once past the grace period (not
+    an hour later): a worker started then assesses every lesion."""
+    from workers.tasks import sweep_pending_task
+
+    env = {**worker_env, "REDIS_URL": private_redis.url}
+    monkeypatch.setenv("REDIS_URL", private_redis.url)
+    monkeypatch.setenv("ASSESS_BATCH_SIZE", "2")
+    monkeypatch.setenv("SWEEP_GRACE_SECONDS", "0")
+    url = env["DATABASE_URL"]
+    with session_factory(url)() as s:
+        patient = make_patient(s)
+        ids = [make_lesion(s, patient=patient, external_id=f"L{i}", observations=PERSISTENT).id
+               for i in range(10)]
+    assert dispatch.request_assessment(ids) == 10  # five batches, handed over and stamped
+    client = redis.Redis.from_url(private_redis.url)
+    assert client.llen(env["CALCITRACK_QUEUE"]) == 5
+    client.flushall()
+    assert sweep_pending_task() == 10  # re-sent now, not after RESEND_AFTER_SECONDS
+    start_worker({**env, "ASSESS_BATCH_SIZE": "2", "SWEEP_GRACE_SECONDS": "0"})
+    wait_for(lambda: all(assessed(url, i) for i in ids), 60, interval=0.5,
+             what="all 10 assessments")
+    assert sweep_pending_task() == 0  # nothing left to re-send

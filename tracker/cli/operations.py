@@ -102,6 +102,12 @@ def scan_cmd(as_of: str | None) -> None:
     with session() as s:
         report = scan_alerts(s, when)
     click.echo(json.dumps({"as_of": when.isoformat(), **report.as_dict()}))
+    if report.failed:  # each was logged in one line; the rest were assessed
+        ids = ", ".join(map(str, report.failed[:20])) + (", ..." if len(report.failed) > 20
+                                                         else "")
+        fail([Problem("scan", f"{len(report.failed)} lesion(s) could not be assessed "
+                              f"(lesion row ids {ids}); `tracker check` names the stored rows "
+                              "at fault")], code=1)
 
 
 @click.command("sweep")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from datetime import date
+from typing import Any
 
 import click
 
@@ -23,6 +25,7 @@ from tracker.cli.edge import (
 )
 from tracker.export import export_text, export_timeline
 from tracker.facts import infer_timeline
+from tracker.queries.check import stored_problems, would_not_import
 from tracker.services import imports
 from tracker.timeline.models import json_schema
 from tracker.timeline.stream import PatientStream
@@ -48,11 +51,42 @@ def import_cmd(file: str) -> None:
 @reports_errors
 def export_cmd(patient: str | None, output: str | None) -> None:
     """Write the stored record as lesion-timeline/1 (the backup format)."""
+    today = date.today()
+    refused: list[str] = []
+
+    def judge(doc: dict[str, Any]) -> None:
+        if would_not_import(doc, today=today):
+            refused.append(str(doc.get("id")))
+
     with session() as s:
         if patient is not None:
-            emit(export_timeline(s, patient), output)
+            one = export_timeline(s, patient)
+            for doc in one["patients"]:
+                judge(doc)
+            emit(one, output)
         else:
-            write_pieces(itertools.chain(export_text(s), ["\n"]), output)
+            write_pieces(itertools.chain(export_text(s, seen=judge), ["\n"]), output)
+    if refused:  # everything is written; say what an import would refuse
+        shown = ", ".join(refused[:10]) + (", ..." if len(refused) > 10 else "")
+        click.echo(f"warning: {len(refused)} patient(s) of this export would not import "
+                   f"again ({shown}); `tracker check` names each bad row", err=True)
+
+
+@click.command("check")
+@reports_errors
+def check_cmd() -> None:
+    """Judge every stored row by the lesion-timeline/1 rules an import applies; print each bad
+    one as patient / lesion / observation and exit 1 (0 when every row is valid)."""
+    bad = 0
+    with session() as s:
+        for problem in stored_problems(s, today=date.today()):
+            bad += 1
+            click.echo(str(problem))
+    if bad:
+        click.echo(f"{bad} problem(s) in stored rows: a backup of them would not import "
+                   "again; correct them (the pages, the API or `tracker import`)", err=True)
+        sys.exit(1)
+    click.echo("every stored row is valid")
 
 
 
@@ -75,5 +109,5 @@ def infer_cmd(file: str, as_of: str | None) -> None:
 
 
 def register(main: click.Group) -> None:
-    for command in (import_cmd, export_cmd, infer_cmd, schema_cmd):
+    for command in (import_cmd, export_cmd, infer_cmd, schema_cmd, check_cmd):
         main.add_command(command)

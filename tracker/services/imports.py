@@ -58,6 +58,9 @@ IMPORT_LOCK = 0x43414C43  # "CALC"
 # How long an import waits for another one to finish; then it is refused (Conflict), which a
 # web request must be before its server's timeout (gunicorn: 30 s).
 IMPORT_WAIT_SECONDS = 20
+# Attempts of an import that deadlocked with a writer of single lesions (an edit, the
+# assessment worker): each attempt is the whole file again, in one transaction.
+DEADLOCK_ATTEMPTS = 3
 
 P = cast(Table, Patient.__table__)
 L = cast(Table, Lesion.__table__)
@@ -95,7 +98,8 @@ def import_timeline(
     session: Session, timeline: Timeline, *, actor: str, chunk_patients: int = CHUNK_PATIENTS
 ) -> ImportSummary:
     """Import a document already validated whole (the demo cohort, small callers)."""
-    return _import(session, enumerate(timeline.patients), ProblemLog(), actor, chunk_patients)
+    return _import(session, list(enumerate(timeline.patients)), ProblemLog(), actor,
+                   chunk_patients)
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -119,6 +123,30 @@ def _import(
     """Merge: patients and lesions matched by id, observations by lesion and date; what the
     file does not mention is left alone. Nothing is written once any problem is known, but the
     file is read to its end so that every problem is reported at once."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _import_once(session, patients, problems, actor, chunk_patients)
+        except DBAPIError as exc:
+            # A deadlock with an edit or the assessment worker (which lock single lesions, in
+            # their own order): PostgreSQL undid this transaction, so the file is read again.
+            if (getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001")
+                    or attempt == DEADLOCK_ATTEMPTS):
+                refusal = _refusal(exc)
+                if refusal is exc:
+                    raise
+                raise refusal from exc
+            problems.clear()
+    raise AssertionError("unreachable")
+
+
+def _import_once(
+    session: Session,
+    patients: Iterable[tuple[int, PatientIn]],
+    problems: ProblemLog,
+    actor: str,
+    chunk_patients: int,
+) -> ImportSummary:
+    """One attempt, one transaction (rolled back on any error)."""
     writer = _ChunkWriter(session, actor)
     try:
         _take_turn(session)
@@ -128,27 +156,29 @@ def _import(
         if problems:
             raise problems.error()
         session.commit()
-    except DBAPIError as exc:
-        session.rollback()
-        # PostgreSQL: deadlock or serialization failure; SQLite: another writer held the
-        # database past the busy timeout.
-        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_timeout in _take_turn
-            raise Conflict(
-                f"another import has been running for over {IMPORT_WAIT_SECONDS} s; nothing was"
-                " imported, import the file again when it has finished"
-            ) from exc
-        if (getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
-                or "database is locked" in str(exc.orig)):
-            raise Conflict(
-                "another import changed the same patients at the same time; nothing was"
-                " imported, import the file again"
-            ) from exc
-        raise
     except BaseException:
         session.rollback()
         raise
     writer.summary.changed_lesion_ids = sorted(writer.changed)
     return writer.summary
+
+
+def _refusal(exc: DBAPIError) -> Exception:
+    """What an import that could not take its turn, or lost to a concurrent writer, says:
+    PostgreSQL's lock timeout, deadlock or serialization failure; SQLite's writer held the
+    database past the busy timeout. Anything else is raised as it is."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == "55P03":  # lock_timeout in _take_turn
+        return Conflict(
+            f"another import has been running for over {IMPORT_WAIT_SECONDS} s; nothing was"
+            " imported, import the file again when it has finished"
+        )
+    if sqlstate in ("40P01", "40001") or "database is locked" in str(exc.orig):
+        return Conflict(
+            "another import changed the same patients at the same time; nothing was"
+            " imported, import the file again"
+        )
+    return exc
 
 
 def _take_turn(session: Session) -> None:

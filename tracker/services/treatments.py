@@ -53,12 +53,19 @@ def _lesion_of(session: Session, treatment_id: int) -> int:
 
 
 def _locked_treatment(session: Session, treatment_id: int) -> tuple[Lesion, Treatment]:
-    lesion = lock_lesion(session, _lesion_of(session, treatment_id))
-    row = next((t for t in lesion.treatments if t.id == treatment_id), None)
-    if row is None:  # removed between the lookup and the lock
-        session.rollback()
-        raise NotFound(f"treatment {treatment_id} does not exist")
-    return lesion, row
+    """The treatment under its lesion's lock; a merge that moved it between the lookup and the
+    lock is followed to its new lesion (one lock per lesion, never two at once: a merge holds
+    both of its lesions' locks, so waiting on one while holding another could deadlock)."""
+    for _ in range(3):
+        try:
+            lesion = lock_lesion(session, _lesion_of(session, treatment_id))
+        except NotFound:  # its lesion merged away between the lookup and the lock
+            continue
+        row = next((t for t in lesion.treatments if t.id == treatment_id), None)
+        if row is not None:
+            return lesion, row
+        session.rollback()  # moved or removed meanwhile: release the lock, look again
+    raise NotFound(f"treatment {treatment_id} does not exist")
 
 
 def _check(session: Session, lesion: Lesion, treatment: TreatmentIn,

@@ -351,6 +351,11 @@ class ProblemLog:
     def __bool__(self) -> bool:
         return self.total > 0
 
+    def clear(self) -> None:
+        """Forget every problem: the input is read again from its start."""
+        self.kept.clear()
+        self.total = 0
+
     def error(self) -> InvalidInput:
         """The problems in document order, with how many there were in all (every edge says
         so after the listed ones: `InvalidInput.omitted_note`)."""

@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from tracker.errors import InvalidInput, Problem
-from tracker.timeline.models import ObservationIn, Timeline, TreatmentIn
+from tracker.timeline.models import ObservationIn, PatientIn, Timeline, TreatmentIn
 from tracker.timeline.problems import (
     document_problems,
     observation_problems,
+    patient_problems,
     problems_of,
     sort_key,
     treatment_problems,
@@ -153,6 +154,26 @@ def validate_timeline(raw: Any, *, today: date) -> Timeline:
         raise InvalidInput(sorted(problems, key=sort_key))
     assert timeline is not None
     return timeline
+
+
+def validate_patient(raw: Any, index: int, *, today: date
+                     ) -> tuple[PatientIn | None, list[Problem]]:
+    """One patient of a document (`patients[index]`), every problem of its own (the checks
+    across patients are the document's): how an import reads a patient, and how `tracker
+    check` judges a stored one."""
+    path = f"patients[{index}]"
+    unstorable, nulls = unstorable_or_nulls(raw, depth=2)
+    if unstorable:
+        return None, unstorable_problems(raw, path, depth=2)
+    cleaned = drop_nulls(raw) if nulls else raw
+    problems: list[Problem] = []
+    patient: PatientIn | None = None
+    try:
+        patient = PatientIn.model_validate(cleaned)
+    except ValidationError as exc:
+        problems.extend(problems_of(exc, ("patients", index)))
+    problems.extend(patient_problems(cleaned, path, today=today))
+    return (None if problems else patient), problems
 
 
 def load_timeline(data: bytes | str, *, today: date, max_bytes: int) -> Timeline:

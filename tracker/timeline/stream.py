@@ -18,28 +18,61 @@ from tracker.timeline.problems import (
     ProblemLog,
     document_problems,
     patient_id_used_before,
-    patient_problems,
     problems_of,
+    sort_key,
 )
 from tracker.timeline.reader import (
+    MAX_JSON_DEPTH,
     drop_nulls,
     parse_json,
-    unstorable_or_nulls,
     unstorable_problems,
+    validate_patient,
     validate_timeline,
 )
 
 _OPEN = {"start_map", "start_array"}
 _CLOSE = {"end_map", "end_array"}
-_Event = tuple[str, str, Any]
+_Event = tuple[str, Any]
+
+
+def _path(stack: list[Any]) -> str:
+    """The JSON path (`patients[0].lesions[2]`) of the value being read."""
+    path = ""
+    for step in stack:
+        if isinstance(step, int):
+            path += f"[{step}]"
+        elif step is not None:
+            path += f".{step}" if path else str(step)
+    return path
+
+
+def _within_depth(events: Iterator[_Event]) -> Iterator[_Event]:
+    """ijson's basic events, refused as soon as the nesting passes `MAX_JSON_DEPTH`: read while
+    reading, so a document of 100,000 nested arrays stops after 33 events, whatever its size
+    (ijson's own prefixes grow with the depth, quadratic in it: never used here)."""
+    stack: list[Any] = []  # per open container: its current key (object) or index (array)
+    for kind, value in events:
+        if stack and isinstance(stack[-1], int) and kind not in _CLOSE:
+            stack[-1] += 1
+        if kind == "map_key":
+            stack[-1] = value
+        elif kind in _CLOSE:
+            stack.pop()
+        else:
+            if len(stack) > MAX_JSON_DEPTH:
+                raise InvalidInput([Problem(
+                    _path(stack), f"is nested more than {MAX_JSON_DEPTH} levels deep")])
+            if kind in _OPEN:
+                stack.append(None if kind == "start_map" else -1)
+        yield kind, value
 
 
 def _build(first: _Event, events: Iterator[_Event]) -> Any:
     """The JSON value that starts with `first`, built from the events that follow it."""
     builder = ijson.ObjectBuilder()
-    builder.event(first[1], first[2])
-    if first[1] in _OPEN:
-        for _prefix, kind, value in _until_closed(events):
+    builder.event(first[0], first[1])
+    if first[0] in _OPEN:
+        for kind, value in _until_closed(events):
             builder.event(kind, value)
     return builder.value
 
@@ -50,9 +83,9 @@ def _until_closed(events: Iterator[_Event]) -> Iterator[_Event]:
     depth = 1
     for event in events:
         yield event
-        if event[1] in _OPEN:
+        if event[0] in _OPEN:
             depth += 1
-        elif event[1] in _CLOSE:
+        elif event[0] in _CLOSE:
             depth -= 1
             if depth == 0:
                 return
@@ -76,6 +109,9 @@ class PatientStream:
         self._first_index: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[tuple[int, PatientIn]]:
+        """From the start of the file each time (an import retried after a deadlock)."""
+        self.source.seek(0)
+        self._first_index.clear()
         try:
             head = self._head()
             if head is None:
@@ -97,21 +133,21 @@ class PatientStream:
     def _head(self) -> tuple[dict[str, Any], bool] | None:
         """First pass, before anything is written: the whole file is well-formed JSON, and
         the document's keys other than the patients (built; the patients are only skipped)."""
-        events: Iterator[_Event] = ijson.parse(self.source, use_float=True)
+        events = _within_depth(ijson.basic_parse(self.source, use_float=True))
         first = next(events, None)
         if first is None:
             raise ijson.IncompleteJSONError("empty")
-        if first[1] != "start_map":
+        if first[0] != "start_map":
             for _ in events:  # a broken tail is reported as broken JSON, as before
                 pass
             return None
         head: dict[str, Any] = {}
         arrays = 0
-        for _prefix, kind, key in events:
+        for kind, key in events:
             if kind == "end_map":
                 break
             value_start = next(events)
-            if key == "patients" and value_start[1] == "start_array":
+            if key == "patients" and value_start[0] == "start_array":
                 arrays += 1
                 for _ in _until_closed(events):  # skipped: read in the second pass
                     pass
@@ -124,25 +160,15 @@ class PatientStream:
         return head, arrays > 0
 
     def _patient(self, index: int, raw: Any) -> PatientIn | None:
-        path = f"patients[{index}]"
-        unstorable, nulls = unstorable_or_nulls(raw, depth=2)
-        if unstorable:
-            self.problems.extend(unstorable_problems(raw, path, depth=2))
-            return None
-        cleaned = drop_nulls(raw) if nulls else raw
         problems: list[Problem] = []
-        pid = cleaned.get("id") if isinstance(cleaned, dict) else None
+        pid = raw.get("id") if isinstance(raw, dict) else None
         if isinstance(pid, str):
             first = self._first_index.setdefault(pid, index)
             if first != index:
-                problems.append(Problem(f"{path}.id", patient_id_used_before(pid, first)))
-        patient: PatientIn | None = None
-        try:
-            patient = PatientIn.model_validate(cleaned)
-        except ValidationError as exc:
-            problems.extend(problems_of(exc, ("patients", index)))
-        problems.extend(patient_problems(cleaned, path, today=self.today))
-        self.problems.extend(problems)
+                problems.append(
+                    Problem(f"patients[{index}].id", patient_id_used_before(pid, first)))
+        patient, own = validate_patient(raw, index, today=self.today)
+        self.problems.extend(sorted(problems + own, key=sort_key))
         return None if problems else patient
 
     def _check_head(self, head: dict[str, Any], streamed: bool) -> None:

@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from apiflask import APIBlueprint
 from flask import abort, current_app, request
+from sqlalchemy import select
 
+from tracker.errors import NotFound
 from tracker.interop.viewer import images_url
-from tracker.models import Lesion
+from tracker.models import Lesion, Observation, Treatment
 from tracker.queries.lesion import lesion_with_everything
 from tracker.queries.paging import Page
 from tracker.queries.show import lesion_json
@@ -80,6 +82,27 @@ def stored_lesion(lesion_id: int) -> dict[str, Any]:
     session = get_session()
     session.expire_all()
     return lesion_json(lesion_with_everything(session, lesion_id))
+
+
+def stored_part(kind: str, model: type[Observation] | type[Treatment], part_id: int
+                ) -> dict[str, Any]:
+    """One observation or treatment (`kind`) as stored now, described with its lesion: read
+    from the lesion that holds it at the time of reading, looked up again if a split or merge
+    moves it between the lookup and the read."""
+    session = get_session()
+    for _ in range(3):
+        session.expire_all()
+        lesion_id = session.scalar(select(model.lesion_id).where(model.id == part_id))
+        if lesion_id is None:
+            break
+        try:
+            found: list[dict[str, Any]] = [
+                p for p in stored_lesion(lesion_id)[kind] if p["id"] == part_id]
+        except NotFound:  # its lesion merged away since: look it up again
+            continue
+        if found:
+            return found[0]
+    raise NotFound(f"{kind[:-1]} {part_id} does not exist")
 
 
 def check_against(lesion: Lesion, part: ObservationIn | TreatmentIn) -> None:

@@ -4,18 +4,20 @@ as If-Match (412 with the current value when it is not the current one, 428 with
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from flask import jsonify, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
+from tracker.models import Observation
 from tracker.queries.lookup import load_lesion, load_observation
 from tracker.services import records
 from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn
 from web import schemas
-from web.api.blueprint import bp, check_against, doc, stored_lesion, with_images
+from web.api.blueprint import bp, check_against, doc, stored_part, with_images
 from web.auth import actor, requires
 from web.db import get_session
 from web.errors import errors_json
@@ -38,9 +40,10 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
             "schema": {"type": "string"}}
 
 
-def _observation_out(lesion_id: int, observation_id: int) -> dict[str, Any]:
-    observations = stored_lesion(lesion_id)["observations"]
-    return with_images([o for o in observations if o["id"] == observation_id])[0]
+def _observation_out(observation_id: int) -> dict[str, Any]:
+    """The observation as stored now, read from the lesion that holds it now (a split or merge
+    may have moved it since the caller last looked)."""
+    return with_images([stored_part("observations", Observation, observation_id)])[0]
 
 
 def etag(version: int) -> dict[str, str]:
@@ -81,11 +84,8 @@ def _stale(exc: StaleVersion) -> Response:
     session = get_session()
     session.rollback()  # release the lock before reading for the answer
     current: dict[str, Any] | None = None
-    try:
-        row = load_observation(session, observation_id)
-        current = _observation_out(row.lesion_id, observation_id)
-    except NotFound:  # removed since: the client sees that on its next GET
-        pass
+    with suppress(NotFound):  # removed since: the client sees that on its next GET
+        current = _observation_out(observation_id)
     body = {**errors_json([Problem("If-Match", str(exc))]), "current": current}
     response = jsonify(body)
     response.status_code = 412
@@ -99,8 +99,7 @@ def _stale(exc: StaleVersion) -> Response:
 @doc("observations", "One observation; its ETag is its version",
      "Send the ETag back as If-Match to PUT or DELETE it.")
 def get_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
-    row = load_observation(get_session(), observation_id)
-    out = _observation_out(row.lesion_id, observation_id)
+    out = _observation_out(observation_id)
     return out, 200, etag(out["version"])
 
 
@@ -118,7 +117,7 @@ def create_observation(lesion_id: int, observation: ObservationIn
     row = records.record_observation(session, lesion_id, observation, actor=actor())
     dispatch.request_assessment([lesion_id])
     location = url_for("api.get_observation", observation_id=row.id)
-    out = _observation_out(lesion_id, row.id)
+    out = _observation_out(row.id)
     return out, 201, {"Location": location, **etag(out["version"])}
 
 
@@ -134,12 +133,13 @@ def update_observation(observation_id: int, observation: ObservationIn
                        ) -> tuple[dict[str, Any], int, dict[str, str]]:
     version = expected_version()
     session = get_session()
-    lesion = load_observation(session, observation_id).lesion
-    check_against(lesion, observation)
-    records.update_observation(session, observation_id, observation, actor=actor(),
-                               expected_version=version)
-    dispatch.request_assessment([lesion.id])
-    out = _observation_out(lesion.id, observation_id)
+    check_against(load_observation(session, observation_id).lesion, observation)
+    # The lesion that holds it is the one read under the service's lock: a split or merge
+    # committed between the lookup above and that lock has moved it.
+    row = records.update_observation(session, observation_id, observation, actor=actor(),
+                                     expected_version=version)
+    dispatch.request_assessment([row.lesion_id])
+    out = _observation_out(observation_id)
     return out, 200, etag(out["version"])
 
 

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from tracker import export
 from tracker.db import session_scope
+from tracker.queries.check import stored_problems
 from tracker.services import imports
 from tracker.services.users import Permission
 from tracker.timeline.models import Timeline
@@ -18,9 +19,12 @@ from tracker.timeline.stream import PatientStream
 from web import schemas
 from web.api.blueprint import bp, doc
 from web.auth import actor, requires
+from web.clock import today
 from web.db import get_session
 from workers import dispatch
 
+# Set when stored rows (changed by hand) would make the export refused by an import.
+EXPORT_WARNING = "X-Export-Warning"
 TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
                       "content": {"application/json":
                                   {"schema": {"$ref": "#/components/schemas/Timeline"}}}}}
@@ -30,7 +34,9 @@ TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
 @requires(Permission.READ)
 @doc("timelines", "Export one patient as lesion-timeline/1", responses=TIMELINE_OUT)
 def export_patient(external_id: str) -> dict[str, Any]:
-    return export.export_timeline(get_session(), external_id)
+    """Read from one snapshot, through a session of its own (the request's has read already)."""
+    with session_scope(current_app.config["DATABASE_URL"]) as session:
+        return export.export_timeline(session, external_id)
 
 
 @bp.post("/timelines")
@@ -54,9 +60,16 @@ def export_timeline() -> Response:
     database. The stream outlives the request's context, so it reads through a session of its
     own, opened when the server starts sending and closed when it is done (or abandoned)."""
     url = current_app.config["DATABASE_URL"]
+    with session_scope(url) as session:  # judged before sending: headers come first
+        bad = sum(1 for _ in stored_problems(session, today=today()))
 
     def pieces() -> Iterator[str]:
         with session_scope(url) as session:
             yield from export.export_text(session)
 
-    return Response(pieces(), mimetype="application/json")
+    response = Response(pieces(), mimetype="application/json")
+    if bad:
+        response.headers[EXPORT_WARNING] = (
+            f"{bad} problem(s) in stored rows: this export would not import again; "
+            "`tracker check` names each bad row")
+    return response

@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import url_for
 
+from tracker.models import Treatment
 from tracker.queries.lookup import load_lesion, load_treatment
 from tracker.services import treatments
 from tracker.services.users import Permission
 from tracker.timeline.models import TreatmentIn
 from web import schemas
-from web.api.blueprint import bp, check_against, doc, stored_lesion
+from web.api.blueprint import bp, check_against, doc, stored_part
 from web.auth import actor, requires
 from web.db import get_session
 from workers import dispatch
@@ -19,8 +20,9 @@ from workers import dispatch
 SAME_KIND_DAY: Any = {409: "The lesion already has a treatment of that kind on that date"}
 
 
-def _treatment_out(lesion_id: int, treatment_id: int) -> dict[str, Any]:
-    return next(t for t in stored_lesion(lesion_id)["treatments"] if t["id"] == treatment_id)
+def _treatment_out(treatment_id: int) -> dict[str, Any]:
+    """The treatment as stored now, from the lesion that holds it now (a merge moves it)."""
+    return stored_part("treatments", Treatment, treatment_id)
 
 
 @bp.post("/lesions/<int:lesion_id>/treatments")
@@ -38,7 +40,7 @@ def create_treatment(lesion_id: int, treatment: TreatmentIn
     row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
     dispatch.request_assessment([lesion_id])
     location = url_for("api.get_lesion", lesion_id=lesion_id)
-    return _treatment_out(lesion_id, row.id), 201, {"Location": location}
+    return _treatment_out(row.id), 201, {"Location": location}
 
 
 @bp.put("/treatments/<int:treatment_id>")
@@ -48,11 +50,10 @@ def create_treatment(lesion_id: int, treatment: TreatmentIn
 @doc("treatments", "Correct a treatment (replaces every field)", responses=SAME_KIND_DAY)
 def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any]:
     session = get_session()
-    lesion = load_treatment(session, treatment_id).lesion
-    check_against(lesion, treatment)
-    treatments.update_treatment(session, treatment_id, treatment, actor=actor())
-    dispatch.request_assessment([lesion.id])
-    return _treatment_out(lesion.id, treatment_id)
+    check_against(load_treatment(session, treatment_id).lesion, treatment)
+    row = treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+    dispatch.request_assessment([row.lesion_id])  # as locked: a merge may have moved it
+    return _treatment_out(treatment_id)
 
 
 @bp.delete("/treatments/<int:treatment_id>")

@@ -386,8 +386,8 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     try:
         version = posted_version()
         reason, obs = _correction(raw, lesion)
-        records.update_observation(session, observation_id, obs, actor=actor(), reason=reason,
-                                   expected_version=version)
+        stored = records.update_observation(session, observation_id, obs, actor=actor(),
+                                            reason=reason, expected_version=version)
     except InvalidInput as exc:
         return _form(lesion, form_values(request.form), field_errors(exc.problems),
                      observation_id, version), 400
@@ -396,9 +396,10 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
     except Conflict as exc:
         return _form(lesion, form_values(request.form), {"date": [str(exc)]},
                      observation_id, version), 409
-    dispatch.request_assessment([lesion.id])
+    # Its lesion as locked by the service: a split or merge may have moved it meanwhile.
+    dispatch.request_assessment([stored.lesion_id])
     flash(f"Observation of {obs.date} corrected; stage pending until re-assessed.", "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
+    return redirect(url_for("lesions.show", lesion_id=stored.lesion_id, _anchor="observations"))
 
 
 def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn]:

@@ -121,8 +121,12 @@ def assess_chunk(
             facts = facts_of_row(lesion.row, lesion.observations, lesion.treatments)
             result = infer(facts, as_of)
             recheck = recheck_on(facts, as_of, result)
-        except ValueError:  # input the rules cannot read; the rest of the chunk goes on
-            log.exception("lesion %s could not be assessed", lesion.id)
+        except (ValueError, KeyError, TypeError) as exc:
+            # A stored row the rules cannot read (changed by hand): the rest of the chunk goes
+            # on; one line, the traceback only at debug level (`tracker check` names the row).
+            log.warning("lesion %s could not be assessed: %s", lesion.id,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            log.debug("assessment failed", exc_info=True)
             report.failed.append(lesion.id)
             continue
         clears, inserts = len(plan.alert_clears), len(plan.alert_inserts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
@@ -54,12 +55,21 @@ def mark_dispatched(session: Session, lesion_ids: Sequence[int]) -> None:
 
     On PostgreSQL, in a transaction of its own, the commit does not wait for the WAL flush: the
     stamp is a hint (lost in a crash, it costs an early re-send, like a failed stamp), and the
-    worker assessing the lesion waits for this row lock (1-3 ms of each task's latency)."""
+    worker assessing the lesion waits for this row lock (1-3 ms of each task's latency).
+
+    A lesion whose row another transaction holds (the next import, an edit, the worker already
+    assessing it) is skipped (PostgreSQL: SKIP LOCKED), never waited for: waiting while holding
+    the rows stamped so far deadlocked with an import locking the same lesions, and the import
+    could be the one refused. An unstamped lesion only costs a re-send by the sweep, which the
+    task, idempotent, absorbs."""
     at = now()
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not session.in_transaction() and postgres:
         session.execute(_NO_FLUSH_WAIT)
     for chunk in chunks(sorted(set(lesion_ids)), DEFAULT_CHUNK):
-        session.execute(
-            update(LESIONS).where(LESIONS.c.id.in_(chunk)).values(dispatched_at=at)
-        )
+        ids: Any = chunk
+        if postgres:
+            ids = (select(LESIONS.c.id).where(LESIONS.c.id.in_(chunk)).order_by(LESIONS.c.id)
+                   .with_for_update(skip_locked=True, key_share=True))
+        session.execute(update(LESIONS).where(LESIONS.c.id.in_(ids)).values(dispatched_at=at))
     session.commit()
