@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker import alert_counts
 from tracker.audit import audit
 from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
@@ -59,9 +60,11 @@ def _clean_reason(reason: object, *, required: bool) -> str | None:
 
 
 def _write_state(session: Session, alert: Alert, state: AlertState, action: str, *, actor: str,
-                 reason: str | None, until: date | None) -> None:
-    """The one write of a person's decision on a (locked) alert, with its audit event."""
+                 reason: str | None, until: date | None, counts: alert_counts.Delta) -> None:
+    """The one write of a person's decision on a (locked) alert, with its audit event and its
+    change to the header counts (added to `counts`, applied by the caller before its commit)."""
     before = _state(alert)
+    counts.move((alert.severity, alert.state), (alert.severity, state.value))
     alert.state = state.value
     alert.state_by = actor
     alert.state_at = now()
@@ -81,7 +84,11 @@ def _set_state(
     until: date | None = None,
 ) -> Alert:
     alert = _load(session, alert_id)
-    _write_state(session, alert, state, action, actor=actor, reason=reason, until=until)
+    counts = alert_counts.Delta()
+    _write_state(session, alert, state, action, actor=actor, reason=reason, until=until,
+                 counts=counts)
+    session.flush()
+    alert_counts.apply(session, counts)
     session.commit()
     return alert
 
@@ -192,10 +199,14 @@ def decide_alerts(
         .with_for_update().execution_options(populate_existing=True)
     ).all()
     done = []
+    counts = alert_counts.Delta()
     for alert in rows:
         if alert.state == AlertState.CLEARED.value:
             continue
-        _write_state(session, alert, state, action, actor=actor, reason=text, until=day)
+        _write_state(session, alert, state, action, actor=actor, reason=text, until=day,
+                     counts=counts)
         done.append(alert.id)
+    session.flush()
+    alert_counts.apply(session, counts)
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])

@@ -35,7 +35,8 @@ def worklist_page() -> str:
         rule=query.rule, entity=query.entity, stage=query.stage, overdue=query.overdue,
         unassessed_morphology=query.unassessed, patient=query.patient,
     )
-    page = worklist(session, flt, today=today(), page=query.page, per_page=query.per_page)
+    page = worklist(session, flt, today=today(), after=query.after, page=query.page,
+                    per_page=query.per_page)
     return render_template(
         "alerts/worklist.html", page=page, flt=flt, today=today(),
         kinds=[(k.value, code_label(k.value)) for k in AlertKind],
