@@ -77,7 +77,7 @@ def bounded_count(session: Session, query: Select[Any]) -> Count:
     if bind.dialect.name != "postgresql":
         n = int(session.scalar(bounded) or 0)
         return Count(COUNT_LIMIT, "at_least") if n > COUNT_LIMIT else Count(n)
-    with bind.connect() as conn:
+    with bind.engine.connect() as conn:
         conn.execute(_TIMEOUT, {"t": f"{COUNT_TIMEOUT_MS}ms"})
         try:
             n = int(conn.scalar(bounded) or 0)
