@@ -42,7 +42,8 @@ def test_worklist_keyboard_and_bulk_acknowledge(page: Any, server: dict[str, Any
     shot(page, "11-worklist-bulk")
     page.click("form#bulk button:has-text('Acknowledge chosen')")
     page.wait_for_selector(".flash-success")
-    assert "2 alert(s) acknowledged." in page.inner_text(".flash-success")
+    assert ("2 alert(s) acknowledged: patient P-0001, lesion L1; patient P-0002, lesion L1."
+            in page.inner_text(".flash-success"))
     with session_factory(server["url"])() as s:
         states = [a.state for a in s.scalars(select(Alert))]
         assert states.count("acknowledged") == 2
