@@ -87,6 +87,7 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
     wl = floors.worklist_floor
     deep_alerts = floors.worklist_key_at(conn, today, {}, 199 * 50 - 1)
     deepest_alerts = floors.worklist_key_at(conn, today, {}, _deep(conn, 50, "alerts") - 1)
+    api_deep = floors.worklist_key_at(conn, today, {}, 199 * 200 - 1)
     deep_patients_page = _deep(conn, 25, "patients") // 25
     combo = {"overdue": True, "kind": "no_resolution", "rule": "hadd.no_resolution"}
     rare = {"kind": "ho_atypical", "region": "shoulder"}  # ho.atypical is never a shoulder's
@@ -114,8 +115,9 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
         Case("worklist, severity + stage + region",
              "/alerts?severity=warning&stage=resting&region=shoulder",
              wl(today, {"severity": "warning", "stage": "resting", "region": "shoulder"})),
-        Case("worklist, page 200", "/alerts?page=200", wl(today, {}, after=deep_alerts)),
-        Case("worklist, last page", f"/alerts?page={_deep(conn, 50, 'alerts') // 50 + 1}",
+        Case("worklist, page 200 (keyset)", f"/alerts?after={_cursor(deep_alerts)}",
+             wl(today, {}, after=deep_alerts)),
+        Case("worklist, last page (keyset)", f"/alerts?after={_cursor(deepest_alerts)}",
              wl(today, {}, after=deepest_alerts)),
         Case("patients, first page", "/patients", None,
              late_floor=lambda _c: floors.patients_floor()),
@@ -132,9 +134,9 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
         Case("GET /api/v1/alerts?severity=warning&kind=no_resolution",
              "/api/v1/alerts?severity=warning&kind=no_resolution",
              wl(today, {"severity": "warning", "kind": "no_resolution"})),
-        Case("GET /api/v1/alerts, page 200 x 200", "/api/v1/alerts?per_page=200&page=200",
-             wl(today, {}, limit=200, after=floors.worklist_key_at(conn, today, {},
-                                                                    199 * 200 - 1))),
+        Case("GET /api/v1/alerts, page 200 x 200 (keyset)",
+             f"/api/v1/alerts?per_page=200&after={_cursor(api_deep)}",
+             wl(today, {}, limit=200, after=api_deep)),
         Case("GET /api/v1/patients", "/api/v1/patients", None,
              late_floor=lambda _c: floors.patients_floor(limit=50)),
         Case("GET /api/v1/patients?q=P00012", "/api/v1/patients?q=P00012",
@@ -160,6 +162,17 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
              floors.run_all((floors.ATTENTION,), today=today)),
     ]
     return out
+
+
+def _cursor(key: tuple[Any, ...] | None) -> str:
+    """The worklist's `after` cursor for a floor's key (acknowledged?, severity rank, since,
+    id): the product's sort key is one column, 3 x acknowledged + severity rank."""
+    from tracker.models import ACKNOWLEDGED_RANK
+    from tracker.queries.paging import encode_cursor
+
+    assert key is not None, "the steady state has fewer alerts than the deep page needs"
+    handled, rank, since, alert_id = key
+    return encode_cursor((ACKNOWLEDGED_RANK * int(handled) + int(rank), since, alert_id))
 
 
 def _deep(conn: Connection, per_page: int, what: str) -> int:

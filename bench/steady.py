@@ -42,7 +42,7 @@ from tracker.vocabulary import AlertState
 AS_OF = date(2025, 6, 2)  # the cohort's history ends here
 TODAY = AS_OF + timedelta(days=1)  # the day the pages are read (the app's pinned TODAY)
 EARLIER = AS_OF - timedelta(days=183)  # the assessment before: what ended since is cleared
-BUILD_VERSION = 1  # raise when the build changes: a template with another stamp is rebuilt
+BUILD_VERSION = 2  # raise when the build changes: a template with another stamp is rebuilt
 ACKNOWLEDGED_SHARE, SNOOZED_SHARE = 0.10, 0.05
 
 # Tables copied per replica, with the id columns that move by a stride (FK order).
@@ -54,7 +54,7 @@ REPLICATE: tuple[tuple[str, dict[str, str]], ...] = (
     ("assessments", {"id": "assessments", "observation_id": "observations",
                      "lesion_id": "lesions"}),
     ("transitions", {"id": "transitions", "lesion_id": "lesions"}),
-    ("alerts", {"id": "alerts", "lesion_id": "lesions"}),
+    ("alerts", {"id": "alerts", "lesion_id": "lesions", "patient_id": "patients"}),
     ("treatments", {"id": "treatments", "lesion_id": "lesions"}),
 )
 AUDIT: tuple[tuple[str, dict[str, str]], ...] = (
@@ -83,7 +83,7 @@ def replicate(url: str, copies: int,
             stride.setdefault(t, conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}")))
         for table_name, moved in tables:
             table: Table = Base.metadata.tables[table_name]
-            columns = [c.name for c in table.columns]
+            columns = [c.name for c in table.columns if c.computed is None]  # not generated
             exprs = []
             for c in columns:
                 if moved.get(c) == "target_type":
@@ -103,6 +103,11 @@ def replicate(url: str, copies: int,
                 f"CROSS JOIN generate_series(1, {copies - 1}) AS k"
             ))
             log(f"replicated {table_name} x{copies} in {time.perf_counter() - t0:.0f} s")
+        if any(t == "alerts" for t, _ in tables):  # the header's counts: the copies' too
+            conn.execute(text("DELETE FROM alert_counts"))
+            conn.execute(text("INSERT INTO alert_counts (severity, state, n) SELECT severity, "
+                              "state, count(*) FROM alerts WHERE state <> 'cleared' "
+                              "GROUP BY severity, state"))
         for t in stride:
             if t != "target_type":
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -40,6 +41,7 @@ from tracker.db import Base
 from tracker.pacs import models as pacs_models  # noqa: F401  (registers the PACS tables)
 from tracker.timeline.models import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
 from tracker.vocabulary import (
+    SEVERITY_RANK,
     TIMELINE_CODES,
     AlertKind,
     AlertState,
@@ -361,6 +363,24 @@ class Transition(Base):
     )
 
 
+# Open alerts (and snoozes) before acknowledged ones, then by severity (`Severity` order).
+SORT_RANK_SQL = (
+    "(CASE WHEN state = 'acknowledged' THEN 3 ELSE 0 END) + (CASE severity "
+    + " ".join(f"WHEN '{s.value}' THEN {rank}" for s, rank in SEVERITY_RANK.items())
+    + " ELSE 2 END)"
+)
+ACKNOWLEDGED_RANK = 3
+
+UNCLEARED = "state <> 'cleared'"
+UNDELIVERED = "severity = 'urgent' AND state = 'open' AND notified_at IS NULL"
+# Each worklist filter's index leads with its column, then the sort (one owner: the migration
+# creates the same list).
+WORKLIST_INDEXES: dict[str, tuple[str, ...]] = {
+    "": (), "_kind": ("kind",), "_rule": ("rule",), "_region": ("region",),
+    "_entity": ("entity",), "_stage": ("stage",), "_patient": ("patient_id",),
+}
+
+
 class Alert(Base):
     """An alert the engine raised. The engine owns kind/severity/since/reason and clearing; a
     clinician owns acknowledgement and snooze, which re-assessment never overwrites while the
@@ -384,6 +404,16 @@ class Alert(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worklist's sort key as one column (handled last, then most severe): each keyset
+    # page is then one range of one index.
+    sort_rank: Mapped[int] = mapped_column(SmallInteger, Computed(SORT_RANK_SQL, persisted=True))
+    # The lesion's filter columns, copied (`tracker.alert_columns`) so that every worklist
+    # filter is an index on the alerts alone: no join to 1 M lesions per candidate alert.
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(20))
+    entity: Mapped[str | None] = mapped_column(String(40))  # the lesion's, else assessed
+    stage: Mapped[str | None] = mapped_column(String(20))
+    next_follow_up: Mapped[date | None] = mapped_column(Date)
 
     lesion: Mapped[Lesion] = relationship(back_populates="alerts", lazy="raise")
 
@@ -402,8 +432,31 @@ class Alert(Base):
             postgresql_where=text("state <> 'cleared'"),
             sqlite_where=text("state <> 'cleared'"),
         ),
-        Index("ix_alerts_state_severity", "state", "severity"),
+        Index("ix_alerts_lesion", "lesion_id"),
+        *(
+            Index(f"ix_alerts_worklist{suffix}", *lead, "sort_rank", "since", "id",
+                  postgresql_where=text(UNCLEARED), sqlite_where=text(UNCLEARED))
+            for suffix, lead in WORKLIST_INDEXES.items()
+        ),
+        # Snoozes that ran out but are not reopened yet (the header counts them as open).
+        Index("ix_alerts_snoozed", "snoozed_until", "severity",
+              postgresql_where=text("state = 'snoozed'"), sqlite_where=text("state = 'snoozed'")),
+        # The e-mail digest's query (notifications): urgent, open, not yet sent.
+        Index("ix_alerts_undelivered", "opened_at", "id",
+              postgresql_where=text(UNDELIVERED), sqlite_where=text(UNDELIVERED)),
     )
+
+
+class AlertCount(Base):
+    """How many uncleared alerts there are per severity and state, maintained by every writer
+    of alerts in its own transaction (`tracker.alert_counts`): the header's counts without a
+    scan of the alerts on every page view."""
+
+    __tablename__ = "alert_counts"
+
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    state: Mapped[str] = mapped_column(String(14), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEvent(Base):

@@ -18,6 +18,7 @@ from reporting.words import (
     stage_label,
 )
 from tracker.interop.viewer import check_template, images_url
+from tracker.services.alerts import snooze_presets
 from web.clock import today
 
 
@@ -116,6 +117,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(evidence, "evidence")
     app.add_template_filter(visit_value, "visit_value")
     app.add_template_filter(day, "day")
+    app.add_template_filter(snooze_presets, "snooze_presets")
     app.add_template_filter(ago, "ago")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(signed_pct, "signed_pct")

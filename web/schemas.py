@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
@@ -209,9 +209,14 @@ class PatientListOut(_Out):
 
 class AlertListOut(_Out):
     items: list[WorklistAlertOut]
-    total: int
+    total: int = Field(description="how many alerts match: exact when `total_is` is exact, "
+                                   "else a lower bound (at_least) or the planner's estimate "
+                                   "(about); never counted past 10,000")
+    total_is: Literal["exact", "at_least", "about"]
     page: int
     per_page: int
+    next: str | None = Field(description="the `after` cursor of the next page; null on the "
+                                         "last")
 
 
 class AssessmentDetailOut(AssessmentOut):
@@ -290,6 +295,10 @@ class PatientQuery(PageQuery, PatientSearch):
 
 
 class AlertQuery(PageQuery):
+    after: str | None = Field(default=None, max_length=200, pattern=r"^[A-Za-z0-9_-]+$",
+                              description="the `next` cursor of the previous page (a keyset "
+                                          "page: fast at any depth); `page` reaches at most "
+                                          "10,000 rows deep")
     kind: AlertKind | None = None
     severity: Severity | None = None
     region: Region | None = None

@@ -15,6 +15,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.web.seed import PASSWORD, make_users, seed_patient
+from tracker import alert_counts
+from tracker.alert_columns import sync_alert_columns
 from tracker.db import engine_for, session_factory
 from tracker.migrate import upgrade
 from tracker.models import Alert
@@ -53,6 +55,9 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         s.add(Alert(lesion_id=other[0], kind="rapid_progression", severity="urgent",
                     rule="generic.rapid_progression", since=date(2024, 9, 15),
                     reason="longest diameter +80% in 6 months"))
+        s.flush()
+        sync_alert_columns(s, other)
+        alert_counts.rebuild(s)
         s.commit()
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test",
                       "SESSION_COOKIE_SECURE": False})

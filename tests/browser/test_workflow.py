@@ -5,6 +5,7 @@ tests/artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -41,7 +42,8 @@ def test_worklist_keyboard_and_bulk_acknowledge(page: Any, server: dict[str, Any
     shot(page, "11-worklist-bulk")
     page.click("form#bulk button:has-text('Acknowledge chosen')")
     page.wait_for_selector(".flash-success")
-    assert "2 alert(s) acknowledged." in page.inner_text(".flash-success")
+    assert ("2 alert(s) acknowledged: patient P-0001, lesion L1; patient P-0002, lesion L1."
+            in page.inner_text(".flash-success"))
     with session_factory(server["url"])() as s:
         states = [a.state for a in s.scalars(select(Alert))]
         assert states.count("acknowledged") == 2
@@ -147,3 +149,38 @@ def test_pages_fit_a_phone(page: Any, server: dict[str, Any]) -> None:
     edit = page.locator("table.observations a:has-text('Edit')").first
     box = edit.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 1366  # the Edit link is not clipped
+
+
+def test_worklist_on_a_phone_and_its_snooze_and_urgent_acknowledgement(
+        page: Any, server: dict[str, Any]) -> None:
+    """At 390 px each alert is a card whose patient link and actions are in sight; a snooze
+    offers presets shown as ISO dates; an urgent alert is not acknowledged without a reason,
+    and the confirmation names the patient and the lesion."""
+    base = server["base"]
+    sign_in(page, base, "clinician")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/alerts")
+    assert page.evaluate(NO_SIDEWAYS)
+    card = page.locator("table.worklist tbody tr.row-sev-urgent").first
+    for part in ("td.who a >> nth=0", "form[action$='/acknowledge'] button", "details.snooze"):
+        box = card.locator(part).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, part
+    assert "P-0002" in card.locator("td.who").inner_text()
+    shot(page, "13-worklist-phone")
+    # an urgent alert: the browser asks for the reason, nothing is sent
+    card.locator("form[action$='/acknowledge'] button").click()
+    assert card.locator("form[action$='/acknowledge'] input[name=reason]:invalid").count() == 1
+    with session_factory(server["url"])() as s:
+        assert s.scalar(select(Alert.state).where(Alert.severity == "urgent")) == "open"
+    card.locator("details.snooze summary").click()
+    presets = card.locator("details.snooze label.check").all_inner_texts()
+    assert [p.split()[:-1] for p in presets] == [
+        ["2", "weeks"], ["1", "month"], ["3", "months"], ["6", "months"]]
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.split()[-1]) for p in presets)
+    shot(page, "14-worklist-phone-snooze")
+    card.locator("details.snooze input[value]:not([type=hidden])").nth(2).check()  # 3 months
+    card.locator("details.snooze input[name=reason]").fill("MR in three months")
+    card.locator("details.snooze button:has-text('Snooze')").click()
+    page.wait_for_selector(".flash-success")
+    message = page.inner_text(".flash-success")
+    assert "of patient P-0002, lesion L1 snoozed until" in message, message

@@ -10,6 +10,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from testkit.factories import make_lesion, make_patient, obs
+from tracker import alert_counts
+from tracker.alert_columns import sync_alert_columns
 from tracker.models import Alert, Assessment, Lesion, Patient, Transition, Treatment
 from tracker.services.users import create_user
 
@@ -63,6 +65,10 @@ def assess(
     lesion.entity_source = "given" if lesion.entity else "suggested"
     lesion.suggestions = suggestions
     lesion.next_follow_up = next_follow_up
+    # what the assessment's writer does beside its alerts: the worklist's copies, the counts
+    session.flush()
+    sync_alert_columns(session, [lesion.id])
+    alert_counts.rebuild(session)
     session.commit()
 
 

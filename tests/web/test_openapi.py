@@ -89,7 +89,7 @@ def test_document_is_openapi_3_1_with_bodies_errors_and_security(app: Any) -> No
     errors = spec["components"]["schemas"]["ValidationError"]
     assert errors["properties"]["errors"]["items"]["properties"]["path"]["type"] == "string"
     alerts = {p["name"] for p in spec["paths"]["/api/v1/alerts"]["get"]["parameters"]}
-    assert alerts == {"kind", "severity", "region", "state", "page", "per_page"}
+    assert alerts == {"kind", "severity", "region", "state", "page", "per_page", "after"}
     # the docs page renders 3.1: Swagger UI 5, served from this app
     docs = app.test_client().get("/api/v1/docs").text
     assets = re.findall(r'(?:src|href)="([^"]+)"', docs)

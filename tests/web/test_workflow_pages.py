@@ -14,7 +14,7 @@ from testkit.factories import lesions_sharing_a_visit_day, make_lesion, make_pat
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
 from tracker.cli.main import main
-from tracker.models import Alert, AuditEvent, Observation
+from tracker.models import Alert, AuditEvent, Observation, Patient
 from workers.cli import report_cmd
 
 Login = Callable[[str | None], Client]
@@ -143,7 +143,10 @@ def test_bulk_acknowledge_and_snooze_with_one_reason(login: Login, session: Sess
                      .where(AuditEvent.target_type == "alert")) == 0
     ok = client.post("/alerts/bulk", {"alert": ids, "action": "acknowledge",
                                       "reason": "seen in clinic"}, follow_redirects=True)
-    assert "2 alert(s) acknowledged." in ok.text
+    patient = session.get(Patient, lesion.patient_id)
+    assert patient is not None
+    assert (f"2 alert(s) acknowledged: patient {patient.external_id}, lesion "
+            f"{lesion.external_id}; patient {patient.external_id}" in ok.text)
     session.expire_all()
     states = {(a.state, a.state_reason, a.state_by) for a in session.scalars(select(Alert))}
     assert states == {("acknowledged", "seen in clinic", "clinician")}

@@ -8,7 +8,7 @@ from datetime import date
 
 import click
 
-from tracker import demo
+from tracker import alert_counts, demo
 from tracker.cli.edge import (
     fail,
     parse_as_of,
@@ -69,6 +69,29 @@ def db_upgrade(revision: str) -> None:
             "CALCITRACK_INSTANCE to a writable folder, or DATABASE_URL"
         ) from None
     click.echo(f"database at {revision}")
+
+
+@db_group.command("counts")
+@click.option("--repair", is_flag=True, help="replace the stored counts by the recount")
+@reports_errors
+def db_counts(repair: bool) -> None:
+    """Check the header's maintained alert counts against a recount of the alerts (a scan:
+    run it off-peak). Exit status 1 when they differ and --repair was not given."""
+    with session() as s:
+        have, want = alert_counts.stored(s), alert_counts.recount(s)
+        differ = sorted(k for k in have.keys() | want.keys() if have.get(k) != want.get(k))
+        for sev, state in differ:
+            click.echo(f"{sev} {state}: stored {have.get((sev, state), 0)}, "
+                       f"counted {want.get((sev, state), 0)}")
+        if differ and repair:
+            alert_counts.rebuild(s)
+            s.commit()
+            click.echo("counts repaired")
+        elif differ:
+            fail([Problem("alert_counts", "the maintained counts differ from a recount; "
+                                          "run `tracker db counts --repair`")], code=1)
+        else:
+            click.echo(f"alert counts match ({sum(want.values())} uncleared alerts)")
 
 
 @click.command("assess")

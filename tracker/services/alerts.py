@@ -6,23 +6,30 @@ severity, reason, clearing); these functions touch only the state columns a pers
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker import alert_counts
 from tracker.audit import audit
 from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import Alert
 from tracker.queries.show import alert_json
-from tracker.vocabulary import AlertState
+from tracker.vocabulary import AlertState, Severity
 
 MAX_REASON_CHARS = 2000
 MAX_SNOOZE_DAYS = 366
+URGENT_NEEDS_REASON = "is required to acknowledge an urgent alert (say what is being done)"
+# The snooze form's choices: (label, days or months ahead).
+SNOOZE_PRESETS: tuple[tuple[str, int, int], ...] = (
+    ("2 weeks", 14, 0), ("1 month", 0, 1), ("3 months", 0, 3), ("6 months", 0, 6),
+)
 
 
 STATE_KEYS = ("state", "state_by", "state_reason", "snoozed_until")
@@ -59,9 +66,11 @@ def _clean_reason(reason: object, *, required: bool) -> str | None:
 
 
 def _write_state(session: Session, alert: Alert, state: AlertState, action: str, *, actor: str,
-                 reason: str | None, until: date | None) -> None:
-    """The one write of a person's decision on a (locked) alert, with its audit event."""
+                 reason: str | None, until: date | None, counts: alert_counts.Delta) -> None:
+    """The one write of a person's decision on a (locked) alert, with its audit event and its
+    change to the header counts (added to `counts`, applied by the caller before its commit)."""
     before = _state(alert)
+    counts.move((alert.severity, alert.state), (alert.severity, state.value))
     alert.state = state.value
     alert.state_by = actor
     alert.state_at = now()
@@ -81,9 +90,28 @@ def _set_state(
     until: date | None = None,
 ) -> Alert:
     alert = _load(session, alert_id)
-    _write_state(session, alert, state, action, actor=actor, reason=reason, until=until)
+    counts = alert_counts.Delta()
+    _write_state(session, alert, state, action, actor=actor, reason=reason, until=until,
+                 counts=counts)
+    session.flush()
+    alert_counts.apply(session, counts)
     session.commit()
     return alert
+
+
+def snooze_presets(today: date) -> list[tuple[str, date]]:
+    """The snooze form's preset dates: 2 weeks, then 1, 3 and 6 calendar months ahead (the
+    last day of a shorter month when the day does not exist in it)."""
+    out = []
+    for label, days, months in SNOOZE_PRESETS:
+        if months:
+            year, month0 = divmod(today.month - 1 + months, 12)
+            last = calendar.monthrange(today.year + year, month0 + 1)[1]
+            day = date(today.year + year, month0 + 1, min(today.day, last))
+        else:
+            day = today + timedelta(days=days)
+        out.append((label, day))
+    return out
 
 
 def snooze_date(raw: object) -> date:
@@ -103,9 +131,17 @@ def acknowledge_alert(
 ) -> Alert:
     """Say "seen, I am handling it": the alert stays on the worklist, marked acknowledged."""
     text = _clean_reason(reason, required=False)
-    return _set_state(
-        session, alert_id, AlertState.ACKNOWLEDGED, "alert.acknowledge", actor=actor, reason=text
-    )
+    alert = _load(session, alert_id)
+    if text is None and alert.severity == Severity.URGENT.value:
+        session.rollback()
+        raise InvalidInput([Problem("reason", URGENT_NEEDS_REASON)])
+    counts = alert_counts.Delta()
+    _write_state(session, alert, AlertState.ACKNOWLEDGED, "alert.acknowledge", actor=actor,
+                 reason=text, until=None, counts=counts)
+    session.flush()
+    alert_counts.apply(session, counts)
+    session.commit()
+    return alert
 
 
 def _snooze_request(until: object, reason: object, today: date) -> tuple[date, str | None]:
@@ -191,11 +227,20 @@ def decide_alerts(
         select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)
         .with_for_update().execution_options(populate_existing=True)
     ).all()
+    urgent = [a.id for a in rows
+              if a.severity == Severity.URGENT.value and a.state != AlertState.CLEARED.value]
+    if text is None and not snooze and urgent:
+        session.rollback()
+        raise InvalidInput([Problem("reason", f"{URGENT_NEEDS_REASON} ({len(urgent)} chosen)")])
     done = []
+    counts = alert_counts.Delta()
     for alert in rows:
         if alert.state == AlertState.CLEARED.value:
             continue
-        _write_state(session, alert, state, action, actor=actor, reason=text, until=day)
+        _write_state(session, alert, state, action, actor=actor, reason=text, until=day,
+                     counts=counts)
         done.append(alert.id)
+    session.flush()
+    alert_counts.apply(session, counts)
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])

@@ -17,14 +17,24 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from tracker import alert_counts
+from tracker.alert_columns import sync_alert_columns
 from tracker.audit import audit, required_reason
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem, StaleVersion
 from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
-from tracker.models import Assessment, Lesion, Observation, ObservationFeature, Treatment
+from tracker.models import (
+    Alert,
+    Assessment,
+    Lesion,
+    Observation,
+    ObservationFeature,
+    Treatment,
+)
 from tracker.services.records import mark_for_assessment, observation_columns
 from tracker.timeline.models import ID_PATTERN, ObservationIn
 from tracker.timeline.reader import validate_observation
 from tracker.timeline.site import SITE_FIELDS, SiteIn, checked_site
+from tracker.vocabulary import AlertState
 
 Keep = Literal["kept", "merged"]
 
@@ -120,8 +130,15 @@ def merge_lesions(
            - sum(1 for o in discard if o.lesion_id == kept.id) + len(moving)}, reason=reason)
     audit(session, actor, "lesion.merged_away", "lesion", merged.id, snapshot["merged_lesion"],
           {"merged_into": kept.external_id}, reason=reason)
+    # The merged lesion's alerts go with it (ON DELETE CASCADE): counted out of the header's
+    # counts, from their rows locked against a concurrent acknowledgement.
+    gone_alerts = session.execute(
+        select(Alert.severity, Alert.state).where(
+            Alert.lesion_id == merged.id, Alert.state != AlertState.CLEARED.value)
+        .order_by(Alert.id).with_for_update()).all()
     session.execute(delete(Lesion).where(Lesion.id == merged.id))
     mark_for_assessment(kept)
+    alert_counts.apply(session, alert_counts.uncleared_delta(gone_alerts))
     session.commit()
     return kept
 
@@ -290,7 +307,8 @@ def correct_site(session: Session, lesion_id: int, raw_site: Mapping[str, Any], 
     audit(session, actor, "lesion.site", "lesion", lesion.id,
           {"id": lesion.external_id, **before}, {"id": lesion.external_id, **after},
           reason=reason)
-    # >>> refresh of the lesion's denormalised worklist columns (site): one call, here. <<<
+    session.flush()
+    sync_alert_columns(session, [lesion.id])  # the worklist's copies of its region
     session.commit()
     return lesion
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from tracker.alert_columns import sync_alert_columns
 from tracker.audit import audit_rows
 from tracker.clock import now
 from tracker.errors import Conflict, Problem
@@ -560,6 +561,8 @@ class _ChunkWriter:
                 .values({k: bindparam(k) for k in LESION_COLUMNS}),
                 lesion_updates,
             )
+            # the worklist's copies of a changed site or entity
+            sync_alert_columns(self.session, [u["b_id"] for u in lesion_updates])
         if new_observations:
             rows = [{"lesion_id": lid, **cols, "created_at": at, "updated_at": at}
                     for lid, cols, _ in new_observations]

@@ -10,7 +10,7 @@ from tracker.queries.worklist import WorklistFilter, worklist
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.users import Permission
 from web import schemas
-from web.api.blueprint import bp, doc, page_json
+from web.api.blueprint import bp, doc
 from web.auth import actor, requires
 from web.clock import today
 from web.db import get_session
@@ -34,12 +34,16 @@ def _alert_now(alert_id: int) -> dict[str, Any]:
 @requires(Permission.READ)
 @bp.input(schemas.AlertQuery, location="query", arg_name="query")
 @bp.output(schemas.AlertListOut)
-@doc("alerts", "Uncleared alerts, most severe then oldest first")
+@doc("alerts", "Uncleared alerts, most severe then oldest first",
+     "Keyset pages: follow `next` as `after` for the next page.")
 def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
     flt = WorklistFilter(kind=query.kind, severity=query.severity, region=query.region,
                          state=query.state)
-    return page_json(worklist(get_session(), flt, today=today(), page=query.page,
-                              per_page=query.per_page), worklist_json)
+    page = worklist(get_session(), flt, today=today(), after=query.after, page=query.page,
+                    per_page=query.per_page)
+    return {"items": [worklist_json(a) for a in page.items], "total": page.count.n,
+            "total_is": page.count.kind, "page": 1 if query.after else query.page,
+            "per_page": page.per_page, "next": page.after}
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")

@@ -103,10 +103,10 @@
         if (box) { box.checked = !box.checked; syncCount(); }
       } else if (row && e.key === "a") {
         var ack = row.querySelector("form[action$='/acknowledge']");
-        if (ack) { ack.submit(); }
+        if (ack) { ack.requestSubmit(); }  // checks the form: an urgent alert needs a reason
       } else if (row && e.key === "s") {
         var snooze = row.querySelector("details.snooze");
-        if (snooze) { snooze.open = true; var d = snooze.querySelector("input[type=date]"); if (d) { d.focus(); } e.preventDefault(); }
+        if (snooze) { snooze.open = true; var d = snooze.querySelector("input[name=until]"); if (d) { d.focus(); } e.preventDefault(); }
       } else if (row && e.key === "o") {
         var link = row.querySelector("a[href*='/lesions/']");
         if (link) { window.location.href = link.href; }

@@ -8,8 +8,14 @@ from werkzeug.wrappers import Response
 from reporting.words import code_label
 from tracker.engine import RULE_IDS
 from tracker.errors import CalcitrackError, InvalidInput, Problem
+from tracker.models import Alert
+from tracker.queries.lookup import alert_with_lesion
 from tracker.queries.worklist import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
-from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
+from tracker.services.alerts import (
+    acknowledge_alert,
+    decide_alerts,
+    snooze_alert,
+)
 from tracker.services.users import Permission
 from tracker.vocabulary import AlertKind, Entity, Region, Severity, Stage, label
 from web.auth import actor, requires
@@ -35,7 +41,8 @@ def worklist_page() -> str:
         rule=query.rule, entity=query.entity, stage=query.stage, overdue=query.overdue,
         unassessed_morphology=query.unassessed, patient=query.patient,
     )
-    page = worklist(session, flt, today=today(), page=query.page, per_page=query.per_page)
+    page = worklist(session, flt, today=today(), after=query.after, page=query.page,
+                    per_page=query.per_page)
     return render_template(
         "alerts/worklist.html", page=page, flt=flt, today=today(),
         kinds=[(k.value, code_label(k.value)) for k in AlertKind],
@@ -55,15 +62,15 @@ def bulk() -> Response:
     ids = [int(v) for v in request.form.getlist("alert")
            if v.isascii() and v.isdigit() and len(v) < 10]
     snooze = request.form.get("action") == "snooze"
+    until = _until()
     try:
-        result = decide_alerts(get_session(), ids, snooze=snooze,
-                               until=request.form.get("until"), actor=actor(),
+        result = decide_alerts(get_session(), ids, snooze=snooze, until=until, actor=actor(),
                                reason=request.form.get("reason"), today=today())
     except CalcitrackError as exc:
         flash(f"No alert changed: {exc}", "error")
         return redirect(_back())
-    verb = f"snoozed until {request.form.get('until')}" if snooze else "acknowledged"
-    message = f"{len(result.done)} alert(s) {verb}."
+    verb = f"snoozed until {until}" if snooze else "acknowledged"
+    message = f"{len(result.done)} alert(s) {verb}: {_named(result.done)}."
     if result.skipped:
         message += f" {len(result.skipped)} were cleared meanwhile and left as they are."
     flash(message, "success")
@@ -72,6 +79,28 @@ def bulk() -> Response:
 
 def _back() -> str:
     return safe_next(request.form.get("next"))
+
+
+def _until() -> str | None:
+    """The snooze's date: typed (YYYY-MM-DD) if given, else the preset chosen."""
+    typed = (request.form.get("until_date") or "").strip()
+    return typed or request.form.get("until")
+
+
+def _whose(alert: Alert) -> str:
+    """Which patient and lesion an alert is about, as a confirmation names them."""
+    return f"patient {alert.lesion.patient.external_id}, lesion {alert.lesion.external_id}"
+
+
+SHOWN_IN_CONFIRMATION = 5
+
+
+def _named(alert_ids: list[int]) -> str:
+    """The patients and lesions of a bulk action (the first few, then how many more)."""
+    session = get_session()
+    shown = [_whose(alert_with_lesion(session, i)) for i in alert_ids[:SHOWN_IN_CONFIRMATION]]
+    more = len(alert_ids) - len(shown)
+    return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 @bp.post("/<int:alert_id>/acknowledge")
@@ -83,7 +112,8 @@ def acknowledge(alert_id: int) -> Response:
     except CalcitrackError as exc:
         flash(f"Alert not acknowledged: {exc}", "error")
         return redirect(_back())
-    flash(f"Alert “{label(alert.kind)}” acknowledged.", "success")
+    alert = alert_with_lesion(get_session(), alert.id)
+    flash(f"Alert “{label(alert.kind)}” of {_whose(alert)} acknowledged.", "success")
     return redirect(_back())
 
 
@@ -91,10 +121,12 @@ def acknowledge(alert_id: int) -> Response:
 @requires(Permission.ACT_ON_ALERTS)
 def snooze(alert_id: int) -> Response:
     try:
-        alert = snooze_alert(get_session(), alert_id, request.form.get("until"), actor=actor(),
+        alert = snooze_alert(get_session(), alert_id, _until(), actor=actor(),
                              reason=request.form.get("reason"), today=today())
     except CalcitrackError as exc:
         flash(f"Alert not snoozed: {exc}", "error")
         return redirect(_back())
-    flash(f"Alert “{label(alert.kind)}” snoozed until {alert.snoozed_until}.", "success")
+    alert = alert_with_lesion(get_session(), alert.id)
+    flash(f"Alert “{label(alert.kind)}” of {_whose(alert)} snoozed until "
+          f"{alert.snoozed_until}.", "success")
     return redirect(_back())

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker import alert_counts
 from tracker.clock import now
 from tracker.engine import infer
 from tracker.errors import NotFound
@@ -141,6 +142,7 @@ def assess_chunk(
     report.changed = len(plan.changed_lesions)
     report.urgent_alert_ids = write_plan(session, conn, plan, as_of, at)
     queue_write_backs(session, lesions, plan)  # the PACS write-back outbox, same transaction
+    alert_counts.apply(conn, plan.counts)  # last: its counter rows are held for the commit only
     session.commit()
     forget(session, lesions)
     return ChunkResult(report, per_lesion)

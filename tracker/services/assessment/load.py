@@ -89,8 +89,11 @@ _READ_UNCLEARED_ALERTS = (
     select(ALERTS.c.id, ALERTS.c.lesion_id, ALERTS.c.kind, ALERTS.c.severity, ALERTS.c.rule,
            ALERTS.c.since, ALERTS.c.reason, ALERTS.c.state, ALERTS.c.snoozed_until)
     .where(ALERTS.c.lesion_id.in_(IDS), ALERTS.c.state != AlertState.CLEARED.value)
-    .order_by(ALERTS.c.lesion_id, ALERTS.c.since, ALERTS.c.id)
+    .order_by(ALERTS.c.id)
 )
+# PostgreSQL: the alerts are locked too, in id order as a clinician's bulk action locks them,
+# so the state each change is counted from (`alert_counts`) is the one it overwrites.
+_LOCK_AND_READ_UNCLEARED_ALERTS = _READ_UNCLEARED_ALERTS.with_for_update(of=ALERTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,8 @@ def load_lesions(conn: Connection, ids: Sequence[int]) -> list[Loaded]:
         lesions[r.lesion_id].treatments.append(r)
     for r in conn.execute(_READ_TRANSITIONS, params):
         lesions[r.lesion_id].transitions.append(r)
-    for r in conn.execute(_READ_UNCLEARED_ALERTS, params):
+    alerts = (_LOCK_AND_READ_UNCLEARED_ALERTS if conn.dialect.name == "postgresql"
+              else _READ_UNCLEARED_ALERTS)
+    for r in conn.execute(alerts, params):
         lesions[r.lesion_id].alerts.append(r)
     return list(lesions.values())

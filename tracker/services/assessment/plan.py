@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from tracker.alert_counts import Delta
 from tracker.audit import SYSTEM_ACTOR
 from tracker.engine import (
     RULES_REVISION,
@@ -39,6 +40,7 @@ class Plan:
     lesion_updates: list[dict[str, Any]] = field(default_factory=list)
     kept: int = 0
     changed_lesions: set[int] = field(default_factory=set)
+    counts: Delta = field(default_factory=Delta)  # the header counts' change (alert_counts)
 
 
 def _plan_stages(lesion: Loaded, a: LesionAssessment, at: datetime, plan: Plan) -> bool:
@@ -115,8 +117,10 @@ def _plan_alerts(
         row = alive.pop(call.kind.value, None)
         if row is not None and call.since > row.since:
             plan.alert_clears.append(row.id)
+            plan.counts.move((row.severity, row.state), None)
             row = None
         if row is None:
+            plan.counts.move(None, (call.severity.value, AlertState.OPEN.value))
             plan.alert_inserts.append(
                 {
                     "lesion_id": lesion.id,
@@ -141,11 +145,14 @@ def _plan_alerts(
         if any(getattr(row, k) != v for k, v in want.items()):
             plan.alert_refreshes.append({"b_id": row.id, **want})
             changed = True
-        if (
+        reopen = (
             row.state == AlertState.SNOOZED.value
             and row.snoozed_until is not None
             and row.snoozed_until < as_of
-        ):
+        )
+        plan.counts.move((row.severity, row.state),
+                         (call.severity.value, AlertState.OPEN.value if reopen else row.state))
+        if reopen:
             plan.alert_reopens.append(row.id)
             plan.reopen_events.append({
                 "actor": SYSTEM_ACTOR, "action": "alert.snooze_ended", "target_type": "alert",
@@ -155,6 +162,7 @@ def _plan_alerts(
             changed = True
     for row in alive.values():
         plan.alert_clears.append(row.id)
+        plan.counts.move((row.severity, row.state), None)
         changed = True
     return changed
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import Delete, Insert, Update
 
+from tracker.alert_columns import sync_alert_columns
 from tracker.audit import SYSTEM_ACTOR, audit_rows
 from tracker.models import Alert, Assessment, Lesion, Transition
 from tracker.services.assessment.load import ALERTS, ASSESSMENTS, IDS, LESIONS, TRANSITIONS, Loaded
@@ -111,6 +112,8 @@ def write_plan(
     audit_rows(session, plan.reopen_events)
     if plan.lesion_updates:
         conn.execute(_update_lesions(tuple(plan.lesion_updates[0])), plan.lesion_updates)
+        # the worklist's copies of the lesions' values, on their (new) uncleared alerts
+        sync_alert_columns(conn, sorted(plan.changed_lesions))
     return urgent
 
 
