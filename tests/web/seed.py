@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from testkit.factories import make_lesion, make_patient, obs
 from tracker.models import Alert, Assessment, Lesion, Patient, Transition, Treatment
 from tracker.services.users import create_user
+from tracker.summaries import refresh_patient_summaries
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("clinician", "radiologist", "admin")
@@ -63,6 +64,7 @@ def assess(
     lesion.entity_source = "given" if lesion.entity else "suggested"
     lesion.suggestions = suggestions
     lesion.next_follow_up = next_follow_up
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
 
 

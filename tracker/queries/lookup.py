@@ -84,6 +84,15 @@ def stored_patient_id(session: Session, external_id: str) -> str:
     raise NotFound(f"patient {external_id} does not exist")
 
 
+def exact_patient(session: Session, typed: str) -> str | None:
+    """The stored id a search names exactly, ignoring case (`stored_patient_id`), or None when
+    it names none or several."""
+    try:
+        return stored_patient_id(session, typed)
+    except (NotFound, Conflict):
+        return None
+
+
 def find_patient(session: Session, external_id: str) -> Patient:
     return one(session, select(Patient).where(Patient.external_id == external_id),
                f"patient {external_id} does not exist")

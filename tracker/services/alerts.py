@@ -19,6 +19,7 @@ from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import Alert
 from tracker.queries.show import alert_json
+from tracker.summaries import patients_of_lesions, refresh_patient_summaries
 from tracker.vocabulary import AlertState
 
 MAX_REASON_CHARS = 2000
@@ -82,6 +83,7 @@ def _set_state(
 ) -> Alert:
     alert = _load(session, alert_id)
     _write_state(session, alert, state, action, actor=actor, reason=reason, until=until)
+    refresh_patient_summaries(session, patients_of_lesions(session, [alert.lesion_id]))
     session.commit()
     return alert
 
@@ -197,5 +199,7 @@ def decide_alerts(
             continue
         _write_state(session, alert, state, action, actor=actor, reason=text, until=day)
         done.append(alert.id)
+    refresh_patient_summaries(session, patients_of_lesions(
+        session, {a.lesion_id for a in rows if a.id in set(done)}))
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])

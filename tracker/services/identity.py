@@ -22,6 +22,7 @@ from tracker.errors import Conflict, InvalidInput, NotFound, Problem, StaleVersi
 from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
 from tracker.models import Assessment, Lesion, Observation, ObservationFeature, Treatment
 from tracker.services.records import mark_for_assessment, observation_columns
+from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import ID_PATTERN, ObservationIn
 from tracker.timeline.reader import validate_observation
 from tracker.timeline.site import SITE_FIELDS, SiteIn, checked_site
@@ -122,6 +123,7 @@ def merge_lesions(
           {"merged_into": kept.external_id}, reason=reason)
     session.execute(delete(Lesion).where(Lesion.id == merged.id))
     mark_for_assessment(kept)
+    refresh_patient_summaries(session, [kept.patient_id])
     session.commit()
     return kept
 
@@ -229,6 +231,7 @@ def split_lesion(
            "observations": sorted([m["date"] for m in moved]
                                   + [d["date"] for d in divided])}, reason=reason)
     mark_for_assessment(lesion)
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
     return new
 
@@ -291,6 +294,7 @@ def correct_site(session: Session, lesion_id: int, raw_site: Mapping[str, Any], 
           {"id": lesion.external_id, **before}, {"id": lesion.external_id, **after},
           reason=reason)
     # >>> refresh of the lesion's denormalised worklist columns (site): one call, here. <<<
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
     return lesion
 

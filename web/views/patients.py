@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, url_for
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from reporting.charts import render_timeline
 from reporting.report import PageLinks, report_html
 from reporting.report import report_pdf as render_report_pdf
 from reporting.words import lesion_caption
 from tracker.queries.history import history
-from tracker.queries.lookup import find_patient, stored_patient_id
+from tracker.queries.lookup import exact_patient, find_patient, stored_patient_id
 from tracker.queries.patient_list import patient_list
 from tracker.queries.patient_timeline import patient_versions, patient_with_everything
 from tracker.queries.stages import open_alerts_of
@@ -33,9 +34,16 @@ PER_PAGE = 25
 
 @bp.get("")
 @requires(Permission.READ)
-def index() -> str:
+def index() -> str | WerkzeugResponse:
+    """The patient list; a search naming one patient's id exactly (ignoring case) opens that
+    patient's timeline."""
     query = query_args(PatientSearch)
-    page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
+    session = get_session()
+    if query.q.strip() and query.after is None and query.page == 1:
+        found = exact_patient(session, query.q.strip())
+        if found is not None:
+            return redirect(url_for("patients.timeline", external_id=found))
+    page = patient_list(session, search=query.q, after=query.after, page=query.page,
                         per_page=PER_PAGE)
     return render_template("patients/index.html", page=page, q=query.q)
 
