@@ -87,6 +87,15 @@ def refresh_patient_summaries(session: Session, patient_ids: Iterable[int]) -> N
     session.execute(_upsert(session, summary_rows(ids)))
 
 
+def rebuild_patient_summaries(session: Session) -> int:
+    """Every patient's summary recomputed (after rows were written around the services: a
+    bulk load, a restore); the caller commits. Returns the number of patients."""
+    session.execute(S.delete())
+    session.execute(S.insert().from_select(["patient_id", "external_id", *COUNTED],
+                                           summary_rows()))
+    return int(session.scalar(select(func.count()).select_from(S)) or 0)
+
+
 def patients_of_lesions(session: Session, lesion_ids: Iterable[int]) -> set[int]:
     """The patients these lesions belong to (one statement)."""
     ids = sorted(set(lesion_ids))
