@@ -84,25 +84,29 @@ class Count:
     estimated: bool = False
 
 
-def bounded_count(session: Session, query: Select[Any], *, estimate: bool = True) -> Count:
-    """How many rows `query` gives, counted up to COUNT_LIMIT. On PostgreSQL the count may take
-    COUNT_TIMEOUT_MS (in a savepoint: a timeout leaves the transaction usable); past either
-    bound, the planner's estimate when `estimate` and it is larger."""
+def bounded_count(session: Session, query: Select[Any], *, estimate: bool = True,
+                  timeout: bool = True) -> Count:
+    """How many rows `query` gives, counted up to COUNT_LIMIT. On PostgreSQL, with `timeout`,
+    the count may take COUNT_TIMEOUT_MS (in a savepoint: a timeout leaves the transaction
+    usable); past either bound, the planner's estimate when `estimate` and it is larger."""
     limited = select(func.count()).select_from(query.limit(COUNT_LIMIT + 1).subquery())
     postgres = session.get_bind().dialect.name == "postgresql"
     n: int | None = None
-    if not postgres:
+    if not (postgres and timeout):
         n = int(session.scalar(limited) or 0)
     else:
+        # The time limit is set in a savepoint, rolled back after the count: that ends the
+        # limit, and a count that timed out leaves the transaction usable.
+        savepoint = session.begin_nested()
         try:
-            with session.begin_nested():
-                session.execute(text("SELECT set_config('statement_timeout', :ms, true)"),
-                                {"ms": f"{COUNT_TIMEOUT_MS}ms"})
-                n = int(session.scalar(limited) or 0)
-                session.execute(text("SELECT set_config('statement_timeout', '0', true)"))
-        except OperationalError as exc:  # the timeout (57014) rolled the savepoint back
-            if getattr(exc.orig, "sqlstate", None) != "57014":
+            session.execute(text("SELECT set_config('statement_timeout', :ms, true)"),
+                            {"ms": f"{COUNT_TIMEOUT_MS}ms"})
+            n = int(session.scalar(limited) or 0)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "57014":  # not the time limit
                 raise
+        finally:
+            savepoint.rollback()
     if n is not None and n <= COUNT_LIMIT:
         return Count(n, True)
     if postgres and estimate:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.models import Patient, PatientSummary
@@ -63,12 +63,9 @@ def search_pattern(search: str) -> str:
     return f"%{part}%"
 
 
-def _matching(search: str) -> Select[Any]:
-    query = select(S.patient_id).join(Patient, Patient.id == S.patient_id)
-    if search.strip():
-        query = query.where(func.lower(Patient.external_id).like(search_pattern(search),
-                                                                 escape="/"))
-    return query
+def _matches(search: str) -> ColumnElement[bool]:
+    """The patient id contains `search`, ignoring case (PostgreSQL: the trigram index)."""
+    return func.lower(Patient.external_id).like(search_pattern(search), escape="/")
 
 
 def patient_list(
@@ -77,11 +74,16 @@ def patient_list(
 ) -> Page[PatientRow]:
     """Patients, those with the most urgent open alerts first: one keyset page (`after`, a
     row's `cursor`; else `page`, counted from the first by offset) and a bounded count."""
-    base = _matching(search)
-    query = base.with_only_columns(
+    query = select(
         S.external_id, Patient.birth_year, Patient.sex, S.lesions, S.urgent, S.warning, S.info,
         S.pending, S.last_visit, S.next_follow_up,
-    ).order_by(*_ORDER).limit(per_page + 1)
+    ).join(Patient, Patient.id == S.patient_id).order_by(*_ORDER).limit(per_page + 1)
+    # Without a search the count reads the summaries' primary key up to the limit (no time
+    # limit needed); a search's may read many index entries, and gets one.
+    listed = select(S.patient_id)
+    if search.strip():
+        query = query.where(_matches(search))
+        listed = listed.join(Patient, Patient.id == S.patient_id).where(_matches(search))
     page = max(1, page)
     if after:
         query = query.where(tuple_(*_ORDER) > tuple_(*decode_cursor(after, CURSOR_TYPES)))
@@ -89,7 +91,7 @@ def patient_list(
         query = query.offset((page - 1) * per_page)
     rows = session.execute(query).all()
     items = [PatientRow(*r) for r in rows[:per_page]]
-    count = bounded_count(session, base)
+    count = bounded_count(session, listed, timeout=bool(search.strip()))
     return Page(items, count.n, page, per_page, total_exact=count.exact,
                 estimated=count.estimated,
                 next_after=items[-1].cursor if len(rows) > per_page else None)
