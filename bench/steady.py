@@ -43,7 +43,7 @@ from tracker.vocabulary import AlertState
 AS_OF = date(2025, 6, 2)  # the cohort's history ends here
 TODAY = AS_OF + timedelta(days=1)  # the day the pages are read (the app's pinned TODAY)
 EARLIER = AS_OF - timedelta(days=183)  # the assessment before: what ended since is cleared
-BUILD_VERSION = 2  # raise when the build changes: a template with another stamp is rebuilt
+BUILD_VERSION = 1  # raise when the build changes: a template with another stamp is rebuilt
 ACKNOWLEDGED_SHARE, SNOOZED_SHARE = 0.10, 0.05
 
 # Tables copied per replica, with the id columns that move by a stride (FK order).
