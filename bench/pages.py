@@ -13,6 +13,7 @@ request (Linux: VmHWM, reset through /proc/self/clear_refs).
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import time
@@ -121,7 +122,8 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
              wl(today, {}, after=deepest_alerts)),
         Case("patients, first page", "/patients", None,
              late_floor=lambda _c: floors.patients_floor()),
-        Case(f"patients, page {deep_patients_page}", f"/patients?page={deep_patients_page}",
+        Case(f"patients, page {deep_patients_page}",
+             f"/patients?after={_patient_cursor(conn, (deep_patients_page - 1) * 25 - 1)}",
              None, late_floor=lambda c: floors.patients_floor(
                  after=floors.patient_key_at(c, (deep_patients_page - 1) * 25 - 1))),
         Case("patient search, id prefix (P00012)", "/patients?q=P00012",
@@ -175,6 +177,17 @@ def _cursor(key: tuple[Any, ...] | None) -> str:
     return encode_cursor((ACKNOWLEDGED_RANK * int(handled) + int(rank), since, alert_id))
 
 
+def _patient_cursor(conn: Connection, position: int) -> str:
+    """The list's cursor after the row at `position` (what the page before's Next link holds)."""
+    from tracker.queries.paging import encode_cursor
+
+    row = conn.execute(text(
+        "SELECT -urgent, -warning, -info, external_id FROM patient_summaries "
+        "ORDER BY -urgent, -warning, -info, external_id OFFSET :n LIMIT 1"),
+        {"n": position}).one()
+    return encode_cursor(tuple(row))
+
+
 def _deep(conn: Connection, per_page: int, what: str) -> int:
     """The position of the last page's first row (rounded to whole pages)."""
     if what == "alerts":
@@ -200,6 +213,7 @@ def signed_in_client(url: str) -> Any:
         create_user(s, "bench", "bench-password-1", "clinician", actor="bench")
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench",
                       "SESSION_COOKIE_SECURE": False, "TODAY": TODAY})
+    gc.freeze()  # as create_app does outside tests (TESTING turns it off)
     client = app.test_client()
     token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
     client.post("/login", data={"username": "bench", "password": "bench-password-1",

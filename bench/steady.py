@@ -37,6 +37,7 @@ from tracker.models import Alert, Lesion, Observation, Patient
 from tracker.services.alerts import decide_alerts
 from tracker.services.assessment.assess import assess_lesions
 from tracker.services.assessment.scan import reassess_all
+from tracker.summaries import rebuild_patient_summaries
 from tracker.vocabulary import AlertState
 
 AS_OF = date(2025, 6, 2)  # the cohort's history ends here
@@ -240,6 +241,9 @@ def build(url: str, sample: int, copies: int) -> dict[str, int]:
     replicate(url, copies, REPLICATE + AUDIT)
     followed_patient(url, "PAGE-5", 5, 10)
     followed_patient(url, "PAGE-50", 50, 10)
+    with session_factory(url)() as s:  # the rows above were written around the services
+        rebuild_patient_summaries(s)
+        s.commit()
     vacuum(url)
     return counts(url)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tracker.models import Alert, Lesion
 from tracker.vocabulary import (
@@ -53,7 +53,20 @@ def evidence(text: str) -> str:
     return text.replace("_", " ")
 
 
-def lesion_caption(lesion: Lesion) -> str:
+class Sited(Protocol):
+    """What a lesion's caption reads: a Lesion, or a page's row of one."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def laterality(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def structure(self) -> str | None: ...
+
+
+def lesion_caption(lesion: Sited) -> str:
     """`L1 · R shoulder, supraspinatus`: a lesion named where it is."""
     side = {"right": "R", "left": "L", "midline": "mid"}.get(lesion.laterality, lesion.laterality)
     where = f"{side} {label(lesion.region).lower()}"

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import Lesion, Observation, ObservationFeature, Patient, Treatment
 from tracker.services.records import mark_for_assessment
+from tracker.summaries import refresh_patient_summaries
 
 _counter = iter(range(1, 10**9))
 
@@ -17,6 +18,7 @@ def make_patient(session: Session, external_id: str | None = None, **kw: Any) ->
     patient = Patient(external_id=external_id or f"P-{next(_counter):05d}", **kw)
     session.add(patient)
     session.flush()
+    refresh_patient_summaries(session, [patient.id])  # as an import would
     return patient
 
 
@@ -85,6 +87,7 @@ def make_lesion(
     for day, kind in treatments or []:
         session.add(Treatment(lesion_id=lesion.id, date=date.fromisoformat(day), kind=kind))
     mark_for_assessment(lesion)
+    refresh_patient_summaries(session, [patient.id])  # as the services do before commit
     if commit:
         session.commit()
     return lesion

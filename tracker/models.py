@@ -86,6 +86,10 @@ class Patient(Base):
     __table_args__ = (
         *code_checks("sex"),
         CheckConstraint("birth_year IS NULL OR birth_year >= 1900", name="birth_year_range"),
+        # Patient search (`lower(external_id) LIKE '%part%'`) by trigrams on PostgreSQL
+        # (pg_trgm, which the migration creates); the embedded SQLite default scans its rows.
+        Index("ix_patients_external_id_trgm", text("lower(external_id) gin_trgm_ops"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
 
@@ -457,6 +461,33 @@ class AlertCount(Base):
     severity: Mapped[str] = mapped_column(String(8), primary_key=True)
     state: Mapped[str] = mapped_column(String(14), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+class PatientSummary(Base):
+    """What the patient list shows of a patient, kept by `tracker.summaries` in the
+    transactions that change the patient's lesions, observations or alerts: the list and its
+    search read one row per patient instead of aggregating every alert and visit per request.
+
+    The order index holds the list's sort (most open urgent, warning, info alerts first, then
+    the id) as ascending keys, so a page after a given row is one row comparison (keyset)."""
+
+    __tablename__ = "patient_summaries"
+
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    external_id: Mapped[str] = mapped_column(String(MAX_ID_CHARS))
+    urgent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    warning: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    info: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lesions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_visit: Mapped[date | None] = mapped_column(Date)
+    next_follow_up: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        Index("ix_patient_summaries_order", text("(-urgent)"), text("(-warning)"),
+              text("(-info)"), text("external_id")),
+    )
+
 
 
 class AuditEvent(Base):

@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_fiel
 
 from reporting.words import stage_label
 from tracker.cohort import STRATA
+from tracker.errors import InvalidInput
+from tracker.queries.patient_list import check_cursor
 from tracker.queries.worklist import WORKLIST_STATES
 from tracker.timepoints import ROW_ORDERS
 from tracker.vocabulary import AlertKind, Compartment, Entity, Region, Severity, Stage
@@ -202,9 +204,13 @@ class PatientSummaryOut(_Out):
 
 class PatientListOut(_Out):
     items: list[PatientSummaryOut]
-    total: int
+    total: int = Field(description="exact when total_exact, else a lower bound (10,001: "
+                                   "more than 10,000) or the database's estimate")
+    total_exact: bool
     page: int
     per_page: int
+    next: str | None = Field(default=None, description="pass as `after` for the next page; "
+                                                        "null on the last page")
 
 
 class AlertListOut(_Out):
@@ -284,10 +290,22 @@ SEARCH_CHARS = 64
 Search = Annotated[str, AfterValidator(lambda value: value[:SEARCH_CHARS])]
 
 
+def _list_position(value: str) -> str:
+    try:
+        return check_cursor(value)
+    except InvalidInput:
+        raise ValueError("is not a position this list gave; start from its first page") from None
+
+
 class PatientSearch(PageNumber):
     """The patient list page."""
 
     q: Search = Field(default="", description="the patient id contains this (first 64 characters)")
+    after: Annotated[str, AfterValidator(_list_position)] | None = Field(
+        default=None, max_length=400,
+        description="the next page: the `next` of the page before (pages by position, not "
+                    "number, so rows that change between two pages are neither skipped nor "
+                    "repeated)")
 
 
 class PatientQuery(PageQuery, PatientSearch):

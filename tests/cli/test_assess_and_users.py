@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from testkit.factories import PERSISTENT, make_lesion
 from tracker.cli.main import main
 from tracker.db import session_factory
+from tracker.models import PatientSummary
 
 
 def test_cli_assess_and_scan(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,6 +28,21 @@ def test_cli_assess_and_scan(database_url: str, monkeypatch: pytest.MonkeyPatch)
 
     wrong = runner.invoke(main, ["assess", "--all", "--stale"])
     assert wrong.exit_code == 2
+
+
+def test_cli_db_summaries_finds_and_mends_a_stale_summary(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_factory(database_url)() as s:
+        make_lesion(s, observations=PERSISTENT)
+        s.execute(update(PatientSummary).values(lesions=7))  # written around the services
+        s.commit()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    stale = runner.invoke(main, ["db", "summaries"])
+    assert stale.exit_code == 1 and "1 differ from a recount" in stale.output
+    mended = runner.invoke(main, ["db", "summaries", "--rebuild"])
+    assert mended.exit_code == 0 and "1 patients" in mended.output
+    assert runner.invoke(main, ["db", "summaries"]).exit_code == 0
 
 
 def test_cli_user_add_and_token(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

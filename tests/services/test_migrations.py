@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,12 @@ from sqlalchemy import CheckConstraint, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from testkit.factories import make_lesion, obs
+from testkit.factories import make_lesion, make_patient, obs
 from tracker import models  # noqa: F401
 from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import alembic_config, upgrade
-from tracker.models import Observation
+from tracker.models import Alert, Observation, PatientSummary
+from tracker.summaries import summary_differences
 
 
 def _patient_with_lesion(conn: Connection, columns: str, values: str) -> int:
@@ -143,3 +145,29 @@ def test_upgrading_a_database_with_data_keeps_every_row(tmp_path: Path) -> None:
         assert conn.execute(text("SELECT count(*) FROM lesions")).scalar_one() == 1
         assert conn.execute(text("SELECT size1_mm FROM observations")).scalar_one() == 12.5
         assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_the_patient_summaries_migration_fills_them_from_the_stored_rows(
+    own_database_url: str,
+) -> None:
+    url = own_database_url
+    with session_factory(url)() as s:  # rows written by today's models, then the old schema
+        lesion = make_lesion(s, observations=[obs("2024-01-10", 12), obs("2024-06-01", 9)])
+        s.add_all([Alert(lesion_id=lesion.id, kind=k, severity=sev, rule="r", reason="x",
+                         since=date(2024, 6, 1), state=state)
+                   for k, sev, state in (("no_resolution", "warning", "open"),
+                                         ("rapid_progression", "urgent", "acknowledged"))])
+        make_patient(s, "EMPTY")
+        s.commit()
+    engine_for(url).dispose()
+    command.downgrade(alembic_config(url), "0010")
+    assert "patient_summaries" not in inspect(engine_for(url)).get_table_names()
+    upgrade(url)
+    engine_for(url).dispose()
+    with session_factory(url)() as s:
+        assert summary_differences(s) == []
+        rows = {r.patient_id: (r.urgent, r.warning, r.info, r.lesions, r.pending, r.last_visit)
+                for r in s.scalars(select(PatientSummary))}
+    assert len(rows) == 2  # the patient without lesions is listed too
+    # the acknowledged urgent alert needs no action; the lesion waits for its assessment
+    assert rows[lesion.patient_id] == (0, 1, 0, 1, 1, date(2024, 6, 1))

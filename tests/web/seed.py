@@ -14,6 +14,7 @@ from tracker import alert_counts
 from tracker.alert_columns import sync_alert_columns
 from tracker.models import Alert, Assessment, Lesion, Patient, Transition, Treatment
 from tracker.services.users import create_user
+from tracker.summaries import refresh_patient_summaries
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("clinician", "radiologist", "admin")
@@ -69,6 +70,7 @@ def assess(
     session.flush()
     sync_alert_columns(session, [lesion.id])
     alert_counts.rebuild(session)
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
 
 

@@ -35,6 +35,14 @@ def test_patients_and_lesions(api: Any, session: Session) -> None:
     assert missing.status_code == 404 and missing.json == {
         "errors": [{"path": "", "message": "patient NOPE does not exist"}]}
     assert api("GET", "/api/v1/patients?per_page=0").json["errors"][0]["path"] == "per_page"
+    assert listing["total_exact"] is True and listing["next"] is None
+    seed_patient(session, "P-0002")
+    one = api("GET", "/api/v1/patients?per_page=1").json
+    assert [i["id"] for i in one["items"]] == ["P-0001"] and one["total"] == 2
+    two = api("GET", f"/api/v1/patients?per_page=1&after={one['next']}").json
+    assert [i["id"] for i in two["items"]] == ["P-0002"] and two["next"] is None
+    bad = api("GET", "/api/v1/patients?after=not-a-position")
+    assert bad.status_code == 400 and bad.json["errors"][0]["path"] == "after"
     typo = api("GET", "/api/v1/patients?per-page=5")
     assert typo.status_code == 400 and typo.json["errors"] == [
         {"path": "per-page", "message": 'unknown key "per-page"'}]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -90,8 +92,30 @@ def test_patient_list_search_order_and_pages(login: Login, session: Session) -> 
     for i in range(30):
         make_patient(session, f"B-{i:02d}")
     session.commit()
-    page2 = client.get("/patients?page=2").text
-    assert "Page 2 of 2" in page2
+    first = client.get("/patients").text
+    assert "32 patients" in first and first.count('class="muted">') >= 25
+    after = re.search(r'href="(/patients\?after=[^"]+)" rel="next"', first)
+    assert after is not None
+    second = client.get(html.unescape(after.group(1))).text
+    shown = set(re.findall(r"<strong>([A-Z]+-\d+)</strong>", first)) | set(
+        re.findall(r"<strong>([A-Z]+-\d+)</strong>", second))
+    assert shown == {"AAA-1", "ZZZ-9", *(f"B-{i:02d}" for i in range(30))}
+    assert 'rel="next"' not in second and "First page" in second
+
+
+def test_a_search_naming_one_patient_exactly_opens_it(login: Login, session: Session) -> None:
+    for pid in ("P-7", "P-70", "Qa-1", "qA-1"):
+        make_patient(session, pid)
+    session.commit()
+    client = login("clinician")
+    opened = client.get("/patients?q=p-7")  # its id, but for case: that patient
+    assert opened.status_code == 302 and opened.headers["Location"].endswith("/patients/P-7")
+    listed = client.get("/patients?q=P-")  # part of several ids: the list
+    assert listed.status_code == 200 and "P-70" in listed.text
+    exact = client.get("/patients?q=Qa-1")  # exactly one of two ids differing in case
+    assert exact.headers["Location"].endswith("/patients/Qa-1")
+    ambiguous = client.get("/patients?q=qa-1")  # both, ignoring case: the list shows them
+    assert ambiguous.status_code == 200 and "Qa-1" in ambiguous.text and "qA-1" in ambiguous.text
 
 
 def test_timeline_and_lesion_pages_show_stage_entity_follow_up(login: Login,

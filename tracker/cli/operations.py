@@ -28,6 +28,7 @@ from tracker.services import imports
 from tracker.services.assessment.assess import assess_lesions
 from tracker.services.assessment.scan import scan_alerts
 from tracker.services.assessment.sweep import sweep_pending
+from tracker.summaries import rebuild_patient_summaries, summary_differences
 
 
 @click.command("demo")
@@ -92,6 +93,24 @@ def db_counts(repair: bool) -> None:
                                           "run `tracker db counts --repair`")], code=1)
         else:
             click.echo(f"alert counts match ({sum(want.values())} uncleared alerts)")
+@db_group.command("summaries")
+@click.option("--rebuild", is_flag=True, help="recompute every patient's summary")
+@reports_errors
+def db_summaries(rebuild: bool) -> None:
+    """Check the patient list's summaries against a recount (exit 1 if any differs), or
+    recompute them all (after rows were written around calcitrack, e.g. a bulk SQL load)."""
+    with session() as s:
+        if rebuild:
+            n = rebuild_patient_summaries(s)
+            s.commit()
+            click.echo(f"patient summaries recomputed: {n} patients")
+            return
+        wrong = summary_differences(s)
+    if wrong:
+        fail([Problem("patient_summaries", f"{len(wrong)} differ from a recount (the first: "
+                      f"patient row {wrong[0][0]}); run `tracker db summaries --rebuild`")],
+             code=1)
+    click.echo("patient summaries match a recount")
 
 
 @click.command("assess")

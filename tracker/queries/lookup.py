@@ -84,6 +84,18 @@ def stored_patient_id(session: Session, external_id: str) -> str:
     raise NotFound(f"patient {external_id} does not exist")
 
 
+def exact_patient(session: Session, typed: str) -> str | None:
+    """The stored id a search names exactly, as `stored_patient_id` finds it (the exact id,
+    else the one id equal ignoring case), or None when it names none or several: one
+    statement (on PostgreSQL by the trigram index, which answers equality too)."""
+    found = list(session.scalars(
+        select(Patient.external_id).where(func.lower(Patient.external_id) == typed.lower())
+        .order_by(Patient.external_id).limit(5)))
+    if typed in found:
+        return typed
+    return found[0] if len(found) == 1 else None
+
+
 def find_patient(session: Session, external_id: str) -> Patient:
     return one(session, select(Patient).where(Patient.external_id == external_id),
                f"patient {external_id} does not exist")

@@ -1,17 +1,31 @@
-"""The patient list (page and API): patients, those needing attention first."""
+"""The patient list (page and API): patients, those needing attention first, read from the
+maintained `patient_summaries` (`tracker.summaries`), a keyset page at a time.
+
+Order: most open urgent alerts first, then warning, then info, then the patient id. The order
+index holds it as ascending keys (-urgent, -warning, -info, external_id), so the page after a
+given row is one row comparison and one index range, at any depth. A search is on the patient
+id, anywhere in it, ignoring case (`lower(external_id) LIKE '%part%'`: a trigram index on
+PostgreSQL).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracker.models import Alert, Lesion, Observation, Patient
-from tracker.queries.paging import Page
-from tracker.queries.worklist import needs_action
-from tracker.vocabulary import Severity
+from tracker.models import Patient, PatientSummary
+from tracker.queries.paging import Page, bounded_count, decode_cursor, encode_cursor
+
+S = PatientSummary
+
+# The list's sort key, as ascending expressions (the order index's).
+_ORDER: tuple[ColumnElement[Any], ...] = (-S.urgent, -S.warning, -S.info,
+                                          S.__table__.c.external_id)
+CURSOR_TYPES = (int, int, int, str)
 
 
 @dataclass(frozen=True)
@@ -29,72 +43,55 @@ class PatientRow:
     last_visit: date | None
     next_follow_up: date | None
 
+    @property
+    def cursor(self) -> str:
+        """Where the list goes on after this row."""
+        return encode_cursor((-self.urgent, -self.warning, -self.info, self.external_id))
+
+
+def check_cursor(after: str) -> str:
+    """A cursor of this list (InvalidInput otherwise, naming `after`)."""
+    decode_cursor(after, CURSOR_TYPES)
+    return after
+
+
+def search_pattern(search: str) -> str:
+    """`%part%` for LIKE, with the wildcards a person typed taken literally ("/" escapes)."""
+    part = search.strip().lower()
+    for ch in ("/", "%", "_"):
+        part = part.replace(ch, "/" + ch)
+    return f"%{part}%"
+
+
+def _matches(search: str) -> ColumnElement[bool]:
+    """The patient id contains `search`, ignoring case (PostgreSQL: the trigram index)."""
+    return func.lower(Patient.external_id).like(search_pattern(search), escape="/")
+
 
 def patient_list(
-    session: Session, *, today: date, search: str = "", page: int = 1, per_page: int = 25
+    session: Session, *, search: str = "", after: str | None = None, page: int = 1,
+    per_page: int = 25,
 ) -> Page[PatientRow]:
-    """Patients, those with the most urgent open alerts first; two statements per page."""
-    counts = (
-        select(
-            Lesion.patient_id.label("patient_id"),
-            *(
-                func.sum(case((Alert.severity == s.value, 1), else_=0)).label(s.value)
-                for s in Severity
-            ),
-        )
-        .join(Alert, Alert.lesion_id == Lesion.id)
-        .where(needs_action(today))
-        .group_by(Lesion.patient_id)
-        .subquery()
-    )
-    lesion_stats = (
-        select(
-            Lesion.patient_id.label("patient_id"),
-            func.count(Lesion.id).label("lesions"),
-            func.sum(case((~Lesion.assessment_current, 1), else_=0)).label("pending"),
-            func.min(Lesion.next_follow_up).label("next_follow_up"),
-        )
-        .group_by(Lesion.patient_id)
-        .subquery()
-    )
-    visits = (
-        select(Lesion.patient_id.label("patient_id"), func.max(Observation.date).label("last"))
-        .join(Observation, Observation.lesion_id == Lesion.id)
-        .group_by(Lesion.patient_id)
-        .subquery()
-    )
-    where = []
+    """Patients, those with the most urgent open alerts first: one keyset page (`after`, a
+    row's `cursor`; else `page`, counted from the first by offset) and a bounded count."""
+    query = select(
+        S.external_id, Patient.birth_year, Patient.sex, S.lesions, S.urgent, S.warning, S.info,
+        S.pending, S.last_visit, S.next_follow_up,
+    ).join(Patient, Patient.id == S.patient_id).order_by(*_ORDER).limit(per_page + 1)
+    # Without a search the count reads the summaries' primary key up to the limit (no time
+    # limit needed); a search's may read many index entries, and gets one.
+    listed = select(S.patient_id)
     if search.strip():
-        where.append(Patient.external_id.icontains(search.strip(), autoescape=True))
-    total = session.scalar(select(func.count(Patient.id)).where(*where)) or 0
+        query = query.where(_matches(search))
+        listed = listed.join(Patient, Patient.id == S.patient_id).where(_matches(search))
     page = max(1, page)
-    urgent = func.coalesce(counts.c.urgent, 0)
-    warning = func.coalesce(counts.c.warning, 0)
-    info = func.coalesce(counts.c.info, 0)
-    rows = session.execute(
-        select(
-            Patient.external_id,
-            Patient.birth_year,
-            Patient.sex,
-            func.coalesce(lesion_stats.c.lesions, 0),
-            urgent,
-            warning,
-            info,
-            func.coalesce(lesion_stats.c.pending, 0),
-            visits.c.last,
-            lesion_stats.c.next_follow_up,
-        )
-        .outerjoin(counts, counts.c.patient_id == Patient.id)
-        .outerjoin(lesion_stats, lesion_stats.c.patient_id == Patient.id)
-        .outerjoin(visits, visits.c.patient_id == Patient.id)
-        .where(*where)
-        .order_by(urgent.desc(), warning.desc(), info.desc(), Patient.external_id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    items = [
-        PatientRow(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]),
-                   r[8], r[9])
-        for r in rows
-    ]
-    return Page(items, int(total), page, per_page)
+    if after:
+        query = query.where(tuple_(*_ORDER) > tuple_(*decode_cursor(after, CURSOR_TYPES)))
+    elif page > 1:
+        query = query.offset((page - 1) * per_page)
+    rows = session.execute(query).all()
+    items = [PatientRow(*r) for r in rows[:per_page]]
+    count = bounded_count(session, listed, timeout=bool(search.strip()))
+    return Page(items, count.n, page, per_page, total_exact=count.exact,
+                estimated=count.estimated,
+                next_after=items[-1].cursor if len(rows) > per_page else None)

@@ -4,6 +4,9 @@ statement of its own."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from tracker.models import Alert, Assessment, Lesion, Observation
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
@@ -32,4 +35,10 @@ def assessment_status(current: bool) -> str:
 def open_alerts_of(lesion: Lesion) -> list[Alert]:
     """Uncleared alerts (open, acknowledged or snoozed), most severe first."""
     alive = [a for a in lesion.alerts if a.state != AlertState.CLEARED.value]
-    return sorted(alive, key=lambda a: (SEVERITY_RANK[Severity(a.severity)], a.since, a.rule))
+    return sorted(alive, key=alert_order)
+
+
+def alert_order(alert: Any) -> tuple[int, date, str]:
+    """The order every page lists a lesion's alerts in: most severe, then oldest, then rule
+    (an Alert or a row with its severity, since and rule)."""
+    return SEVERITY_RANK[Severity(alert.severity)], alert.since, alert.rule

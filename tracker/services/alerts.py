@@ -21,6 +21,7 @@ from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem
 from tracker.models import Alert
 from tracker.queries.show import alert_json
+from tracker.summaries import patients_of_lesions, refresh_patient_summaries
 from tracker.vocabulary import AlertState, Severity
 
 MAX_REASON_CHARS = 2000
@@ -94,7 +95,8 @@ def _set_state(
     _write_state(session, alert, state, action, actor=actor, reason=reason, until=until,
                  counts=counts)
     session.flush()
-    alert_counts.apply(session, counts)
+    refresh_patient_summaries(session, patients_of_lesions(session, [alert.lesion_id]))
+    alert_counts.apply(session, counts)  # last: the counter rows are held for the commit only
     session.commit()
     return alert
 
@@ -241,6 +243,8 @@ def decide_alerts(
                      counts=counts)
         done.append(alert.id)
     session.flush()
+    refresh_patient_summaries(session, patients_of_lesions(
+        session, {a.lesion_id for a in rows if a.id in set(done)}))
     alert_counts.apply(session, counts)
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])

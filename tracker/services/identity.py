@@ -31,6 +31,7 @@ from tracker.models import (
     Treatment,
 )
 from tracker.services.records import mark_for_assessment, observation_columns
+from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import ID_PATTERN, ObservationIn
 from tracker.timeline.reader import validate_observation
 from tracker.timeline.site import SITE_FIELDS, SiteIn, checked_site
@@ -138,7 +139,8 @@ def merge_lesions(
         .order_by(Alert.id).with_for_update()).all()
     session.execute(delete(Lesion).where(Lesion.id == merged.id))
     mark_for_assessment(kept)
-    alert_counts.apply(session, alert_counts.uncleared_delta(gone_alerts))
+    refresh_patient_summaries(session, [kept.patient_id])
+    alert_counts.apply(session, alert_counts.uncleared_delta(gone_alerts))  # last, as everywhere
     session.commit()
     return kept
 
@@ -246,6 +248,7 @@ def split_lesion(
            "observations": sorted([m["date"] for m in moved]
                                   + [d["date"] for d in divided])}, reason=reason)
     mark_for_assessment(lesion)
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
     return new
 
@@ -309,6 +312,7 @@ def correct_site(session: Session, lesion_id: int, raw_site: Mapping[str, Any], 
           reason=reason)
     session.flush()
     sync_alert_columns(session, [lesion.id])  # the worklist's copies of its region
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
     return lesion
 

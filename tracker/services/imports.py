@@ -46,6 +46,7 @@ from tracker.models import (
     features_in_order,
 )
 from tracker.services.records import observation_columns, site_columns
+from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
 from tracker.timeline.problems import ProblemLog, date_problems
 from tracker.timeline.stream import PatientStream
@@ -429,6 +430,7 @@ class _ChunkWriter:
         if problems:
             return
         self._write(dirty, fresh, created)
+        refresh_patient_summaries(self.session, (fresh[p.id].id for _, p in dirty))
 
     def _create_patients(self, new: list[PatientIn]) -> set[str]:
         """Insert the new patients (sorted, so two imports take the unique keys in one order);

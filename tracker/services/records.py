@@ -24,6 +24,7 @@ from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from tracker.export import observation_snapshot
 from tracker.models import Lesion, Observation, ObservationFeature
 from tracker.queries.lookup import load_lesion
+from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import ObservationIn, Site
 from tracker.timeline.problems import date_problems
 
@@ -130,6 +131,7 @@ def record_observation(
         session.flush()
         audit(session, actor, "observation.record", "observation", row.id, None,
               observation_snapshot(row))
+        refresh_patient_summaries(session, [lesion.patient_id])
         session.commit()
     return row
 
@@ -241,6 +243,8 @@ def update_observation(
         audit(session, actor, "observation.update", "observation", row.id, before, after,
               reason=reason)
     with _one_visit_per_day(session, lesion, obs.date), _no_stale_write(session, row.id):
+        if before != after:
+            refresh_patient_summaries(session, [lesion.patient_id])
         session.commit()
     return row
 
@@ -273,5 +277,6 @@ def delete_observation(
     mark_for_assessment(lesion)
     lesion_id = lesion.id
     with _no_stale_write(session, observation_id):
+        refresh_patient_summaries(session, [lesion.patient_id])
         session.commit()
     return lesion_id

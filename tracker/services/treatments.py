@@ -22,6 +22,7 @@ from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.export import treatment_snapshot
 from tracker.models import Lesion, Treatment
 from tracker.services.records import mark_for_assessment, sqlite_write_lock
+from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import TreatmentIn
 from tracker.timeline.problems import date_problems, same_treatment_message
 
@@ -120,6 +121,7 @@ def record_treatment(session: Session, lesion_id: int, treatment: TreatmentIn, *
         session.flush()
         audit(session, actor, "treatment.record", "treatment", row.id, None,
               treatment_snapshot(row))
+        refresh_patient_summaries(session, [lesion.patient_id])
         session.commit()
     return row
 
@@ -136,6 +138,8 @@ def update_treatment(session: Session, treatment_id: int, treatment: TreatmentIn
         mark_for_assessment(lesion)
         audit(session, actor, "treatment.update", "treatment", row.id, before, after)
     with _one_of_a_kind_per_day(session, lesion, treatment):
+        if before != after:
+            refresh_patient_summaries(session, [lesion.patient_id])
         session.commit()
     return row
 
@@ -151,5 +155,6 @@ def delete_treatment(session: Session, treatment_id: int, *, actor: str,
     mark_for_assessment(lesion)
     audit(session, actor, "treatment.delete", "treatment", treatment_id, before, None,
           reason=reason)
+    refresh_patient_summaries(session, [lesion.patient_id])
     session.commit()
     return lesion.id

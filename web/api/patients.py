@@ -15,7 +15,6 @@ from tracker.services.users import Permission
 from web import schemas
 from web.api.blueprint import bp, doc, page_json, with_images
 from web.auth import requires
-from web.clock import today
 from web.db import get_session
 
 
@@ -23,11 +22,15 @@ from web.db import get_session
 @requires(Permission.READ)
 @bp.input(schemas.PatientQuery, location="query", arg_name="query")
 @bp.output(schemas.PatientListOut)
-@doc("patients", "List patients, those needing attention first")
+@doc("patients", "List patients, those needing attention first",
+     "Most open urgent alerts first, then warning, then info, then the patient id. Page on "
+     "with `after` (the `next` of the page before): it seeks in the list's order, so a page "
+     "costs the same at any depth. `total` is exact up to 10,000 (`total_exact`).")
 def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
-    page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
+    page = patient_list(get_session(), search=query.q, after=query.after, page=query.page,
                         per_page=query.per_page)
-    return page_json(page, _patient_row)
+    return {**page_json(page, _patient_row), "total_exact": page.total_exact,
+            "next": page.next_after}
 
 
 def _patient_row(r: PatientRow) -> dict[str, Any]:

@@ -5,24 +5,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, url_for
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from reporting.charts import render_timeline
 from reporting.report import PageLinks, report_html
 from reporting.report import report_pdf as render_report_pdf
-from reporting.words import lesion_caption
+from reporting.words import lesion_caption, stage_label
 from tracker.queries.history import history
-from tracker.queries.lookup import find_patient, stored_patient_id
+from tracker.queries.lookup import exact_patient, find_patient, stored_patient_id
 from tracker.queries.patient_list import patient_list
 from tracker.queries.patient_timeline import patient_versions, patient_with_everything
-from tracker.queries.stages import open_alerts_of
+from tracker.queries.timeline_page import timeline_page
 from tracker.services.users import Permission
 from tracker.timepoints import ROW_ORDERS, timepoint_table
 from web import charts
 from web.auth import requires
 from web.clock import today
 from web.db import get_session
+from web.filters import day
 from web.pacs import thumbnails
 from web.schemas import ChartQuery, PageNumber, PatientSearch, TimepointsQuery
 from web.validation import query_args
@@ -33,9 +35,16 @@ PER_PAGE = 25
 
 @bp.get("")
 @requires(Permission.READ)
-def index() -> str:
+def index() -> str | WerkzeugResponse:
+    """The patient list; a search naming one patient's id exactly (ignoring case) opens that
+    patient's timeline."""
     query = query_args(PatientSearch)
-    page = patient_list(get_session(), today=today(), search=query.q, page=query.page,
+    session = get_session()
+    if query.q.strip() and query.after is None and query.page == 1:
+        found = exact_patient(session, query.q.strip())
+        if found is not None:
+            return redirect(url_for("patients.timeline", external_id=found))
+    page = patient_list(session, search=query.q, after=query.after, page=query.page,
                         per_page=PER_PAGE)
     return render_template("patients/index.html", page=page, q=query.q)
 
@@ -43,13 +52,17 @@ def index() -> str:
 @bp.get("/<external_id>")
 @requires(Permission.READ)
 def timeline(external_id: str) -> str:
-    patient = patient_with_everything(get_session(), external_id)
-    lesions = [
-        {"lesion": le, "current": le.assessment_current, "alerts": open_alerts_of(le),
-         "caption": lesion_caption(le)}
-        for le in patient.lesions
-    ]
-    return render_template("patients/timeline.html", patient=patient, lesions=lesions)
+    """Every lesion of the patient on one page. Its rows are built once here, as the strings
+    the template prints (the "as a table" block has a row per visit of every lesion)."""
+    patient = timeline_page(get_session(), external_id)
+    captions = [lesion_caption(le) for le in patient.lesions]
+    lesions = [{"lesion": le, "current": le.current, "alerts": le.alerts, "caption": caption}
+               for le, caption in zip(patient.lesions, captions, strict=True)]
+    rows = [(caption, day(v.date), v.modality, str(v.size1_mm) if v.visible else "not seen",
+             stage_label(v.stage, v.resolution))
+            for le, caption in zip(patient.lesions, captions, strict=True) for v in le.visits]
+    return render_template("patients/timeline.html", patient=patient, lesions=lesions,
+                           rows=rows)
 
 
 @bp.get("/<external_id>/timepoints")

@@ -40,6 +40,7 @@ from tracker.services.assessment.load import load_lesions, lock_lesions
 from tracker.services.assessment.plan import Plan, plan_assessment
 from tracker.services.assessment.write import forget, write_plan
 from tracker.services.write_back import queue_write_backs
+from tracker.summaries import refresh_patient_summaries
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def assess_chunk(
     at = now()
     plan = Plan()
     per_lesion: dict[int, tuple[int, bool]] = {}
+    touched: set[int] = set()  # patients whose list row this chunk changes
     for lesion in lesions:
         try:
             facts = facts_of_row(lesion.row, lesion.observations, lesion.treatments)
@@ -131,8 +133,12 @@ def assess_chunk(
             report.failed.append(lesion.id)
             continue
         clears, inserts = len(plan.alert_clears), len(plan.alert_inserts)
-        reopens = len(plan.alert_reopens)
+        reopens, refreshes = len(plan.alert_reopens), len(plan.alert_refreshes)
         plan_assessment(lesion, result, recheck, as_of, at, plan)
+        if lesion.id in plan.changed_lesions or (clears, inserts, reopens, refreshes) != (
+                len(plan.alert_clears), len(plan.alert_inserts), len(plan.alert_reopens),
+                len(plan.alert_refreshes)):
+            touched.add(int(lesion.row.patient_id))
         report.cleared += len(plan.alert_clears) - clears
         report.opened += len(plan.alert_inserts) - inserts
         report.reopened += len(plan.alert_reopens) - reopens
@@ -142,7 +148,10 @@ def assess_chunk(
     report.changed = len(plan.changed_lesions)
     report.urgent_alert_ids = write_plan(session, conn, plan, as_of, at)
     queue_write_backs(session, lesions, plan)  # the PACS write-back outbox, same transaction
-    alert_counts.apply(conn, plan.counts)  # last: its counter rows are held for the commit only
+    # Then the maintained summaries, in one order for every writer (patients, then the
+    # counters: the hottest rows, shared by everyone, held for the commit only).
+    refresh_patient_summaries(session, touched)
+    alert_counts.apply(conn, plan.counts)
     session.commit()
     forget(session, lesions)
     return ChunkResult(report, per_lesion)
