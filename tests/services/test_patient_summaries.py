@@ -84,13 +84,13 @@ def _step(session: Session, rng: random.Random, step: int) -> None:
         if not open_ids:
             return
         if action == "acknowledge":
-            alerts.acknowledge_alert(session, rng.choice(open_ids), actor="t")
+            alerts.acknowledge_alert(session, rng.choice(open_ids), actor="t", reason="seen")
         elif action == "snooze":
             alerts.snooze_alert(session, rng.choice(open_ids), TODAY + timedelta(days=3),
                                 actor="t", reason="wait", today=TODAY)
         else:
             alerts.decide_alerts(session, rng.sample(open_ids, min(3, len(open_ids))),
-                                 snooze=False, actor="t", reason=None, today=TODAY)
+                                 snooze=False, actor="t", reason="seen", today=TODAY)
     elif action == "treat":
         day = TODAY - timedelta(days=rng.randrange(1, 40))
         try:
@@ -214,7 +214,7 @@ def test_rows_changing_between_two_pages_are_neither_repeated_nor_skipped(
     for pid in (later, on_first.external_id):
         for alert_id in session.scalars(select(Alert.id).join(Lesion).join(Patient).where(
                 Patient.external_id == pid, Alert.state == AlertState.OPEN.value)):
-            alerts.acknowledge_alert(session, alert_id, actor="t")
+            alerts.acknowledge_alert(session, alert_id, actor="t", reason="seen")
     data = json.dumps({"format": "lesion-timeline/1", "patients": [
         {**demo.document(TODAY)["patients"][0], "id": "NEW-1"}]}).encode()
     import_stream(session, PatientStream(io.BytesIO(data), today=TODAY), actor="t")

@@ -80,6 +80,15 @@ def _write_state(session: Session, alert: Alert, state: AlertState, action: str,
     audit(session, actor, action, "alert", alert.id, before, _state(alert))
 
 
+def _maintained(session: Session, lesion_ids: list[int], counts: alert_counts.Delta) -> None:
+    """After a decision on alerts, before its commit: the patient list's rows of those
+    lesions' patients, then the header's counters (last, as in every writer: the hottest rows,
+    held for the commit only)."""
+    session.flush()
+    refresh_patient_summaries(session, patients_of_lesions(session, lesion_ids))
+    alert_counts.apply(session, counts)
+
+
 def _set_state(
     session: Session,
     alert_id: int,
@@ -94,9 +103,7 @@ def _set_state(
     counts = alert_counts.Delta()
     _write_state(session, alert, state, action, actor=actor, reason=reason, until=until,
                  counts=counts)
-    session.flush()
-    refresh_patient_summaries(session, patients_of_lesions(session, [alert.lesion_id]))
-    alert_counts.apply(session, counts)  # last: the counter rows are held for the commit only
+    _maintained(session, [alert.lesion_id], counts)
     session.commit()
     return alert
 
@@ -140,8 +147,7 @@ def acknowledge_alert(
     counts = alert_counts.Delta()
     _write_state(session, alert, AlertState.ACKNOWLEDGED, "alert.acknowledge", actor=actor,
                  reason=text, until=None, counts=counts)
-    session.flush()
-    alert_counts.apply(session, counts)
+    _maintained(session, [alert.lesion_id], counts)
     session.commit()
     return alert
 
@@ -242,9 +248,6 @@ def decide_alerts(
         _write_state(session, alert, state, action, actor=actor, reason=text, until=day,
                      counts=counts)
         done.append(alert.id)
-    session.flush()
-    refresh_patient_summaries(session, patients_of_lesions(
-        session, {a.lesion_id for a in rows if a.id in set(done)}))
-    alert_counts.apply(session, counts)
+    _maintained(session, [a.lesion_id for a in rows if a.id in set(done)], counts)
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])
