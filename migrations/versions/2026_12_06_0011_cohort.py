@@ -1,0 +1,61 @@
+"""cohort: each lesion's time to resolution kept with its assessment (cohort_subjects)
+
+Revision ID: 0011_cohort
+Revises: 0010
+Create Date: 2026-12-07 12:00:00
+
+The backfill computes the rows of every currently assessed lesion with the product's own
+function (`tracker.cohort.subject_rows`, streamed, inserted in batches), so the cohort page
+shows the same lesions right after the upgrade as before it.
+"""
+from collections.abc import Sequence
+from itertools import islice
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Session
+
+revision: str = '0011_cohort'
+down_revision: str | None = '0010'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BATCH = 5000
+
+
+def upgrade() -> None:
+    op.create_table(
+        'cohort_subjects',
+        sa.Column('lesion_id', sa.Integer(), nullable=False),
+        sa.Column('baseline', sa.Date(), nullable=False),
+        sa.Column('days', sa.Integer(), nullable=False),
+        sa.Column('resolved', sa.Boolean(), nullable=False),
+        sa.Column('entity', sa.String(length=40), nullable=False),
+        sa.Column('gartner', sa.String(length=16), nullable=False),
+        sa.Column('bosworth', sa.String(length=16), nullable=False),
+        sa.Column('region', sa.String(length=20), nullable=False),
+        sa.Column('compartment', sa.String(length=16), nullable=False),
+        sa.Column('best_change_pct', sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(['lesion_id'], ['lesions.id'],
+                                name=op.f('fk_cohort_subjects_lesion_id_lesions'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('lesion_id', name=op.f('pk_cohort_subjects')),
+    )
+    op.create_index('ix_cohort_subjects_entity', 'cohort_subjects', ['entity'], unique=False)
+    _backfill()
+
+
+def _backfill() -> None:
+    from tracker.cohort import subject_rows
+    from tracker.cohort_table import CohortSubject
+
+    bind = op.get_bind()
+    reader = Session(bind=bind)
+    found = subject_rows(reader)
+    while batch := [s.row() for s in islice(found, BATCH)]:
+        bind.execute(sa.insert(CohortSubject.__table__), batch)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_cohort_subjects_entity', table_name='cohort_subjects')
+    op.drop_table('cohort_subjects')
