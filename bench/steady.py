@@ -42,7 +42,7 @@ from tracker.vocabulary import AlertState
 AS_OF = date(2025, 6, 2)  # the cohort's history ends here
 TODAY = AS_OF + timedelta(days=1)  # the day the pages are read (the app's pinned TODAY)
 EARLIER = AS_OF - timedelta(days=183)  # the assessment before: what ended since is cleared
-BUILD_VERSION = 1  # raise when the build changes: a template with another stamp is rebuilt
+BUILD_VERSION = 2  # raise when the build changes: a template with another stamp is rebuilt
 ACKNOWLEDGED_SHARE, SNOOZED_SHARE = 0.10, 0.05
 
 # Tables copied per replica, with the id columns that move by a stride (FK order).
@@ -56,6 +56,7 @@ REPLICATE: tuple[tuple[str, dict[str, str]], ...] = (
     ("transitions", {"id": "transitions", "lesion_id": "lesions"}),
     ("alerts", {"id": "alerts", "lesion_id": "lesions"}),
     ("treatments", {"id": "treatments", "lesion_id": "lesions"}),
+    ("cohort_subjects", {"lesion_id": "lesions"}),
 )
 AUDIT: tuple[tuple[str, dict[str, str]], ...] = (
     ("audit_events", {"id": "audit_events", "patient_id": "patients", "lesion_id": "lesions",
@@ -78,7 +79,7 @@ def replicate(url: str, copies: int,
         return
     with engine_for(url).begin() as conn:
         stride = {t: conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}"))
-                  for t, _ in tables if t != "observation_features"}
+                  for t, _ in tables if "id" in Base.metadata.tables[t].c}
         for t in _TARGETS.values():
             stride.setdefault(t, conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}")))
         for table_name, moved in tables:

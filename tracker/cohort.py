@@ -58,9 +58,9 @@ TOO_FEW = "too few to estimate"
 NOT_ESTIMABLE = "not estimable"
 NOT_REACHED = "not reached"
 FAMILY_LABELS = {
-    "hadd": "Hydroxyapatite deposits (HADD family)",
-    "ho": "Heterotopic ossification (HO family)",
-    "generic": "Other calcifications (generic family)",
+    "hadd": "Hydroxyapatite (HADD)",
+    "ho": "Heterotopic ossification",
+    "generic": "Other (generic family)",
     UNKNOWN: "Entity unknown",
 }
 
@@ -296,10 +296,10 @@ def tallies(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Tally]
 
 
 def response_bins(session: Session, flt: CohortFilter = EVERYONE) -> list[tuple[str, int, int]]:
-    """(entity, best % change rounded down to a whole percent, lesions): the waterfall's bars
+    """(entity, best % change to the nearest whole percent, lesions): the waterfall's bars
     binned, so the chart's size does not grow with the cohort."""
     c = CohortSubject
-    pct = func.floor(c.best_change_pct)
+    pct = func.round(c.best_change_pct)
     rows = session.execute(
         select(c.entity, pct, func.count())
         .where(c.best_change_pct.is_not(None), *_stored_filter(flt))

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from tracker.cohort import (
     DEFAULT_BY,
     MIN_AT_RISK_DRAWN,
+    MIN_EVENTS,
+    MIN_LESIONS,
     NO_SPLIT,
     TOO_FEW,
     Tally,
@@ -24,13 +26,14 @@ from tracker.vocabulary import label
 GREY = "#8a8a8a"
 
 
-def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constrained") -> Any:
+def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constrained",
+            width: float = 9) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(9, height), layout=layout)
+    return Figure(figsize=(width, height), layout=layout)
 
 
 def _drawn_until(kmf: Any) -> float:
@@ -49,13 +52,12 @@ def km_figure(items: Sequence[Tally], by: str = DEFAULT_BY) -> Any:
     groups = split(items, by)
     curves = {c.group: c for c in kaplan_meier(items, by)}
     rows = len(groups)
-    fig = _figure(4.4 + 0.2 * rows, layout=None)
+    fig = _figure(4.4 + 0.2 * rows, layout=None, width=11)
     ax = fig.add_subplot()
     fitters = []
     for name, members in groups:
         curve = curves[name]
-        text = f"{short(curve.label)} (n={curve.n})"
-        kmf = fit(members, text if curve.estimable else f"{text}, {TOO_FEW}")
+        kmf = fit(members, f"{short(curve.label)} (n={curve.n})")
         if curve.estimable:
             kmf.plot_survival_function(ax=ax, ci_show=True, ci_alpha=0.18,
                                        loc=slice(0, _drawn_until(kmf)))
@@ -67,12 +69,17 @@ def km_figure(items: Sequence[Tally], by: str = DEFAULT_BY) -> Any:
                   f" (each curve drawn while {MIN_AT_RISK_DRAWN} or more are at risk)")
     ax.set_ylabel("probability not yet resolved")
     ax.set_ylim(0, 1.05)
-    ax.set_title("Time to resolution" + ("" if by == NO_SPLIT else f" by {label(by)}"))
-    ax.legend(loc="lower left", fontsize="small", frameon=True)
+    split_by = {"family": "entity family", NO_SPLIT: ""}.get(by, label(by))
+    ax.set_title("Time to resolution" + (f" by {split_by}" if split_by else ""))
+    small = [c for c in curves.values() if not c.estimable]
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
+              title_fontsize="small",
+              title=(f"shaded: 95 % CI\ngrey dashed: {TOO_FEW}\n(< {MIN_LESIONS} lesions "
+                     f"or < {MIN_EVENTS} resolved)") if small else "shaded: 95 % CI")
     if fitters:
         add_at_risk_counts(*fitters, ax=ax, fig=fig, rows_to_show=["At risk"])
     # room for the at-risk table under the axes and its row labels on the left
-    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.5 / fig.get_figheight(),
+    fig.subplots_adjust(left=0.25, right=0.68, top=1 - 0.5 / fig.get_figheight(),
                         bottom=(0.8 + 0.19 * rows) / fig.get_figheight())
     return fig
 

@@ -23,6 +23,7 @@ from tracker.cohort import (
     curves_csv,
     fit,
     kaplan_meier,
+    response_bins,
     subjects,
     tallies,
     tally,
@@ -82,14 +83,14 @@ def _tallies(groups: tuple[str, ...], *courses: tuple[int, bool, int]) -> list[T
 
 
 def test_default_split_is_by_entity_family() -> None:
-    phlebolith = ("phlebolith", "unknown", "unknown", "calf", "vascular")
+    phlebolith = ("phlebolith", "unknown", "unknown", "lower_leg", "vascular")
     gout = ("gout", "unknown", "unknown", "foot", "articular")
     items = sorted(_tallies(SHOULDER, (90, True, 20), (400, False, 10))
                    + _tallies(phlebolith, (700, False, 12)) + _tallies(gout, (300, False, 3)))
     curves = kaplan_meier(items)
     assert [(c.group, c.label, c.n, c.events) for c in curves] == [
-        ("generic", "Other calcifications (generic family)", 15, 0),
-        ("hadd", "Hydroxyapatite deposits (HADD family)", 30, 20)]
+        ("generic", "Other (generic family)", 15, 0),
+        ("hadd", "Hydroxyapatite (HADD)", 30, 20)]
     hadd = curves[1]
     assert hadd.estimable and hadd.median_days == 90
     # never resolving (0 events of 15): too few to estimate, not "median not reached"
@@ -144,6 +145,8 @@ def test_strata_filters_and_csv(cohort: Session) -> None:
 def test_best_change_counts_a_negative_film_as_minus_100(cohort: Session) -> None:
     assert sorted(s.best_change_pct or 0 for s in subjects(cohort)[0]) == [
         -100.0, -100.0, -100.0, -8.3, 0.0]
+    # the waterfall's bars: binned by entity and whole percent from the stored rows
+    assert response_bins(cohort) == [("hadd", -100, 3), ("hadd", -8, 1), ("hadd", 0, 1)]
 
 
 def test_unassessed_lesions_are_left_out_and_counted(session: Session) -> None:
