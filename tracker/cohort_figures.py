@@ -79,7 +79,7 @@ def km_figure(items: Sequence[Tally], by: str = DEFAULT_BY) -> Any:
     if fitters:
         add_at_risk_counts(*fitters, ax=ax, fig=fig, rows_to_show=["At risk"])
     # room for the at-risk table under the axes and its row labels on the left
-    fig.subplots_adjust(left=0.25, right=0.68, top=1 - 0.5 / fig.get_figheight(),
+    fig.subplots_adjust(left=0.3, right=0.7, top=1 - 0.5 / fig.get_figheight(),
                         bottom=(0.8 + 0.19 * rows) / fig.get_figheight())
     return fig
 
