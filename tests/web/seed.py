@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from testkit.factories import make_lesion, make_patient, obs
 from tracker.models import Alert, Assessment, Lesion, Patient, Transition, Treatment
+from tracker.services.cohort_subjects import refresh_cohort_subjects
 from tracker.services.users import create_user
 
 PASSWORD = "correct-horse-battery"
@@ -63,6 +64,8 @@ def assess(
     lesion.entity_source = "given" if lesion.entity else "suggested"
     lesion.suggestions = suggestions
     lesion.next_follow_up = next_follow_up
+    session.flush()
+    refresh_cohort_subjects(session, [lesion.id])  # the assessment's own cohort row
     session.commit()
 
 
