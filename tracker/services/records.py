@@ -41,7 +41,8 @@ def mark_for_assessment(lesion: Lesion) -> None:
         lesion.data_version = Lesion.data_version + 1
         session = object_session(lesion)
         if session is not None:  # pending until assessed: out of the cohort outcomes
-            forget_cohort_subjects(session, [lesion.id])
+            with session.no_autoflush:  # the caller flushes its change where it guards it
+                forget_cohort_subjects(session, [lesion.id])
     lesion.assessment_due_at = now()
 
 
