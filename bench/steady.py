@@ -104,6 +104,9 @@ def replicate(url: str, copies: int,
                 f"CROSS JOIN generate_series(1, {copies - 1}) AS k"
             ))
             log(f"replicated {table_name} x{copies} in {time.perf_counter() - t0:.0f} s")
+        if any(t == "cohort_subjects" for t, _ in tables):  # copies share their counts' keys
+            for counts in ("cohort_counts", "cohort_response_counts"):
+                conn.execute(text(f"UPDATE {counts} SET n = n * {copies}"))
         for t in stride:
             if t != "target_type":
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import spreadsheets
-from tracker.cohort_table import CohortSubject
+from tracker.cohort_table import CohortCount, CohortResponseCount
 from tracker.models import Assessment, Lesion, Observation
 from tracker.prognosis.outcome import Visit, resolution_outcome
 from tracker.vocabulary import ENTITIES, Entity, label
@@ -258,15 +258,17 @@ def subject_rows(session: Session, ids: Sequence[int] | None = None,
             yield subject
 
 
-def _lesion_count(session: Session, flt: CohortFilter) -> int:
-    return session.scalar(select(func.count(Lesion.id)).where(*_lesion_filter(flt))) or 0
+def _pending_count(session: Session, flt: CohortFilter) -> int:
+    """Lesions whose data changed since their assessment (the outbox mark, indexed): left out
+    until assessed. A lesion never seen has no time zero and is simply not a subject."""
+    return session.scalar(select(func.count(Lesion.id)).where(
+        Lesion.assessment_due_at.is_not(None), *_lesion_filter(flt))) or 0
 
 
 def subjects(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Subject], int]:
     """Every lesion that can be followed, recomputed from scratch (the reference for the stored
-    rows), and how many were left out (not assessed, changed since, or never seen)."""
-    out = list(subject_rows(session, flt=flt))
-    return out, _lesion_count(session, flt) - len(out)
+    rows), and how many were left out (not assessed since their data changed)."""
+    return list(subject_rows(session, flt=flt)), _pending_count(session, flt)
 
 
 def tally(items: Iterable[Subject]) -> list[Tally]:
@@ -278,32 +280,35 @@ def tally(items: Iterable[Subject]) -> list[Tally]:
 # --------------------------------------------------------------------------- stored rows
 
 
-def _stored_filter(flt: CohortFilter) -> list[Any]:
-    c = CohortSubject
-    return [col == value for col, value in ((c.entity, flt.entity), (c.region, flt.region),
-                                            (c.compartment, flt.compartment)) if value]
+def response_pct(best_change_pct: float | None) -> int | None:
+    """The waterfall's bin: the best % change to the nearest whole percent."""
+    return None if best_change_pct is None else round(best_change_pct)
+
+
+def _stored_filter(table: Any, flt: CohortFilter) -> list[Any]:
+    return [col == value for col, value in ((table.entity, flt.entity),
+                                            (table.region, flt.region),
+                                            (table.compartment, flt.compartment)) if value]
 
 
 def tallies(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Tally], int]:
-    """The stored subjects grouped (one statement), and how many lesions were left out."""
-    c = CohortSubject
-    keys = [getattr(c, k) for k in STORED]
+    """The stored subjects' counts (a few thousand rows whatever the cohort's size), and how
+    many lesions were left out."""
+    c = CohortCount
     rows = session.execute(
-        select(*keys, c.days, c.resolved, func.count())
-        .where(*_stored_filter(flt)).group_by(*keys, c.days, c.resolved)).all()
+        select(*(getattr(c, k) for k in STORED), c.days, c.resolved, c.n)
+        .where(c.n > 0, *_stored_filter(c, flt))).all()
     found = sorted(Tally(tuple(r[:5]), int(r[5]), bool(r[6]), int(r[7])) for r in rows)
-    return found, _lesion_count(session, flt) - sum(t.n for t in found)
+    return found, _pending_count(session, flt)
 
 
 def response_bins(session: Session, flt: CohortFilter = EVERYONE) -> list[tuple[str, int, int]]:
     """(entity, best % change to the nearest whole percent, lesions): the waterfall's bars
     binned, so the chart's size does not grow with the cohort."""
-    c = CohortSubject
-    pct = func.round(c.best_change_pct)
+    c = CohortResponseCount
     rows = session.execute(
-        select(c.entity, pct, func.count())
-        .where(c.best_change_pct.is_not(None), *_stored_filter(flt))
-        .group_by(c.entity, pct)).all()
+        select(c.entity, c.pct, func.sum(c.n)).where(c.n > 0, *_stored_filter(c, flt))
+        .group_by(c.entity, c.pct)).all()
     return sorted((str(e), int(p), int(n)) for e, p, n in rows)
 
 

@@ -35,3 +35,33 @@ class CohortSubject(Base):
     best_change_pct: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_cohort_subjects_entity", "entity"),)
+
+
+class CohortCount(Base):
+    """How many stored subjects share these groups, days and outcome: what the curves read.
+
+    Kept by deltas in the transactions that change `cohort_subjects`, so a page reads a few
+    thousand rows instead of grouping a million (`n` = 0 rows are removed)."""
+
+    __tablename__ = "cohort_counts"
+
+    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    gartner: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bosworth: Mapped[str] = mapped_column(String(16), primary_key=True)
+    region: Mapped[str] = mapped_column(String(20), primary_key=True)
+    compartment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resolved: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class CohortResponseCount(Base):
+    """How many stored subjects have this best % change (whole percent): the waterfall."""
+
+    __tablename__ = "cohort_response_counts"
+
+    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    region: Mapped[str] = mapped_column(String(20), primary_key=True)
+    compartment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pct: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)

@@ -21,6 +21,7 @@ from tracker.audit import audit, required_reason
 from tracker.errors import Conflict, InvalidInput, NotFound, Problem, StaleVersion
 from tracker.export import lesion_snapshot, observation_snapshot, treatment_snapshot
 from tracker.models import Assessment, Lesion, Observation, ObservationFeature, Treatment
+from tracker.services.cohort_subjects import forget_cohort_subjects
 from tracker.services.records import mark_for_assessment, observation_columns
 from tracker.timeline.models import ID_PATTERN, ObservationIn
 from tracker.timeline.reader import validate_observation
@@ -120,6 +121,7 @@ def merge_lesions(
            - sum(1 for o in discard if o.lesion_id == kept.id) + len(moving)}, reason=reason)
     audit(session, actor, "lesion.merged_away", "lesion", merged.id, snapshot["merged_lesion"],
           {"merged_into": kept.external_id}, reason=reason)
+    forget_cohort_subjects(session, [merged.id])  # its counts go with it
     session.execute(delete(Lesion).where(Lesion.id == merged.id))
     mark_for_assessment(kept)
     session.commit()
