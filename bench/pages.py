@@ -143,7 +143,10 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
              late_floor=lambda _c: floors.patients_floor(limit=50)),
         Case("GET /api/v1/patients?q=P00012", "/api/v1/patients?q=P00012",
              floors.search_floor("P00012", limit=50), target_ms=SEARCH_TARGET_MS),
-        Case("cohort page (Kaplan-Meier, everyone)", "/cohort", None),
+        Case("cohort page (Kaplan-Meier by family, everyone)", "/cohort", None),
+        Case("cohort Kaplan-Meier chart (SVG, by entity: 15 curves)", "/cohort/km.svg?by=entity",
+             None),
+        Case("cohort waterfall chart (SVG)", "/cohort/waterfall.svg", None),
         Case("patient timeline, largest (50 lesions x 10 visits)", "/patients/PAGE-50",
              floors.run_all(floors.PATIENT_LOAD, patient="PAGE-50")),
         Case("patient timeline, 5 lesions x 10 visits", "/patients/PAGE-5",
@@ -274,7 +277,7 @@ def measure_pages(url: str, selected: list[Case], app: Any, client: Any) -> dict
     extra: dict[str, Any] = {}
     for case in selected:
         run = _request(app, client, case.path)
-        reset = case.name.startswith("cohort") and _peak_rss_reset()
+        reset = case.path == "/cohort" and _peak_rss_reset()
         before = _peak_rss_mb()
         params: list[Any] = []
         with statements_run(engine, params) as seen:
@@ -395,7 +398,7 @@ def page_scale_figures(scale_key: str, server_url: str, *, sample: int, copies: 
                     case.floor = case.late_floor(conn)
         measure_floors(url, selected)
         for case in selected:
-            if case.name.startswith("cohort"):
+            if case.path == "/cohort":
                 _cohort_floor(url, case, extra)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "pages-statements.json").write_text(json.dumps(

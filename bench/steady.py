@@ -57,6 +57,7 @@ REPLICATE: tuple[tuple[str, dict[str, str]], ...] = (
     ("transitions", {"id": "transitions", "lesion_id": "lesions"}),
     ("alerts", {"id": "alerts", "lesion_id": "lesions", "patient_id": "patients"}),
     ("treatments", {"id": "treatments", "lesion_id": "lesions"}),
+    ("cohort_subjects", {"lesion_id": "lesions"}),
 )
 AUDIT: tuple[tuple[str, dict[str, str]], ...] = (
     ("audit_events", {"id": "audit_events", "patient_id": "patients", "lesion_id": "lesions",
@@ -79,7 +80,7 @@ def replicate(url: str, copies: int,
         return
     with engine_for(url).begin() as conn:
         stride = {t: conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}"))
-                  for t, _ in tables if t != "observation_features"}
+                  for t, _ in tables if "id" in Base.metadata.tables[t].c}
         for t in _TARGETS.values():
             stride.setdefault(t, conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}")))
         for table_name, moved in tables:
@@ -109,6 +110,9 @@ def replicate(url: str, copies: int,
             conn.execute(text("INSERT INTO alert_counts (severity, state, n) SELECT severity, "
                               "state, count(*) FROM alerts WHERE state <> 'cleared' "
                               "GROUP BY severity, state"))
+        if any(t == "cohort_subjects" for t, _ in tables):  # copies share their counts' keys
+            for counts in ("cohort_counts", "cohort_response_counts"):
+                conn.execute(text(f"UPDATE {counts} SET n = n * {copies}"))
         for t in stride:
             if t != "target_type":
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "

@@ -26,7 +26,8 @@ def test_numbers_stay_numbers_and_plain_text_is_untouched() -> None:
 
 
 def test_the_cohort_table_escapes_its_text_and_keeps_its_numbers() -> None:
-    curve = Curve(group="=HYPERLINK(\"http://x\")", n=2, events=1, median_days=None,
+    curve = Curve(group="=HYPERLINK(\"http://x\")", label="x", n=2, events=1,
+                  estimable=False, median_days=None,
                   median_ci=(None, None),
                   rows=[CurveRow(days=30, at_risk=2, events=1, censored=0, survival=0.5,
                                  ci_lower=-0.0, ci_upper=0.9)])

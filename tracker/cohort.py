@@ -5,30 +5,64 @@ observation staged `resolved`, as `tracker.prognosis.outcome` defines it (an unc
 that a later film contradicts is no resolution); a lesion not (yet) resolved is censored at the
 last observation that showed it.
 Strata are taken at baseline (the first visible observation), so a lesion's group never changes
-with what happened later. Lesions with no stored assessment yet are left out (and counted), since
-their stages are unknown rather than "not resolved".
+with what happened later. Lesions whose stored assessment is not current (never assessed, or
+changed since) are left out (and counted), since their stages are unknown rather than "not
+resolved".
+
+Two routes give the same subjects: `subjects` recomputes them from every observation (the
+reference, and what `tracker.services.cohort_subjects` stores per lesion with its assessment),
+`tallies` reads the stored rows grouped by (groups, days, outcome). The curves are fitted on
+those groups with their counts as lifelines weights, which gives the same curve as one row per
+lesion (tested), so the cost follows the number of distinct groups, not of lesions.
+
+Honesty rules (one owner, here): the default split is by entity family, since pooling deposits
+that resolve (tendinopathy) with ones that never do (phleboliths) describes neither; a group with
+fewer than `MIN_LESIONS` lesions or `MIN_EVENTS` resolutions is "too few to estimate" (no median,
+no interval, drawn grey); a median bound that the curve's interval does not reach while it is
+informative (survival above 0) is "not estimable", never a zero-width interval.
 """
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import spreadsheets
-from tracker.models import Assessment, Lesion, Observation, Patient
+from tracker.cohort_table import CohortCount, CohortResponseCount
+from tracker.models import Assessment, Lesion, Observation
 from tracker.prognosis.outcome import Visit, resolution_outcome
-from tracker.vocabulary import label
+from tracker.vocabulary import ENTITIES, Entity, label
 
-# What a cohort can be split by, and how each subject's group value is read at baseline.
-STRATA = ("entity", "gartner", "bosworth", "region", "compartment")
+# The groups stored with each subject, and what a cohort can be split by (family from entity).
+STORED = ("entity", "gartner", "bosworth", "region", "compartment")
+STRATA = ("family", *STORED)
+NO_SPLIT = "none"
+BY_CHOICES = (*STRATA, NO_SPLIT)
+DEFAULT_BY = "family"
 UNKNOWN = "unknown"
+ALL = "all"
+# Below these a group's curve is shown but not summarised: "too few to estimate".
+MIN_LESIONS = 10
+MIN_EVENTS = 5
+# A curve is drawn while at least this many lesions are at risk (its tail is noise).
+MIN_AT_RISK_DRAWN = 5
+TOO_FEW = "too few to estimate"
+NOT_ESTIMABLE = "not estimable"
+NOT_REACHED = "not reached"
+FAMILY_LABELS = {
+    "hadd": "Hydroxyapatite (HADD)",
+    "ho": "Heterotopic ossification",
+    "generic": "Other (generic family)",
+    UNKNOWN: "Entity unknown",
+}
 
 
 @dataclass(frozen=True)
@@ -45,14 +79,36 @@ EVERYONE = CohortFilter()
 class Subject:
     """One lesion as survival data: days from baseline to resolution (event) or censoring."""
 
-    patient: str
-    lesion: str
     lesion_id: int
     baseline: date
     days: int
     resolved: bool
     groups: dict[str, str]
     best_change_pct: float | None
+
+    def row(self) -> dict[str, Any]:
+        """As a `cohort_subjects` row."""
+        return {"lesion_id": self.lesion_id, "baseline": self.baseline, "days": self.days,
+                "resolved": self.resolved, "best_change_pct": self.best_change_pct,
+                **{k: self.groups[k] for k in STORED}}
+
+
+@dataclass(frozen=True, order=True)
+class Tally:
+    """`n` lesions alike for the curves: same groups at baseline (`STORED` order), same days,
+    same outcome."""
+
+    groups: tuple[str, ...]
+    days: int
+    resolved: bool
+    n: int
+
+    def group(self, by: str) -> str:
+        if by == NO_SPLIT:
+            return ALL
+        if by == "family":
+            return family_of(self.groups[0])
+        return self.groups[STORED.index(by)]
 
 
 @dataclass
@@ -68,45 +124,93 @@ class CurveRow:
 
 @dataclass
 class Curve:
-    """The Kaplan–Meier estimate of "still not resolved" for one group."""
+    """The Kaplan–Meier estimate of "still not resolved" for one group.
+
+    `estimable` is False below `MIN_LESIONS` lesions or `MIN_EVENTS` resolutions: the curve is
+    shown (grey) but has no median. A `median_ci` bound of None is not estimable.
+    """
 
     group: str
+    label: str
     n: int
     events: int
+    estimable: bool
     median_days: float | None
     median_ci: tuple[float | None, float | None]
     rows: list[CurveRow] = field(default_factory=list)
 
+    @property
+    def median_text(self) -> str:
+        if not self.estimable:
+            return TOO_FEW
+        return NOT_REACHED if self.median_days is None else f"{self.median_days:.0f}"
 
-def _lesion_rows(session: Session, flt: CohortFilter) -> Iterator[Any]:
+    @property
+    def ci_text(self) -> str:
+        if not self.estimable:
+            return TOO_FEW
+        low, high = (NOT_ESTIMABLE if b is None else f"{b:.0f}" for b in self.median_ci)
+        return f"{low} to {high}"
+
+
+def family_of(entity: str) -> str:
+    """The entity family a stored entity code belongs to (`unknown` without one)."""
+    try:
+        return ENTITIES[Entity(entity)].family.value
+    except ValueError:
+        return UNKNOWN
+
+
+def group_label(by: str, code: str) -> str:
+    """How a group reads on the page, in the legend and on the command line."""
+    if code == ALL:
+        return "All lesions"
+    if by == "family":
+        return FAMILY_LABELS.get(code, code)
+    return label(code).split(" (")[0] if code != UNKNOWN else "Unknown"
+
+
+# --------------------------------------------------------------------------- from scratch
+
+
+def _entity_matches(entity: str) -> Any:
+    return (Lesion.entity == entity) | (Lesion.entity.is_(None)
+                                        & (Lesion.assessed_entity == entity))
+
+
+def _lesion_filter(flt: CohortFilter) -> list[Any]:
+    where = []
+    if flt.entity:
+        where.append(_entity_matches(flt.entity))
+    if flt.region:
+        where.append(Lesion.region == flt.region)
+    if flt.compartment:
+        where.append(Lesion.compartment == flt.compartment)
+    return where
+
+
+def _lesion_rows(session: Session, flt: CohortFilter,
+                 ids: Sequence[int] | None = None) -> Iterator[Any]:
     query = (
         select(
-            Lesion.id, Lesion.external_id, Patient.external_id, Lesion.entity,
-            Lesion.assessed_entity, Lesion.region, Lesion.compartment, Observation.date,
-            Observation.visible, Observation.modality, Observation.size1_mm, Assessment.stage,
-            Assessment.classifications,
+            Lesion.id, Lesion.entity, Lesion.assessed_entity, Lesion.region, Lesion.compartment,
+            Observation.date, Observation.visible, Observation.modality, Observation.size1_mm,
+            Assessment.stage, Assessment.classifications,
         )
-        .join(Patient, Patient.id == Lesion.patient_id)
         .join(Observation, Observation.lesion_id == Lesion.id)
         .join(Assessment, Assessment.observation_id == Observation.id, isouter=True)
+        .where(Lesion.assessment_current, *_lesion_filter(flt))
         .order_by(Lesion.id, Observation.date)
     )
-    if flt.entity:
-        query = query.where(
-            (Lesion.entity == flt.entity)
-            | (Lesion.entity.is_(None) & (Lesion.assessed_entity == flt.entity))
-        )
-    if flt.region:
-        query = query.where(Lesion.region == flt.region)
-    if flt.compartment:
-        query = query.where(Lesion.compartment == flt.compartment)
+    if ids is not None:
+        query = query.where(Lesion.id.in_(ids))
     yield from session.execute(query.execution_options(yield_per=2000))
 
 
 def _subject(rows: Sequence[Any]) -> Subject | None:
     """A lesion's observations (date order) as one survival subject, or None if it cannot be."""
     if any(row.stage is None for row in rows):
-        return None  # not assessed yet (or stale mid-assessment): stage unknown
+        return None  # stage unknown
     outcome = resolution_outcome(
         [Visit(row.date, row.visible, row.modality, row.stage) for row in rows])
     if outcome is None:
@@ -122,11 +226,9 @@ def _subject(rows: Sequence[Any]) -> Subject | None:
         "region": first.region,
         "compartment": first.compartment,
     }
-    return Subject(
-        patient=first[2], lesion=first.external_id, lesion_id=first.id, baseline=base.date,
-        days=outcome.days, resolved=outcome.event, groups=groups,
-        best_change_pct=best_change_pct(base, later),
-    )
+    return Subject(lesion_id=first.id, baseline=base.date, days=outcome.days,
+                   resolved=outcome.event, groups=groups,
+                   best_change_pct=best_change_pct(base, later))
 
 
 def best_change_pct(base: Any, later: Iterable[Any]) -> float | None:
@@ -146,63 +248,134 @@ def best_change_pct(base: Any, later: Iterable[Any]) -> float | None:
     return min(changes) if changes else None
 
 
-def subjects(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Subject], int]:
-    """Every lesion that can be followed, and how many were left out (unassessed or never seen)."""
-    out: list[Subject] = []
-    skipped = 0
-    for _, rows in groupby(_lesion_rows(session, flt), key=lambda row: row.id):
+def subject_rows(session: Session, ids: Sequence[int] | None = None,
+                 flt: CohortFilter = EVERYONE) -> Iterator[Subject]:
+    """The subjects of these lesions (all without ids), recomputed from their observations;
+    lesions without a current assessment or never seen have none."""
+    for _, rows in groupby(_lesion_rows(session, flt, ids), key=lambda row: row.id):
         subject = _subject(list(rows))
-        if subject is None:
-            skipped += 1
-        else:
-            out.append(subject)
-    return out, skipped
+        if subject is not None:
+            yield subject
 
 
-def _groups(items: Sequence[Subject], by: str | None) -> list[tuple[str, list[Subject]]]:
-    """The subjects by stratum (all of them as "all" without one), in alphabetical order."""
-    if by is not None and by not in STRATA:
-        raise ValueError(f"cannot split by {by!r}: choose one of {', '.join(STRATA)}")
-    groups: dict[str, list[Subject]] = {}
+def _pending_count(session: Session, flt: CohortFilter) -> int:
+    """Lesions whose data changed since their assessment (the outbox mark, indexed): left out
+    until assessed. A lesion never seen has no time zero and is simply not a subject."""
+    return session.scalar(select(func.count(Lesion.id)).where(
+        Lesion.assessment_due_at.is_not(None), *_lesion_filter(flt))) or 0
+
+
+def subjects(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Subject], int]:
+    """Every lesion that can be followed, recomputed from scratch (the reference for the stored
+    rows), and how many were left out (not assessed since their data changed)."""
+    return list(subject_rows(session, flt=flt)), _pending_count(session, flt)
+
+
+def tally(items: Iterable[Subject]) -> list[Tally]:
+    """Subjects grouped as `tallies` reads them from the stored rows."""
+    counts = Counter((tuple(s.groups[k] for k in STORED), s.days, s.resolved) for s in items)
+    return sorted(Tally(g, d, r, n) for (g, d, r), n in counts.items())
+
+
+# --------------------------------------------------------------------------- stored rows
+
+
+def response_pct(best_change_pct: float | None) -> int | None:
+    """The waterfall's bin: the best % change to the nearest whole percent."""
+    return None if best_change_pct is None else round(best_change_pct)
+
+
+def _stored_filter(table: Any, flt: CohortFilter) -> list[Any]:
+    return [col == value for col, value in ((table.entity, flt.entity),
+                                            (table.region, flt.region),
+                                            (table.compartment, flt.compartment)) if value]
+
+
+def tallies(session: Session, flt: CohortFilter = EVERYONE) -> tuple[list[Tally], int]:
+    """The stored subjects' counts (a few thousand rows whatever the cohort's size), and how
+    many lesions were left out."""
+    c = CohortCount
+    rows = session.execute(
+        select(*(getattr(c, k) for k in STORED), c.days, c.resolved, c.n)
+        .where(c.n > 0, *_stored_filter(c, flt))).all()
+    found = sorted(Tally(tuple(r[:5]), int(r[5]), bool(r[6]), int(r[7])) for r in rows)
+    return found, _pending_count(session, flt)
+
+
+def response_bins(session: Session, flt: CohortFilter = EVERYONE) -> list[tuple[str, int, int]]:
+    """(entity, best % change to the nearest whole percent, lesions): the waterfall's bars
+    binned, so the chart's size does not grow with the cohort."""
+    c = CohortResponseCount
+    rows = session.execute(
+        select(c.entity, c.pct, func.sum(c.n)).where(c.n > 0, *_stored_filter(c, flt))
+        .group_by(c.entity, c.pct)).all()
+    return sorted((str(e), int(p), int(n)) for e, p, n in rows)
+
+
+# --------------------------------------------------------------------------- the curves
+
+
+def split(items: Sequence[Tally], by: str) -> list[tuple[str, list[Tally]]]:
+    """The tallies by stratum (all of them as "all" without one), in alphabetical order."""
+    if by not in BY_CHOICES:
+        raise ValueError(f"cannot split by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    groups: dict[str, list[Tally]] = {}
     for item in items:
-        groups.setdefault(item.groups[by] if by else "all", []).append(item)
+        groups.setdefault(item.group(by), []).append(item)
     return sorted(groups.items())
 
 
-def _fit(members: Sequence[Subject], label: str) -> Any:
-    """A lifelines Kaplan–Meier fit: time from first visible observation, event = resolved."""
+def fit(members: Sequence[Tally], name: str) -> Any:
+    """A lifelines Kaplan–Meier fit on grouped durations, each weighted by its count."""
     from lifelines import KaplanMeierFitter
 
-    kmf = KaplanMeierFitter()
-    return kmf.fit([m.days for m in members], [m.resolved for m in members], label=label)
+    return KaplanMeierFitter().fit([m.days for m in members], [m.resolved for m in members],
+                                   weights=[m.n for m in members], label=name)
 
 
-def kaplan_meier(items: Sequence[Subject], by: str | None = None) -> list[Curve]:
+def _median_ci(kmf: Any, name: str) -> tuple[float | None, float | None]:
+    """The median's 95 % bounds where the interval is informative (survival above 0).
+
+    Where the curve reaches 0 its interval collapses to 0 as well: a bound first reached
+    there says nothing (it made "450 to 450"), so it is not estimable (None).
+    """
+    ci = kmf.confidence_interval_survival_function_
+    informative = kmf.survival_function_[name] > 0
+    bounds: list[float | None] = []
+    for column in (f"{name}_lower_0.95", f"{name}_upper_0.95"):
+        below = ci.index[informative & (ci[column] <= 0.5)]
+        bounds.append(float(below[0]) if len(below) else None)
+    low, high = bounds
+    if low is not None and high is not None and low >= high:
+        return None, None  # zero width: no interval
+    return low, high
+
+
+def kaplan_meier(items: Sequence[Tally], by: str = DEFAULT_BY) -> list[Curve]:
     """One Kaplan–Meier curve per group (lifelines), groups in alphabetical order."""
-    from lifelines.utils import median_survival_times
-
     curves = []
-    for name, members in _groups(items, by):
-        kmf = _fit(members, name)
+    for name, members in split(items, by):
+        kmf = fit(members, name)
         table = kmf.event_table
         ci = kmf.confidence_interval_survival_function_
         survival = kmf.survival_function_[name]
         rows = [
             CurveRow(
-                days=int(t), at_risk=int(table.at[t, "at_risk"]),
-                events=int(table.at[t, "observed"]), censored=int(table.at[t, "censored"]),
+                days=int(t), at_risk=round(table.at[t, "at_risk"]),
+                events=round(table.at[t, "observed"]), censored=round(table.at[t, "censored"]),
                 survival=round(float(survival.at[t]), 4),
                 ci_lower=round(float(ci.at[t, f"{name}_lower_0.95"]), 4),
                 ci_upper=round(float(ci.at[t, f"{name}_upper_0.95"]), 4),
             )
             for t in table.index
         ]
-        median = _finite(kmf.median_survival_time_)
-        bounds = median_survival_times(kmf.confidence_interval_)
+        n = sum(m.n for m in members)
+        events = sum(m.n for m in members if m.resolved)
+        estimable = n >= MIN_LESIONS and events >= MIN_EVENTS
         curves.append(Curve(
-            group=name, n=len(members), events=sum(m.resolved for m in members),
-            median_days=median,
-            median_ci=(_finite(bounds.iloc[0, 0]), _finite(bounds.iloc[0, 1])), rows=rows,
+            group=name, label=group_label(by, name), n=n, events=events, estimable=estimable,
+            median_days=_finite(kmf.median_survival_time_) if estimable else None,
+            median_ci=_median_ci(kmf, name) if estimable else (None, None), rows=rows,
         ))
     return curves
 
@@ -225,76 +398,4 @@ def curves_csv(curves: Sequence[Curve]) -> str:
         for row in curve.rows:
             writer.writerow([curve.group, row.days, row.at_risk, row.events, row.censored,
                              row.survival, row.ci_lower, row.ci_upper])
-    return out.getvalue()
-
-
-def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constrained") -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(9, height), layout=layout)
-
-
-def km_figure(items: Sequence[Subject], by: str | None = None) -> Any:
-    """The curves with their 95 % bands and the number at risk under the plot."""
-    from lifelines.plotting import add_at_risk_counts
-
-    groups = _groups(items, by)
-    rows = len(groups)
-    fig = _figure(4.4 + 0.2 * rows, layout=None)
-    ax = fig.add_subplot()
-    fitters = []
-    for name, members in groups:
-        kmf = _fit(members, f"{short_label(name)} (n={len(members)})")
-        kmf.plot_survival_function(ax=ax, ci_show=rows <= 4)
-        fitters.append(kmf)
-    ax.set_xlabel("days from first visible observation")
-    ax.set_ylabel("probability not yet resolved")
-    ax.set_ylim(0, 1.05)
-    ax.set_title("Time to resolution" + (f" by {label(by)}" if by else ""))
-    ax.legend(loc="lower left", fontsize="small", frameon=True)
-    if fitters:
-        add_at_risk_counts(*fitters, ax=ax, fig=fig, rows_to_show=["At risk"])
-    # room for the at-risk table under the axes and its row labels on the left
-    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.5 / fig.get_figheight(),
-                        bottom=(0.8 + 0.19 * rows) / fig.get_figheight())
-    return fig
-
-
-def short_label(code: str, width: int = 26) -> str:
-    """A group's label short enough for a legend or the at-risk table."""
-    text = label(code).split(" (")[0]
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def waterfall_figure(items: Sequence[Subject]) -> Any:
-    """Best % change from baseline per lesion, largest growth left, coloured by entity."""
-    from matplotlib import colormaps
-    from matplotlib.patches import Patch
-
-    fig = _figure()
-    ax = fig.add_subplot()
-    bars = sorted((i for i in items if i.best_change_pct is not None),
-                  key=lambda i: (-(i.best_change_pct or 0), i.patient, i.lesion))
-    entities = sorted({i.groups["entity"] for i in bars})
-    palette = colormaps["tab20"]
-    colour = {name: palette(n % 20) for n, name in enumerate(entities)}
-    ax.bar(range(len(bars)), [i.best_change_pct for i in bars],
-           color=[colour[i.groups["entity"]] for i in bars], width=0.85)
-    handles = [Patch(color=colour[name], label=short_label(name, 40)) for name in entities]
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel("best change of longest diameter from baseline (%)")
-    ax.set_xlabel(f"lesions (n={len(bars)})")
-    ax.set_xticks([])
-    ax.set_title("Best response per lesion")
-    if handles:
-        ax.legend(handles=handles, loc="lower left", fontsize="small")
-    return fig
-
-
-def figure_bytes(fig: Any, fmt: str) -> bytes:
-    out = io.BytesIO()
-    fig.savefig(out, format=fmt, dpi=110)
     return out.getvalue()

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tracker import cohort_table  # noqa: F401  (registers cohort_subjects)
 from tracker.clock import now
 from tracker.db import Base
 from tracker.pacs import models as pacs_models  # noqa: F401  (registers the PACS tables)

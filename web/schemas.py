@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from reporting.words import stage_label
-from tracker.cohort import STRATA
+from tracker.cohort import BY_CHOICES
 from tracker.errors import InvalidInput
 from tracker.queries.patient_list import check_cursor
 from tracker.queries.worklist import WORKLIST_STATES
@@ -24,7 +24,7 @@ from tracker.vocabulary import AlertKind, Compartment, Entity, Region, Severity,
 # The worklist's state filter, one member per entry of tracker.queries.worklist.WORKLIST_STATES.
 WorklistState = StrEnum("WorklistState", {s.upper(): s for s in WORKLIST_STATES})  # type: ignore[misc]
 # The cohort page's strata and the timepoint table's orders, likewise.
-Stratum = StrEnum("Stratum", {s.upper(): s for s in STRATA})  # type: ignore[misc]
+Stratum = StrEnum("Stratum", {s.upper(): s for s in BY_CHOICES})  # type: ignore[misc]
 TimepointSort = StrEnum("TimepointSort", {s.upper(): s for s in ROW_ORDERS})  # type: ignore[misc]
 
 

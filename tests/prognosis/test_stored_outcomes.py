@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from testkit.prognosis_cohort import TRUTH, simulate
 from tracker.cohort import subjects
+from tracker.models import Lesion, Patient
 from tracker.prognosis.engine_records import records_of_timeline
 from tracker.queries.to_assess import all_lesions
 from tracker.services.assessment.assess import assess_lesions
@@ -28,7 +30,9 @@ def test_stored_stages_give_the_same_times_to_resolution(session: Session) -> No
     stored, skipped = subjects(session)
     records, _ = records_of_timeline(timeline, sim.as_of)
     assert skipped == 0 and len(stored) == len(records) == 40
-    from_db = {f"{s.patient}/{s.lesion}": (s.days, s.resolved) for s in stored}
+    keys = {lesion_id: f"{patient}/{lesion}" for lesion_id, patient, lesion in session.execute(
+        select(Lesion.id, Patient.external_id, Lesion.external_id).join(Lesion.patient))}
+    from_db = {keys[s.lesion_id]: (s.days, s.resolved) for s in stored}
     from_engine = {r.key: (r.outcome.days, r.outcome.event) for r in records}
     assert from_db == from_engine
     assert sum(r.outcome.contradicted for r in records) >= 2  # missed projections were there

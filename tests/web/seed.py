@@ -13,6 +13,7 @@ from testkit.factories import make_lesion, make_patient, obs
 from tracker import alert_counts
 from tracker.alert_columns import sync_alert_columns
 from tracker.models import Alert, Assessment, Lesion, Patient, Transition, Treatment
+from tracker.services.cohort_subjects import refresh_cohort_subjects
 from tracker.services.users import create_user
 from tracker.summaries import refresh_patient_summaries
 
@@ -71,6 +72,7 @@ def assess(
     sync_alert_columns(session, [lesion.id])
     alert_counts.rebuild(session)
     refresh_patient_summaries(session, [lesion.patient_id])
+    refresh_cohort_subjects(session, [lesion.id])  # the assessment's own cohort row
     session.commit()
 
 

@@ -1,4 +1,5 @@
-"""The cohort page: filters, the median table, the charts and the curve as CSV."""
+"""The cohort page: split by entity family by default, too-small groups said so, the charts
+and the curve as CSV."""
 
 from __future__ import annotations
 
@@ -15,33 +16,46 @@ from tracker.services.assessment.assess import assess_lesions
 Login = Callable[[str | None], Client]
 
 
-def _cohort(session: Session) -> None:
-    for n, (gone_on, region) in enumerate([("2024-01-31", "shoulder"), (None, "shoulder"),
-                                           ("2024-04-10", "hip")]):
-        follow = obs(gone_on, visible=False) if gone_on else obs("2024-03-01", 12.0)
-        make_lesion(session, patient=make_patient(session, f"C-{n}"), region=region,
+def cohort(session: Session) -> None:
+    """12 shoulder deposits (6 gone at 30-180 days, 6 still there at 200) and 2 phleboliths."""
+    for n in range(12):
+        follow = (obs(f"2024-0{2 + n}-01", visible=False, size=None) if n < 6
+                  else obs("2024-07-19", 11.0))
+        make_lesion(session, patient=make_patient(session, f"C-{n}"),
                     observations=[obs("2024-01-01", 12.0), follow])
+    for n in range(2):
+        make_lesion(session, patient=make_patient(session, f"V-{n}"), entity="phlebolith",
+                    compartment="vascular", region="lower_leg", laterality="left", structure=None,
+                    observations=[obs("2024-01-01", 4.0), obs("2024-09-01", 4.0)])
     assess_lesions(session, all_lesions(session), date(2025, 1, 1))
 
 
-def test_cohort_page_shows_medians_and_charts(login: Login, session: Session) -> None:
-    _cohort(session)
+def test_cohort_page_splits_by_family_and_says_what_it_cannot_estimate(
+        login: Login, session: Session) -> None:
+    cohort(session)
     client = login("clinician")
-    page = client.get("/cohort?by=region")
+    page = client.get("/cohort")
     assert page.status_code == 200
     text = page.text
     assert "Time to resolution" in text and "Best response per lesion" in text
-    # hip: one lesion resolved at 100 days; shoulder: resolved at 30 of 2 -> median 30
-    assert "<th scope=\"row\">Hip</th><td>1</td><td>1</td>\n        <td>100</td>" in text
-    assert "<th scope=\"row\">Shoulder</th><td>2</td><td>1</td>\n        <td>30</td>" in text
-    svg = client.get("/cohort/km.svg?by=region")
+    assert '<option value="family" selected>Entity family</option>' in text
+    hadd = text.split("Hydroxyapatite (HADD)</th>")[1].split("</tr>")[0]
+    # 12 lesions, 6 resolved at 31, 60, 91, 121, 152, 182 days: S reaches 0.5 at 182 (the
+    # median); the band's upper edge never does: its bound is not estimable
+    assert "<td>12</td><td>6</td>" in hadd
+    assert "<td>182</td><td>60 to not estimable</td>" in hadd
+    generic = text.split("Other (generic family)</th>")[1].split("</tr>")[0]
+    assert '<td colspan="2">too few to estimate</td>' in generic
+    assert 'class="too-few"' in text
+    svg = client.get("/cohort/km.svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
-    assert b"At risk" in svg.data
+    assert b"At risk" in svg.data and b"too few to estimate" in svg.data
     png = client.get("/cohort/waterfall.png")
     assert png.status_code == 200 and png.data[:4] == b"\x89PNG"
-    csv_text = client.get("/cohort/km.csv?region=hip").text
-    assert csv_text.splitlines()[1:] == ["all,0,1,0,0,1.0,1.0,1.0",
-                                         "all,100,1,1,0,0.0,0.0,0.0"]
+    csv_text = client.get("/cohort/km.csv?region=lower_leg&by=none").text
+    assert csv_text.splitlines()[1:] == ["all,0,2,0,0,1.0,1.0,1.0", "all,244,2,0,2,1.0,1.0,1.0"]
+    pooled = client.get("/cohort?by=none").text
+    assert "All entity families are pooled" in pooled and "All lesions</th><td>14</td>" in pooled
 
 
 def test_cohort_rejects_unknown_codes_and_needs_sign_in(login: Login, session: Session) -> None:

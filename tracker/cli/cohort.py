@@ -16,6 +16,7 @@ from tracker.cli.edge import (
     write_output,
 )
 from tracker.cli.suggest import SuggestingGroup
+from tracker.cohort_figures import figure_bytes, km_figure, waterfall_figure
 from tracker.errors import Problem
 from tracker.vocabulary import Compartment, Entity, Region
 
@@ -44,28 +45,31 @@ def cohort_group() -> None:
 
 
 @cohort_group.command("km")
-@click.option("--by", type=click.Choice(cohort.STRATA), help="Split into one curve per group.")
+@click.option("--by", type=click.Choice(cohort.BY_CHOICES), default=cohort.DEFAULT_BY,
+              show_default=True, help="One curve per group; `none` pools every lesion.")
 @_cohort_options
 @click.option("-o", "--output", help="FILE.csv (the curve table), .png or .svg; default: CSV "
               "on stdout.")
 @reports_errors
-def cohort_km_cmd(by: str | None, entity: str | None, region: str | None,
+def cohort_km_cmd(by: str, entity: str | None, region: str | None,
                   compartment: str | None, output: str | None) -> None:
     """Time to resolution (Kaplan–Meier): first visible observation to first `resolved`."""
     fmt = "csv" if output in (None, "-") else _figure_format(str(output), ("csv", "png", "svg"))
     with session() as s:
-        items, skipped = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
+        items, skipped = cohort.tallies(s, cohort.CohortFilter(entity, region, compartment))
     if not items:
         fail([Problem("cohort", f"no assessed lesion matches ({skipped} not assessed yet or "
                       "never seen)")], 1)
+    curves = cohort.kaplan_meier(items, by)
     if fmt == "csv":
-        write_output(cohort.curves_csv(cohort.kaplan_meier(items, by)), output)
+        write_output(cohort.curves_csv(curves), output)
     else:
-        write_output(cohort.figure_bytes(cohort.km_figure(items, by), fmt), output)
-    for curve in cohort.kaplan_meier(items, by):
-        median = "not reached" if curve.median_days is None else f"{curve.median_days:.0f} days"
-        click.echo(f"{curve.group}: {curve.n} lesions, {curve.events} resolved, "
-                   f"median {median}", err=True)
+        write_output(figure_bytes(km_figure(items, by), fmt), output)
+    for curve in curves:
+        median = (f"median {curve.median_text} days (95 % CI {curve.ci_text})" if curve.estimable
+                  else curve.median_text)
+        click.echo(f"{curve.group}: {curve.n} lesions, {curve.events} resolved, {median}",
+                   err=True)
 
 
 @cohort_group.command("waterfall")
@@ -77,8 +81,8 @@ def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: st
     """Best % change from baseline per lesion, coloured by entity."""
     fmt = _figure_format(output, ("png", "svg"))
     with session() as s:
-        items, _ = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
-    write_output(cohort.figure_bytes(cohort.waterfall_figure(items), fmt), output)
+        bins = cohort.response_bins(s, cohort.CohortFilter(entity, region, compartment))
+    write_output(figure_bytes(waterfall_figure(bins), fmt), output)
 
 
 def register(main: click.Group) -> None:

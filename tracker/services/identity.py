@@ -30,6 +30,7 @@ from tracker.models import (
     ObservationFeature,
     Treatment,
 )
+from tracker.services.cohort_subjects import forget_cohort_subjects
 from tracker.services.records import mark_for_assessment, observation_columns
 from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import ID_PATTERN, ObservationIn
@@ -131,6 +132,7 @@ def merge_lesions(
            - sum(1 for o in discard if o.lesion_id == kept.id) + len(moving)}, reason=reason)
     audit(session, actor, "lesion.merged_away", "lesion", merged.id, snapshot["merged_lesion"],
           {"merged_into": kept.external_id}, reason=reason)
+    forget_cohort_subjects(session, [merged.id])  # its counts go with it
     # The merged lesion's alerts go with it (ON DELETE CASCADE): counted out of the header's
     # counts, from their rows locked against a concurrent acknowledgement.
     gone_alerts = session.execute(

@@ -45,6 +45,7 @@ from tracker.models import (
     Treatment,
     features_in_order,
 )
+from tracker.services.cohort_subjects import forget_cohort_subjects
 from tracker.services.records import observation_columns, site_columns
 from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
@@ -621,6 +622,7 @@ class _ChunkWriter:
             self.session.execute(
                 update(L).where(L.c.id.in_(sorted(marks)))
                 .values(data_version=L.c.data_version + 1, assessment_due_at=at))
+            forget_cohort_subjects(self.session, sorted(marks))
             self.changed |= marks
         audit_rows(self.session, audits)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.audit import audit
@@ -24,6 +24,7 @@ from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from tracker.export import observation_snapshot
 from tracker.models import Lesion, Observation, ObservationFeature
 from tracker.queries.lookup import load_lesion
+from tracker.services.cohort_subjects import forget_cohort_subjects
 from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import ObservationIn, Site
 from tracker.timeline.problems import date_problems
@@ -39,6 +40,10 @@ def mark_for_assessment(lesion: Lesion) -> None:
         lesion.data_version = 1
     else:
         lesion.data_version = Lesion.data_version + 1
+        session = object_session(lesion)
+        if session is not None:  # pending until assessed: out of the cohort outcomes
+            with session.no_autoflush:  # the caller flushes its change where it guards it
+                forget_cohort_subjects(session, [lesion.id])
     lesion.assessment_due_at = now()
 
 

@@ -39,6 +39,7 @@ from tracker.recheck import recheck_on
 from tracker.services.assessment.load import load_lesions, lock_lesions
 from tracker.services.assessment.plan import Plan, plan_assessment
 from tracker.services.assessment.write import forget, write_plan
+from tracker.services.cohort_subjects import refresh_cohort_subjects
 from tracker.services.write_back import queue_write_backs
 from tracker.summaries import refresh_patient_summaries
 
@@ -147,6 +148,7 @@ def assess_chunk(
     report.lesions = len(lesions)
     report.changed = len(plan.changed_lesions)
     report.urgent_alert_ids = write_plan(session, conn, plan, as_of, at)
+    refresh_cohort_subjects(session, [lesion.id for lesion in lesions])  # same transaction
     queue_write_backs(session, lesions, plan)  # the PACS write-back outbox, same transaction
     # Then the maintained summaries, in one order for every writer (patients, then the
     # counters: the hottest rows, shared by everyone, held for the commit only).
@@ -155,7 +157,6 @@ def assess_chunk(
     session.commit()
     forget(session, lesions)
     return ChunkResult(report, per_lesion)
-
 
 
 def assess_lesion(
