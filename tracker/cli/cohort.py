@@ -15,6 +15,7 @@ from tracker.cli.edge import (
     session,
     write_output,
 )
+from tracker.cli.prognosis import prognosis_group
 from tracker.cli.suggest import SuggestingGroup
 from tracker.errors import Problem
 from tracker.vocabulary import Compartment, Entity, Region
@@ -79,6 +80,9 @@ def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: st
     with session() as s:
         items, _ = cohort.subjects(s, cohort.CohortFilter(entity, region, compartment))
     write_output(cohort.figure_bytes(cohort.waterfall_figure(items), fmt), output)
+
+
+cohort_group.add_command(prognosis_group)
 
 
 def register(main: click.Group) -> None:

@@ -21,6 +21,7 @@ from tracker.cohort import (
     waterfall_figure,
 )
 from tracker.models import Lesion
+from tracker.queries.prognosis import model_summaries
 from tracker.services.users import Permission
 from tracker.vocabulary import Compartment, Entity, Region
 from web import charts
@@ -55,7 +56,8 @@ def index() -> str:
     # the chart and table links carry the same (validated) filters and strata
     query = {k: v for k, v in {**dataclasses.asdict(flt), "by": by}.items() if v}
     return render_template("cohort/index.html", curves=curves, n=len(items), skipped=skipped,
-                           flt=flt, by=by, strata=STRATA, choices=CHOICES, query=query)
+                           flt=flt, by=by, strata=STRATA, choices=CHOICES, query=query,
+                           prognosis_models=model_summaries(get_session()))
 
 
 @bp.get("/km.<fmt>")
