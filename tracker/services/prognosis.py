@@ -58,7 +58,8 @@ def _latest(session: Session, family: str) -> PrognosisFit | None:
 
 
 def store_fit(session: Session, fit: Fit) -> tuple[PrognosisFit, bool]:
-    """The fit as the family's next version, or the latest row when it says the same."""
+    """The fit as the family's next version, committed; or the latest row when it says the
+    same (nothing written)."""
     key = digest(fit)
     latest = _latest(session, fit.family)
     if latest is not None and latest.digest == key:
@@ -68,11 +69,12 @@ def store_fit(session: Session, fit: Fit) -> tuple[PrognosisFit, bool]:
         digest=key, fitted_at=datetime.fromisoformat(fit.fitted_at),
         engine_version=fit.engine_version, rules_revision=fit.rules_revision,
         usable=fit.usable, n=fit.n, events=fit.events, fit=fit_to_json(fit))
+    session.add(row)
     try:
-        with session.begin_nested():
-            session.add(row)
+        session.commit()
     except IntegrityError:
         # another refit stored this version meanwhile: report what is stored now
+        session.rollback()
         stored = _latest(session, fit.family)
         assert stored is not None
         return stored, False
