@@ -108,10 +108,12 @@ def lesion_json(lesion: Lesion, fits: LatestFits | None = None,
     }
 
 
-def patient_record(session: Session, external_id: str) -> dict[str, Any]:
-    """What is stored for a patient: the stable `tracker show --json` document."""
+def patient_record(session: Session, external_id: str, fits: LatestFits | None = None
+                   ) -> dict[str, Any]:
+    """What is stored for a patient: the stable `tracker show --json` document (`fits`: the
+    latest prognosis fits, read once by a caller writing many patients)."""
     patient = patient_with_everything(session, external_id)
-    fits = latest_fits(session)
+    fits = latest_fits(session) if fits is None else fits
     return {
         "format": "calcitrack-patient/1",
         "patient": patient.external_id,
