@@ -8,10 +8,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.prognosis.stored_fit import imported, usable_fit
+from tracker.config import from_env
 from tracker.models import Alert, Lesion, Patient
 from tracker.prognosis.engine_records import records_of_timeline
 from tracker.prognosis.model import NOT_ENOUGH
@@ -19,6 +21,7 @@ from tracker.prognosis.stored import stored_records
 from tracker.prognosis.table import PrognosisFit
 from tracker.queries.prognosis import latest_fits
 from tracker.services.prognosis import refit, store_fit
+from workers.names import REFIT_PROGNOSIS
 
 
 def test_refit_stores_a_new_version_only_when_the_fit_changed(session: Session) -> None:
@@ -107,3 +110,20 @@ def test_show_json_gives_each_lesion_its_prognosis(run: Any, session: Session) -
     assert standing is not None and standing["text"].startswith("slower than ")
     assert f"{standing['percent']:.0f} % of similar deposits in this clinic" in standing["text"]
     assert standing["ci_lower"] <= standing["percent"] <= standing["ci_upper"]
+
+
+def test_beat_refits_nightly_after_the_scan(database_url: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.schedule import beat_schedule
+    from workers.tasks import refit_prognosis_task
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SCAN_HOUR", "2")
+    monkeypatch.setenv("SCAN_MINUTE", "15")
+    entry = beat_schedule(from_env())["refit-prognosis-nightly"]
+    assert entry["task"] == REFIT_PROGNOSIS
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({3}, {45})
+    first = refit_prognosis_task()
+    assert [(r["family"], r["version"], r["stored"]) for r in first] == [
+        ("hadd", 1, True), ("ho", 1, True), ("generic", 1, True)]
+    assert all(not r["stored"] for r in refit_prognosis_task())  # a rerun stores nothing
