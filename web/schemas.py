@@ -75,6 +75,7 @@ class AlertOut(_Out):
 
 class PrognosisModelOut(_Out):
     family: str
+    family_label: str = Field(description="how the pages name the family's model")
     version: int = Field(description="the family's stored fit version (grows with each refit "
                                      "that changed the model)")
     model: str = Field(description="model kind, e.g. weibull-aft/1")

@@ -10,6 +10,9 @@ from typing import Any
 from tracker.prognosis.model import Fit
 
 
+TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
+
+
 def _figure(width: float, height: float) -> Any:
     import matplotlib
 
@@ -36,7 +39,11 @@ def forest_figure(fit: Fit) -> Any:
     ax.set_xscale("log")
     low = min(e.ci_lower for e in effects)
     high = max(e.ci_upper for e in effects)
-    ax.set_xlim(min(low, 0.9) / 1.2, max(high, 1.1) * 1.2)
+    left, right = min(low, 0.9) / 1.2, max(high, 1.1) * 1.2
+    ax.set_xlim(left, right)
+    ticks = [t for t in TICKS if left <= t <= right]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     ax.set_yticks(ys, [f"{e.label}\n{e.n} lesions, {e.events} resolutions" for e in effects],
                   fontsize="small")
     ax.set_ylim(-0.7, len(effects) - 0.3)

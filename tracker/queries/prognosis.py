@@ -33,6 +33,12 @@ from tracker.prognosis.stored import family_of, record_of_lesion, stored_records
 from tracker.prognosis.table import PrognosisFit
 from tracker.vocabulary import AlertKind, AlertState
 
+# How pages name a family's model (the family codes are the stage models of the vocabulary).
+FAMILY_LABELS = {
+    "hadd": "Hydroxyapatite deposits (hadd)",
+    "ho": "Heterotopic ossification (ho)",
+    "generic": "Other calcifications (generic)",
+}
 PENDING = "pending"
 NEVER_SEEN = "never_seen"
 NO_ENTITY = "no_family"
@@ -63,7 +69,8 @@ def latest_fits(session: Session) -> LatestFits:
 def model_json(stored: StoredFit) -> dict[str, Any]:
     """Which model answered: family, version, when fitted, its support and C-index."""
     fit = stored.fit
-    return {"family": fit.family, "version": stored.version, "model": fit.model,
+    return {"family": fit.family, "family_label": FAMILY_LABELS.get(fit.family, fit.family),
+            "version": stored.version, "model": fit.model,
             "fitted_at": fit.fitted_at, "usable": fit.usable, "n": fit.n,
             "events": fit.events, "c_index": fit.c_index,
             "c_index_ci": list(fit.c_index_ci) if fit.c_index_ci else None}
@@ -172,14 +179,16 @@ def fits_of_family(session: Session, family: str | None) -> list[tuple[str, Stor
 def model_summary(family: str, stored: StoredFit | None) -> dict[str, Any]:
     """A family's current model as `tracker cohort prognosis --json` prints it (README)."""
     if stored is None:
-        return {"family": family, "version": None, "usable": False,
+        return {"family": family, "family_label": FAMILY_LABELS.get(family, family),
+                "version": None, "usable": False,
                 "refusal": {"code": NOT_FITTED, "text": "no model fitted yet (`tracker cohort "
                                                         "prognosis fit`, or the nightly refit)"}}
     fit = stored.fit
     return {
-        "family": family, "version": stored.version, "model": fit.model,
-        "fitted_at": fit.fitted_at, "engine_version": fit.engine_version,
-        "rules_revision": fit.rules_revision, "usable": fit.usable,
+        "family": family, "family_label": FAMILY_LABELS.get(family, family),
+        "version": stored.version, "model": fit.model, "fitted_at": fit.fitted_at,
+        "engine_version": fit.engine_version, "rules_revision": fit.rules_revision,
+        "usable": fit.usable,
         "refusal": {"code": fit.refusal.code, "text": fit.refusal.text} if fit.refusal else None,
         "n": fit.n, "events": fit.events, "unconfirmed_events": fit.unconfirmed_events,
         "excluded_no_follow_up": fit.excluded_no_follow_up,
