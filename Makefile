@@ -9,7 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export CALCITRACK_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: run test install migrate demo secret services browser lint bench bench-quick clean
+.PHONY: run test install migrate demo secret services browser lint bench bench-quick \
+	bench-prognosis-db clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +75,12 @@ bench: install services
 
 bench-quick: install services
 	$(BIN)/python -m bench.run --scale quick
+
+# A 20,000-lesion simulated clinic with its prognosis models, to look at the display at scale:
+# then `make run CALCITRACK_INSTANCE=$(CURDIR)/bench/results/prognosis-instance`.
+bench-prognosis-db: install
+	CALCITRACK_INSTANCE=$(CURDIR)/bench/results/prognosis-instance \
+		$(BIN)/python -m bench.prognosis_cohort_db --lesions 20000
 
 clean:
 	rm -rf $(VENV) instance tests/artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ from tracker import cohort_table  # noqa: F401  (registers cohort_subjects)
 from tracker.clock import now
 from tracker.db import Base
 from tracker.pacs import models as pacs_models  # noqa: F401  (registers the PACS tables)
+from tracker.prognosis import table as prognosis_table  # noqa: F401  (registers prognosis_fits)
 from tracker.timeline.models import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
 from tracker.vocabulary import (
     SEVERITY_RANK,

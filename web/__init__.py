@@ -154,6 +154,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> APIFlask:
         admin,
         alerts,
         cohort,
+        cohort_prognosis,  # noqa: F401  (its routes join the cohort blueprint)
         imports,
         inbox,
         lesion_identity,  # noqa: F401  (its routes join the lesion blueprint)

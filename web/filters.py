@@ -103,6 +103,13 @@ def signed_pct(value: float | None) -> str:
     return f"{value:+.1f}%" if value != 0 else "0.0%"
 
 
+def months_of_days(days: float) -> str:
+    """Days as months with one decimal (the prognosis' times), by the model's month length."""
+    from tracker.prognosis.predict import months_in_days
+
+    return f"{days / months_in_days(1):.1f}"
+
+
 def init_app(app: Flask) -> None:
     if app.config.get("VIEWER_URL_TEMPLATE"):
         check_template(app.config["VIEWER_URL_TEMPLATE"])
@@ -121,4 +128,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(ago, "ago")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(signed_pct, "signed_pct")
+    app.add_template_filter(months_of_days, "months")
     app.add_template_test(is_past, "past")

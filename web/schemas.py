@@ -75,12 +75,76 @@ class AlertOut(_Out):
     snoozed_until: str | None = None
 
 
+class PrognosisModelOut(_Out):
+    family: str
+    family_label: str = Field(description="how the pages name the family's model")
+    version: int = Field(description="the family's stored fit version (grows with each refit "
+                                     "that changed the model)")
+    model: str = Field(description="model kind, e.g. weibull-aft/1")
+    fitted_at: str
+    usable: bool = Field(description="false: not enough follow-up data, no number is given")
+    n: int = Field(description="lesions followed (the model's support)")
+    events: int = Field(description="resolutions among them")
+    c_index: float | None = Field(default=None, description="5-fold cross-validated C-index")
+    c_index_ci: list[float] | None = None
+
+
+class ProbabilityOut(_Out):
+    months: int = Field(description="6, 12 or 24 months from baseline (first visible film)")
+    probability: float = Field(description="P(resolved by then), 0-1")
+    ci_lower: float = Field(description="95 % CI")
+    ci_upper: float
+    extrapolated: bool = Field(description="beyond the longest follow-up in the data")
+
+
+class StandingOut(_Out):
+    days: int = Field(description="days from baseline to the last film showing the deposit")
+    percent: float = Field(description="% of similar deposits (same family and baseline) "
+                                       "the model expects resolved by then")
+    ci_lower: float
+    ci_upper: float
+    text: str = Field(description="e.g. 'slower than 80 % of similar deposits in this clinic "
+                                  "(95 % CI 72-86 %)'")
+
+
+class PrognosisOut(_Out):
+    """Time to resolution from the clinic's own follow-up (never changes stages or alerts)."""
+
+    status: str = Field(description="available, or unavailable (see code and text)")
+    family: str | None = None
+    code: str | None = Field(default=None, description="why unavailable: no_follow_up, "
+                             "too_few_events, low_c_index, not_fitted, pending, no_family")
+    text: str | None = Field(default=None, description="e.g. 'not enough follow-up data in "
+                                                       "this clinic: ...'")
+    model: PrognosisModelOut | None = Field(default=None, description="the stored fit used")
+    support: dict[str, int] | None = Field(default=None, description="a refused model's "
+                                           "lesions (n) and resolutions (events)")
+    by_month: list[ProbabilityOut] | None = None
+    median_days: float | None = Field(default=None, description="median predicted time to "
+                                      "resolution from baseline, days")
+    median_ci: list[float] | None = Field(default=None, description="its 95 % CI")
+    median_note: str | None = Field(default=None, description="why no median, when none")
+    baseline: dict[str, str] | None = Field(default=None, description="the lesion's values "
+                                            "of the model's covariates")
+    notes: list[str] | None = None
+    standing: StandingOut | None = Field(default=None, description="with an uncleared "
+                                         "no_resolution alert: where the lesion stands")
+
+
+class WorklistStandingOut(StandingOut):
+    model: PrognosisModelOut
+
+
 class WorklistAlertOut(AlertOut):
     lesion_id: int
     lesion: str
     patient: str
     region: str
     laterality: str
+    standing: WorklistStandingOut | None = Field(
+        default=None, description="no_resolution alerts, when the family's model is used: "
+                                  "where the lesion stands among similar deposits (context; "
+                                  "the rules decide the alert)")
 
 
 class SiteOut(_Out):
@@ -181,6 +245,7 @@ class LesionOut(_Out):
     observations: list[ObservationOut]
     transitions: list[TransitionOut]
     alerts: list[AlertOut]
+    prognosis: PrognosisOut
 
 
 class PatientRecordOut(_Out):

@@ -12,3 +12,4 @@ ASSESS_LESIONS = "calcitrack.assess_lesions"  # a batch of lesion ids: what send
 NOOP = "calcitrack.noop"
 PACS_SYNC = "calcitrack.pacs_sync"
 SEND_WRITE_BACKS = "calcitrack.send_write_backs"
+REFIT_PROGNOSIS = "calcitrack.refit_prognosis"

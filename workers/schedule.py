@@ -15,6 +15,7 @@ from tracker.config import Settings
 from workers.names import (
     PACS_SYNC,
     REASSESS_STALE,
+    REFIT_PROGNOSIS,
     SCAN_ALERTS,
     SEND_DIGEST,
     SEND_WRITE_BACKS,
@@ -24,6 +25,7 @@ from workers.names import (
 SWEEP_SECONDS = 30.0
 WRITE_BACK_SECONDS = 60.0
 DIGEST_DELAY_MINUTES = 30  # after the scan, so the digest includes what the scan opened
+REFIT_DELAY_MINUTES = 90  # after the scan's assessments, so the refit reads them
 
 
 def _pacs(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -44,6 +46,7 @@ def _pacs(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     digest_at = settings.scan_hour * 60 + settings.scan_minute + DIGEST_DELAY_MINUTES
+    refit_at = settings.scan_hour * 60 + settings.scan_minute + REFIT_DELAY_MINUTES
     return {
         # Time-dependent alerts (no resolution, HO not maturing, follow-up overdue), snoozes.
         "scan-alerts-daily": {
@@ -62,6 +65,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": SEND_DIGEST,
             "schedule": crontab(hour=(digest_at // 60) % 24, minute=digest_at % 60),
             "options": {"expires": 6 * 3600},
+        },
+        # The prognosis models refitted on the day's assessments (a new version if changed).
+        "refit-prognosis-nightly": {
+            "task": REFIT_PROGNOSIS,
+            "schedule": crontab(hour=(refit_at // 60) % 24, minute=refit_at % 60),
+            "options": {"expires": 12 * 3600},
         },
         # A new engine version, or anything the outbox missed.
         "reassess-stale-hourly": {

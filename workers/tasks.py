@@ -19,7 +19,7 @@ from tracker.config import from_env
 from tracker.db import session_scope
 from tracker.errors import NotFound
 from tracker.queries.to_assess import stale_lesions
-from tracker.services import notifications
+from tracker.services import notifications, prognosis
 from tracker.services.assessment import assess, scan, sweep
 from workers.app import RETRY_BACKOFF_MAX, celery
 from workers.dispatch import broker_holds_nothing, send_assessments
@@ -29,6 +29,7 @@ from workers.names import (
     NOOP,
     POST_WEBHOOK,
     REASSESS_STALE,
+    REFIT_PROGNOSIS,
     SCAN_ALERTS,
     SEND_DIGEST,
     SWEEP_PENDING,
@@ -141,6 +142,17 @@ def post_webhook_task(alert_id: int) -> int | None:
     if payload is None:
         return None
     return notifications.post_alert(settings.webhook_url, payload)
+
+
+@celery.task(name=REFIT_PROGNOSIS, acks_late=True, autoretry_for=DB_ERRORS,
+             retry_backoff=True, retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=3)
+def refit_prognosis_task() -> list[dict[str, Any]]:
+    """Nightly: every family's prognosis model refitted on the stored assessments; a new
+    version is stored only when the fit changed (a rerun stores nothing)."""
+    with session_scope(from_env().database_url) as session:
+        results = prognosis.refit(session)
+    return [{"family": r.family, "version": r.version, "stored": r.stored,
+             "usable": r.usable, "n": r.n, "events": r.events} for r in results]
 
 
 @celery.task(name=NOOP, ignore_result=False)

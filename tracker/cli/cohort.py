@@ -15,6 +15,7 @@ from tracker.cli.edge import (
     session,
     write_output,
 )
+from tracker.cli.prognosis import prognosis_group
 from tracker.cli.suggest import SuggestingGroup
 from tracker.cohort_figures import figure_bytes, km_figure, waterfall_figure
 from tracker.errors import Problem
@@ -83,6 +84,9 @@ def cohort_waterfall_cmd(entity: str | None, region: str | None, compartment: st
     with session() as s:
         bins = cohort.response_bins(s, cohort.CohortFilter(entity, region, compartment))
     write_output(figure_bytes(waterfall_figure(bins), fmt), output)
+
+
+cohort_group.add_command(prognosis_group)
 
 
 def register(main: click.Group) -> None:

@@ -81,6 +81,7 @@ def import_sr_cmd(paths: tuple[str, ...], compartment: str | None, dry_run: bool
 def export_fhir_cmd(patient: str | None, output: str | None) -> None:
     """Write FHIR R5: one collection Bundle for --patient, else one Bundle per line (NDJSON)."""
     from tracker.interop.fhir import bundle_json, patient_bundle
+    from tracker.queries.prognosis import latest_fits
 
     system = settings().patient_identifier_system
     with session() as s:
@@ -88,7 +89,8 @@ def export_fhir_cmd(patient: str | None, output: str | None) -> None:
             emit(bundle_json(patient_bundle(patient_record(s, patient), patient_system=system)),
                  output)
             return
-        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid),
+        fits = latest_fits(s)
+        write_pieces((json.dumps(bundle_json(patient_bundle(patient_record(s, pid, fits),
                                                             patient_system=system)),
                                  ensure_ascii=False) + "\n" for pid in patient_ids(s)), output)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from tracker.export import observation_snapshot, treatment_snapshot
 from tracker.models import Alert, Lesion
 from tracker.queries.patient_timeline import patient_with_everything
+from tracker.queries.prognosis import LatestFits, latest_fits, lesion_prognosis
 from tracker.queries.stages import (
     assessment_status,
     lesion_stage,
@@ -35,11 +36,20 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-def lesion_json(lesion: Lesion) -> dict[str, Any]:
+def lesion_json(lesion: Lesion, fits: LatestFits | None = None,
+                birth_year: int | None = None) -> dict[str, Any]:
     """One lesion as `tracker show --json` and the API print it.
 
-    A stage is `pending` until an assessment that saw the current data is stored.
+    A stage is `pending` until an assessment that saw the current data is stored. The
+    prognosis comes from the latest stored fits (`fits`, read once per document; else read
+    here) and the patient's birth year (else the loaded patient's).
     """
+    if fits is None:
+        session = object_session(lesion)
+        assert session is not None, "a lesion_json of a detached lesion"
+        fits = latest_fits(session)
+    if birth_year is None and "patient" in lesion.__dict__:
+        birth_year = lesion.patient.birth_year
     current = lesion.assessment_current
     observations = []
     for obs in lesion.observations:
@@ -94,16 +104,21 @@ def lesion_json(lesion: Lesion) -> dict[str, Any]:
             for t in lesion.transitions
         ],
         "alerts": [alert_json(a) for a in open_alerts_of(lesion)],
+        "prognosis": lesion_prognosis(lesion, birth_year, fits),
     }
 
 
-def patient_record(session: Session, external_id: str) -> dict[str, Any]:
-    """What is stored for a patient: the stable `tracker show --json` document."""
+def patient_record(session: Session, external_id: str, fits: LatestFits | None = None
+                   ) -> dict[str, Any]:
+    """What is stored for a patient: the stable `tracker show --json` document (`fits`: the
+    latest prognosis fits, read once by a caller writing many patients)."""
     patient = patient_with_everything(session, external_id)
+    fits = latest_fits(session) if fits is None else fits
     return {
         "format": "calcitrack-patient/1",
         "patient": patient.external_id,
         "birth_year": patient.birth_year,
         "sex": patient.sex,
-        "lesions": [lesion_json(lesion) for lesion in patient.lesions],
+        "lesions": [lesion_json(lesion, fits, patient.birth_year)
+                    for lesion in patient.lesions],
     }

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.queries.lookup import alert_with_lesion
+from tracker.queries.prognosis import latest_fits, standings
 from tracker.queries.show import alert_json
 from tracker.queries.worklist import WorklistFilter, worklist
 from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.users import Permission
+from tracker.vocabulary import AlertKind
 from web import schemas
 from web.api.blueprint import bp, doc
 from web.auth import actor, requires
@@ -18,16 +20,25 @@ from web.db import get_session
 ALERT_STATE: Any = {409: "The alert was cleared meanwhile"}
 
 
-def worklist_json(alert: Any) -> dict[str, Any]:
+def worklist_json(alert: Any, standing: dict[str, Any] | None = None) -> dict[str, Any]:
     lesion = alert.lesion
     return {**alert_json(alert), "lesion_id": lesion.id, "lesion": lesion.external_id,
             "patient": lesion.patient.external_id, "region": lesion.region,
-            "laterality": lesion.laterality}
+            "laterality": lesion.laterality, "standing": standing}
+
+
+def _with_standings(alerts: list[Any]) -> list[dict[str, Any]]:
+    """Rows of alerts; a no_resolution one with where its lesion stands (one query a page)."""
+    session = get_session()
+    ids = {a.lesion_id for a in alerts if a.kind == AlertKind.NO_RESOLUTION.value}
+    found = standings(session, ids, latest_fits(session)) if ids else {}
+    return [worklist_json(a, found.get(a.lesion_id)
+                          if a.kind == AlertKind.NO_RESOLUTION.value else None) for a in alerts]
 
 
 def _alert_now(alert_id: int) -> dict[str, Any]:
     """The alert as a clinician's action left it."""
-    return worklist_json(alert_with_lesion(get_session(), alert_id))
+    return _with_standings([alert_with_lesion(get_session(), alert_id)])[0]
 
 
 @bp.get("/alerts")
@@ -41,7 +52,7 @@ def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
                          state=query.state)
     page = worklist(get_session(), flt, today=today(), after=query.after, page=query.page,
                     per_page=query.per_page)
-    return {"items": [worklist_json(a) for a in page.items], "total": page.count.n,
+    return {"items": _with_standings(list(page.items)), "total": page.count.n,
             "total_is": page.count.kind, "page": 1 if query.after else query.page,
             "per_page": page.per_page, "next": page.after}
 

@@ -31,6 +31,7 @@ from tracker.cohort import (
     tallies,
 )
 from tracker.cohort_figures import figure_bytes, km_figure, waterfall_figure
+from tracker.queries.prognosis import model_summaries
 from tracker.services.users import Permission
 from tracker.vocabulary import Compartment, Entity, Region
 from web import charts
@@ -71,7 +72,8 @@ def index() -> str:
     return render_template("cohort/index.html", curves=curves, n=sum(t.n for t in items),
                            skipped=skipped, flt=flt, by=by, no_split=NO_SPLIT,
                            strata=BY_CHOICES, choices=CHOICES, min_lesions=MIN_LESIONS,
-                           min_events=MIN_EVENTS, query=query)
+                           min_events=MIN_EVENTS, query=query,
+                           prognosis_models=model_summaries(get_session()))
 
 
 @bp.get("/km.<fmt>")

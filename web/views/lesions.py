@@ -22,6 +22,7 @@ from tracker.queries.lesion import (
     previous_visit,
 )
 from tracker.queries.lookup import load_lesion, load_observation, load_treatment
+from tracker.queries.prognosis import latest_fits, lesion_prognosis
 from tracker.queries.stages import (
     assessment_status,
     lesion_stage,
@@ -140,6 +141,8 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "any_classification": any(r["classifications"] for r in rows),
         "editable_observations": editable("observation", [o.id for o in lesion.observations]),
         "editable_treatments": editable("treatment", [t.id for t in lesion.treatments]),
+        "prognosis": lesion_prognosis(lesion, lesion.patient.birth_year,
+                                      latest_fits(get_session())),
     }
 
 
