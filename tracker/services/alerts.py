@@ -199,7 +199,8 @@ def decide_alerts(
             continue
         _write_state(session, alert, state, action, actor=actor, reason=text, until=day)
         done.append(alert.id)
+    decided = set(done)
     refresh_patient_summaries(session, patients_of_lesions(
-        session, {a.lesion_id for a in rows if a.id in set(done)}))
+        session, {a.lesion_id for a in rows if a.id in decided}))
     session.commit()
     return BulkResult(done, [i for i in ids if i not in set(done)])
