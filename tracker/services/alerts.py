@@ -248,6 +248,7 @@ def decide_alerts(
         _write_state(session, alert, state, action, actor=actor, reason=text, until=day,
                      counts=counts)
         done.append(alert.id)
-    _maintained(session, [a.lesion_id for a in rows if a.id in set(done)], counts)
+    decided = set(done)
+    _maintained(session, [a.lesion_id for a in rows if a.id in decided], counts)
     session.commit()
-    return BulkResult(done, [i for i in ids if i not in set(done)])
+    return BulkResult(done, [i for i in ids if i not in decided])
