@@ -86,9 +86,12 @@ def cases(conn: Connection, t: dict[str, Any]) -> list[Case]:
     """Every page and API list, with its floor."""
     today = TODAY
     wl = floors.worklist_floor
-    deep_alerts = floors.worklist_key_at(conn, today, {}, 199 * 50 - 1)
+    # page 200, or the last page of a smaller steady state (quick)
+    deep_alerts = floors.worklist_key_at(conn, today, {},
+                                         min(199 * 50, _deep(conn, 50, "alerts")) - 1)
     deepest_alerts = floors.worklist_key_at(conn, today, {}, _deep(conn, 50, "alerts") - 1)
-    api_deep = floors.worklist_key_at(conn, today, {}, 199 * 200 - 1)
+    api_deep = floors.worklist_key_at(conn, today, {},
+                                      min(199 * 200, _deep(conn, 200, "alerts")) - 1)
     deep_patients_page = _deep(conn, 25, "patients") // 25
     combo = {"overdue": True, "kind": "no_resolution", "rule": "hadd.no_resolution"}
     rare = {"kind": "ho_atypical", "region": "shoulder"}  # ho.atypical is never a shoulder's

@@ -162,10 +162,11 @@ def test_worklist_on_a_phone_and_its_snooze_and_urgent_acknowledgement(
     page.goto(f"{base}/alerts")
     assert page.evaluate(NO_SIDEWAYS)
     card = page.locator("table.worklist tbody tr.row-sev-urgent").first
-    for part in ("td.who a >> nth=0", "form[action$='/acknowledge'] button", "details.snooze"):
+    for part in ("td.patient-cell a >> nth=0", "form[action$='/acknowledge'] button",
+                 "details.snooze"):
         box = card.locator(part).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, part
-    assert "P-0002" in card.locator("td.who").inner_text()
+    assert "P-0002" in card.locator("td.patient-cell").inner_text()
     shot(page, "13-worklist-phone")
     # an urgent alert: the browser asks for the reason, nothing is sent
     card.locator("form[action$='/acknowledge'] button").click()
