@@ -32,9 +32,15 @@ COUNT_KEYS = (*STORED, "days", "resolved")
 RESPONSE_KEYS = ("entity", "region", "compartment", "pct")
 
 
+# ids per statement when forgetting many (a whole import): below every driver's parameter limit
+FORGET_BATCH = 5000
+
+
 def forget_cohort_subjects(session: Session, lesion_ids: Sequence[int]) -> None:
     """The lesions' data changed (or they go): their rows go until they are assessed again."""
-    _replace(session, lesion_ids, [])
+    ordered = sorted(lesion_ids)
+    for start in range(0, len(ordered), FORGET_BATCH):
+        _replace(session, ordered[start:start + FORGET_BATCH], [])
 
 
 def refresh_cohort_subjects(session: Session, lesion_ids: Sequence[int]) -> None:

@@ -158,6 +158,9 @@ def _import_once(
                 writer.merge(chunk, problems)
         if problems:
             raise problems.error()
+        # the changed lesions leave the cohort outcomes until assessed: done last, so the
+        # shared count rows are locked only for the commit, not for the whole import
+        forget_cohort_subjects(session, sorted(writer.changed))
         session.commit()
     except BaseException:
         session.rollback()
@@ -622,7 +625,6 @@ class _ChunkWriter:
             self.session.execute(
                 update(L).where(L.c.id.in_(sorted(marks)))
                 .values(data_version=L.c.data_version + 1, assessment_due_at=at))
-            forget_cohort_subjects(self.session, sorted(marks))
             self.changed |= marks
         audit_rows(self.session, audits)
 
