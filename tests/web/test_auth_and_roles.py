@@ -195,6 +195,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/cohort/km.<fmt>"): ("/cohort/km.svg", READ),
     ("GET", "/cohort/km.csv"): ("/cohort/km.csv", READ),
     ("GET", "/cohort/waterfall.<fmt>"): ("/cohort/waterfall.svg", READ),
+    ("GET", "/cohort/prognosis/<family>/<figure>.<fmt>"): ("/cohort/prognosis/hadd/forest.svg",
+                                                          READ),
     ("GET", "/lesions/<int:lesion_id>/compare"): ("/lesions/{lesion}/compare", READ),
     ("GET", "/lesions/<int:lesion_id>/history"): ("/lesions/{lesion}/history", READ),
     ("GET", "/lesions/<int:lesion_id>/merge"): ("/lesions/{lesion}/merge", WRITE),
