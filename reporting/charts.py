@@ -131,7 +131,7 @@ def _today_line(ax: Any, today: date, handles: list[Any]) -> None:
         handles.append(Line2D([], [], color=TODAY, lw=1.2, label="Today"))
 
 
-def _lesion_figure(lesion: Lesion, today: date, narrow: bool) -> Figure:
+def _lesion_figure(lesion: Lesion, today: date, narrow: bool = False) -> Figure:
     fig = Figure(figsize=(NARROW_INCHES, 5.6) if narrow else (WIDE_INCHES, 3.8),
                  layout="constrained")
     ax = fig.add_subplot()
@@ -241,7 +241,7 @@ def render_timeline(patient: Patient, fmt: str, today: date, *, narrow: bool = F
         return _save(_timeline_figure(patient, today, narrow), fmt)
 
 
-def _timeline_figure(patient: Patient, today: date, narrow: bool) -> Figure:
+def _timeline_figure(patient: Patient, today: date, narrow: bool = False) -> Figure:
     lesions = list(patient.lesions)
     lanes = 0.62 * max(1, len(lesions))
     fig = Figure(figsize=(NARROW_INCHES, 2.6 + lanes) if narrow else (WIDE_INCHES, 1.1 + lanes),
