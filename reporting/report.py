@@ -141,7 +141,7 @@ def report_html(session: Session, external_id: str, *, today: date,
 
 def report_pdf(session: Session, external_id: str, *, today: date,
                institution: str | None = None, images: Thumbnails | None = None) -> bytes:
-    from weasyprint import HTML  # a second to import: only when a PDF is asked for
+    from reporting.fetch import pdf_of_html  # WeasyPrint: a second to import, only for a PDF
 
     html = report_html(session, external_id, today=today, institution=institution, images=images)
-    return bytes(HTML(string=html).write_pdf())
+    return pdf_of_html(html)

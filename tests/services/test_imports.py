@@ -24,7 +24,7 @@ from tracker.errors import MAX_REPORTED_PROBLEMS, Conflict, InvalidInput
 from tracker.export import export_timeline
 from tracker.migrate import upgrade
 from tracker.models import AuditEvent, Lesion, Observation, ObservationFeature, Patient
-from tracker.services import imports
+from tracker.services import import_turns
 from tracker.services.imports import ImportSummary, import_stream
 from tracker.timeline.stream import PatientStream
 
@@ -277,9 +277,9 @@ def test_concurrent_imports_of_the_same_patients_in_opposite_orders_both_succeed
 def test_an_import_waits_a_bounded_time_for_another_then_says_so(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "IMPORT_WAIT_SECONDS", 1)
+    monkeypatch.setattr(import_turns, "IMPORT_WAIT_SECONDS", 1)
     with engine_for(postgres_url).connect() as other:  # an import that is still running
-        other.execute(select(func.pg_advisory_xact_lock(imports.IMPORT_LOCK)))
+        other.execute(select(func.pg_advisory_xact_lock(import_turns.IMPORT_LOCK)))
         with session_factory(postgres_url)() as s, pytest.raises(Conflict) as exc:
             import_stream(s, stream(cohort()), actor="t")
         other.rollback()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
@@ -27,7 +27,7 @@ from sqlalchemy.sql import ColumnElement
 from tracker.alert_columns import sync_alert_columns
 from tracker.audit import audit_rows
 from tracker.clock import now
-from tracker.errors import Conflict, Problem
+from tracker.errors import Problem
 from tracker.export import (
     LESION_COLUMNS,
     OBSERVATION_COLUMNS,
@@ -46,6 +46,7 @@ from tracker.models import (
     features_in_order,
 )
 from tracker.services.cohort_subjects import forget_cohort_subjects
+from tracker.services.import_turns import DEADLOCK_ATTEMPTS, refusal_of, take_turn
 from tracker.services.records import observation_columns, site_columns
 from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
@@ -53,17 +54,6 @@ from tracker.timeline.problems import ProblemLog, date_problems
 from tracker.timeline.stream import PatientStream
 
 CHUNK_PATIENTS = 500  # patients read, diffed and written together
-# PostgreSQL advisory lock (transaction scope) that an import takes before it reads what is
-# stored: files list patients in any order, so two imports locking the same rows in opposite
-# orders would deadlock, and one judging rows unchanged before the other committed would mix
-# the two files. They take turns instead. Edits and assessments lock single lesions and go on.
-IMPORT_LOCK = 0x43414C43  # "CALC"
-# How long an import waits for another one to finish; then it is refused (Conflict), which a
-# web request must be before its server's timeout (gunicorn: 30 s).
-IMPORT_WAIT_SECONDS = 20
-# Attempts of an import that deadlocked with a writer of single lesions (an edit, the
-# assessment worker): each attempt is the whole file again, in one transaction.
-DEADLOCK_ATTEMPTS = 3
 
 P = cast(Table, Patient.__table__)
 L = cast(Table, Lesion.__table__)
@@ -134,7 +124,7 @@ def _import(
             # their own order): PostgreSQL undid this transaction, so the file is read again.
             if (getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001")
                     or attempt == DEADLOCK_ATTEMPTS):
-                refusal = _refusal(exc)
+                refusal = refusal_of(exc)
                 if refusal is exc:
                     raise
                 raise refusal from exc
@@ -152,7 +142,7 @@ def _import_once(
     """One attempt, one transaction (rolled back on any error)."""
     writer = _ChunkWriter(session, actor)
     try:
-        _take_turn(session)
+        take_turn(session)
         for chunk in _batches(patients, chunk_patients):
             if not problems:
                 writer.merge(chunk, problems)
@@ -167,34 +157,6 @@ def _import_once(
         raise
     writer.summary.changed_lesion_ids = sorted(writer.changed)
     return writer.summary
-
-
-def _refusal(exc: DBAPIError) -> Exception:
-    """What an import that could not take its turn, or lost to a concurrent writer, says:
-    PostgreSQL's lock timeout, deadlock or serialization failure; SQLite's writer held the
-    database past the busy timeout. Anything else is raised as it is."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate == "55P03":  # lock_timeout in _take_turn
-        return Conflict(
-            f"another import has been running for over {IMPORT_WAIT_SECONDS} s; nothing was"
-            " imported, import the file again when it has finished"
-        )
-    if sqlstate in ("40P01", "40001") or "database is locked" in str(exc.orig):
-        return Conflict(
-            "another import changed the same patients at the same time; nothing was"
-            " imported, import the file again"
-        )
-    return exc
-
-
-def _take_turn(session: Session) -> None:
-    """Wait, at most IMPORT_WAIT_SECONDS, for any other import's transaction to end
-    (PostgreSQL; SQLite has one writer). The limit is for this wait only."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    session.execute(text(f"SET LOCAL lock_timeout = '{IMPORT_WAIT_SECONDS}s'"))
-    session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
-    session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
 # --------------------------------------------------------------------------- stored state
