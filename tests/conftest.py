@@ -170,6 +170,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _database(request, tmp_path, own=False)
 
 
+# Pages and the API run on PostgreSQL, the production engine (tests/web, tests/pacs,
+# tests/interop/web override `database_url` with it): the SQL beneath them runs on both engines
+# in tests/services, tests/cli and tests/interop, and every page is rendered on SQLite, the
+# embedded default, by tests/browser (the accessibility walk visits each one at two widths).
+PAGE_ENGINES = [pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def page_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """`database_url` of the page and API tests (PAGE_ENGINES), unless a test names its own."""
+    yield from _database(request, tmp_path, own=False)
+
+
 @pytest.fixture(params=ENGINES)
 def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated database of the test's own, for a test that changes the schema itself."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from testkit.orthanc import Orthanc, OrthancMissing
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, PAGE_ENGINES, page_database_url
 from tracker.pacs.client import PacsClient
 
 if TYPE_CHECKING:
@@ -30,6 +30,12 @@ def start_orthanc(folder: Path, users: dict[str, str] | None = None) -> Orthanc:
         if IN_CI:
             pytest.fail(f"{exc} (CI=true: the PACS tests must run, not skip)")
         pytest.skip(f"{exc}; .ci/services installs Orthanc")
+
+
+@pytest.fixture(params=PAGE_ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One engine for pages and the API (tests/conftest.py PAGE_ENGINES says why)."""
+    yield from page_database_url(request, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,11 @@
-"""flaskr-style fixtures: an app on its own migrated database (SQLite and PostgreSQL), a test
+"""flaskr-style fixtures: an app on its own migrated database (PostgreSQL), a test
 client, and a signed-in client per role that carries the CSRF token like a browser would."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from tests.conftest import PAGE_ENGINES, page_database_url
 from tests.web.seed import PASSWORD, make_users
 from tracker.db import session_factory
 from tracker.services.users import issue_token
@@ -19,6 +21,12 @@ from web import create_app
 from workers import dispatch
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(params=PAGE_ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One engine for pages and the API (tests/conftest.py PAGE_ENGINES says why)."""
+    yield from page_database_url(request, tmp_path)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import _port_open
+from tests.conftest import ENGINES, _port_open
 from tests.web.test_pages import _timeline
 from tracker.models import Observation
 from tracker.services.users import issue_token
@@ -29,6 +29,7 @@ def unreachable(database_url: str, tmp_path: Path) -> str:
     return "postgresql+psycopg://postgres@127.0.0.1:1/calcitrack"
 
 
+@pytest.mark.parametrize("database_url", ENGINES, indirect=True)  # each engine's outage
 def test_database_outage_shows_our_503_page_on_signed_in_pages(
     app: Any, login: Any, session: Session, database_url: str, tmp_path: Path
 ) -> None:
