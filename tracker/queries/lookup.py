@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from tracker.errors import Conflict, NotFound
@@ -45,15 +45,19 @@ def load_lesion(session: Session, lesion_id: int) -> Lesion:
 
 
 def load_observation(session: Session, observation_id: int) -> Observation:
-    """An observation with its features, and its lesion with the patient."""
+    """An observation with its features, and its lesion with the patient. The lesion is read
+    in the observation's own statement (a join): read after it, a merge committed in between
+    could have deleted the lesion the observation was read with."""
     return by_id(session, Observation, observation_id, selectinload(Observation.feature_rows),
-                 selectinload(Observation.lesion).selectinload(Lesion.patient))
+                 joinedload(Observation.lesion, innerjoin=True)
+                 .joinedload(Lesion.patient, innerjoin=True))
 
 
 def load_treatment(session: Session, treatment_id: int) -> Treatment:
     """A treatment with its lesion and the lesion's patient (for forms)."""
     return by_id(session, Treatment, treatment_id,
-                 selectinload(Treatment.lesion).selectinload(Lesion.patient))
+                 joinedload(Treatment.lesion, innerjoin=True)
+                 .joinedload(Lesion.patient, innerjoin=True))  # one statement, as above
 
 
 def alert_with_lesion(session: Session, alert_id: int) -> Alert:
