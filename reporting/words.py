@@ -9,7 +9,6 @@ from typing import Any, Protocol
 
 from tracker.models import Alert, Lesion
 from tracker.vocabulary import (
-    RESOLUTION_WORDS,
     TIMELINE_CODES,
     TREATMENT_KIND_LABELS,
     AlertKind,
@@ -17,6 +16,7 @@ from tracker.vocabulary import (
     Stage,
     TreatmentKind,
     label,
+    with_resolution,
 )
 
 CODE = re.compile(r"[a-z][a-z0-9_]*")
@@ -32,10 +32,7 @@ def code_label(code: str | None) -> str:
 def stage_label(stage: str | None, resolution: str | None = None) -> str:
     """A stage as every page, the report and the API label say it: `Resolved (unconfirmed)`
     after one negative film, so a reader never takes it for a confirmed resolution."""
-    text = code_label(stage)
-    if stage == Stage.RESOLVED.value and resolution in RESOLUTION_WORDS:
-        text += f" ({RESOLUTION_WORDS[resolution]})"
-    return text
+    return with_resolution(code_label(stage), stage, resolution)
 
 
 def evidence(text: str) -> str:

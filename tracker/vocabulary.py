@@ -320,6 +320,13 @@ class Resolution(StrEnum):
 RESOLUTION_WORDS = {Resolution.EXPECTED.value: "expected",
                     Resolution.UNCONFIRMED.value: "unconfirmed"}
 
+
+def with_resolution(text: str, stage: str | None, resolution: str | None) -> str:
+    """`text` (the stage as shown) with its certainty when the stage is `resolved`:
+    "Resolved (unconfirmed)" on the pages, "resolved (unconfirmed)" in `tracker show`."""
+    words = RESOLUTION_WORDS.get(resolution or "")
+    return f"{text} ({words})" if stage == Stage.RESOLVED.value and words else text
+
 STAGES_OF: dict[Family, tuple[Stage, ...]] = {
     Family.HADD: (
         Stage.PRECALCIFIC,

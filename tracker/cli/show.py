@@ -12,7 +12,7 @@ from tracker.cli.edge import (
     session,
 )
 from tracker.queries.show import patient_record
-from tracker.vocabulary import RESOLUTION_WORDS, Stage
+from tracker.vocabulary import with_resolution
 
 
 @click.command("show")
@@ -27,12 +27,6 @@ def show_cmd(patient_id: str, as_json: bool) -> None:
         emit(record)
         return
     click.echo(render_record(record))
-
-
-def _stage(stage: str | None, resolution: str | None) -> str:
-    """`resolved (unconfirmed)` after one negative film, as on the pages."""
-    words = RESOLUTION_WORDS.get(resolution or "")
-    return f"{stage} ({words})" if stage == Stage.RESOLVED.value and words else str(stage)
 
 
 def render_record(record: dict[str, Any]) -> str:
@@ -50,13 +44,13 @@ def render_record(record: dict[str, Any]) -> str:
             + f" [{site['compartment']}], {entity}"
         )
         lines.append(
-            f"    stage: {_stage(a['stage'], a.get('resolution'))}"
+            f"    stage: {with_resolution(str(a['stage']), a['stage'], a.get('resolution'))}"
             f"   next follow-up: {a['next_follow_up'] or '-'}"
         )
         for o in lesion["observations"]:
             size = "x".join(f"{s:g}" for s in o.get("size_mm", [])) or "not seen"
             conf = f" ({o['confidence']:.2f})" if "confidence" in o else ""
-            stage = _stage(o["stage"], o.get("resolution"))
+            stage = with_resolution(str(o["stage"]), o["stage"], o.get("resolution"))
             lines.append(f"    {o['date']} {o['modality']:<2} {size:<12} {stage}{conf}")
         for t in lesion["transitions"]:
             lines.append(f"    transition {t['date']}: {t['from']} -> {t['to']}")
