@@ -64,9 +64,8 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
-    # False when `total` is a lower bound (COUNT_LIMIT + 1: "10,000+") or an estimate
-    total_exact: bool = True
-    estimated: bool = False
+    # what `total` is: exact, a lower bound (COUNT_LIMIT + 1: "10,000+") or an estimate
+    total_is: CountKind = "exact"
     # The cursor of the next page (keyset lists), None on the last page
     next_after: str | None = None
 
@@ -75,11 +74,17 @@ class Page(Generic[T]):
         return max(1, -(-self.total // self.per_page))
 
     @property
+    def total_exact(self) -> bool:
+        return self.total_is == "exact"
+
+    @property
+    def estimated(self) -> bool:
+        return self.total_is == "about"
+
+    @property
     def total_text(self) -> str:
         """The total as a person reads it: 1,234, 10,000+ or about 498,000."""
-        kind: CountKind = ("about" if self.estimated else
-                           "exact" if self.total_exact else "at_least")
-        return str(Count(self.total, kind))
+        return str(Count(self.total, self.total_is))
 
 
 @dataclass(frozen=True)

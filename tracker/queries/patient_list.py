@@ -92,6 +92,5 @@ def patient_list(
     rows = session.execute(query).all()
     items = [PatientRow(*r) for r in rows[:per_page]]
     count = bounded_count(session, listed, timeout=bool(search.strip()))
-    return Page(items, count.n, page, per_page, total_exact=count.exact,
-                estimated=count.estimated,
+    return Page(items, count.n, page, per_page, total_is=count.kind,
                 next_after=items[-1].cursor if len(rows) > per_page else None)
