@@ -214,6 +214,22 @@ def test_concurrent_imports_of_the_same_new_patients_all_succeed(postgres_url: s
         assert set(s.scalars(select(Lesion.data_version))) == {1}
 
 
+
+def readings(doc: dict[str, Any], n: int, *, without_pain: bool = False) -> list[dict[str, Any]]:
+    """`n` copies of `doc` that change every observation (its note says which reading it is;
+    `without_pain` also clears the pain score), for imports that overlap on the same rows."""
+    variants = []
+    for k in range(n):
+        v = json.loads(json.dumps(doc))
+        for p in v["patients"]:
+            for le in p["lesions"]:
+                for o in le["observations"]:
+                    o["note"] = f"reading {k}"
+                    if without_pain:
+                        o.pop("pain", None)
+        variants.append(v)
+    return variants
+
 @pytest.mark.postgres
 def test_concurrent_imports_updating_the_same_rows_audit_every_before_once(
     postgres_url: str
@@ -221,15 +237,7 @@ def test_concurrent_imports_updating_the_same_rows_audit_every_before_once(
     doc = cohort()
     with session_factory(postgres_url)() as s:
         import_stream(s, stream(doc), actor="t")
-    variants = []
-    for k in range(4):
-        v = json.loads(json.dumps(doc))
-        for p in v["patients"]:
-            for le in p["lesions"]:
-                for o in le["observations"]:
-                    o["note"] = f"reading {k}"
-                    o.pop("pain", None)
-        variants.append(v)
+    variants = readings(doc, 4, without_pain=True)
     results, errors = _parallel(postgres_url, variants)
     assert errors == [] and len(results) == 4
     n_obs = sum(len(le["observations"]) for p in doc["patients"] for le in p["lesions"])
@@ -342,14 +350,7 @@ def test_overlapping_imports_with_their_stamps_all_succeed_without_a_traceback(
     doc = cohort()
     with session_factory(postgres_url)() as s:
         import_stream(s, stream(doc), actor="t")
-    variants = []
-    for k in range(8):
-        v = json.loads(json.dumps(doc))
-        for p in v["patients"]:
-            for le in p["lesions"]:
-                for o in le["observations"]:
-                    o["note"] = f"reading {k}"
-        variants.append(v)
+    variants = readings(doc, 8)
     failures: list[BaseException] = []
     start = threading.Barrier(4)
 
