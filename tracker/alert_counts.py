@@ -21,10 +21,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from tracker.db import insert_of
 from tracker.models import Alert, AlertCount
 from tracker.vocabulary import AlertState, Severity
 
@@ -54,9 +54,7 @@ def apply(conn: Connection | Session, delta: Delta) -> None:
     rows = [{"severity": k[0], "state": k[1], "n": n} for k, n in sorted(delta.items()) if n]
     if not rows:
         return
-    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(COUNTS).values(rows)
+    stmt = insert_of(conn, COUNTS).values(rows)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[COUNTS.c.severity, COUNTS.c.state],
         set_={"n": COUNTS.c.n + stmt.excluded.n}))

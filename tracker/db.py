@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -83,14 +83,14 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
-def insert_of(session: Session, table: Any) -> Any:
-    """The INSERT of the session's dialect (PostgreSQL's or SQLite's), for the writes that
-    skip a row whose unique key exists (`on_conflict_do_nothing`): a concurrent writer's row is
-    waited for, never duplicated."""
+def insert_of(bind: Session | Connection, table: Any) -> Any:
+    """The INSERT of the session's or connection's dialect (PostgreSQL's or SQLite's), for the
+    writes that skip or update a row whose unique key exists (`on_conflict_do_nothing`,
+    `on_conflict_do_update`): a concurrent writer's row is waited for, never duplicated."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

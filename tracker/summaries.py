@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import Insert, Select, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from tracker.db import insert_of
 from tracker.models import Alert, Lesion, Observation, Patient, PatientSummary
 from tracker.vocabulary import AlertState, Severity
 
@@ -59,9 +60,7 @@ def summary_rows(patient_ids: Iterable[int] | None = None) -> Select[Any]:
 
 
 def _upsert(session: Session, rows: Select[Any]) -> Insert:
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(S).from_select(["patient_id", "external_id", *COUNTED], rows)
+    stmt = insert_of(session, S).from_select(["patient_id", "external_id", *COUNTED], rows)
     return cast(Insert, stmt.on_conflict_do_update(
         index_elements=[S.c.patient_id],
         set_={k: stmt.excluded[k] for k in COUNTED},

@@ -19,11 +19,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.cohort import STORED, response_pct, subject_rows
 from tracker.cohort_table import CohortCount, CohortResponseCount, CohortSubject
+from tracker.db import insert_of
 
 _S: Table = CohortSubject.__table__  # type: ignore[assignment]
 _COUNTS: Table = CohortCount.__table__  # type: ignore[assignment]
@@ -81,8 +81,7 @@ def _replace(session: Session, lesion_ids: Sequence[int], rows: list[dict[str, A
 def _add(session: Session, table: Table, keys: Sequence[str],
          delta: dict[tuple[Any, ...], int]) -> None:
     """Add each delta to its count (a new key starts at 0); counts back to 0 are removed."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(
+    stmt = insert_of(session, table).values(
         [{**dict(zip(keys, k, strict=True)), "n": n} for k, n in sorted(delta.items())])
     session.execute(stmt.on_conflict_do_update(
         index_elements=list(keys), set_={"n": table.c.n + stmt.excluded.n}))

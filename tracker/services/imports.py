@@ -18,7 +18,6 @@ from datetime import date
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from sqlalchemy.sql import ColumnElement
 from tracker.alert_columns import sync_alert_columns
 from tracker.audit import audit_rows
 from tracker.clock import now
+from tracker.db import insert_of
 from tracker.errors import Problem
 from tracker.export import (
     LESION_COLUMNS,
@@ -359,9 +359,8 @@ def _changes_anything(patient_in: PatientIn, stored: _StoredPatient | None) -> b
 
 def _insert_missing(session: Session) -> Insert:
     """INSERT that skips rows whose unique key exists (a concurrent import created them)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(P).on_conflict_do_nothing(index_elements=[P.c.external_id])
-    return sqlite.insert(P).on_conflict_do_nothing(index_elements=[P.c.external_id])
+    return cast(Insert, insert_of(session, P).on_conflict_do_nothing(
+        index_elements=[P.c.external_id]))
 
 
 class _ChunkWriter:
