@@ -92,6 +92,10 @@ class Patient(Base):
         # (pg_trgm, which the migration creates); the embedded SQLite default scans its rows.
         Index("ix_patients_external_id_trgm", text("lower(external_id) gin_trgm_ops"),
               postgresql_using="gin").ddl_if(dialect="postgresql"),
+        # A search that names one patient's id, ignoring case, opens that patient: equality
+        # on a btree (the trigram index answers it too, but reads every posting of its
+        # trigrams: tens of milliseconds at 500,000 patients).
+        Index("ix_patients_external_id_lower", text("lower(external_id)")),
     )
 
 

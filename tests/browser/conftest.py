@@ -1,9 +1,13 @@
 """Browser fixtures: the app on a real HTTP server over a seeded SQLite database, and a
-Chromium page (Debian's, never a downloaded one) that fails the test on any page error."""
+Chromium page (Debian's, never a downloaded one) that fails the test on any page error.
+
+One Chromium runs per test process (starting one took seconds); each test gets a context of
+its own (its own cookies, storage and cache), so no test sees another's session."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +22,6 @@ from tests.web.seed import PASSWORD, make_users, seed_patient
 from tracker import alert_counts
 from tracker.alert_columns import sync_alert_columns
 from tracker.db import engine_for, session_factory
-from tracker.migrate import upgrade
 from tracker.models import Alert
 from web import create_app
 from workers import dispatch
@@ -36,8 +39,16 @@ def _require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
 
 
+def migrated_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A copy of the session's migrated SQLite template (tests/conftest.py)."""
+    path = tmp_path / "browser.sqlite"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def server(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The app on a real HTTP server (werkzeug, a thread) over a seeded SQLite database; the
     assessment queue is a list (the test plays the worker)."""
     queued: list[int] = []
@@ -46,8 +57,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         return len(ids)
 
     monkeypatch.setattr(dispatch, "request_assessment", record)
-    url = f"sqlite:///{tmp_path}/browser.sqlite"
-    upgrade(url)
+    url = migrated_sqlite(request, tmp_path)
     with session_factory(url)() as s:
         make_users(s)
         lesion_ids = seed_patient(s, "P-0001", lesions=3)
@@ -73,21 +83,40 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         engine_for(url).dispose()
 
 
+_BROWSER: dict[str, Any] = {}
+
+
+def chromium() -> Any:
+    """This process's Chromium, started at its first use and closed at exit."""
+    if "browser" not in _BROWSER:
+        _require_chromium()
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
+        _BROWSER["playwright"] = playwright
+        _BROWSER["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    return _BROWSER["browser"]
+
+
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-gpu"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_chromium() -> Iterator[None]:
+    yield
+    if "browser" in _BROWSER:
+        _BROWSER.pop("browser").close()
+        _BROWSER.pop("playwright").stop()
+
+
 @contextmanager
 def open_page(expected: Callable[[Any], bool] = lambda message: False) -> Iterator[Any]:
     """A Chromium page that fails the test on any page error, and on any console error but a
     form's 400 (field-level messages) and the `expected` ones."""
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-gpu"],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context = chromium().new_context(viewport={"width": 1360, "height": 900})
+    try:
         pg = context.new_page()
         pg.set_default_timeout(15_000)
         errors: list[str] = []
@@ -96,8 +125,9 @@ def open_page(expected: Callable[[Any], bool] = lambda message: False) -> Iterat
               if m.type == "error" and "status of 400" not in m.text and not expected(m)
               else None)
         yield pg
-        browser.close()
-        assert errors == [], errors
+    finally:
+        context.close()
+    assert errors == [], errors
 
 
 @pytest.fixture

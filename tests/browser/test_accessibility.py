@@ -13,6 +13,7 @@ import asyncio
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,9 @@ def test_every_page_has_no_serious_axe_violation(server: dict[str, Any]) -> None
                                                 took) for width in WIDTHS))
             await browser.close()
 
-    asyncio.run(run())
+    # in a thread of its own: this process's shared Chromium (conftest) keeps a sync
+    # Playwright loop on the main thread
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
     bad = {where: v for where, v in found.items() if v}
     assert not bad, bad

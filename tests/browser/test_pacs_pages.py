@@ -16,12 +16,11 @@ import pytest
 from werkzeug.serving import make_server
 
 from testkit.dicom import Deposit
-from tests.browser.conftest import open_page, shot, sign_in
+from tests.browser.conftest import migrated_sqlite, open_page, shot, sign_in
 from tests.pacs.conftest import start_orthanc
 from tests.pacs.visits import LESION_UID, followed_patient, store_visit
 from tests.web.seed import make_users, seed_held_report
 from tracker.db import engine_for, session_factory
-from tracker.migrate import upgrade
 from tracker.pacs.client import PacsClient
 from tracker.pacs.sync import sync_reports
 from tracker.queries.to_assess import stale_lesions
@@ -36,15 +35,15 @@ LOADED = ("() => [...document.querySelectorAll('img[data-key-image]')]"
 
 
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def server(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The app over a SQLite database whose patient's deposit was measured in the viewer in
     April and July (reports read from a real Orthanc and assessed), plus a report waiting in
     the inbox."""
     monkeypatch.setattr(dispatch, "request_assessment", lambda ids: len(list(ids)))
     monkeypatch.setenv("CALCITRACK_INSTANCE", str(tmp_path / "instance"))
     orthanc = start_orthanc(tmp_path / "orthanc")
-    url = f"sqlite:///{tmp_path}/browser.sqlite"
-    upgrade(url)
+    url = migrated_sqlite(request, tmp_path)
     followed_patient(url)
     with PacsClient(orthanc.dicomweb_url) as pacs:
         store_visit(pacs, study_date="20240410",

@@ -19,7 +19,7 @@ from testkit.cohort import generate, insert_rows
 from tracker import alert_counts
 from tracker.alert_columns import COPIES
 from tracker.db import session_factory
-from tracker.models import Alert, Lesion, Observation
+from tracker.models import Alert, Lesion, Observation, Patient
 from tracker.queries.worklist import WorklistFilter, attention_counts, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
 from tracker.services.assessment.assess import assess_lesions
@@ -95,6 +95,8 @@ def test_keyset_pages_are_the_unpaged_query_in_order(database_url: str) -> None:
         Alert.state != "cleared", Alert.entity.is_not(None), Alert.stage.is_not(None),
         Alert.next_follow_up < AS_OF)).first()
     assert some is not None
+    first = select(Patient.external_id).order_by(Patient.id).limit(1)
+    part = session.execute(first).scalar_one()[:3]  # "P00": typed "p00" below
     cases: list[tuple[WorklistFilter, Any]] = [
         (WorklistFilter(), lambda a: a.state != "snoozed"),
         (WorklistFilter(state="uncleared"), lambda a: True),
@@ -111,6 +113,11 @@ def test_keyset_pages_are_the_unpaged_query_in_order(database_url: str) -> None:
          and a.lesion.current_stage == some.stage),
         (WorklistFilter(patient="0000003", state="uncleared"),
          lambda a: "0000003" in a.lesion.patient.external_id),
+        # any part of the id, ignoring case; a typed wildcard is taken literally
+        (WorklistFilter(patient=part.swapcase(), state="uncleared"),
+         lambda a: part.lower() in a.lesion.patient.external_id.lower()),
+        (WorklistFilter(patient="0_00003", state="uncleared"),
+         lambda a: "0_00003" in a.lesion.patient.external_id),
     ]
     for flt, keep in cases:
         session.rollback()

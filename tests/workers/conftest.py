@@ -139,8 +139,13 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
+    # The test is over: kill what still runs (a warm shutdown took seconds per worker), then
+    # empty this process's queue and the broker's unacked set, so nothing a killed worker held
+    # reaches the next test's worker. A test that needs a warm shutdown calls `stop()` itself.
     for worker in started:
-        worker.stop()
+        if worker.proc.poll() is None:
+            worker.kill9()
+    clear_queue()
 
 
 @pytest.fixture(scope="session")
@@ -186,3 +191,17 @@ def worker_env(pg_url: str, redis_test_url: str, tmp_path: Path,
 
 def redis_client() -> Any:
     return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
+
+
+def clear_queue() -> None:
+    """Delete the session queue's messages and the unacked ones of this process's Redis
+    database (the queue's bindings stay)."""
+    client = redis_client()
+    try:
+        keys = [*client.scan_iter(f"{SESSION_QUEUE}*"), *client.scan_iter("unacked*")]
+        if keys:
+            client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # the test ran without this Redis (the embedded default): nothing to clear
+    finally:
+        client.close()

@@ -91,7 +91,7 @@ def stored_patient_id(session: Session, external_id: str) -> str:
 def exact_patient(session: Session, typed: str) -> str | None:
     """The stored id a search names exactly, as `stored_patient_id` finds it (the exact id,
     else the one id equal ignoring case), or None when it names none or several: one
-    statement (on PostgreSQL by the trigram index, which answers equality too)."""
+    statement (by the btree on `lower(external_id)`)."""
     found = list(session.scalars(
         select(Patient.external_id).where(func.lower(Patient.external_id) == typed.lower())
         .order_by(Patient.external_id).limit(5)))

@@ -63,7 +63,7 @@ def search_pattern(search: str) -> str:
     return f"%{part}%"
 
 
-def _matches(search: str) -> ColumnElement[bool]:
+def patient_id_matches(search: str) -> ColumnElement[bool]:
     """The patient id contains `search`, ignoring case (PostgreSQL: the trigram index)."""
     return func.lower(Patient.external_id).like(search_pattern(search), escape="/")
 
@@ -82,8 +82,8 @@ def patient_list(
     # limit needed); a search's may read many index entries, and gets one.
     listed = select(S.patient_id)
     if search.strip():
-        query = query.where(_matches(search))
-        listed = listed.join(Patient, Patient.id == S.patient_id).where(_matches(search))
+        query = query.where(patient_id_matches(search))
+        listed = listed.join(Patient, Patient.id == S.patient_id).where(patient_id_matches(search))
     page = max(1, page)
     if after:
         query = query.where(tuple_(*_ORDER) > tuple_(*decode_cursor(after, CURSOR_TYPES)))

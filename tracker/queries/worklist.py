@@ -26,6 +26,7 @@ from tracker.queries.paging import (
     decode_cursor,
     encode_cursor,
 )
+from tracker.queries.patient_list import patient_id_matches
 from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
 
 WORKLIST_STATES: dict[str, tuple[str, ...]] = {
@@ -98,8 +99,7 @@ def _where(flt: WorklistFilter, today: date) -> list[ColumnElement[bool]]:
                 or_(Observation.density.is_(None), Observation.margin.is_(None)))))
     if flt.patient.strip():
         where.append(Alert.patient_id.in_(
-            select(Patient.id).where(
-                Patient.external_id.icontains(flt.patient.strip(), autoescape=True))))
+            select(Patient.id).where(patient_id_matches(flt.patient))))
     return where
 
 
