@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reporting.fetch import pdf_of_html
 from reporting.report import report_html, report_pdf
 from testkit.factories import make_lesion, make_patient, obs
 from tracker.models import Lesion
@@ -41,14 +42,14 @@ def test_every_visit_is_printed_and_no_row_splits(session: Session) -> None:
     days = _seed(session)
     for lesion_id in session.scalars(select(Lesion.id)):
         assess_lesion(session, lesion_id, date(2024, 6, 1))
-    html = report_html(session, "P-LONG", today=date(2024, 6, 1))
+    # the document report_pdf prints (rendered once: its charts take seconds)
+    html = report_html(session, "P-LONG", today=date(2024, 6, 1),
+                       institution="Hôpital Saint-Exemple, radiologie")
     table = html[html.index("Timepoint table"):]
     first_header = re.search(r"<th>(\d{4}-\d{2}-\d{2})<br>", table)
     assert first_header is not None and first_header.group(1) == days[-1].isoformat()
     assert table.count('<th class="lesion-col">Lesion</th>') == 2  # 14 visits: two parts
-    assert "Hôpital" not in html  # no institution configured: no header line
-    pdf = report_pdf(session, "P-LONG", today=date(2024, 6, 1),
-                     institution="Hôpital Saint-Exemple, radiologie")
+    pdf = pdf_of_html(html)
     pages = [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
     text = "\n".join(pages)
     assert "Hôpital Saint-Exemple, radiologie" in pages[0]
@@ -71,3 +72,17 @@ def test_every_visit_is_printed_and_no_row_splits(session: Session) -> None:
             row = [10 + i + days.index(d) / 100 for d in newest_first[start:start + 7]]
             assert all(size in where for size in row), (i, start, row)
             assert len(set.union(*(where[size] for size in row))) == 1, (i, start, row)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_header_line_names_the_institution_only_when_one_is_configured(
+        session: Session) -> None:
+    patient = make_patient(session, "P-ONE", birth_year=1960, sex="F")
+    make_lesion(session, patient=patient, external_id="L1", region="shoulder",
+                observations=[obs("2024-01-10", 12)])
+    session.commit()
+    pages = [PdfReader(io.BytesIO(report_pdf(session, "P-ONE", today=date(2024, 6, 1),
+                                             institution=institution))).pages[0].extract_text()
+             for institution in (None, "Hôpital Saint-Exemple, radiologie")]
+    assert "Hôpital" not in pages[0]
+    assert "Hôpital Saint-Exemple, radiologie" in pages[1]
