@@ -106,10 +106,20 @@ def _key_images(session: Session, lesions: list[Lesion],
     return out
 
 
+# A lesion's chart as SVG: drawn afresh by default; the web layer passes its chart cache, so
+# the report reuses what the lesion pages drew (half a second of matplotlib per lesion).
+LesionSvg = Callable[[Lesion, date], bytes]
+
+
+def draw_lesion_svg(lesion: Lesion, today: date) -> bytes:
+    return charts.render_lesion(lesion, "svg", today)
+
+
 def report_html(session: Session, external_id: str, *, today: date,
                 links: Callable[[str], PageLinks] | None = None,
                 institution: str | None = None,
-                images: Thumbnails | None = None) -> str:
+                images: Thumbnails | None = None,
+                chart: LesionSvg = draw_lesion_svg) -> str:
     """The report as HTML: the print page with its toolbar when given the page's `links` (of
     the stored patient id), else the document the PDF is made of; with each visit's key image
     when given the PACS's `images`."""
@@ -127,7 +137,7 @@ def report_html(session: Session, external_id: str, *, today: date,
             "stage": lesion.current_stage if current else None,
             "assessment": assessment,
             "alerts": open_alerts_of(lesion),
-            "chart": _svg_data_uri(charts.render_lesion(lesion, "svg", today)),
+            "chart": _svg_data_uri(chart(lesion, today)),
             "key_images": key_images.get(lesion.id, []),
         })
     table = timepoint_table(patient)
@@ -140,8 +150,10 @@ def report_html(session: Session, external_id: str, *, today: date,
 
 
 def report_pdf(session: Session, external_id: str, *, today: date,
-               institution: str | None = None, images: Thumbnails | None = None) -> bytes:
+               institution: str | None = None, images: Thumbnails | None = None,
+               chart: LesionSvg = draw_lesion_svg) -> bytes:
     from reporting.fetch import pdf_of_html  # WeasyPrint: a second to import, only for a PDF
 
-    html = report_html(session, external_id, today=today, institution=institution, images=images)
+    html = report_html(session, external_id, today=today, institution=institution, images=images,
+                       chart=chart)
     return pdf_of_html(html)

@@ -11,11 +11,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, cast
 
 from flask import Flask, current_app
 
 from reporting.charts import FORMATS, STYLE, stage_css
+from reporting.report import draw_lesion_svg
+from tracker.models import Lesion
 
 # --------------------------------------------------------------------------- cache
 
@@ -50,6 +53,20 @@ class ChartCache:
 def cache() -> ChartCache:
     found: ChartCache = current_app.extensions["calcitrack_charts"]
     return found
+
+
+def lesion_key(lesion_id: int, versions: tuple[int, int | None], today: date,
+               narrow: bool) -> tuple[Hashable, ...]:
+    """What a lesion's chart depends on: its data and assessment versions, the day (the
+    "today" line) and the width."""
+    return ("lesion", lesion_id, *versions, today, narrow)
+
+
+def cached_lesion_svg(lesion: Lesion, today: date) -> bytes:
+    """The lesion's wide SVG chart from the cache the lesion pages fill (the report's)."""
+    key = (*lesion_key(lesion.id, (lesion.data_version, lesion.assessed_version), today, False),
+           "svg", STYLE)
+    return cache().get_or_render(key, lambda: draw_lesion_svg(lesion, today))
 
 
 def etag_of(key: Hashable) -> str:

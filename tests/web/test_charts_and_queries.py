@@ -58,6 +58,25 @@ def test_lesion_chart_etag_304_and_cache(app: Any, login: Login, session: Sessio
     assert assessed.status_code == 200 and _cache(app).renders == 4
 
 
+
+def test_the_report_shares_each_lesion_chart_with_the_lesion_pages(
+        app: Any, login: Login, session: Session) -> None:
+    """The print page and the PDF draw each lesion's chart once, and the lesion page's chart
+    is that drawing; a lesion with a new visit is drawn again, the others are not."""
+    ids = seed_patient(session, lesions=3)
+    client = login("clinician")
+    page = client.get("/patients/P-0001/report")
+    assert page.status_code == 200 and page.text.count("data:image/svg+xml;base64,") == 3
+    assert _cache(app).renders == 3
+    assert client.get("/patients/P-0001/report.pdf").status_code == 200
+    chart = client.get(f"/lesions/{ids[1]}/chart.svg")
+    assert chart.status_code == 200 and _cache(app).renders == 3
+    saved = login("radiologist").post(f"/lesions/{ids[0]}/observations/new", {
+        "date": "2024-12-01", "modality": "XR", "visible": "no"})
+    assert saved.status_code == 302, saved.text
+    assert client.get("/patients/P-0001/report").status_code == 200
+    assert _cache(app).renders == 4
+
 def test_timeline_chart_cached_and_follows_alerts(app: Any, login: Login, session: Session) -> None:
     seed_patient(session)
     client = login("clinician")

@@ -273,7 +273,7 @@ def compare(lesion_id: int) -> str:
 def chart(lesion_id: int, fmt: str) -> Any:
     session = get_session()
     q = query_args(ChartQuery)
-    key = ("lesion", lesion_id, *lesion_versions(session, lesion_id), today(), q.narrow)
+    key = charts.lesion_key(lesion_id, lesion_versions(session, lesion_id), today(), q.narrow)
     return charts.serve(
         key,
         lambda: render_lesion(lesion_with_everything(session, lesion_id), fmt, today(),

@@ -108,7 +108,7 @@ def report_page(session: Session, external_id: str, *, today: date) -> str:
 
     return report_html(session, external_id, today=today, links=links,
                        institution=current_app.config.get("REPORT_INSTITUTION"),
-                       images=thumbnails())
+                       images=thumbnails(), chart=charts.cached_lesion_svg)
 
 
 @bp.get("/<external_id>/report.pdf")
@@ -116,7 +116,7 @@ def report_page(session: Session, external_id: str, *, today: date) -> str:
 def report_pdf(external_id: str) -> Response:
     pdf = render_report_pdf(get_session(), external_id, today=today(),
                             institution=current_app.config.get("REPORT_INSTITUTION"),
-                            images=thumbnails())
+                            images=thumbnails(), chart=charts.cached_lesion_svg)
     name = f"calcitrack-report-{external_id}.pdf"
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})
