@@ -17,7 +17,7 @@ from tracker.queries.history import history
 from tracker.queries.lookup import exact_patient, find_patient, stored_patient_id
 from tracker.queries.patient_list import patient_list
 from tracker.queries.patient_timeline import patient_versions, patient_with_everything
-from tracker.queries.timeline_page import timeline_page
+from tracker.queries.timeline_page import patient_visits, timeline_page
 from tracker.services.users import Permission
 from tracker.timepoints import ROW_ORDERS, timepoint_table
 from web import charts
@@ -69,8 +69,8 @@ def timeline(external_id: str) -> str:
 @requires(Permission.READ)
 def timepoints(external_id: str) -> str:
     """Lesions x visits: size, % change from baseline, nadir and previous, stage, response."""
-    patient = patient_with_everything(get_session(), external_id)
-    table = timepoint_table(patient)
+    patient = patient_visits(get_session(), external_id)
+    table = timepoint_table(patient.lesions)
     sort = query_args(TimepointsQuery).sort.value
     table.rows.sort(key=ROW_ORDERS[sort])
     return render_template("patients/timepoints.html", patient=patient, table=table,
