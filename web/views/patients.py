@@ -53,10 +53,12 @@ def index() -> str | WerkzeugResponse:
 @requires(Permission.READ)
 def timeline(external_id: str) -> str:
     """Every lesion of the patient on one page. Its rows are built once here, as the strings
-    the template prints (the "as a table" block has a row per visit of every lesion)."""
+    the template prints (the "as a table" block has a row per visit of every lesion), and each
+    lesion's link once (its card and each of its alerts link to it)."""
     patient = timeline_page(get_session(), external_id)
     captions = [lesion_caption(le) for le in patient.lesions]
-    lesions = [{"lesion": le, "current": le.current, "alerts": le.alerts, "caption": caption}
+    lesions = [{"lesion": le, "current": le.current, "alerts": le.alerts, "caption": caption,
+                "url": url_for("lesions.show", lesion_id=le.id)}
                for le, caption in zip(patient.lesions, captions, strict=True)]
     rows = [(caption, day(v.date), v.modality, str(v.size1_mm) if v.visible else "not seen",
              stage_label(v.stage, v.resolution))
