@@ -33,6 +33,7 @@ from tracker.pacs.thumbnails import Thumbnails
 from tracker.queries.key_images import visit_key_images
 from tracker.queries.patient_timeline import patient_with_everything
 from tracker.queries.stages import open_alerts_of
+from tracker.queries.timeline_page import patient_visits
 from tracker.timepoints import Table, Visit, timepoint_table
 
 
@@ -140,7 +141,7 @@ def report_html(session: Session, external_id: str, *, today: date,
             "chart": _svg_data_uri(chart(lesion, today)),
             "key_images": key_images.get(lesion.id, []),
         })
-    table = timepoint_table(patient)
+    table = timepoint_table(patient_visits(session, patient.external_id).lesions)
     return templates().get_template("report.html").render(
         patient=patient, lesions=lesions, table=table, chunks=visit_chunks(table),
         institution=institution,

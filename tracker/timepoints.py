@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from tracker.export import observation_snapshot
-from tracker.models import Lesion, Observation, Patient
-from tracker.queries.stages import observation_stage
+from tracker.models import Lesion, Observation
+from tracker.queries.timeline_page import PageLesion
+from tracker.queries.timeline_page import Visit as PageVisit
 from tracker.vocabulary import Modality
 
 NOT_COMPARABLE = "not comparable"
@@ -42,7 +43,20 @@ class Change:
         return f"{self.value:+.1f} %"
 
 
-def _change(obs: Observation, ref: Observation | None) -> Change | None:
+class Measured(Protocol):
+    """What a % change compares: an Observation, or a page's visit row."""
+
+    @property
+    def date(self) -> date: ...
+    @property
+    def modality(self) -> str: ...
+    @property
+    def visible(self) -> bool: ...
+    @property
+    def size1_mm(self) -> float | None: ...
+
+
+def _change(obs: Measured, ref: Measured | None) -> Change | None:
     if ref is None or ref is obs:
         return None
     if obs.modality != ref.modality:
@@ -58,18 +72,30 @@ def _change(obs: Observation, ref: Observation | None) -> Change | None:
 
 @dataclass
 class Cell:
-    observation: Observation
-    stage: str
-    resolution: str | None  # how sure a `resolved` stage is
+    """A visit (its stage, resolution and response already `pending`/None unless current)
+    with its three changes."""
+
+    observation: PageVisit
     from_baseline: Change | None
     from_nadir: Change | None
     from_previous: Change | None
-    response: str | None
+
+    @property
+    def stage(self) -> str:
+        return self.observation.stage
+
+    @property
+    def resolution(self) -> str | None:  # how sure a `resolved` stage is
+        return self.observation.resolution
+
+    @property
+    def response(self) -> str | None:
+        return self.observation.response
 
 
 @dataclass
 class Row:
-    lesion: Lesion
+    lesion: PageLesion
     cells: dict[date, Cell] = field(default_factory=dict)
 
 
@@ -93,25 +119,20 @@ class Table:
     rows: list[Row]
 
 
-def lesion_cells(lesion: Lesion) -> list[Cell]:
-    """One cell per observation (date order) with its three changes."""
-    current = lesion.assessment_current
-    observations = list(lesion.observations)
-    baseline = next((o for o in observations if o.visible), None)
+def lesion_cells(lesion: PageLesion) -> list[Cell]:
+    """One cell per visit (date order) with its three changes."""
+    visits = lesion.visits
+    baseline = next((v for v in visits if v.visible), None)
     cells = []
-    nadir: Observation | None = None
-    previous: Observation | None = None
-    for obs in observations:
+    nadir: PageVisit | None = None
+    previous: PageVisit | None = None
+    for obs in visits:
         after_baseline = baseline is not None and obs.date > baseline.date
-        response = getattr(obs.assessment, "response", None) if current else None
         cells.append(Cell(
             observation=obs,
-            stage=observation_stage(obs, current),
-            resolution=getattr(obs.assessment, "resolution", None) if current else None,
             from_baseline=_change(obs, baseline) if after_baseline else None,
             from_nadir=_change(obs, nadir) if after_baseline else None,
             from_previous=_change(obs, previous) if previous is not None else None,
-            response=response.get("category") if isinstance(response, dict) else None,
         ))
         comparable = (baseline is not None and obs.modality == baseline.modality
                       and obs.date >= baseline.date)
@@ -123,11 +144,12 @@ def lesion_cells(lesion: Lesion) -> list[Cell]:
     return cells
 
 
-def timepoint_table(patient: Patient) -> Table:
-    """Lesions x visit dates; a visit's modalities are those of its observations."""
+def timepoint_table(lesions: Sequence[PageLesion]) -> Table:
+    """Lesions (as `patient_visits` reads them) x visit dates; a visit's modalities are those
+    of its observations."""
     rows = []
     modalities: dict[date, set[str]] = {}
-    for lesion in patient.lesions:
+    for lesion in lesions:
         row = Row(lesion)
         for cell in lesion_cells(lesion):
             row.cells[cell.observation.date] = cell

@@ -114,6 +114,7 @@ def test_statement_count_does_not_grow_with_lesions(app: Any, login: Login, sess
     client = login("clinician")
     pages = [
         ("/patients/{p}", "/patients/FEW", "/patients/MANY"),
+        ("/patients/{p}/timepoints", "/patients/FEW/timepoints", "/patients/MANY/timepoints"),
         ("/patients/{p}/timeline.png", "/patients/FEW/timeline.png",
          "/patients/MANY/timeline.png"),
         ("/lesions/{l}", f"/lesions/{few[0]}", f"/lesions/{many[0]}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from html.parser import HTMLParser
 
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
@@ -14,7 +15,7 @@ from testkit.factories import lesions_sharing_a_visit_day, make_lesion, make_pat
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
 from tracker.cli.main import main
-from tracker.models import Alert, AuditEvent, Observation, Patient
+from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Patient
 from workers.cli import report_cmd
 
 Login = Callable[[str | None], Client]
@@ -33,6 +34,102 @@ def test_timepoint_table_shows_changes_per_visit(login: Login, session: Session)
     assert "stable (" not in text
     # the second lesion is not assessed: its stages say pending, never a stale stage
     assert text.count("stage-pending") >= 3
+
+
+class _Cells(HTMLParser):
+    """The timepoint table as {lesion id: {column date: the cell's words}}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dates: list[str] = []
+        self.rows: dict[str, dict[str, str]] = {}
+        self.where: str | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("th", "td"):
+            self.where, self.text = tag, []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag != self.where:
+            return
+        words = " ".join(" ".join(self.text).split())
+        if tag == "th" and words.startswith("2024-"):
+            self.dates.append(words.split()[0])
+        elif tag == "th" and " · " in words:
+            self.rows[words.split(" · ")[0]] = {}
+        elif tag == "td":
+            row = list(self.rows.values())[-1]
+            row[self.dates[len(row)]] = words
+        self.where = None
+
+    def handle_data(self, data: str) -> None:
+        if self.where:
+            self.text.append(data)
+
+
+def timepoint_cells(text: str) -> dict[str, dict[str, str]]:
+    parser = _Cells()
+    parser.feed(text[text.index('<table class="timepoints">'):])
+    return parser.rows
+
+
+def test_timepoint_table_numbers(login: Login, session: Session) -> None:
+    """Each cell's size, changes from baseline, nadir and previous, stage and response, against
+    numbers worked out by hand."""
+    patient = make_patient(session, "P-NUM")
+    l1 = make_lesion(session, patient=patient, external_id="L1", observations=[
+        obs("2024-01-10", 20), obs("2024-03-01", 15), obs("2024-05-01", 18),
+        obs("2024-07-01", visible=False)])
+    assess(session, l1.id, ["resorptive", "resorptive", "resorptive", "resolved"], responses=[
+        None, {"category": "partial"}, {"category": "stable"}, {"category": "complete"}])
+    session.execute(update(Assessment).where(Assessment.lesion_id == l1.id,
+                                             Assessment.stage == "resolved")
+                    .values(resolution="unconfirmed"))
+    # never assessed (pending); followed on MR, with one US visit between two MR ones
+    make_lesion(session, patient=patient, external_id="L2", observations=[
+        obs("2024-01-10", 12, modality="MR"), obs("2024-03-01", 8, modality="MR"),
+        obs("2024-05-01", 9, modality="MR"), obs("2024-07-01", 6, modality="US"),
+        obs("2024-09-01", 10, modality="MR")])
+    # assessed, then new data: every stage and response of it is pending until reassessed
+    l3 = make_lesion(session, patient=patient, external_id="L3", observations=[
+        obs("2024-03-01", 30), obs("2024-07-01", 31)])
+    assess(session, l3.id, ["resting", "resting"],
+           responses=[None, {"category": "progression"}])
+    session.execute(update(Lesion).where(Lesion.id == l3.id)
+                    .values(data_version=Lesion.data_version + 1))
+    session.commit()
+
+    cells = timepoint_cells(login("clinician").get("/patients/P-NUM/timepoints").text)
+
+    assert cells["L1"] == {
+        "2024-09-01": "—",
+        "2024-07-01": "not seen XR Δ baseline -100.0 % Δ nadir -100.0 % Δ previous -100.0 % "
+                      "Resolved (unconfirmed) Complete response",
+        "2024-05-01": "18.0 mm XR Δ baseline -10.0 % Δ nadir +20.0 % Δ previous +20.0 % "
+                      "Resorptive Stable",
+        "2024-03-01": "15.0 mm XR Δ baseline -25.0 % Δ nadir -25.0 % Δ previous -25.0 % "
+                      "Resorptive Partial response",
+        "2024-01-10": "20.0 mm XR Resorptive",
+    }
+    assert cells["L2"] == {
+        # 10 vs 12 = -16.7 %; the nadir is still the MR of 8 mm (the US of 6 never is one)
+        "2024-09-01": "10.0 mm MR Δ baseline -16.7 % Δ nadir +25.0 % "
+                      "Δ previous not comparable (US→MR) pending",
+        # 6 US vs MR sizes: never compared; 8 vs 12 = -33.3 %, 9 vs the nadir 8 = +12.5 %
+        "2024-07-01": "6.0 mm US Δ baseline not comparable (MR→US) "
+                      "Δ nadir not comparable (MR→US) Δ previous not comparable (MR→US) pending",
+        "2024-05-01": "9.0 mm MR Δ baseline -25.0 % Δ nadir +12.5 % Δ previous +12.5 % pending",
+        "2024-03-01": "8.0 mm MR Δ baseline -33.3 % Δ nadir -33.3 % Δ previous -33.3 % pending",
+        "2024-01-10": "12.0 mm MR pending",
+    }
+    assert cells["L3"] == {
+        "2024-09-01": "—",
+        "2024-07-01": "31.0 mm XR Δ baseline +3.3 % Δ nadir +3.3 % Δ previous +3.3 % pending",
+        "2024-05-01": "—",
+        "2024-03-01": "30.0 mm XR pending",
+        "2024-01-10": "—",
+    }
 
 
 def test_timepoints_sort_and_unknown_patient(login: Login, session: Session) -> None:

@@ -1,5 +1,6 @@
-"""A patient's timeline (the page, its chart, the printable report, `tracker show`): the patient
-with every lesion and all they show, and what the cached timeline chart depends on."""
+"""A patient's timeline chart, the printable report and `tracker show`: the patient with every
+lesion and all they show, and what the cached timeline chart depends on. (The timeline page and
+the timepoint table read plain rows: tracker.queries.timeline_page.)"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""The patient timeline page: what it shows of a patient, as plain rows in a fixed number of
-statements, however many lesions and visits.
+"""The patient timeline page and the timepoint table: what they show of a patient, as plain
+rows in a fixed number of statements, however many lesions and visits.
 
-The page shows each lesion's site, stage, entity, follow-up and visits, each visit's date,
-modality, size and stage, and the uncleared alerts: it reads those columns only, never the
-assessments' evidence, classifications or response (JSON the page does not show), and builds
+They show each lesion's site, stage, entity, follow-up and visits, each visit's date, modality,
+size, stage and response category, and (the timeline) the uncleared alerts: they read those
+columns only, never the assessments' evidence or classifications (JSON neither shows), and build
 no ORM objects (an identity-mapped object per row was most of a 50-lesion page's time).
 """
 
@@ -39,6 +39,7 @@ class Visit:
     size1_mm: float | None
     stage: str
     resolution: str | None
+    response: str | None  # the response category (clinical-rules §7a), after a treatment
 
 
 @dataclass
@@ -61,15 +62,16 @@ class PageLesion:
 
 @dataclass(frozen=True)
 class PatientPage:
+    id: int
     external_id: str
     birth_year: int | None
     sex: str | None
     lesions: list[PageLesion]
 
 
-def timeline_page(session: Session, external_id: str) -> PatientPage:
-    """The patient (found as `stored_patient_id` finds it) with what the timeline page shows:
-    five statements."""
+def patient_visits(session: Session, external_id: str) -> PatientPage:
+    """The patient (found as `stored_patient_id` finds it) with its lesions and their visits,
+    without alerts: four statements."""
     stored = stored_patient_id(session, external_id)
     patient = session.execute(select(Patient.id, Patient.external_id, Patient.birth_year,
                                      Patient.sex).where(Patient.external_id == stored)).first()
@@ -84,25 +86,34 @@ def timeline_page(session: Session, external_id: str) -> PatientPage:
     visits = session.execute(
         select(Observation.lesion_id, Observation.date, Observation.modality,
                Observation.visible, Observation.size1_mm, Assessment.stage,
-               Assessment.resolution)
+               Assessment.resolution, Assessment.response["category"].as_string())
         .join(Lesion, Lesion.id == Observation.lesion_id)
         .outerjoin(Assessment, Assessment.observation_id == Observation.id)
         .where(Lesion.patient_id == patient.id)
         .order_by(Observation.lesion_id, Observation.date))
-    for v in visits:
-        lesion = lesions[v.lesion_id]
-        shown = lesion.current and v.stage is not None
-        lesion.visits.append(Visit(v.date, v.modality, v.visible, v.size1_mm,
-                                   v.stage if shown else PENDING,
-                                   v.resolution if shown else None))
+    for lesion_id, day, modality, visible, size1_mm, stage, resolution, response in visits:
+        lesion = lesions[lesion_id]
+        shown = lesion.current and stage is not None
+        lesion.visits.append(Visit(day, modality, visible, size1_mm,
+                                   stage if shown else PENDING,
+                                   resolution if shown else None,
+                                   response if shown else None))
+    return PatientPage(patient.id, patient.external_id, patient.birth_year, patient.sex,
+                       list(lesions.values()))
+
+
+def timeline_page(session: Session, external_id: str) -> PatientPage:
+    """`patient_visits` with each lesion's uncleared alerts, most severe first: five
+    statements."""
+    page = patient_visits(session, external_id)
+    lesions = {lesion.id: lesion for lesion in page.lesions}
     alerts = session.execute(
         select(Alert.lesion_id, Alert.id, Alert.kind, Alert.severity, Alert.rule, Alert.since,
                Alert.reason, Alert.state)
         .join(Lesion, Lesion.id == Alert.lesion_id)
-        .where(Lesion.patient_id == patient.id, Alert.state != AlertState.CLEARED.value))
+        .where(Lesion.patient_id == page.id, Alert.state != AlertState.CLEARED.value))
     for a in alerts:
         lesions[a.lesion_id].alerts.append(a)
-    for lesion in lesions.values():
+    for lesion in page.lesions:
         lesion.alerts.sort(key=alert_order)
-    return PatientPage(patient.external_id, patient.birth_year, patient.sex,
-                       list(lesions.values()))
+    return page

@@ -17,7 +17,7 @@ from tracker.queries.history import history
 from tracker.queries.lookup import exact_patient, find_patient, stored_patient_id
 from tracker.queries.patient_list import patient_list
 from tracker.queries.patient_timeline import patient_versions, patient_with_everything
-from tracker.queries.timeline_page import timeline_page
+from tracker.queries.timeline_page import patient_visits, timeline_page
 from tracker.services.users import Permission
 from tracker.timepoints import ROW_ORDERS, timepoint_table
 from web import charts
@@ -53,10 +53,12 @@ def index() -> str | WerkzeugResponse:
 @requires(Permission.READ)
 def timeline(external_id: str) -> str:
     """Every lesion of the patient on one page. Its rows are built once here, as the strings
-    the template prints (the "as a table" block has a row per visit of every lesion)."""
+    the template prints (the "as a table" block has a row per visit of every lesion), and each
+    lesion's link once (its card and each of its alerts link to it)."""
     patient = timeline_page(get_session(), external_id)
     captions = [lesion_caption(le) for le in patient.lesions]
-    lesions = [{"lesion": le, "current": le.current, "alerts": le.alerts, "caption": caption}
+    lesions = [{"lesion": le, "current": le.current, "alerts": le.alerts, "caption": caption,
+                "url": url_for("lesions.show", lesion_id=le.id)}
                for le, caption in zip(patient.lesions, captions, strict=True)]
     rows = [(caption, day(v.date), v.modality, str(v.size1_mm) if v.visible else "not seen",
              stage_label(v.stage, v.resolution))
@@ -69,8 +71,8 @@ def timeline(external_id: str) -> str:
 @requires(Permission.READ)
 def timepoints(external_id: str) -> str:
     """Lesions x visits: size, % change from baseline, nadir and previous, stage, response."""
-    patient = patient_with_everything(get_session(), external_id)
-    table = timepoint_table(patient)
+    patient = patient_visits(get_session(), external_id)
+    table = timepoint_table(patient.lesions)
     sort = query_args(TimepointsQuery).sort.value
     table.rows.sort(key=ROW_ORDERS[sort])
     return render_template("patients/timepoints.html", patient=patient, table=table,
