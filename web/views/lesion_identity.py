@@ -19,8 +19,8 @@ from tracker.services.users import Permission
 from tracker.timeline.site import SITE_FIELDS
 from web.auth import actor, requires
 from web.db import get_session
-from web.forms import field_errors
-from web.views.lesions import SITE_CHOICES, bp
+from web.forms import SITE_CHOICES, field_errors
+from web.views.lesions import bp
 from workers import dispatch
 
 SITE_FORM_FIELDS = (*SITE_FIELDS, "reason", "version")
