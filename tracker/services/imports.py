@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Row
@@ -48,6 +48,7 @@ from tracker.services.cohort_subjects import forget_cohort_subjects
 from tracker.services.import_turns import retrying_deadlocks, take_turn
 from tracker.services.records import observation_columns, site_columns
 from tracker.summaries import refresh_patient_summaries
+from tracker.tally import Tally
 from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
 from tracker.timeline.problems import ProblemLog, date_problems
 from tracker.timeline.stream import PatientStream
@@ -64,7 +65,9 @@ Item = TypeVar("Item")
 
 
 @dataclass
-class ImportSummary:
+class ImportSummary(Tally):
+    UNSAID: ClassVar[frozenset[str]] = frozenset({"changed_lesion_ids"})
+
     patients_created: int = 0
     patients_updated: int = 0
     lesions_created: int = 0
@@ -73,9 +76,6 @@ class ImportSummary:
     observations_updated: int = 0
     observations_unchanged: int = 0
     changed_lesion_ids: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "changed_lesion_ids"}
 
 
 def import_stream(
