@@ -9,6 +9,7 @@ from flask import current_app
 from werkzeug.wrappers import Response
 
 from tracker.interop.fhir import bundle_json, patient_bundle
+from tracker.queries.columns import columns_json
 from tracker.queries.patient_list import PatientRow, patient_list
 from tracker.queries.show import patient_record
 from tracker.services.users import Permission
@@ -34,8 +35,7 @@ def _patient_row(r: PatientRow) -> dict[str, Any]:
     return {"id": r.external_id, "birth_year": r.birth_year, "sex": r.sex, "lesions": r.lesions,
             "open_alerts": {"urgent": r.urgent, "warning": r.warning, "info": r.info},
             "pending_assessments": r.pending,
-            "last_visit": r.last_visit.isoformat() if r.last_visit else None,
-            "next_follow_up": r.next_follow_up.isoformat() if r.next_follow_up else None}
+            **columns_json(r, "last_visit", "next_follow_up")}
 
 
 @operation("GET", "/patients/<external_id>", Permission.READ,
