@@ -4,7 +4,7 @@ alerts, suggestions; and the forms that record, correct or remove an observation
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -179,10 +179,9 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
         except Conflict as exc:
             errors, status = {"prefer": [str(exc)]}, 409
         else:
-            dispatch.request_assessment([lesion.id])
-            flash(f"Lesion {other.external_id if other else ''} merged into "
-                  f"{lesion.external_id}; stages pending until re-assessed.", "success")
-            return redirect(url_for("lesions.show", lesion_id=lesion.id))
+            return back_to_lesion(lesion.id, f"Lesion {other.external_id if other else ''} merged "
+                                  f"into {lesion.external_id}; stages pending until re-assessed.",
+                                  anchor=None)
     page = render_template("lesions/merge.html", lesion=lesion, patient=lesion.patient,
                            caption=lesion_caption(lesion), others=others, other=other,
                            conflicts=conflicts, errors=errors, form=request.form)
@@ -215,10 +214,8 @@ def split(lesion_id: int) -> str | Response | tuple[str, int]:
         except Conflict as exc:
             errors, status = {"new_lesion": [str(exc)]}, 409
         else:
-            dispatch.request_assessment([lesion.id, new.id])
-            flash(f"{len(chosen)} observation(s) moved to the new lesion {new.external_id}.",
-                  "success")
-            return redirect(url_for("lesions.show", lesion_id=new.id))
+            return back_to_lesion(new.id, f"{len(chosen)} observation(s) moved to the new "
+                                  f"lesion {new.external_id}.", also=(lesion.id,), anchor=None)
     page = render_template("lesions/split.html", lesion=lesion, patient=lesion.patient,
                            caption=lesion_caption(lesion), errors=errors,
                            chosen=chosen, form=request.form, site=site,
@@ -369,15 +366,16 @@ def _submitted(write: Callable[[], tuple[int, str]],
         raise  # a Conflict too, but the caller shows what is stored now
     except Conflict as exc:
         return form_again({conflict_field: [str(exc)]}), 409
-    return _back_to_lesion(lesion_id, message)
+    return back_to_lesion(lesion_id, message)
 
 
-def _back_to_lesion(lesion_id: int, message: str) -> Response:
-    """After a change of its observations or treatments: the lesion's assessment queued, the
-    person back on its page with `message`."""
-    dispatch.request_assessment([lesion_id])
+def back_to_lesion(lesion_id: int, message: str, *, also: Sequence[int] = (),
+                   anchor: str | None = "observations") -> Response:
+    """After a change of a lesion's data: its assessment (and `also`'s) queued, the person
+    back on its page (at `anchor`) with `message`."""
+    dispatch.request_assessment([*also, lesion_id])
     flash(message, "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor=anchor))
 
 
 @bp.route("/observations/<int:observation_id>/edit", methods=["GET", "POST"])
@@ -440,7 +438,7 @@ def delete_observation(observation_id: int) -> Response | tuple[str, int]:
                                                reason=reason, expected_version=version)
     except StaleVersion as exc:
         return _stale(observation_id, exc)
-    return _back_to_lesion(lesion_id, "Observation removed; stage pending until re-assessed.")
+    return back_to_lesion(lesion_id, "Observation removed; stage pending until re-assessed.")
 
 
 # --------------------------------------------------------------------------- treatments
@@ -507,4 +505,4 @@ def delete_treatment(treatment_id: int) -> Response | tuple[str, int]:
         row = load_treatment(session, treatment_id)
         return _treatment_form(row.lesion, form_from_treatment(row),
                                field_errors(exc.problems, ("reason",)), treatment_id), 400
-    return _back_to_lesion(lesion_id, "Treatment removed; stages pending until re-assessed.")
+    return back_to_lesion(lesion_id, "Treatment removed; stages pending until re-assessed.")
