@@ -11,22 +11,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from tracker import vocabulary as v
 from tracker.engine import Finding, LesionFacts, Treatment, assessment_to_json, infer
 from tracker.models import Lesion
 from tracker.timeline.models import LesionIn, Timeline
-from tracker.vocabulary import (
-    Compartment,
-    Density,
-    Entity,
-    EventKind,
-    Feature,
-    Margin,
-    Modality,
-    Pattern,
-    Region,
-    Texture,
-    TreatmentKind,
-)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -91,20 +79,20 @@ def finding_of(obs: ObservationColumns) -> Finding:
     features): an enum of its own member is that member."""
     return Finding(
         date=obs.date,
-        modality=Modality(obs.modality),
+        modality=v.Modality(obs.modality),
         visible=obs.visible,
         size_mm=tuple(obs.size_mm or ()),
-        density=_opt(Density, obs.density),
-        margin=_opt(Margin, obs.margin),
-        texture=_opt(Texture, obs.texture),
-        pattern=_opt(Pattern, obs.pattern),
-        features=tuple(dict.fromkeys(Feature(f) for f in obs.features)),
+        density=_opt(v.Density, obs.density),
+        margin=_opt(v.Margin, obs.margin),
+        texture=_opt(v.Texture, obs.texture),
+        pattern=_opt(v.Pattern, obs.pattern),
+        features=tuple(dict.fromkeys(v.Feature(f) for f in obs.features)),
         pain=obs.pain,
     )
 
 
 def treatment_of(treatment: TreatmentColumns) -> Treatment:
-    return Treatment(date=treatment.date, kind=TreatmentKind(treatment.kind), note=treatment.note)
+    return Treatment(date=treatment.date, kind=v.TreatmentKind(treatment.kind), note=treatment.note)
 
 
 def facts_of_input(lesion: LesionIn) -> LesionFacts:
@@ -132,12 +120,12 @@ def facts_of_row(
         observations = lesion.observations if observations is None else observations
         treatments = lesion.treatments if treatments is None else treatments
     return LesionFacts(
-        compartment=Compartment(lesion.compartment),
-        region=Region(lesion.region),
-        entity=_opt(Entity, lesion.entity),
+        compartment=v.Compartment(lesion.compartment),
+        region=v.Region(lesion.region),
+        entity=_opt(v.Entity, lesion.entity),
         event_date=lesion.event_date,
         findings=tuple(finding_of(o) for o in observations),
-        event_kind=_opt(EventKind, lesion.event_kind),
+        event_kind=_opt(v.EventKind, lesion.event_kind),
         treatments=tuple(treatment_of(t) for t in treatments),
     )
 

@@ -9,14 +9,32 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from tracker import vocabulary as v
 from tracker.audit import required_reason
 from tracker.errors import Problem
 from tracker.models import Observation, Treatment
 from tracker.typed_numbers import diameters, number
+from tracker.vocabulary import TREATMENT_KIND_LABELS, label
 
 OBSERVATION_FIELDS = ("date", "modality", "visible", "size_mm", "density", "margin", "texture",
                       "pattern", "features", "pain", "study_uid", "accession", "note", "reason")
 TREATMENT_FIELDS = ("date", "kind", "note")
+
+# What each select offers, (code, what the person reads) in vocabulary order.
+SITE_CHOICES = {
+    "compartment": [(c.value, label(c.value)) for c in v.Compartment],
+    "region": [(r.value, label(r.value)) for r in v.Region],
+    "laterality": [(la.value, la.value) for la in v.Laterality],
+}
+CHOICES = {
+    "modality": [(m.value, f"{m.value} — {label(m.value)}") for m in v.Modality],
+    "density": [(d.value, label(d.value).capitalize()) for d in v.Density],
+    "margin": [(m.value, label(m.value).capitalize()) for m in v.Margin],
+    "texture": [(t.value, label(t.value).capitalize()) for t in v.Texture],
+    "pattern": [(p.value, label(p.value)) for p in v.Pattern],
+    "features": [(f.value, label(f.value)) for f in v.Feature],
+    "kind": [(k.value, TREATMENT_KIND_LABELS[k]) for k in v.TreatmentKind],
+}
 
 
 # What the form offers first for a lesion's compartment; the rest go under "more". A choice of

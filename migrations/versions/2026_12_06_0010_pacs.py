@@ -16,9 +16,28 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# A row about one observation as one report gave it goes with either (the models'
+# OfReportedObservation): its parents, in the order their keys are created.
+PARENTS = (('observation_id', 'observations'), ('report_id', 'sr_reports'))
+
+
 def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint([column], [f'{target}.id'],
                                    name=op.f(f'fk_{table}_{column}_{target}'), ondelete='CASCADE')
+
+
+def _parent_keys(table: str) -> list[sa.ForeignKeyConstraint]:
+    return [_fk(table, column, target) for column, target in PARENTS]
+
+
+def _id_and_parents() -> list[sa.Column]:
+    return [sa.Column('id', sa.Integer(), nullable=False),
+            *(sa.Column(column, sa.Integer(), nullable=False) for column, _ in PARENTS)]
+
+
+def _index_parents(table: str) -> None:
+    for column, _ in PARENTS:
+        op.create_index(op.f(f'ix_{table}_{column}'), table, [column])
 
 
 def upgrade() -> None:
@@ -63,8 +82,7 @@ def upgrade() -> None:
         'sr_report_observations',
         sa.Column('report_id', sa.Integer(), nullable=False),
         sa.Column('observation_id', sa.Integer(), nullable=False),
-        _fk('sr_report_observations', 'observation_id', 'observations'),
-        _fk('sr_report_observations', 'report_id', 'sr_reports'),
+        *_parent_keys('sr_report_observations'),
         sa.PrimaryKeyConstraint('report_id', 'observation_id',
                                 name=op.f('pk_sr_report_observations')),
     )
@@ -72,9 +90,7 @@ def upgrade() -> None:
                     'sr_report_observations', ['observation_id'])
     op.create_table(
         'key_images',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('observation_id', sa.Integer(), nullable=False),
-        sa.Column('report_id', sa.Integer(), nullable=False),
+        *_id_and_parents(),
         sa.Column('study_uid', sa.String(length=64), nullable=False),
         sa.Column('series_uid', sa.String(length=64), nullable=False),
         sa.Column('sop_instance_uid', sa.String(length=64), nullable=False),
@@ -83,19 +99,15 @@ def upgrade() -> None:
         sa.Column('graphic_type', sa.String(length=16), nullable=True),
         sa.Column('graphic_data', sa.JSON(none_as_null=True), nullable=True),
         sa.Column('measured_mm', sa.Float(), nullable=True),
-        _fk('key_images', 'observation_id', 'observations'),
-        _fk('key_images', 'report_id', 'sr_reports'),
+        *_parent_keys('key_images'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_key_images')),
         sa.UniqueConstraint('observation_id', 'report_id', 'sop_instance_uid', 'frame',
                             name=op.f('uq_key_images_observation_id_report_id_sop_instance_uid_frame')),
     )
-    op.create_index(op.f('ix_key_images_observation_id'), 'key_images', ['observation_id'])
-    op.create_index(op.f('ix_key_images_report_id'), 'key_images', ['report_id'])
+    _index_parents('key_images')
     op.create_table(
         'pacs_write_backs',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('observation_id', sa.Integer(), nullable=False),
-        sa.Column('report_id', sa.Integer(), nullable=False),
+        *_id_and_parents(),
         sa.Column('sop_instance_uid', sa.String(length=64), nullable=True),
         sa.Column('stage', sa.String(length=20), nullable=False),
         sa.Column('confidence', sa.Float(), nullable=False),
@@ -110,17 +122,14 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("state IN ('pending', 'sent')", name=op.f('ck_pacs_write_backs_state')),
-        _fk('pacs_write_backs', 'observation_id', 'observations'),
-        _fk('pacs_write_backs', 'report_id', 'sr_reports'),
+        *_parent_keys('pacs_write_backs'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_pacs_write_backs')),
         sa.UniqueConstraint(
             'observation_id', 'data_version', 'engine_version', 'stage',
             name=op.f('uq_pacs_write_backs_version')),
     )
     op.create_index('ix_pacs_write_backs_due', 'pacs_write_backs', ['state', 'next_attempt_at'])
-    op.create_index(op.f('ix_pacs_write_backs_observation_id'), 'pacs_write_backs',
-                    ['observation_id'])
-    op.create_index(op.f('ix_pacs_write_backs_report_id'), 'pacs_write_backs', ['report_id'])
+    _index_parents('pacs_write_backs')
 
 
 def downgrade() -> None:

@@ -34,6 +34,8 @@ def D(iso: str | date) -> date:  # reads like a date literal
 
 
 class Morph(NamedTuple):
+    """A seen finding's morphology, field for field as `Finding` names it."""
+
     density: Density | None
     margin: Margin | None
     texture: Texture | None
@@ -66,10 +68,7 @@ def seen(
         modality=modality,
         visible=True,
         size_mm=sizes,
-        density=morph.density,
-        margin=morph.margin,
-        texture=morph.texture,
-        pattern=morph.pattern,
+        **morph._asdict(),
         features=features,
         pain=pain,
     )

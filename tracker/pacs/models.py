@@ -101,18 +101,24 @@ class ReportObservation(Base):
         ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
-class KeyImage(Base):
+class OfReportedObservation:
+    """Columns of a row about one observation as one report gave it (a key image, a write-back):
+    its own id, and both parents, with which it goes. First in the table, as created."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), index=True, sort_order=-1)
+    report_id: Mapped[int] = mapped_column(ForeignKey("sr_reports.id", ondelete="CASCADE"),
+                                           index=True, sort_order=-1)
+
+
+class KeyImage(OfReportedObservation, Base):
     """An image an observation was measured on (in the PACS), and the measurement's mark:
     SCOORD graphic type and [[column, row], ...] in the image's pixels; `frame` 0 for a
     single-frame image."""
 
     __tablename__ = "key_images"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    observation_id: Mapped[int] = mapped_column(
-        ForeignKey("observations.id", ondelete="CASCADE"), index=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("sr_reports.id", ondelete="CASCADE"),
-                                           index=True)
     study_uid: Mapped[str] = mapped_column(String(UID_CHARS))
     series_uid: Mapped[str] = mapped_column(String(UID_CHARS))
     sop_instance_uid: Mapped[str] = mapped_column(String(UID_CHARS))
@@ -131,18 +137,13 @@ class KeyImage(Base):
         return tuple((float(c), float(r)) for c, r in (self.graphic_data or []))
 
 
-class WriteBack(Base):
+class WriteBack(OfReportedObservation, Base):
     """The write-back outbox: one row per SR to store in the PACS (one per assessment version
     of a visit read from a report), written in the assessment's transaction and sent by a task
     with back-off, so that a PACS outage never blocks an assessment."""
 
     __tablename__ = "pacs_write_backs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    observation_id: Mapped[int] = mapped_column(
-        ForeignKey("observations.id", ondelete="CASCADE"), index=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("sr_reports.id", ondelete="CASCADE"),
-                                           index=True)
     sop_instance_uid: Mapped[str | None] = mapped_column(String(UID_CHARS))  # once built
     stage: Mapped[str] = mapped_column(String(20))
     confidence: Mapped[float] = mapped_column(Float)

@@ -17,7 +17,7 @@ import io
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from pydicom import dcmwrite
 from pydicom.dataset import Dataset
@@ -31,6 +31,7 @@ from tracker.interop.sr_file import one_line
 from tracker.pacs.client import InstanceRef, PacsClient, PacsRefused, PacsUnavailable
 from tracker.pacs.models import PacsSync, ReportState, SrReport
 from tracker.services import reports
+from tracker.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ HINT = " (an SR has none outside the spine)"
 
 
 @dataclass
-class SyncReport:
+class SyncReport(Tally):
+    UNSAID: ClassVar[frozenset[str]] = frozenset({"changed_lesion_ids"})
+
     since: date
     found: int = 0
     imported: int = 0
@@ -53,10 +56,6 @@ class SyncReport:
     failed: int = 0
     backlog: int = 0
     changed_lesion_ids: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, date) else v
-                for k, v in self.__dict__.items() if k != "changed_lesion_ids"}
 
 
 def require_pacs(client: PacsClient | None) -> PacsClient:

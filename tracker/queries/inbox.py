@@ -12,6 +12,7 @@ from tracker.errors import NotFound
 from tracker.interop.sr_problems import NEEDS_INPUT, RESOLVED_BY, problem_from_json
 from tracker.models import Lesion, Patient
 from tracker.pacs.models import ReportState, SrReport
+from tracker.queries.columns import columns_json
 
 
 def held_reports(session: Session) -> list[SrReport]:
@@ -65,17 +66,9 @@ def lesions_asked(row: SrReport) -> list[str]:
 def report_json(row: SrReport) -> dict[str, Any]:
     """A report's record as the CLI and the API print it."""
     return {
-        "id": row.id,
-        "state": row.state,
-        "source": row.source,
-        "patient": row.patient,
-        "sop_instance_uid": row.sop_instance_uid,
-        "study_uid": row.study_uid,
-        "written": row.content_date.isoformat() if row.content_date else None,
-        "received_at": row.first_seen_at.isoformat(),
-        "handled_at": row.handled_at.isoformat() if row.handled_at else None,
-        "handled_by": row.handled_by,
-        "reason": row.reason,
+        **columns_json(row, "id", "state", "source", "patient", "sop_instance_uid", "study_uid",
+                       "written=content_date", "received_at=first_seen_at", "handled_at",
+                       "handled_by", "reason"),
         "needs": needs(row),
         "lesions": lesions_asked(row),
     }

@@ -10,12 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.pacs.models import PacsSync, ReportState, SrReport, WriteBack, WriteBackState
+from tracker.queries.columns import iso
 
 RECENT_ERRORS = 20
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def pacs_status(session: Session) -> dict[str, Any]:
@@ -38,21 +35,21 @@ def pacs_status(session: Session) -> dict[str, Any]:
         .order_by(WriteBack.next_attempt_at).limit(RECENT_ERRORS)).all()
     return {
         "format": "calcitrack-pacs-status/1",
-        "last_attempt_at": _iso(state.last_attempt_at) if state else None,
-        "last_success_at": _iso(state.last_success_at) if state else None,
+        "last_attempt_at": iso(state.last_attempt_at) if state else None,
+        "last_success_at": iso(state.last_success_at) if state else None,
         "last_error": state.last_error if state else None,
-        "watermark": _iso(state.watermark) if state else None,
+        "watermark": iso(state.watermark) if state else None,
         "last_found": state.last_found if state else None,
         "backlog": counts.get(ReportState.PENDING.value, 0),
         "reports": {s.value: counts.get(s.value, 0) for s in ReportState},
         "errors": [{"id": r.id, "sop_instance_uid": r.sop_instance_uid, "patient": r.patient,
                     "state": r.state, "attempts": r.attempts, "reason": r.reason,
-                    "at": _iso(r.handled_at or r.last_seen_at)} for r in problems],
+                    "at": iso(r.handled_at or r.last_seen_at)} for r in problems],
         "write_back": {
             "pending": outbox.get(WriteBackState.PENDING.value, 0),
             "sent": outbox.get(WriteBackState.SENT.value, 0),
             "failing": [{"id": w.id, "attempts": w.attempts, "error": w.last_error,
-                         "next_attempt_at": _iso(w.next_attempt_at)} for w in failing],
+                         "next_attempt_at": iso(w.next_attempt_at)} for w in failing],
         },
     }
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, object_session
 
 from tracker.export import observation_snapshot, treatment_snapshot
 from tracker.models import Alert, Lesion
+from tracker.queries.columns import columns_json, iso
 from tracker.queries.patient_timeline import patient_with_everything
 from tracker.queries.prognosis import LatestFits, latest_fits, lesion_prognosis
 from tracker.queries.stages import (
@@ -21,19 +22,8 @@ from tracker.queries.stages import (
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "rule": alert.rule,
-        "since": alert.since.isoformat(),
-        "reason": alert.reason,
-        "state": alert.state,
-        "state_by": alert.state_by,
-        "state_at": alert.state_at.isoformat() if alert.state_at else None,
-        "state_reason": alert.state_reason,
-        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
-    }
+    return columns_json(alert, "id", "kind", "severity", "rule", "since", "reason", "state",
+                        "state_by", "state_at", "state_reason", "snoozed_until")
 
 
 def lesion_json(lesion: Lesion, fits: LatestFits | None = None,
@@ -77,7 +67,7 @@ def lesion_json(lesion: Lesion, fits: LatestFits | None = None,
             "laterality": lesion.laterality,
         },
         "entity": lesion.entity,
-        "event_date": lesion.event_date.isoformat() if lesion.event_date else None,
+        "event_date": iso(lesion.event_date),
         "event_kind": lesion.event_kind,
         "treatments": [{"id": t.id, **treatment_snapshot(t)} for t in lesion.treatments],
         "assessment": {
@@ -87,10 +77,10 @@ def lesion_json(lesion: Lesion, fits: LatestFits | None = None,
             "entity": lesion.assessed_entity,
             "entity_source": lesion.entity_source,
             "suggested_entities": lesion.suggestions or [],
-            "next_follow_up": lesion.next_follow_up.isoformat() if lesion.next_follow_up else None,
+            "next_follow_up": iso(lesion.next_follow_up),
             "engine_version": lesion.engine_version,
             "rules_revision": lesion.rules_revision,
-            "assessed_at": lesion.assessed_at.isoformat() if lesion.assessed_at else None,
+            "assessed_at": iso(lesion.assessed_at),
         },
         "observations": observations,
         "transitions": [

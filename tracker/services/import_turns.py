@@ -4,6 +4,9 @@ import says when it is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -21,6 +24,8 @@ IMPORT_WAIT_SECONDS = 20
 # Attempts of an import that deadlocked with a writer of single lesions (an edit, the
 # assessment worker): each attempt is the whole file again, in one transaction.
 DEADLOCK_ATTEMPTS = 3
+
+T = TypeVar("T")
 
 
 def refusal_of(exc: DBAPIError) -> Exception:
@@ -49,3 +54,22 @@ def take_turn(session: Session) -> None:
     session.execute(text(f"SET LOCAL lock_timeout = '{IMPORT_WAIT_SECONDS}s'"))
     session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
     session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
+def retrying_deadlocks(attempt: Callable[[], T], *, again: Callable[[], None]) -> T:
+    """`attempt` (one whole transaction) again after a deadlock with a writer of single lesions
+    (an edit, the assessment worker), up to DEADLOCK_ATTEMPTS times: PostgreSQL undid the
+    transaction, so the file is read again, after `again` forgets what the last attempt found.
+    A refusal is said as `refusal_of` says it."""
+    for n in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            if (getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001")
+                    or n == DEADLOCK_ATTEMPTS):
+                refusal = refusal_of(exc)
+                if refusal is exc:
+                    raise
+                raise refusal from exc
+            again()
+    raise AssertionError("unreachable")

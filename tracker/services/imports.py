@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -46,9 +45,10 @@ from tracker.models import (
     features_in_order,
 )
 from tracker.services.cohort_subjects import forget_cohort_subjects
-from tracker.services.import_turns import DEADLOCK_ATTEMPTS, refusal_of, take_turn
+from tracker.services.import_turns import retrying_deadlocks, take_turn
 from tracker.services.records import observation_columns, site_columns
 from tracker.summaries import refresh_patient_summaries
+from tracker.tally import Tally
 from tracker.timeline.models import LesionIn, PatientIn, Timeline, TreatmentIn
 from tracker.timeline.problems import ProblemLog, date_problems
 from tracker.timeline.stream import PatientStream
@@ -65,7 +65,9 @@ Item = TypeVar("Item")
 
 
 @dataclass
-class ImportSummary:
+class ImportSummary(Tally):
+    UNSAID: ClassVar[frozenset[str]] = frozenset({"changed_lesion_ids"})
+
     patients_created: int = 0
     patients_updated: int = 0
     lesions_created: int = 0
@@ -74,9 +76,6 @@ class ImportSummary:
     observations_updated: int = 0
     observations_unchanged: int = 0
     changed_lesion_ids: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "changed_lesion_ids"}
 
 
 def import_stream(
@@ -116,47 +115,28 @@ def _import(
     """Merge: patients and lesions matched by id, observations by lesion and date; what the
     file does not mention is left alone. Nothing is written once any problem is known, but the
     file is read to its end so that every problem is reported at once."""
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+
+    def once() -> ImportSummary:
+        """One attempt, one transaction (rolled back on any error)."""
+        writer = _ChunkWriter(session, actor)
         try:
-            return _import_once(session, patients, problems, actor, chunk_patients)
-        except DBAPIError as exc:
-            # A deadlock with an edit or the assessment worker (which lock single lesions, in
-            # their own order): PostgreSQL undid this transaction, so the file is read again.
-            if (getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001")
-                    or attempt == DEADLOCK_ATTEMPTS):
-                refusal = refusal_of(exc)
-                if refusal is exc:
-                    raise
-                raise refusal from exc
-            problems.clear()
-    raise AssertionError("unreachable")
+            take_turn(session)
+            for chunk in _batches(patients, chunk_patients):
+                if not problems:
+                    writer.merge(chunk, problems)
+            if problems:
+                raise problems.error()
+            # the changed lesions leave the cohort outcomes until assessed: done last, so the
+            # shared count rows are locked only for the commit, not for the whole import
+            forget_cohort_subjects(session, sorted(writer.changed))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        writer.summary.changed_lesion_ids = sorted(writer.changed)
+        return writer.summary
 
-
-def _import_once(
-    session: Session,
-    patients: Iterable[tuple[int, PatientIn]],
-    problems: ProblemLog,
-    actor: str,
-    chunk_patients: int,
-) -> ImportSummary:
-    """One attempt, one transaction (rolled back on any error)."""
-    writer = _ChunkWriter(session, actor)
-    try:
-        take_turn(session)
-        for chunk in _batches(patients, chunk_patients):
-            if not problems:
-                writer.merge(chunk, problems)
-        if problems:
-            raise problems.error()
-        # the changed lesions leave the cohort outcomes until assessed: done last, so the
-        # shared count rows are locked only for the commit, not for the whole import
-        forget_cohort_subjects(session, sorted(writer.changed))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    writer.summary.changed_lesion_ids = sorted(writer.changed)
-    return writer.summary
+    return retrying_deadlocks(once, again=problems.clear)
 
 
 # --------------------------------------------------------------------------- stored state

@@ -151,15 +151,11 @@ def import_chunks(session: Session, chunks: Iterable[Converted], *, actor: str,
     Flushed rows are only weakly held by the session, so memory follows one chunk, not the
     file; each chunk is checked against what the previous ones wrote."""
     total = ImportSummary()
-    changed: set[int] = set()
     with commit_deferred(session):
         for converted in chunks:
-            part = import_converted(session, converted, actor=actor, today=today)
-            for key, value in part.as_dict().items():
-                setattr(total, key, getattr(total, key) + value)
-            changed.update(part.changed_lesion_ids)
+            total.add(import_converted(session, converted, actor=actor, today=today))
     session.commit()
-    total.changed_lesion_ids = sorted(changed)
+    total.changed_lesion_ids = sorted(set(total.changed_lesion_ids))
     return total
 
 

@@ -8,10 +8,10 @@ sweep re-sends it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,12 +22,14 @@ from tracker.audit import audit
 from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from tracker.export import observation_snapshot
-from tracker.models import Lesion, Observation, ObservationFeature
+from tracker.models import Lesion, Observation, ObservationFeature, Treatment
 from tracker.queries.lookup import load_lesion
 from tracker.services.cohort_subjects import forget_cohort_subjects
 from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import ObservationIn, Site
 from tracker.timeline.problems import date_problems
+
+R = TypeVar("R", Observation, Treatment)
 
 
 def mark_for_assessment(lesion: Lesion) -> None:
@@ -130,15 +132,24 @@ def record_observation(
         raise Conflict(f"lesion {lesion.external_id} already has an observation on {obs.date}")
     row = Observation(lesion_id=lesion.id)
     _apply_observation(row, obs)
+    add_to_lesion(session, lesion, row, _one_visit_per_day(session, lesion, obs.date),
+                  actor=actor, kind="observation", snapshot=observation_snapshot)
+    return row
+
+
+def add_to_lesion(session: Session, lesion: Lesion, row: R,
+                  unique_guard: AbstractContextManager[None], *, actor: str, kind: str,
+                  snapshot: Callable[[R], dict[str, Any]]) -> None:
+    """Commit a new observation or treatment (`kind`) of a locked lesion with its audit event,
+    its outbox mark and its patient's summary; `unique_guard` turns the one-per-day
+    constraint's error into Conflict."""
     session.add(row)
     mark_for_assessment(lesion)
-    with _one_visit_per_day(session, lesion, obs.date):
+    with unique_guard:
         session.flush()
-        audit(session, actor, "observation.record", "observation", row.id, None,
-              observation_snapshot(row))
+        audit(session, actor, f"{kind}.record", kind, row.id, None, snapshot(row))
         refresh_patient_summaries(session, [lesion.patient_id])
         session.commit()
-    return row
 
 
 def lock_lesion(session: Session, lesion_id: int) -> None:

@@ -21,7 +21,7 @@ from tracker.audit import audit, required_reason
 from tracker.errors import Conflict, InvalidInput, NotFound
 from tracker.export import treatment_snapshot
 from tracker.models import Lesion, Treatment
-from tracker.services.records import mark_for_assessment, sqlite_write_lock
+from tracker.services.records import add_to_lesion, mark_for_assessment, sqlite_write_lock
 from tracker.summaries import refresh_patient_summaries
 from tracker.timeline.models import TreatmentIn
 from tracker.timeline.problems import date_problems, same_treatment_message
@@ -115,14 +115,8 @@ def record_treatment(session: Session, lesion_id: int, treatment: TreatmentIn, *
     _check(session, lesion, treatment)
     row = Treatment(lesion_id=lesion.id)
     _apply(row, treatment)
-    session.add(row)
-    mark_for_assessment(lesion)
-    with _one_of_a_kind_per_day(session, lesion, treatment):
-        session.flush()
-        audit(session, actor, "treatment.record", "treatment", row.id, None,
-              treatment_snapshot(row))
-        refresh_patient_summaries(session, [lesion.patient_id])
-        session.commit()
+    add_to_lesion(session, lesion, row, _one_of_a_kind_per_day(session, lesion, treatment),
+                  actor=actor, kind="treatment", snapshot=treatment_snapshot)
     return row
 
 

@@ -12,8 +12,8 @@ from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.users import Permission
 from tracker.vocabulary import AlertKind
 from web import schemas
-from web.api.blueprint import bp, doc
-from web.auth import actor, requires
+from web.api.blueprint import operation
+from web.auth import actor
 from web.clock import today
 from web.db import get_session
 
@@ -41,12 +41,10 @@ def _alert_now(alert_id: int) -> dict[str, Any]:
     return _with_standings([alert_with_lesion(get_session(), alert_id)])[0]
 
 
-@bp.get("/alerts")
-@requires(Permission.READ)
-@bp.input(schemas.AlertQuery, location="query", arg_name="query")
-@bp.output(schemas.AlertListOut)
-@doc("alerts", "Uncleared alerts, most severe then oldest first",
-     "Keyset pages: follow `next` as `after` for the next page.")
+@operation("GET", "/alerts", Permission.READ,
+           "alerts", "Uncleared alerts, most severe then oldest first",
+           "Keyset pages: follow `next` as `after` for the next page.",
+           takes=schemas.AlertQuery, location="query", arg="query", gives=schemas.AlertListOut)
 def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
     flt = WorklistFilter(kind=query.kind, severity=query.severity, region=query.region,
                          state=query.state)
@@ -57,21 +55,17 @@ def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
             "per_page": page.per_page, "next": page.after}
 
 
-@bp.post("/alerts/<int:alert_id>/acknowledge")
-@requires(Permission.ACT_ON_ALERTS)
-@bp.input(schemas.AcknowledgeIn, arg_name="body")
-@bp.output(schemas.WorklistAlertOut)
-@doc("alerts", "Acknowledge an alert (audited)", responses=ALERT_STATE)
+@operation("POST", "/alerts/<int:alert_id>/acknowledge", Permission.ACT_ON_ALERTS,
+           "alerts", "Acknowledge an alert (audited)", responses=ALERT_STATE,
+           takes=schemas.AcknowledgeIn, arg="body", gives=schemas.WorklistAlertOut)
 def acknowledge(alert_id: int, body: schemas.AcknowledgeIn) -> dict[str, Any]:
     acknowledge_alert(get_session(), alert_id, actor=actor(), reason=body.reason)
     return _alert_now(alert_id)
 
 
-@bp.post("/alerts/<int:alert_id>/snooze")
-@requires(Permission.ACT_ON_ALERTS)
-@bp.input(schemas.SnoozeIn, arg_name="body")
-@bp.output(schemas.WorklistAlertOut)
-@doc("alerts", "Snooze an alert until a date, with a reason (audited)", responses=ALERT_STATE)
+@operation("POST", "/alerts/<int:alert_id>/snooze", Permission.ACT_ON_ALERTS,
+           "alerts", "Snooze an alert until a date, with a reason (audited)", responses=ALERT_STATE,
+           takes=schemas.SnoozeIn, arg="body", gives=schemas.WorklistAlertOut)
 def snooze(alert_id: int, body: schemas.SnoozeIn) -> dict[str, Any]:
     snooze_alert(get_session(), alert_id, body.until, actor=actor(), reason=body.reason,
                  today=today())

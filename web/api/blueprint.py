@@ -22,10 +22,12 @@ from tracker.models import Lesion, Observation, Treatment
 from tracker.queries.lesion import lesion_with_everything
 from tracker.queries.paging import Page
 from tracker.queries.show import lesion_json
+from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn, TreatmentIn
 from tracker.timeline.problems import check_dates
+from tracker.vocabulary import Role
 from web import validation
-from web.auth import csrf, user
+from web.auth import csrf, requires, user
 from web.db import get_session
 
 validation.install()  # before any @bp.input: how APIFlask validates request input
@@ -47,6 +49,28 @@ def doc(tag: str, summary: str, description: str | None = None,
         tags=[tag], summary=summary, description=description, security=SECURITY,
         responses={**FORBIDDEN, **(responses or {})})
     return documented
+
+
+def operation(method: str, rule: str, permission: Role | Permission, tag: str, summary: str,
+              description: str | None = None, responses: dict[int, Any] | None = None, *,
+              entry: str | None = None, takes: Any = None, arg: str | None = None,
+              location: str = "json", gives: Any = None, status: int = 200,
+              headers: Any = None) -> Callable[[F], F]:
+    """An operation's whole declaration in one place: its route, who may call it (`requires`,
+    checked before the input is read), what it takes (`takes` at `location`, passed as `arg`)
+    and gives (`gives` with `status`, `headers`), and its OpenAPI entry (`doc`)."""
+
+    def declare(view: F) -> F:
+        declared: Any = doc(tag, summary, description, responses)(view)
+        if gives is not None:
+            declared = bp.output(gives, status_code=status, headers=headers)(declared)
+        if takes is not None:
+            declared = bp.input(takes, location=location, arg_name=arg)(declared)
+        declared = requires(permission, entry=entry)(declared)
+        routed: F = bp.route(rule, methods=[method.upper()])(declared)
+        return routed
+
+    return declare
 
 
 @bp.before_request

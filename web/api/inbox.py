@@ -11,8 +11,8 @@ from tracker.queries.inbox import held_reports, report, report_json
 from tracker.services import reports
 from tracker.services.users import Permission
 from tracker.vocabulary import Compartment
-from web.api.blueprint import bp, doc
-from web.auth import actor, requires
+from web.api.blueprint import operation
+from web.auth import actor
 from web.clock import today
 from web.db import get_session
 from web.schemas import ImportOut, _Out
@@ -73,30 +73,26 @@ class RejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=reports.MAX_REASON_CHARS)
 
 
-@bp.get("/inbox")
-@requires(Permission.IMPORT)
-@bp.output(InboxListOut)
-@doc("inbox", "Reports held for input, oldest first")
+@operation("GET", "/inbox", Permission.IMPORT,
+           "inbox", "Reports held for input, oldest first",
+           gives=InboxListOut)
 def list_inbox() -> dict[str, Any]:
     items = [report_json(r) for r in held_reports(get_session())]
     return {"items": items, "total": len(items)}
 
 
-@bp.get("/inbox/<int:report_id>")
-@requires(Permission.IMPORT)
-@bp.output(InboxReportOut)
-@doc("inbox", "One report and what it needs", responses={404: "No such report"})
+@operation("GET", "/inbox/<int:report_id>", Permission.IMPORT,
+           "inbox", "One report and what it needs", responses={404: "No such report"},
+           gives=InboxReportOut)
 def inbox_report(report_id: int) -> dict[str, Any]:
     return report_json(report(get_session(), report_id))
 
 
-@bp.post("/inbox/<int:report_id>/accept")
-@requires(Permission.IMPORT)
-@bp.input(AcceptIn, arg_name="body")
-@bp.output(AcceptOut)
-@doc("inbox", "Import a held report with the answers it needs (audited)",
-     "A report lesion not named in `lesion`/`lesions` is imported as a new lesion. What is "
-     "still missing answers 400 and changes nothing.", STATE)
+@operation("POST", "/inbox/<int:report_id>/accept", Permission.IMPORT,
+           "inbox", "Import a held report with the answers it needs (audited)",
+           "A report lesion not named in `lesion`/`lesions` is imported as a new lesion. What is "
+           "still missing answers 400 and changes nothing.", STATE,
+           takes=AcceptIn, arg="body", gives=AcceptOut)
 def accept(report_id: int, body: AcceptIn) -> dict[str, Any]:
     done = reports.accept_report(get_session(), report_id, actor=actor(), today=today(),
                                  compartment=body.compartment.value if body.compartment
@@ -107,11 +103,9 @@ def accept(report_id: int, body: AcceptIn) -> dict[str, Any]:
             "report": report_json(report(get_session(), report_id))}
 
 
-@bp.post("/inbox/<int:report_id>/reject")
-@requires(Permission.IMPORT)
-@bp.input(RejectIn, arg_name="body")
-@bp.output(InboxReportOut)
-@doc("inbox", "Reject a held report: it is not imported (audited)", responses=STATE)
+@operation("POST", "/inbox/<int:report_id>/reject", Permission.IMPORT,
+           "inbox", "Reject a held report: it is not imported (audited)", responses=STATE,
+           takes=RejectIn, arg="body", gives=InboxReportOut)
 def reject(report_id: int, body: RejectIn) -> dict[str, Any]:
     reports.reject_report(get_session(), report_id, reason=body.reason, actor=actor())
     return report_json(report(get_session(), report_id))

@@ -17,8 +17,8 @@ from tracker.services import records
 from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn
 from web import schemas
-from web.api.blueprint import bp, check_against, doc, stored_part, with_images
-from web.auth import actor, requires
+from web.api.blueprint import bp, check_against, operation, stored_part, with_images
+from web.auth import actor
 from web.db import get_session
 from web.errors import errors_json
 from workers import dispatch
@@ -93,23 +93,21 @@ def _stale(exc: StaleVersion) -> Response:
     return response
 
 
-@bp.get("/observations/<int:observation_id>")
-@requires(Permission.READ)
-@bp.output(schemas.ObservationOut, headers=schemas.ETagHeader)
-@doc("observations", "One observation; its ETag is its version",
-     "Send the ETag back as If-Match to PUT or DELETE it.")
+@operation("GET", "/observations/<int:observation_id>", Permission.READ,
+           "observations", "One observation; its ETag is its version",
+           "Send the ETag back as If-Match to PUT or DELETE it.",
+           gives=schemas.ObservationOut, headers=schemas.ETagHeader)
 def get_observation(observation_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     out = _observation_out(observation_id)
     return out, 200, etag(out["version"])
 
 
-@bp.post("/lesions/<int:lesion_id>/observations")
-@requires(Permission.RECORD)
-@bp.input(ObservationIn, arg_name="observation")
-@bp.output(schemas.ObservationOut, status_code=201, headers=schemas.ETagHeader)
-@doc("observations", "Record one visit's finding",
-     "Validated like an observation inside a timeline. The stage is `pending` until the "
-     "assessment runs (poll the lesion or its assessment).", SAME_DAY)
+@operation("POST", "/lesions/<int:lesion_id>/observations", Permission.RECORD,
+           "observations", "Record one visit's finding",
+           "Validated like an observation inside a timeline. The stage is `pending` until the "
+           "assessment runs (poll the lesion or its assessment).", SAME_DAY,
+           takes=ObservationIn, arg="observation", gives=schemas.ObservationOut, status=201,
+           headers=schemas.ETagHeader)
 def create_observation(lesion_id: int, observation: ObservationIn
                        ) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
@@ -121,14 +119,13 @@ def create_observation(lesion_id: int, observation: ObservationIn
     return out, 201, {"Location": location, **etag(out["version"])}
 
 
-@bp.put("/observations/<int:observation_id>")
-@requires(Permission.CORRECT_OWN, entry="observation")
-@bp.input(ObservationIn, arg_name="observation")
-@bp.output(schemas.ObservationOut, headers=schemas.ETagHeader)
-@doc("observations", "Correct an observation (replaces every field)",
-     "Conditional: the If-Match header must carry the ETag of the version you corrected (`*` "
-     "for any); if someone changed it since, nothing is written and 412 shows its current "
-     "value; without If-Match, 428.", {**SAME_DAY, **CONDITIONAL})
+@operation("PUT", "/observations/<int:observation_id>", Permission.CORRECT_OWN,
+           "observations", "Correct an observation (replaces every field)",
+           "Conditional: the If-Match header must carry the ETag of the version you corrected (`*` "
+           "for any); if someone changed it since, nothing is written and 412 shows its current "
+           "value; without If-Match, 428.", {**SAME_DAY, **CONDITIONAL},
+           takes=ObservationIn, entry="observation", arg="observation",
+           gives=schemas.ObservationOut, headers=schemas.ETagHeader)
 def update_observation(observation_id: int, observation: ObservationIn
                        ) -> tuple[dict[str, Any], int, dict[str, str]]:
     version = expected_version()
@@ -143,14 +140,13 @@ def update_observation(observation_id: int, observation: ObservationIn
     return out, 200, etag(out["version"])
 
 
-@bp.delete("/observations/<int:observation_id>")
-@requires(Permission.CORRECT_OWN, entry="observation")
-@bp.output({}, status_code=204)
-@doc("observations", "Remove an observation recorded in error",
-     "Conditional like PUT (If-Match). A lesion keeps at least one observation: deleting its "
-     "last one is a 409.",
-     {**CONDITIONAL, 409: "It is the lesion's only observation: a lesion keeps at least one, "
-                          "so correct it instead"})
+@operation("DELETE", "/observations/<int:observation_id>", Permission.CORRECT_OWN,
+           "observations", "Remove an observation recorded in error",
+           "Conditional like PUT (If-Match). A lesion keeps at least one observation: deleting its "
+           "last one is a 409.",
+           {**CONDITIONAL, 409: "It is the lesion's only observation: a lesion keeps at least one, "
+                                "so correct it instead"},
+           entry="observation", gives={}, status=204)
 def delete_observation(observation_id: int) -> tuple[str, int]:
     version = expected_version()
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),

@@ -9,23 +9,21 @@ from flask import current_app
 from werkzeug.wrappers import Response
 
 from tracker.interop.fhir import bundle_json, patient_bundle
+from tracker.queries.columns import columns_json
 from tracker.queries.patient_list import PatientRow, patient_list
 from tracker.queries.show import patient_record
 from tracker.services.users import Permission
 from web import schemas
-from web.api.blueprint import bp, doc, page_json, with_images
-from web.auth import requires
+from web.api.blueprint import operation, page_json, with_images
 from web.db import get_session
 
 
-@bp.get("/patients")
-@requires(Permission.READ)
-@bp.input(schemas.PatientQuery, location="query", arg_name="query")
-@bp.output(schemas.PatientListOut)
-@doc("patients", "List patients, those needing attention first",
-     "Most open urgent alerts first, then warning, then info, then the patient id. Page on "
-     "with `after` (the `next` of the page before): it seeks in the list's order, so a page "
-     "costs the same at any depth. `total` is exact up to 10,000 (`total_exact`).")
+@operation("GET", "/patients", Permission.READ,
+           "patients", "List patients, those needing attention first",
+           "Most open urgent alerts first, then warning, then info, then the patient id. Page on "
+           "with `after` (the `next` of the page before): it seeks in the list's order, so a page "
+           "costs the same at any depth. `total` is exact up to 10,000 (`total_exact`).",
+           takes=schemas.PatientQuery, location="query", arg="query", gives=schemas.PatientListOut)
 def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
     page = patient_list(get_session(), search=query.q, after=query.after, page=query.page,
                         per_page=query.per_page)
@@ -37,14 +35,12 @@ def _patient_row(r: PatientRow) -> dict[str, Any]:
     return {"id": r.external_id, "birth_year": r.birth_year, "sex": r.sex, "lesions": r.lesions,
             "open_alerts": {"urgent": r.urgent, "warning": r.warning, "info": r.info},
             "pending_assessments": r.pending,
-            "last_visit": r.last_visit.isoformat() if r.last_visit else None,
-            "next_follow_up": r.next_follow_up.isoformat() if r.next_follow_up else None}
+            **columns_json(r, "last_visit", "next_follow_up")}
 
 
-@bp.get("/patients/<external_id>")
-@requires(Permission.READ)
-@bp.output(schemas.PatientRecordOut)
-@doc("patients", "A patient's lesions, stages, transitions and open alerts")
+@operation("GET", "/patients/<external_id>", Permission.READ,
+           "patients", "A patient's lesions, stages, transitions and open alerts",
+           gives=schemas.PatientRecordOut)
 def get_patient(external_id: str) -> dict[str, Any]:
     record = patient_record(get_session(), external_id)
     for lesion in record["lesions"]:
@@ -52,14 +48,13 @@ def get_patient(external_id: str) -> dict[str, Any]:
     return record
 
 
-@bp.get("/patients/<external_id>/fhir")
-@requires(Permission.READ)
-@doc("patients", "Export one patient as a FHIR R5 collection Bundle",
-     "Patient, a BodyStructure per lesion, Observations (measurements and stages), "
-     "ImagingStudy, Flags (open alerts), ServiceRequests (next follow-up). Content type "
-     "application/fhir+json.",
-     {200: {"description": "A FHIR R5 Bundle (type collection)",
-            "content": {"application/fhir+json": {"schema": {"type": "object"}}}}})
+@operation("GET", "/patients/<external_id>/fhir", Permission.READ,
+           "patients", "Export one patient as a FHIR R5 collection Bundle",
+           "Patient, a BodyStructure per lesion, Observations (measurements and stages), "
+           "ImagingStudy, Flags (open alerts), ServiceRequests (next follow-up). Content type "
+           "application/fhir+json.",
+           {200: {"description": "A FHIR R5 Bundle (type collection)",
+                  "content": {"application/fhir+json": {"schema": {"type": "object"}}}}})
 def export_patient_fhir(external_id: str) -> Response:
     bundle = bundle_json(patient_bundle(
         patient_record(get_session(), external_id),

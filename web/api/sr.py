@@ -13,8 +13,8 @@ from tracker.services import reports
 from tracker.services.users import Permission
 from tracker.vocabulary import Compartment
 from web import schemas
-from web.api.blueprint import bp, doc
-from web.auth import actor, requires
+from web.api.blueprint import operation
+from web.auth import actor
 from web.clock import today
 from web.db import get_session
 from workers import dispatch
@@ -74,16 +74,16 @@ def uploaded_files(field: str = "file") -> list[tuple[str, bytes]]:
     return out
 
 
-@bp.post("/sr")
-@requires(Permission.IMPORT)
-@bp.output(schemas.ImportOut)
-@doc("timelines", "Import DICOM SR measurement reports (TID 1500)",
-     "multipart/form-data: one or more `file` parts, and `compartment` for new lesions outside "
-     "the spine. Converted to lesion-timeline/1 and imported like `tracker import-sr`. A file "
-     "that is invalid refuses the upload (every problem named by file and measurement group; "
-     "nothing is written). A report that needs a person's input (a compartment, which stored "
-     "lesion it is, a site calcitrack does not map) is held in the inbox instead: `held` lists "
-     "them with where to complete them (`/inbox/{id}`, `/api/v1/inbox/{id}`).",
-     {400: "Invalid input: every problem named by file and group"})
+@operation("POST", "/sr", Permission.IMPORT,
+           "timelines", "Import DICOM SR measurement reports (TID 1500)",
+           "multipart/form-data: one or more `file` parts, and `compartment` for new lesions "
+           "outside the spine. Converted to lesion-timeline/1 and imported like `tracker "
+           "import-sr`. A file that is invalid refuses the upload (every problem named by file "
+           "and measurement group; nothing is written). A report that needs a person's input (a "
+           "compartment, which stored lesion it is, a site calcitrack does not map) is held in "
+           "the inbox instead: `held` lists them with where to complete them (`/inbox/{id}`, "
+           "`/api/v1/inbox/{id}`).",
+           {400: "Invalid input: every problem named by file and group"},
+           gives=schemas.ImportOut)
 def import_sr() -> dict[str, Any]:
     return import_sr_files(uploaded_files(), request.form.get("compartment") or None)

@@ -17,8 +17,8 @@ from tracker.services.users import Permission
 from tracker.timeline.models import Timeline
 from tracker.timeline.stream import PatientStream
 from web import schemas
-from web.api.blueprint import bp, doc
-from web.auth import actor, requires
+from web.api.blueprint import operation
+from web.auth import actor
 from web.clock import today
 from web.db import get_session
 from workers import dispatch
@@ -30,31 +30,27 @@ TIMELINE_OUT: Any = {200: {"description": "lesion-timeline/1 document",
                                   {"schema": {"$ref": "#/components/schemas/Timeline"}}}}}
 
 
-@bp.get("/patients/<external_id>/timeline")
-@requires(Permission.READ)
-@doc("timelines", "Export one patient as lesion-timeline/1", responses=TIMELINE_OUT)
+@operation("GET", "/patients/<external_id>/timeline", Permission.READ,
+           "timelines", "Export one patient as lesion-timeline/1", responses=TIMELINE_OUT)
 def export_patient(external_id: str) -> dict[str, Any]:
     """Read from one snapshot, through a session of its own (the request's has read already)."""
     with session_scope(current_app.config["DATABASE_URL"]) as session:
         return export.export_timeline(session, external_id)
 
 
-@bp.post("/timelines")
-@requires(Permission.IMPORT)
-@bp.input(Timeline, arg_name="timeline")
-@bp.output(schemas.ImportOut)
-@doc("timelines", "Import a lesion-timeline/1 document",
-     "Validated whole, like `tracker import`: on any problem nothing is written and every "
-     "problem is listed with its path. Read patient by patient.")
+@operation("POST", "/timelines", Permission.IMPORT,
+           "timelines", "Import a lesion-timeline/1 document",
+           "Validated whole, like `tracker import`: on any problem nothing is written and every "
+           "problem is listed with its path. Read patient by patient.",
+           takes=Timeline, arg="timeline", gives=schemas.ImportOut)
 def import_timeline(timeline: PatientStream) -> dict[str, Any]:
     summary = imports.import_stream(get_session(), timeline, actor=actor())
     queued = dispatch.request_assessment(summary.changed_lesion_ids)
     return {**summary.as_dict(), "assessments_queued": queued}
 
 
-@bp.get("/timelines")
-@requires(Permission.READ)
-@doc("timelines", "Export every patient as lesion-timeline/1", responses=TIMELINE_OUT)
+@operation("GET", "/timelines", Permission.READ,
+           "timelines", "Export every patient as lesion-timeline/1", responses=TIMELINE_OUT)
 def export_timeline() -> Response:
     """Streamed patient by patient (`tracker export`'s text): memory does not grow with the
     database. The stream outlives the request's context, so it reads through a session of its

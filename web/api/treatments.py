@@ -12,8 +12,8 @@ from tracker.services import treatments
 from tracker.services.users import Permission
 from tracker.timeline.models import TreatmentIn
 from web import schemas
-from web.api.blueprint import bp, check_against, doc, stored_part
-from web.auth import actor, requires
+from web.api.blueprint import check_against, operation, stored_part
+from web.auth import actor
 from web.db import get_session
 from workers import dispatch
 
@@ -25,14 +25,12 @@ def _treatment_out(treatment_id: int) -> dict[str, Any]:
     return stored_part("treatments", Treatment, treatment_id)
 
 
-@bp.post("/lesions/<int:lesion_id>/treatments")
-@requires(Permission.RECORD)
-@bp.input(TreatmentIn, arg_name="treatment")
-@bp.output(schemas.TreatmentOut, status_code=201)
-@doc("treatments", "Record a treatment of the lesion",
-     "Validated like a treatment inside a timeline (date not in the future, not before the "
-     "birth year or the event date). One treatment of a kind per lesion per day (409). The "
-     "lesion is re-assessed: stages are `pending` until then.", SAME_KIND_DAY)
+@operation("POST", "/lesions/<int:lesion_id>/treatments", Permission.RECORD,
+           "treatments", "Record a treatment of the lesion",
+           "Validated like a treatment inside a timeline (date not in the future, not before the "
+           "birth year or the event date). One treatment of a kind per lesion per day (409). The "
+           "lesion is re-assessed: stages are `pending` until then.", SAME_KIND_DAY,
+           takes=TreatmentIn, arg="treatment", gives=schemas.TreatmentOut, status=201)
 def create_treatment(lesion_id: int, treatment: TreatmentIn
                      ) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_session()
@@ -43,11 +41,9 @@ def create_treatment(lesion_id: int, treatment: TreatmentIn
     return _treatment_out(row.id), 201, {"Location": location}
 
 
-@bp.put("/treatments/<int:treatment_id>")
-@requires(Permission.CORRECT_OWN, entry="treatment")
-@bp.input(TreatmentIn, arg_name="treatment")
-@bp.output(schemas.TreatmentOut)
-@doc("treatments", "Correct a treatment (replaces every field)", responses=SAME_KIND_DAY)
+@operation("PUT", "/treatments/<int:treatment_id>", Permission.CORRECT_OWN,
+           "treatments", "Correct a treatment (replaces every field)", responses=SAME_KIND_DAY,
+           takes=TreatmentIn, entry="treatment", arg="treatment", gives=schemas.TreatmentOut)
 def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any]:
     session = get_session()
     check_against(load_treatment(session, treatment_id).lesion, treatment)
@@ -56,12 +52,12 @@ def update_treatment(treatment_id: int, treatment: TreatmentIn) -> dict[str, Any
     return _treatment_out(treatment_id)
 
 
-@bp.delete("/treatments/<int:treatment_id>")
-@requires(Permission.CORRECT_OWN, entry="treatment")
-@bp.input(schemas.RemovalQuery, location="query", arg_name="query")
-@bp.output({}, status_code=204)
-@doc("treatments", "Remove a treatment recorded in error",
-     "`reason` (query) is required and kept in the audit; without it, 400 and nothing removed.")
+@operation("DELETE", "/treatments/<int:treatment_id>", Permission.CORRECT_OWN,
+           "treatments", "Remove a treatment recorded in error",
+           "`reason` (query) is required and kept in the audit; without it, 400 and nothing "
+           "removed.",
+           takes=schemas.RemovalQuery, entry="treatment", location="query", arg="query", gives={},
+           status=204)
 def delete_treatment(treatment_id: int, query: schemas.RemovalQuery) -> tuple[str, int]:
     lesion_id = treatments.delete_treatment(get_session(), treatment_id, actor=actor(),
                                             reason=query.reason)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request
 from werkzeug.wrappers import Response
 
 from reporting.words import lesion_caption
@@ -19,9 +19,8 @@ from tracker.services.users import Permission
 from tracker.timeline.site import SITE_FIELDS
 from web.auth import actor, requires
 from web.db import get_session
-from web.forms import field_errors
-from web.views.lesions import SITE_CHOICES, bp
-from workers import dispatch
+from web.forms import SITE_CHOICES, field_errors
+from web.views.lesions import back_to_lesion, bp
 
 SITE_FORM_FIELDS = (*SITE_FIELDS, "reason", "version")
 
@@ -59,6 +58,5 @@ def correct_site(lesion_id: int) -> str | Response | tuple[str, int]:
         fresh = load_lesion(session, lesion_id)
         message = f"{exc}. The form now shows the stored site; correct it again if it holds."
         return _page(fresh, site_values(fresh), {"_form": [message]}, fresh.data_version), 409
-    dispatch.request_assessment([lesion_id])
-    flash("Site corrected; stages and suggestions pending until re-assessed.", "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion_id))
+    return back_to_lesion(lesion_id, "Site corrected; stages and suggestions pending until "
+                          "re-assessed.", anchor=None)

@@ -4,6 +4,7 @@ alerts, suggestions; and the forms that record, correct or remove an observation
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -33,7 +34,7 @@ from tracker.queries.stages import (
 from tracker.services import identity, records, treatments
 from tracker.services.identity import merge_plan
 from tracker.services.users import Permission
-from tracker.timeline.models import ObservationIn
+from tracker.timeline.models import ObservationIn, TreatmentIn
 from tracker.timeline.reader import validate_observation, validate_treatment
 from tracker.timeline.site import checked_site
 from tracker.timepoints import compare as compare_visits
@@ -42,16 +43,7 @@ from tracker.vocabulary import (
     EVENT_KIND_LABELS,
     TREATMENT_KIND_LABELS,
     AlertState,
-    Compartment,
-    Density,
     EventKind,
-    Feature,
-    Laterality,
-    Margin,
-    Modality,
-    Pattern,
-    Region,
-    Texture,
     TreatmentKind,
     label,
 )
@@ -60,7 +52,10 @@ from web.auth import actor, editable, requires
 from web.clock import today
 from web.db import get_session
 from web.forms import (
+    CHOICES,
     MORPHOLOGY,
+    OBSERVATION_FIELDS,
+    SITE_CHOICES,
     TREATMENT_FIELDS,
     correction_reason,
     divide_from_form,
@@ -80,20 +75,6 @@ from workers import dispatch
 
 bp = Blueprint("lesions", __name__)
 
-SITE_CHOICES = {
-    "compartment": [(c.value, label(c.value)) for c in Compartment],
-    "region": [(r.value, label(r.value)) for r in Region],
-    "laterality": [(la.value, la.value) for la in Laterality],
-}
-CHOICES = {
-    "modality": [(m.value, f"{m.value} — {label(m.value)}") for m in Modality],
-    "density": [(d.value, label(d.value).capitalize()) for d in Density],
-    "margin": [(m.value, label(m.value).capitalize()) for m in Margin],
-    "texture": [(t.value, label(t.value).capitalize()) for t in Texture],
-    "pattern": [(p.value, label(p.value)) for p in Pattern],
-    "features": [(f.value, label(f.value)) for f in Feature],
-    "kind": [(k.value, TREATMENT_KIND_LABELS[k]) for k in TreatmentKind],
-}
 
 
 def lesion_view(lesion: Lesion) -> dict[str, Any]:
@@ -198,10 +179,9 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
         except Conflict as exc:
             errors, status = {"prefer": [str(exc)]}, 409
         else:
-            dispatch.request_assessment([lesion.id])
-            flash(f"Lesion {other.external_id if other else ''} merged into "
-                  f"{lesion.external_id}; stages pending until re-assessed.", "success")
-            return redirect(url_for("lesions.show", lesion_id=lesion.id))
+            return back_to_lesion(lesion.id, f"Lesion {other.external_id if other else ''} merged "
+                                  f"into {lesion.external_id}; stages pending until re-assessed.",
+                                  anchor=None)
     page = render_template("lesions/merge.html", lesion=lesion, patient=lesion.patient,
                            caption=lesion_caption(lesion), others=others, other=other,
                            conflicts=conflicts, errors=errors, form=request.form)
@@ -234,10 +214,8 @@ def split(lesion_id: int) -> str | Response | tuple[str, int]:
         except Conflict as exc:
             errors, status = {"new_lesion": [str(exc)]}, 409
         else:
-            dispatch.request_assessment([lesion.id, new.id])
-            flash(f"{len(chosen)} observation(s) moved to the new lesion {new.external_id}.",
-                  "success")
-            return redirect(url_for("lesions.show", lesion_id=new.id))
+            return back_to_lesion(new.id, f"{len(chosen)} observation(s) moved to the new "
+                                  f"lesion {new.external_id}.", also=(lesion.id,), anchor=None)
     page = render_template("lesions/split.html", lesion=lesion, patient=lesion.patient,
                            caption=lesion_caption(lesion), errors=errors,
                            chosen=chosen, form=request.form, site=site,
@@ -362,18 +340,42 @@ def new_observation(lesion_id: int) -> str | Response | tuple[str, int]:
                 values.update({k: last[k] for k in MORPHOLOGY})
         return _form(lesion, values, {})
     raw = observation_from_form(request.form)
-    try:
+
+    def write() -> tuple[int, str]:
         obs = validate_observation(raw, today=today(), birth_year=lesion.patient.birth_year,
                                    event_date=lesion.event_date)
         row = records.record_observation(session, lesion_id, obs, actor=actor())
+        return lesion_id, (f"Observation of {row.date} saved. Its stage is pending until the "
+                           "assessment runs; this page refreshes when it has.")
+
+    return _submitted(write, lambda errors: _form(lesion, form_values(request.form), errors),
+                      "date")
+
+
+def _submitted(write: Callable[[], tuple[int, str]],
+               form_again: Callable[[dict[str, list[str]]], str], conflict_field: str,
+               fields: tuple[str, ...] = OBSERVATION_FIELDS) -> Response | tuple[str, int]:
+    """A posted observation or treatment form: `write` validates and stores it and says its
+    lesion and what to tell the person. Invalid, the form again as typed with each problem at
+    its field (400); a clash with a stored entry, at `conflict_field` (409)."""
+    try:
+        lesion_id, message = write()
     except InvalidInput as exc:
-        return _form(lesion, form_values(request.form), field_errors(exc.problems)), 400
+        return form_again(field_errors(exc.problems, fields)), 400
+    except StaleVersion:
+        raise  # a Conflict too, but the caller shows what is stored now
     except Conflict as exc:
-        return _form(lesion, form_values(request.form), {"date": [str(exc)]}), 409
-    dispatch.request_assessment([lesion_id])
-    flash(f"Observation of {row.date} saved. Its stage is pending until the assessment "
-          "runs; this page refreshes when it has.", "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+        return form_again({conflict_field: [str(exc)]}), 409
+    return back_to_lesion(lesion_id, message)
+
+
+def back_to_lesion(lesion_id: int, message: str, *, also: Sequence[int] = (),
+                   anchor: str | None = "observations") -> Response:
+    """After a change of a lesion's data: its assessment (and `also`'s) queued, the person
+    back on its page (at `anchor`) with `message`."""
+    dispatch.request_assessment([*also, lesion_id])
+    flash(message, "success")
+    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor=anchor))
 
 
 @bp.route("/observations/<int:observation_id>/edit", methods=["GET", "POST"])
@@ -386,23 +388,22 @@ def edit_observation(observation_id: int) -> str | Response | tuple[str, int]:
         return _form(lesion, form_from_observation(row), {}, observation_id, row.version)
     raw = observation_from_form(request.form)
     version = row.version
-    try:
+
+    def write() -> tuple[int, str]:
+        nonlocal version
         version = posted_version()
         reason, obs = _correction(raw, lesion)
         stored = records.update_observation(session, observation_id, obs, actor=actor(),
                                             reason=reason, expected_version=version)
-    except InvalidInput as exc:
-        return _form(lesion, form_values(request.form), field_errors(exc.problems),
-                     observation_id, version), 400
+        # Its lesion as locked by the service: a split or merge may have moved it meanwhile.
+        return stored.lesion_id, (f"Observation of {obs.date} corrected; stage pending until "
+                                  "re-assessed.")
+
+    try:
+        return _submitted(write, lambda errors: _form(lesion, form_values(request.form), errors,
+                                                      observation_id, version), "date")
     except StaleVersion as exc:
         return _stale(observation_id, exc)
-    except Conflict as exc:
-        return _form(lesion, form_values(request.form), {"date": [str(exc)]},
-                     observation_id, version), 409
-    # Its lesion as locked by the service: a split or merge may have moved it meanwhile.
-    dispatch.request_assessment([stored.lesion_id])
-    flash(f"Observation of {obs.date} corrected; stage pending until re-assessed.", "success")
-    return redirect(url_for("lesions.show", lesion_id=stored.lesion_id, _anchor="observations"))
 
 
 def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn]:
@@ -437,9 +438,7 @@ def delete_observation(observation_id: int) -> Response | tuple[str, int]:
                                                reason=reason, expected_version=version)
     except StaleVersion as exc:
         return _stale(observation_id, exc)
-    dispatch.request_assessment([lesion_id])
-    flash("Observation removed; stage pending until re-assessed.", "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+    return back_to_lesion(lesion_id, "Observation removed; stage pending until re-assessed.")
 
 
 # --------------------------------------------------------------------------- treatments
@@ -459,21 +458,20 @@ def new_treatment(lesion_id: int) -> str | Response | tuple[str, int]:
     lesion = load_lesion(session, lesion_id)
     if request.method != "POST":
         return _treatment_form(lesion, {"date": today().isoformat(), "kind": "", "note": ""}, {})
-    try:
-        treatment = validate_treatment(treatment_from_form(request.form), today=today(),
-                                       birth_year=lesion.patient.birth_year,
-                                       event_date=lesion.event_date)
-        row = treatments.record_treatment(session, lesion_id, treatment, actor=actor())
-    except InvalidInput as exc:
-        return _treatment_form(lesion, treatment_form_values(request.form),
-                               field_errors(exc.problems, TREATMENT_FIELDS)), 400
-    except Conflict as exc:
-        return _treatment_form(lesion, treatment_form_values(request.form),
-                               {"kind": [str(exc)]}), 409
-    dispatch.request_assessment([lesion_id])
-    flash(f"Treatment of {row.date} saved; stages are pending until the lesion is "
-          "re-assessed.", "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+
+    def write() -> tuple[int, str]:
+        row = treatments.record_treatment(session, lesion_id, _posted_treatment(lesion),
+                                          actor=actor())
+        return lesion_id, (f"Treatment of {row.date} saved; stages are pending until the "
+                           "lesion is re-assessed.")
+
+    return _submitted(write, lambda errors: _treatment_form(
+        lesion, treatment_form_values(request.form), errors), "kind", TREATMENT_FIELDS)
+
+
+def _posted_treatment(lesion: Lesion) -> TreatmentIn:
+    return validate_treatment(treatment_from_form(request.form), today=today(),
+                              birth_year=lesion.patient.birth_year, event_date=lesion.event_date)
 
 
 @bp.route("/treatments/<int:treatment_id>/edit", methods=["GET", "POST"])
@@ -484,21 +482,16 @@ def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
     lesion = row.lesion
     if request.method != "POST":
         return _treatment_form(lesion, form_from_treatment(row), {}, treatment_id)
-    try:
-        treatment = validate_treatment(treatment_from_form(request.form), today=today(),
-                                       birth_year=lesion.patient.birth_year,
-                                       event_date=lesion.event_date)
+
+    def write() -> tuple[int, str]:
+        treatment = _posted_treatment(lesion)
         treatments.update_treatment(session, treatment_id, treatment, actor=actor())
-    except InvalidInput as exc:
-        return _treatment_form(lesion, treatment_form_values(request.form),
-                               field_errors(exc.problems, TREATMENT_FIELDS), treatment_id), 400
-    except Conflict as exc:
-        return _treatment_form(lesion, treatment_form_values(request.form),
-                               {"kind": [str(exc)]}, treatment_id), 409
-    dispatch.request_assessment([lesion.id])
-    flash(f"Treatment of {treatment.date} corrected; stages pending until re-assessed.",
-          "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion.id, _anchor="observations"))
+        return lesion.id, (f"Treatment of {treatment.date} corrected; stages pending until "
+                           "re-assessed.")
+
+    return _submitted(write, lambda errors: _treatment_form(
+        lesion, treatment_form_values(request.form), errors, treatment_id), "kind",
+        TREATMENT_FIELDS)
 
 
 @bp.post("/treatments/<int:treatment_id>/delete")
@@ -512,6 +505,4 @@ def delete_treatment(treatment_id: int) -> Response | tuple[str, int]:
         row = load_treatment(session, treatment_id)
         return _treatment_form(row.lesion, form_from_treatment(row),
                                field_errors(exc.problems, ("reason",)), treatment_id), 400
-    dispatch.request_assessment([lesion_id])
-    flash("Treatment removed; stages pending until re-assessed.", "success")
-    return redirect(url_for("lesions.show", lesion_id=lesion_id, _anchor="observations"))
+    return back_to_lesion(lesion_id, "Treatment removed; stages pending until re-assessed.")

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ from tracker.services.assessment.write import forget, write_plan
 from tracker.services.cohort_subjects import refresh_cohort_subjects
 from tracker.services.write_back import queue_write_backs
 from tracker.summaries import refresh_patient_summaries
+from tracker.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -65,35 +66,20 @@ class AssessOutcome:
 
 
 @dataclass
-class ScanReport:
+class ScanReport(Tally):
     """Counts over every chunk of a scan (or of a batch assessment)."""
 
+    UNSAID: ClassVar[frozenset[str]] = frozenset({"urgent_alert_ids"})
+
+    lesions: int = 0
+    changed: int = 0
     opened: int = 0
     cleared: int = 0
     kept: int = 0
-    lesions: int = 0
-    changed: int = 0
     reopened: int = 0
     failed: list[int] = field(default_factory=list)
     urgent_alert_ids: list[int] = field(default_factory=list)
     chunks: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "lesions": self.lesions,
-            "changed": self.changed,
-            "opened": self.opened,
-            "cleared": self.cleared,
-            "kept": self.kept,
-            "reopened": self.reopened,
-            "failed": list(self.failed),
-            "chunks": self.chunks,
-        }
-
-    def add(self, part: ScanReport) -> None:
-        """Count another chunk's report in."""
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(part, f.name))
 
 
 @dataclass(frozen=True)
