@@ -25,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,12 @@ class OrthancMissing(RuntimeError):
     """Orthanc or its DICOMweb plugin is not installed, or it would not start."""
 
 
-def config(port: int, storage: Path, users: dict[str, str] | None = None) -> dict[str, Any]:
+def config(port: int, storage: Path, users: dict[str, str] | None = None,
+           name: str = "calcitrack") -> dict[str, Any]:
     """The whole configuration: HTTP on loopback `port`, DICOMweb at /dicom-web/, storage and
     index in `storage`; HTTP basic authentication on when `users` (name -> password)."""
     return {
-        "Name": "calcitrack",
+        "Name": name,
         "StorageDirectory": str(storage),
         "IndexDirectory": str(storage),
         "HttpPort": port,
@@ -78,8 +80,11 @@ class Orthanc:
     def __init__(self, folder: Path, port: int | None = None,
                  users: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.chosen_port = port
         self.port = port or free_port()
         self.users = users
+        # Its own name: `answers` knows it is this server, not another that took the port
+        self.name = f"calcitrack-{uuid.uuid4().hex[:12]}"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -103,8 +108,21 @@ class Orthanc:
                 raise OrthancMissing(f"{path} not found: install {what} (.ci/services does)")
         storage = self.folder / "storage"
         storage.mkdir(parents=True, exist_ok=True)
+        # A free port may be taken by another process before Orthanc binds it (parallel test
+        # processes start theirs at once): then Orthanc exits, and a port it picked is tried
+        # again with another.
+        for _attempt in range(5):
+            if self._launch(storage, detach):
+                return self
+            if self.chosen_port is not None:
+                break
+            self.port = free_port()
+        tail = self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
+        raise OrthancMissing(f"Orthanc did not start on port {self.port}:\n{tail}")
+
+    def _launch(self, storage: Path, detach: bool) -> bool:
         conf = self.folder / "orthanc.json"
-        conf.write_text(json.dumps(config(self.port, storage, self.users), indent=2))
+        conf.write_text(json.dumps(config(self.port, storage, self.users, self.name), indent=2))
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [str(BINARY), f"--logfile={self.log}", str(conf)], cwd=self.folder,
@@ -114,17 +132,17 @@ class Orthanc:
         while not self.answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                tail = self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
-                raise OrthancMissing(f"Orthanc did not start on port {self.port}:\n{tail}")
+                return False
             time.sleep(0.05)
-        return self
+        return True
 
-    def answers(self) -> bool:
+    def answers(self, *, anyone: bool = False) -> bool:
+        """This server (by its name), or with `anyone` any Orthanc, answers on the port."""
         try:
-            self.rest("GET", "/system", timeout=1)
-            return True
+            system = self.rest("GET", "/system", timeout=1)
         except (OSError, urllib.error.URLError):
             return False
+        return anyone or (isinstance(system, dict) and system.get("Name") == self.name)
 
     def rest(self, method: str, path: str, timeout: float = 10) -> Any:
         """Orthanc's own REST API (not DICOMweb): how tests look inside and clean up."""
@@ -169,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--dir", type=Path, required=True, help="configuration and storage")
     args = parser.parse_args(argv)
     server = Orthanc(args.dir, port=args.port)
-    if server.answers():
+    if server.answers(anyone=True):
         return 0
     try:
         server.start(detach=True)
