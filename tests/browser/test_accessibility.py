@@ -119,7 +119,9 @@ async def _check_width(browser: Any, base: str, width: int, urls: dict[str, str]
     await context.close()
 
 
-def test_every_page_has_no_serious_axe_violation(server: dict[str, Any]) -> None:
+# One test per width: the two can run in two test processes at once.
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_has_no_serious_axe_violation(server: dict[str, Any], width: int) -> None:
     if not Path(CHROMIUM).exists() or not AXE.exists():
         missing = CHROMIUM if not Path(CHROMIUM).exists() else AXE
         if IN_CI:
@@ -140,8 +142,7 @@ def test_every_page_has_no_serious_axe_violation(server: dict[str, Any]) -> None
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-gpu"])
-            await asyncio.gather(*(_check_width(browser, server["base"], width, urls, found,
-                                                took) for width in WIDTHS))
+            await _check_width(browser, server["base"], width, urls, found, took)
             await browser.close()
 
     # in a thread of its own: this process's shared Chromium (conftest) keeps a sync
