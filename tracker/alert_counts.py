@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from tracker.db import insert_of
 from tracker.models import Alert, AlertCount
-from tracker.vocabulary import AlertState, Severity
+from tracker.vocabulary import AlertState, Severity, snooze_over
 
 COUNTS: Table = AlertCount.__table__  # type: ignore[assignment]
 ALERTS: Table = Alert.__table__  # type: ignore[assignment]
@@ -80,7 +80,8 @@ def needing_action(session: Session, *, today: date) -> dict[str, int]:
     the open ones from the maintained counts, plus snoozes that ran out but that no scan has
     reopened yet (a range of `ix_alerts_snoozed`, empty once the day's scan has run)."""
     ended = (select(Alert.severity, func.count().label("n"))
-             .where(Alert.state == AlertState.SNOOZED.value, Alert.snoozed_until <= today)
+             .where(Alert.state == AlertState.SNOOZED.value,
+                    snooze_over(Alert.snoozed_until, today))
              .group_by(Alert.severity))
     both = select(COUNTS.c.severity, COUNTS.c.n).where(
         COUNTS.c.state == AlertState.OPEN.value).union_all(ended)

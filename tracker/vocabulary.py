@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Compartment(StrEnum):
@@ -402,6 +403,13 @@ class AlertState(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     SNOOZED = "snoozed"
     CLEARED = "cleared"
+
+
+def snooze_over(until: Any, today: Any) -> Any:
+    """A snooze until D is over on D: the alert is back on the worklist and in the header's
+    counts that day, and that day's scan reopens it (so the patient list counts it too). Works
+    on dates and on SQL columns alike."""
+    return until <= today
 
 
 class Role(StrEnum):

@@ -146,8 +146,12 @@ def test_snooze_holds_until_its_date_then_the_scan_reopens(session: Session) -> 
 
     assess_lesion(session, lesion.id, D("2025-03-15"))
     assert alerts_of(session, lesion.id)[0][5] == "snoozed"
+    assert scan_alerts(session, D("2025-03-31")).reopened == 0  # the day before its date
+    assert alerts_of(session, lesion.id)[0][5] == "snoozed"
 
-    report = scan_alerts(session, D("2025-04-02"))
+    # On its date the snooze is over (the worklist and the header show the alert again): that
+    # day's scan reopens it, so the patient list counts it the same day
+    report = scan_alerts(session, D("2025-04-01"))
 
     assert report.reopened == 1 and report.kept == 1
     [(same_id, *_, state, snoozed_until)] = alerts_of(session, lesion.id)

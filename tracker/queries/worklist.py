@@ -27,7 +27,7 @@ from tracker.queries.paging import (
     encode_cursor,
 )
 from tracker.queries.patient_list import patient_id_matches
-from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity
+from tracker.vocabulary import SEVERITY_RANK, AlertState, Severity, snooze_over
 
 WORKLIST_STATES: dict[str, tuple[str, ...]] = {
     # what a clinician still has to act on: open, acknowledged, and snoozes that ran out
@@ -46,7 +46,7 @@ def needs_action(today: date) -> ColumnElement[bool]:
     """Open, or snoozed until a date that has come."""
     return or_(
         Alert.state == AlertState.OPEN.value,
-        and_(Alert.state == AlertState.SNOOZED.value, Alert.snoozed_until <= today),
+        and_(Alert.state == AlertState.SNOOZED.value, snooze_over(Alert.snoozed_until, today)),
     )
 
 
@@ -75,7 +75,8 @@ def _where(flt: WorklistFilter, today: date) -> list[ColumnElement[bool]]:
     elif flt.state == "snoozed":
         where.append(Alert.state == AlertState.SNOOZED.value)
     elif flt.state != "uncleared":  # active: leaves out snoozes still running
-        where.append(or_(Alert.state != AlertState.SNOOZED.value, Alert.snoozed_until <= today))
+        where.append(or_(Alert.state != AlertState.SNOOZED.value,
+                         snooze_over(Alert.snoozed_until, today)))
     if flt.kind:
         where.append(Alert.kind == flt.kind)
     if flt.severity:

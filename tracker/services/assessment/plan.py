@@ -19,7 +19,7 @@ from tracker.engine import (
     suggestions_to_json,
 )
 from tracker.services.assessment.load import Loaded
-from tracker.vocabulary import AlertState
+from tracker.vocabulary import AlertState, snooze_over
 
 
 @dataclass
@@ -148,7 +148,7 @@ def _plan_alerts(
         reopen = (
             row.state == AlertState.SNOOZED.value
             and row.snoozed_until is not None
-            and row.snoozed_until < as_of
+            and snooze_over(row.snoozed_until, as_of)
         )
         plan.counts.move((row.severity, row.state),
                          (call.severity.value, AlertState.OPEN.value if reopen else row.state))

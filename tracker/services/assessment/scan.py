@@ -16,7 +16,7 @@ from tracker.services.assessment.assess import (
     assess_chunk,
     assess_lesions,
 )
-from tracker.vocabulary import AlertState
+from tracker.vocabulary import AlertState, snooze_over
 
 
 def due_lesions(session: Session, as_of: date) -> list[int]:
@@ -27,7 +27,7 @@ def due_lesions(session: Session, as_of: date) -> list[int]:
     Every other lesion would get exactly its stored result again, so the scan costs what is
     due, not the size of the database."""
     snooze_ended = select(Alert.lesion_id).where(
-        Alert.state == AlertState.SNOOZED.value, Alert.snoozed_until < as_of
+        Alert.state == AlertState.SNOOZED.value, snooze_over(Alert.snoozed_until, as_of)
     )
     ids = list(
         session.scalars(

@@ -20,7 +20,7 @@ from tracker.audit import SYSTEM_ACTOR, audit_rows
 from tracker.models import Alert, Assessment, Lesion, Transition
 from tracker.services.assessment.load import ALERTS, ASSESSMENTS, IDS, LESIONS, TRANSITIONS, Loaded
 from tracker.services.assessment.plan import Plan
-from tracker.vocabulary import AlertState, Severity
+from tracker.vocabulary import AlertState, Severity, snooze_over
 
 # A lesion's columns (not its relationships), expired in a caller's identity map after an
 # assessment: it writes the results, and the load no longer refreshes the caller's objects.
@@ -75,7 +75,7 @@ _REOPEN_ALERTS: Update = (
     .where(
         ALERTS.c.id.in_(IDS),
         ALERTS.c.state == AlertState.SNOOZED.value,
-        ALERTS.c.snoozed_until < bindparam("b_as_of"),
+        snooze_over(ALERTS.c.snoozed_until, bindparam("b_as_of")),
     )
     .values(
         state=AlertState.OPEN.value,
