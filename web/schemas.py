@@ -103,8 +103,8 @@ class StandingOut(_Out):
                                        "the model expects resolved by then")
     ci_lower: float
     ci_upper: float
-    text: str = Field(description="e.g. 'slower than 80 % of similar deposits in this clinic "
-                                  "(95 % CI 72-86 %)'")
+    text: str = Field(description="e.g. '80 % of similar deposits in this clinic resolve "
+                                  "sooner (95 % CI 72-86 %)'")
 
 
 class PrognosisOut(_Out):

@@ -131,8 +131,8 @@ def test_standing_among_similar_deposits() -> None:
     a_year = predict(fit, baseline).by_month[1]  # type: ignore[union-attr]
     assert standing(fit, baseline, round(months_in_days(12))).percent == pytest.approx(  # type: ignore[union-attr]
         100 * a_year.probability, abs=0.2)
-    assert later.text == (f"slower than {later.percent:.0f} % of similar deposits in this "
-                          f"clinic (95 % CI {later.ci_lower:.0f}-{later.ci_upper:.0f} %)")
+    assert later.text == (f"{later.percent:.0f} % of similar deposits in this clinic resolve "
+                          f"sooner (95 % CI {later.ci_lower:.0f}-{later.ci_upper:.0f} %)")
     with pytest.raises(ValueError, match="at least one day"):
         standing(fit, baseline, 0)
 

@@ -41,12 +41,16 @@ def test_a_used_model_gives_numbers_with_intervals(login: Login, session: Sessio
     p = body["prognosis"]
     assert p["status"] == "available" and p["model"]["version"] == 1
     assert [b["months"] for b in p["by_month"]] == [6, 12, 24]
-    assert p["standing"]["text"].startswith("slower than ")
+    assert p["standing"]["text"].startswith(f"{p['standing']['percent']:.0f} % of similar deposits")
 
     alerts = client.get("/api/v1/alerts?kind=no_resolution&per_page=100").json["items"]
     row = next(a for a in alerts if a["lesion_id"] == lesion_id)
     assert row["standing"]["text"] == p["standing"]["text"]
     assert row["standing"]["model"]["version"] == 1
+    # the worklist page gives the same context under the alert's reason
+    worklist = client.get("/alerts?kind=no_resolution&per_page=100").text
+    start = worklist.index(f'id="alert-{row["id"]}"')
+    assert f"Context: {p['standing']['text']}" in worklist[start:worklist.index("</tr>", start)]
 
     page = client.get(f"/lesions/{lesion_id}").text
     twelve = p["by_month"][1]

@@ -133,8 +133,10 @@ def predict(fit: Fit, baseline: Baseline) -> Prediction | Unavailable:
 
 
 def standing_text(percent: float, low: float, high: float) -> str:
-    """The one wording of where a lesion stands."""
-    return (f"slower than {percent:.0f} % of similar deposits in this clinic "
+    """The one wording of where a lesion stands: the share of similar deposits that resolve
+    within the time this one has already been seen (a clinician read "slower than 13 %" as a
+    rank)."""
+    return (f"{percent:.0f} % of similar deposits in this clinic resolve sooner "
             f"(95 % CI {low:.0f}-{high:.0f} %)")
 
 

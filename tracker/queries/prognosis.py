@@ -10,7 +10,7 @@ turns a fit into what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +165,13 @@ def standings(session: Session, lesion_ids: Collection[int],
         if shown is not None:
             out[lesion_id] = {**shown, "model": model_json(stored)}
     return out
+
+
+def alert_standings(session: Session, alerts: Iterable[Any]) -> dict[int, dict[str, Any]]:
+    """Where the lesion of each `no_resolution` alert of a page stands (by lesion id), for the
+    worklist page and the alert API alike: one query a page."""
+    ids = {a.lesion_id for a in alerts if a.kind == AlertKind.NO_RESOLUTION.value}
+    return standings(session, ids, latest_fits(session)) if ids else {}
 
 
 def fits_of_family(session: Session, family: str | None) -> list[tuple[str, StoredFit | None]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.queries.lookup import alert_with_lesion
-from tracker.queries.prognosis import latest_fits, standings
+from tracker.queries.prognosis import alert_standings
 from tracker.queries.show import alert_json
 from tracker.queries.worklist import WorklistFilter, worklist
 from tracker.services.alerts import acknowledge_alert, snooze_alert
@@ -29,9 +29,7 @@ def worklist_json(alert: Any, standing: dict[str, Any] | None = None) -> dict[st
 
 def _with_standings(alerts: list[Any]) -> list[dict[str, Any]]:
     """Rows of alerts; a no_resolution one with where its lesion stands (one query a page)."""
-    session = get_session()
-    ids = {a.lesion_id for a in alerts if a.kind == AlertKind.NO_RESOLUTION.value}
-    found = standings(session, ids, latest_fits(session)) if ids else {}
+    found = alert_standings(get_session(), alerts)
     return [worklist_json(a, found.get(a.lesion_id)
                           if a.kind == AlertKind.NO_RESOLUTION.value else None) for a in alerts]
 

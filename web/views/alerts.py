@@ -10,6 +10,7 @@ from tracker.engine import RULE_IDS
 from tracker.errors import CalcitrackError, InvalidInput, Problem
 from tracker.models import Alert
 from tracker.queries.lookup import alert_with_lesion
+from tracker.queries.prognosis import alert_standings
 from tracker.queries.worklist import WORKLIST_STATES, WorklistFilter, alert_rules, worklist
 from tracker.services.alerts import (
     acknowledge_alert,
@@ -45,6 +46,7 @@ def worklist_page() -> str:
                     per_page=query.per_page)
     return render_template(
         "alerts/worklist.html", page=page, flt=flt, today=today(),
+        standings=alert_standings(session, page.items),
         kinds=[(k.value, code_label(k.value)) for k in AlertKind],
         severities=[s.value for s in Severity],
         regions=[(r.value, code_label(r.value)) for r in Region],
