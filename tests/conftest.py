@@ -124,21 +124,27 @@ def migrated_postgres(template: str) -> Iterator[str]:
     gen.close()  # type: ignore[attr-defined]
 
 
+_EMPTYING: dict[str, str] = {}
+
+
 def empty_postgres(url: str) -> None:
     """Return a migrated database to its state after migration: end every other connection
     (a test may leave one), delete every row, restart every sequence. Far cheaper than a new
-    database (which copies the catalogs and writes them to the WAL every time)."""
+    database (which copies the catalogs and writes them to the WAL every time); sent as one
+    script, one round trip (it runs before every test on PostgreSQL)."""
     engine_for(url).dispose()
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with create_engine(url, poolclass=NullPool).begin() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-        for table in tables:
-            conn.execute(text(f'DELETE FROM "{table}"'))
-        for (sequence,) in conn.execute(text(
+        if url not in _EMPTYING:
+            tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+            sequences = conn.scalars(text(
                 "SELECT sequence_name FROM information_schema.sequences "
-                "WHERE sequence_schema = 'public'")):
-            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+                "WHERE sequence_schema = 'public'")).all()
+            _EMPTYING[url] = "".join([
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid();",
+                *(f'DELETE FROM "{table}";' for table in tables),
+                *(f'ALTER SEQUENCE "{sequence}" RESTART;' for sequence in sequences)])
+        conn.exec_driver_sql(_EMPTYING[url])
 
 
 @pytest.fixture(scope="session")
