@@ -68,6 +68,8 @@ class Page(Generic[T]):
     total_is: CountKind = "exact"
     # The cursor of the next page (keyset lists), None on the last page
     next_after: str | None = None
+    # Whether this is the list's first page (not one reached by a cursor or a page number)
+    first: bool = True
 
     @property
     def pages(self) -> int:
@@ -85,17 +87,6 @@ class Page(Generic[T]):
     def total_text(self) -> str:
         """The total as a person reads it: 1,234, 10,000+ or about 498,000."""
         return str(Count(self.total, self.total_is))
-
-
-@dataclass(frozen=True)
-class KeysetPage(Generic[T]):
-    """One page of a keyset list: `after` is the cursor of the next page (None on the last)."""
-
-    items: list[T]
-    count: Count
-    per_page: int
-    after: str | None
-    first: bool
 
 
 def bounded_count(session: Session, query: Select[Any], *, estimate: bool = True,

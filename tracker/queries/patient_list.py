@@ -93,4 +93,5 @@ def patient_list(
     items = [PatientRow(*r) for r in rows[:per_page]]
     count = bounded_count(session, listed, timeout=bool(search.strip()))
     return Page(items, count.n, page, per_page, total_is=count.kind,
-                next_after=items[-1].cursor if len(rows) > per_page else None)
+                next_after=items[-1].cursor if len(rows) > per_page else None,
+                first=not after and page == 1)

@@ -21,7 +21,7 @@ from tracker import alert_counts
 from tracker.errors import InvalidInput, Problem
 from tracker.models import ACKNOWLEDGED_RANK, Alert, Lesion, Observation, Patient
 from tracker.queries.paging import (
-    KeysetPage,
+    Page,
     bounded_count,
     decode_cursor,
     encode_cursor,
@@ -112,7 +112,7 @@ def alert_key(alert: Alert) -> tuple[int, date, int]:
 def worklist(
     session: Session, flt: WorklistFilter, *, today: date, after: str | None = None,
     page: int = 1, per_page: int = 50,
-) -> KeysetPage[Alert]:
+) -> Page[Alert]:
     """Uncleared alerts across patients: open (and ended snoozes) before acknowledged, then
     most severe, then longest outstanding, then id.
 
@@ -146,9 +146,9 @@ def worklist(
     items = rows[:per_page]
     count = bounded_count(session, select(literal_column("1")).select_from(Alert)
                           .where(*where))
-    return KeysetPage(items, count, per_page,
-                      encode_cursor(alert_key(items[-1])) if more else None,
-                      first=not after and offset == 0)
+    return Page(items, count.n, 1 if after else page, per_page, total_is=count.kind,
+                next_after=encode_cursor(alert_key(items[-1])) if more else None,
+                first=not after and offset == 0)
 
 
 def alert_rules(session: Session) -> list[str]:

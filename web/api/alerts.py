@@ -48,9 +48,9 @@ def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
                          state=query.state)
     page = worklist(get_session(), flt, today=today(), after=query.after, page=query.page,
                     per_page=query.per_page)
-    return {"items": _with_standings(list(page.items)), "total": page.count.n,
-            "total_is": page.count.kind, "page": 1 if query.after else query.page,
-            "per_page": page.per_page, "next": page.after}
+    return {"items": _with_standings(list(page.items)), "total": page.total,
+            "total_is": page.total_is, "page": page.page, "per_page": page.per_page,
+            "next": page.next_after}
 
 
 @operation("POST", "/alerts/<int:alert_id>/acknowledge", Permission.ACT_ON_ALERTS,
