@@ -39,9 +39,9 @@ class LesionColumns(Protocol):
     def event_kind(self) -> str | None: ...
 
 
-class ObservationColumns(Protocol):
-    """What the engine reads of an observation (an ORM `Observation` and a validated
-    `ObservationIn` have all of it)."""
+class Film(Protocol):
+    """What every reader of a visit starts from: when, on what, and whether the deposit
+    showed (the engine's observations, and the pages' % changes)."""
 
     @property
     def date(self) -> date: ...
@@ -49,6 +49,12 @@ class ObservationColumns(Protocol):
     def modality(self) -> str: ...
     @property
     def visible(self) -> bool: ...
+
+
+class ObservationColumns(Film, Protocol):
+    """What the engine reads of an observation (an ORM `Observation` and a validated
+    `ObservationIn` have all of it)."""
+
     @property
     def size_mm(self) -> Sequence[float] | None: ...
     @property

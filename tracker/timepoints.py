@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from tracker.export import observation_snapshot
+from tracker.facts import Film
 from tracker.models import Lesion, Observation
 from tracker.queries.timeline_page import PageLesion
 from tracker.queries.timeline_page import Visit as PageVisit
@@ -43,15 +44,9 @@ class Change:
         return f"{self.value:+.1f} %"
 
 
-class Measured(Protocol):
+class Measured(Film, Protocol):
     """What a % change compares: an Observation, or a page's visit row."""
 
-    @property
-    def date(self) -> date: ...
-    @property
-    def modality(self) -> str: ...
-    @property
-    def visible(self) -> bool: ...
     @property
     def size1_mm(self) -> float | None: ...
 
