@@ -485,9 +485,10 @@ def edit_treatment(treatment_id: int) -> str | Response | tuple[str, int]:
 
     def write() -> tuple[int, str]:
         treatment = _posted_treatment(lesion)
-        treatments.update_treatment(session, treatment_id, treatment, actor=actor())
-        return lesion.id, (f"Treatment of {treatment.date} corrected; stages pending until "
-                           "re-assessed.")
+        stored = treatments.update_treatment(session, treatment_id, treatment, actor=actor())
+        # Its lesion as locked by the service: a merge may have moved it meanwhile.
+        return stored.lesion_id, (f"Treatment of {treatment.date} corrected; stages pending "
+                                  "until re-assessed.")
 
     return _submitted(write, lambda errors: _treatment_form(
         lesion, treatment_form_values(request.form), errors, treatment_id), "kind",
