@@ -125,6 +125,8 @@ def report_html(session: Session, external_id: str, *, today: date,
     the stored patient id), else the document the PDF is made of; with each visit's key image
     when given the PACS's `images`."""
     patient = patient_with_everything(session, external_id)
+    # the table's rows read next to the graph, before the PACS and the charts take seconds
+    table = timepoint_table(patient_visits(session, patient.external_id).lesions)
     key_images = _key_images(session, list(patient.lesions), images)
     lesions: list[dict[str, Any]] = []
     for lesion in patient.lesions:
@@ -141,7 +143,6 @@ def report_html(session: Session, external_id: str, *, today: date,
             "chart": _svg_data_uri(chart(lesion, today)),
             "key_images": key_images.get(lesion.id, []),
         })
-    table = timepoint_table(patient_visits(session, patient.external_id).lesions)
     return templates().get_template("report.html").render(
         patient=patient, lesions=lesions, table=table, chunks=visit_chunks(table),
         institution=institution,

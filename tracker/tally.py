@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Self
 
+from tracker.queries.columns import json_value
+
 
 @dataclass
 class Tally:
@@ -28,6 +30,4 @@ class Tally:
 
 
 def _said(value: Any) -> Any:
-    if isinstance(value, list):
-        return list(value)
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    return list(value) if isinstance(value, list) else json_value(value)

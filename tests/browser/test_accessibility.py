@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, IN_CI
+from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM, IN_CI
 from tests.web.seed import PASSWORD, seed_held_report, seed_ho_lesion
 from tracker.db import session_factory
 from tracker.models import Observation, Treatment
@@ -139,9 +139,7 @@ def test_every_page_has_no_serious_axe_violation(server: dict[str, Any], width: 
 
     async def run() -> None:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-gpu"])
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             await _check_width(browser, server["base"], width, urls, found, took)
             await browser.close()
 

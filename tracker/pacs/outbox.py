@@ -27,6 +27,7 @@ from tracker.models import Lesion, Observation
 from tracker.pacs.client import InstanceRef, PacsClient, PacsRefused, PacsUnavailable
 from tracker.pacs.models import KeyImage, SrReport, WriteBack, WriteBackState
 from tracker.pacs.writeback import Mark, Reading, write_back_report
+from tracker.tally import Tally
 from tracker.vocabulary import Laterality, Region, Stage
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,9 @@ ROUND = 200  # rows sent per run; the next run takes the rest
 
 
 @dataclass
-class SendReport:
+class SendReport(Tally):
     sent: int = 0
     failed: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"sent": self.sent, "failed": self.failed}
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -10,6 +10,11 @@ def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def json_value(value: Any) -> Any:
+    """A stored value as JSON: a date or time in ISO 8601, anything else as it is."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def columns_json(row: Any, *names: str) -> dict[str, Any]:
     """The named columns of a row, in that order: `name` under its own key, `key=column` under
     another; dates and times in ISO 8601."""
@@ -17,5 +22,5 @@ def columns_json(row: Any, *names: str) -> dict[str, Any]:
     for name in names:
         key, _, column = name.partition("=")
         value = getattr(row, column or key)
-        out[key] = iso(value) if hasattr(value, "isoformat") else value
+        out[key] = json_value(value)
     return out

@@ -44,7 +44,7 @@ def history(session: Session, *, patient_id: int | None = None, lesion_id: int |
         .limit(per_page).offset((max(1, page) - 1) * per_page)
     )
     items = [HistoryEntry(e, _changes(e.before, e.after)) for e in events]
-    return Page(items, int(total), max(1, page), per_page)
+    return Page(items, int(total), max(1, page), per_page, first=page <= 1)
 
 
 # The audit actions that create an observation or a treatment: their actor recorded it.

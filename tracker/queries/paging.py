@@ -41,14 +41,6 @@ class Count:
     n: int
     kind: CountKind = "exact"
 
-    @property
-    def exact(self) -> bool:
-        return self.kind == "exact"
-
-    @property
-    def estimated(self) -> bool:
-        return self.kind == "about"
-
     def __str__(self) -> str:
         """As a person reads it: 1,234, 10,000+ or about 498,000."""
         if self.kind == "at_least":
@@ -69,7 +61,7 @@ class Page(Generic[T]):
     # The cursor of the next page (keyset lists), None on the last page
     next_after: str | None = None
     # Whether this is the list's first page (not one reached by a cursor or a page number)
-    first: bool = True
+    first: bool = False
 
     @property
     def pages(self) -> int:

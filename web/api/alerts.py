@@ -12,7 +12,7 @@ from tracker.services.alerts import acknowledge_alert, snooze_alert
 from tracker.services.users import Permission
 from tracker.vocabulary import AlertKind
 from web import schemas
-from web.api.blueprint import operation
+from web.api.blueprint import keyset_page_json, operation
 from web.auth import actor
 from web.clock import today
 from web.db import get_session
@@ -27,16 +27,16 @@ def worklist_json(alert: Any, standing: dict[str, Any] | None = None) -> dict[st
             "laterality": lesion.laterality, "standing": standing}
 
 
-def _with_standings(alerts: list[Any]) -> list[dict[str, Any]]:
-    """Rows of alerts; a no_resolution one with where its lesion stands (one query a page)."""
-    found = alert_standings(get_session(), alerts)
-    return [worklist_json(a, found.get(a.lesion_id)
-                          if a.kind == AlertKind.NO_RESOLUTION.value else None) for a in alerts]
+def _row(alert: Any, standings: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """An alert's row; a no_resolution one with where its lesion stands (`alert_standings`)."""
+    return worklist_json(alert, standings.get(alert.lesion_id)
+                         if alert.kind == AlertKind.NO_RESOLUTION.value else None)
 
 
 def _alert_now(alert_id: int) -> dict[str, Any]:
     """The alert as a clinician's action left it."""
-    return _with_standings([alert_with_lesion(get_session(), alert_id)])[0]
+    alert = alert_with_lesion(get_session(), alert_id)
+    return _row(alert, alert_standings(get_session(), [alert]))
 
 
 @operation("GET", "/alerts", Permission.READ,
@@ -48,9 +48,8 @@ def list_alerts(query: schemas.AlertQuery) -> dict[str, Any]:
                          state=query.state)
     page = worklist(get_session(), flt, today=today(), after=query.after, page=query.page,
                     per_page=query.per_page)
-    return {"items": _with_standings(list(page.items)), "total": page.total,
-            "total_is": page.total_is, "page": page.page, "per_page": page.per_page,
-            "next": page.next_after}
+    standings = alert_standings(get_session(), page.items)
+    return {**keyset_page_json(page, lambda a: _row(a, standings)), "total_is": page.total_is}
 
 
 @operation("POST", "/alerts/<int:alert_id>/acknowledge", Permission.ACT_ON_ALERTS,

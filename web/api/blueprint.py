@@ -100,6 +100,12 @@ def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, A
             "per_page": page.per_page}
 
 
+def keyset_page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """One page of a keyset list: `next` is the `after` of the page that follows (null on the
+    last)."""
+    return {**page_json(page, item), "next": page.next_after}
+
+
 def stored_lesion(lesion_id: int) -> dict[str, Any]:
     """A lesion as stored now, after a service changed it: the service's session still holds
     the lesion as it loaded it."""

@@ -14,7 +14,7 @@ from tracker.queries.patient_list import PatientRow, patient_list
 from tracker.queries.show import patient_record
 from tracker.services.users import Permission
 from web import schemas
-from web.api.blueprint import operation, page_json, with_images
+from web.api.blueprint import keyset_page_json, operation, with_images
 from web.db import get_session
 
 
@@ -27,8 +27,7 @@ from web.db import get_session
 def list_patients(query: schemas.PatientQuery) -> dict[str, Any]:
     page = patient_list(get_session(), search=query.q, after=query.after, page=query.page,
                         per_page=query.per_page)
-    return {**page_json(page, _patient_row), "total_exact": page.total_exact,
-            "next": page.next_after}
+    return {**keyset_page_json(page, _patient_row), "total_exact": page.total_exact}
 
 
 def _patient_row(r: PatientRow) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def _plan_alerts(
     acknowledgement or snooze), refresh what the engine owns. The engine no longer reports it:
     clear. A `since` later than the stored one is a new episode (the old one ended between two
     assessments): the old row is cleared and a new one opened, so an acknowledgement of the old
-    episode cannot silence the new one. A snooze that ended before `as_of` returns to open.
+    episode cannot silence the new one. A snooze over by `as_of` (its date included,
+    `vocabulary.snooze_over`) returns to open.
     """
     alive = {al.kind: al for al in lesion.alerts}  # loaded uncleared
     changed = False
