@@ -62,11 +62,15 @@ def lesion_key(lesion_id: int, versions: tuple[int, int | None], today: date,
     return ("lesion", lesion_id, *versions, today, narrow)
 
 
+def full_key(key: Hashable, fmt: str) -> tuple[Hashable, ...]:
+    """A chart's cache key: what it depends on, its format and the drawing's STYLE."""
+    return (*(key if isinstance(key, tuple) else (key,)), fmt, STYLE)
+
+
 def cached_lesion_svg(lesion: Lesion, today: date) -> bytes:
     """The lesion's wide SVG chart from the cache the lesion pages fill (the report's)."""
-    key = (*lesion_key(lesion.id, (lesion.data_version, lesion.assessed_version), today, False),
-           "svg", STYLE)
-    return cache().get_or_render(key, lambda: draw_lesion_svg(lesion, today))
+    key = lesion_key(lesion.id, (lesion.data_version, lesion.assessed_version), today, False)
+    return cache().get_or_render(full_key(key, "svg"), lambda: draw_lesion_svg(lesion, today))
 
 
 def etag_of(key: Hashable) -> str:
@@ -97,13 +101,13 @@ def serve(key: Hashable, render: Callable[[], bytes], fmt: str, filename: str,
 
     if fmt not in FORMATS:
         abort(404)
-    full_key = (*(key if isinstance(key, tuple) else (key,)), fmt, STYLE)
-    tag = etag_of(full_key)
+    cached = full_key(key, fmt)
+    tag = etag_of(cached)
     headers = {"ETag": f'"{tag}"', "Cache-Control": "private, no-cache",
                "X-Content-Type-Options": "nosniff"}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     if tag in request.if_none_match:
         return Response(status=304, headers=headers)
-    body = cache().get_or_render(full_key, render)
+    body = cache().get_or_render(cached, render)
     return Response(body, mimetype=FORMATS[fmt], headers=headers)
