@@ -67,6 +67,15 @@ def free_port() -> int:
         return port
 
 
+def _stopped(task: Path) -> bool:
+    """A thread (/proc/<pid>/task/<tid>) stopped by a signal, or gone."""
+    try:
+        stat = (task / "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "tT"
+
+
 def _die_with_parent() -> None:
     """In the child before exec: end Orthanc when the process that started it ends, so a killed
     test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
@@ -162,9 +171,23 @@ class Orthanc:
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections are accepted by the kernel but never
-        answered, as with a hung PACS."""
+        answered, as with a hung PACS. Returns once every thread of it is stopped: the signal
+        is delivered asynchronously, and on a loaded machine a thread may still be running
+        when `kill` returns."""
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        deadline = time.monotonic() + START_SECONDS
+        while not all(_stopped(task) for task in tasks.iterdir()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Orthanc (pid {self.process.pid}) did not stop")
+            time.sleep(0.01)
+
+    def who_listens(self) -> str:
+        """What `ss` says listens on this server's port (for a test's failure message)."""
+        found = subprocess.run(["ss", "-ltnpH", f"sport = :{self.port}"], capture_output=True,
+                               text=True, check=False)
+        return found.stdout.strip() or found.stderr.strip() or "nothing listens"
 
     def resume(self) -> None:
         assert self.process is not None
