@@ -51,6 +51,20 @@ CONCEPT_OF = {HIGH_DENSITY: LESION_DENSITY, EQUAL_DENSITY: LESION_DENSITY,
               HETEROGENEOUS: CALCIFICATION_TYPE, LUCENT_CENTERED: CALCIFICATION_TYPE,
               EGGSHELL: CALCIFICATION_TYPE}
 
+# Codes only the SR import tests put in reports: legacy SRT codes, sites outside this clinic's
+# regions, units and measurements a report may carry that the importer must convert or refuse.
+SHOULDER_SRT = Code("T-D2220", "SRT", "Shoulder")
+LUMBAR = Code("122496007", "SCT", "Lumbar spine structure")
+LUNG = Code("39607008", "SCT", "Lung structure")
+LEFT_SRT = Code("G-A101", "SRT", "Left")
+LONG_AXIS_SRT = Code("G-A185", "SRT", "Long Axis")
+SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
+AREA = Code("42798000", "SCT", "Area")
+CM = Code("cm", "UCUM", "centimeter")
+UM = Code("um", "UCUM", "micrometer")
+MM2 = Code("mm2", "UCUM", "square millimeter")
+PIXELS = Code("{pixels}", "UCUM", "pixels")
+
 # The SR storage classes a viewer may save a TID 1500 report as.
 SR_CLASSES: dict[str, type[hd.sr.EnhancedSR | hd.sr.ComprehensiveSR | hd.sr.Comprehensive3DSR]] = {
     "enhanced": hd.sr.EnhancedSR, "comprehensive": hd.sr.ComprehensiveSR,

@@ -8,7 +8,7 @@ deposit; `not_seen("2025-04-22")` a radiograph on which it was looked for and no
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -28,30 +28,11 @@ from tracker.vocabulary import (
     TreatmentKind,
 )
 
+from .morphs import DWHN, Morph
+
 
 def D(iso: str | date) -> date:  # reads like a date literal
     return iso if isinstance(iso, date) else date.fromisoformat(iso)
-
-
-class Morph(NamedTuple):
-    """A seen finding's morphology, field for field as `Finding` names it."""
-
-    density: Density | None
-    margin: Margin | None
-    texture: Texture | None
-    pattern: Pattern | None
-
-
-DWHN = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.NODULAR)
-MIHC = Morph(Density.MODERATE, Margin.ILL_DEFINED, Texture.HETEROGENEOUS, Pattern.CLOUD)
-FIHC = Morph(Density.FAINT, Margin.ILL_DEFINED, Texture.HETEROGENEOUS, Pattern.CLOUD)
-MWHN = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.NODULAR)
-DWHB = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.BONE)
-DWH_ = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, None)
-MWHS = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.SHELL)
-DWHL = Morph(Density.DENSE, Margin.WELL_DEFINED, Texture.HOMOGENEOUS, Pattern.LINEAR)
-# HO rows O6 (consolidating: moderate, well defined, no zoning) and O5 (shell: zoned)
-CONSOLIDATING = Morph(Density.MODERATE, Margin.WELL_DEFINED, Texture.HETEROGENEOUS, Pattern.NODULAR)
 
 
 def seen(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from tracker.vocabulary import Entity, Feature, Modality
 
-from .builders import DWHN, FIHC, MIHC, D, alert, alert_kinds, assess, not_seen, stages, xr
+from .builders import D, alert, alert_kinds, assess, not_seen, stages, xr
+from .morphs import DWHN, FIHC, MIHC
 
 HADD, GOUT, HO = Entity.HADD, Entity.GOUT, Entity.HO
 
@@ -67,12 +68,8 @@ def test_carried_mr_observation_neither_clears_nor_fires_even_with_new_lysis() -
     assert alert(kept, "rapid_progression").since == D("2024-03-10")
 
     # A gout tophus on XR; a month later MR does not show the calcium but notes bone lysis.
-    lysis = assess(
-        GOUT,
-        xr("2023-01-01", 10, MIHC),
-        not_seen("2023-02-01", Modality.MR, Feature.BONE_LYSIS),
-        as_of="2023-02-02",
-    )
+    lysis = assess(GOUT, xr("2023-01-01", 10, MIHC),
+                   not_seen("2023-02-01", Modality.MR, Feature.BONE_LYSIS), as_of="2023-02-02")
     assert stages(lysis) == ["stable", "stable"]
     assert lysis.stages[1].evidence[0].endswith("stage carried")
     assert lysis.alerts == ()

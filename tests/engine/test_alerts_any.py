@@ -9,21 +9,8 @@ import pytest
 
 from tracker.vocabulary import Compartment, Entity, Feature, Modality, Region
 
-from .builders import (
-    DWHL,
-    DWHN,
-    FIHC,
-    MIHC,
-    D,
-    alert,
-    alert_kinds,
-    assess,
-    ct,
-    not_seen,
-    stages,
-    us,
-    xr,
-)
+from .builders import D, alert, alert_kinds, assess, ct, not_seen, stages, us, xr
+from .morphs import DWHL, DWHN, FIHC, MIHC
 
 HADD, GOUT, HO = Entity.HADD, Entity.GOUT, Entity.HO
 F = Feature

@@ -9,7 +9,8 @@ import pytest
 
 from tracker.vocabulary import Entity, Feature, Modality, TreatmentKind
 
-from .builders import DWHN, MIHC, D, alert, alert_kinds, assess, not_seen, seen, stages, treated, xr
+from .builders import D, alert, alert_kinds, assess, not_seen, seen, stages, treated, xr
+from .morphs import DWHN, MIHC
 
 HADD = Entity.HADD
 F = Feature

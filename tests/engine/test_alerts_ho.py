@@ -9,20 +9,8 @@ import pytest
 from tracker.engine import Finding, LesionAssessment
 from tracker.vocabulary import Compartment, Entity, EventKind, Feature, Region
 
-from .builders import (
-    CONSOLIDATING,
-    DWHB,
-    FIHC,
-    MWHS,
-    D,
-    alert,
-    alert_kinds,
-    assess,
-    ct,
-    not_seen,
-    stages,
-    xr,
-)
+from .builders import D, alert, alert_kinds, assess, ct, not_seen, stages, xr
+from .morphs import CONSOLIDATING, DWHB, FIHC, MWHS
 
 HO = Entity.HO
 F = Feature

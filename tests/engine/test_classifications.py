@@ -13,7 +13,8 @@ from tracker.vocabulary import Pattern as P
 from tracker.vocabulary import Region as R
 from tracker.vocabulary import Texture as T
 
-from .builders import DWH_, DWHN, FIHC, D, Morph, assess, ct, not_seen, us, xr
+from .builders import D, assess, ct, not_seen, us, xr
+from .morphs import DWH_, DWHN, FIHC, Morph
 
 HADD = Entity.HADD
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tracker.vocabulary import Density, Entity, Feature, Margin, Modality, Pattern, Texture
 
-from .builders import DWH_, DWHN, MIHC, Morph, assess, confidences, not_seen, stages, us, xr
+from .builders import assess, confidences, not_seen, stages, us, xr
+from .morphs import DWH_, DWHN, MIHC, Morph
 
 HADD = Entity.HADD
 

@@ -6,7 +6,8 @@ import pytest
 
 from tracker.vocabulary import Entity, EventKind, Modality, Stage, TreatmentKind
 
-from .builders import DWHB, FIHC, MIHC, D, alert, assess, not_seen, treated, xr
+from .builders import D, alert, assess, not_seen, treated, xr
+from .morphs import DWHB, FIHC, MIHC
 
 HADD, HO, GOUT = Entity.HADD, Entity.HO, Entity.GOUT
 

@@ -13,7 +13,8 @@ from tracker.engine.alerts.ho import HO_LATE_GROWTH_MONTHS
 from tracker.recheck import recheck_on
 from tracker.vocabulary import Entity, TreatmentKind
 
-from .builders import DWH_, lesion, lesions, treated, xr
+from .builders import lesion, lesions, treated, xr
+from .morphs import DWH_
 
 # Past the last date in the facts plus the rules' longest delay (HO growth after surgery, §4),
 # and a month's margin, nothing can change any more.

@@ -8,7 +8,8 @@ import math
 from tracker.engine import assessment_to_json
 from tracker.vocabulary import Entity, Modality, ResponseCategory, TreatmentKind
 
-from .builders import DWHN, MIHC, D, assess, not_seen, treated, us, xr
+from .builders import D, assess, not_seen, treated, us, xr
+from .morphs import DWHN, MIHC
 
 HADD, GOUT = Entity.HADD, Entity.GOUT
 LAVAGE, NSAID = TreatmentKind.LAVAGE, TreatmentKind.NSAID

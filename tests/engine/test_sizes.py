@@ -8,7 +8,8 @@ import pytest
 from tracker.engine import Finding
 from tracker.vocabulary import Entity
 
-from .builders import DWHN, assess, ct, mr, not_seen, stages, us, xr
+from .builders import assess, ct, mr, not_seen, stages, us, xr
+from .morphs import DWHN
 
 GOUT = Entity.GOUT  # course `variable`: no course-mismatch noise
 TOLERANCE = "size change within cross-modality tolerance"

@@ -9,7 +9,8 @@ import pytest
 from tracker.engine import Finding, Resolution
 from tracker.vocabulary import Compartment, Entity, Feature, Modality, Region
 
-from .builders import DWHB, DWHN, MIHC, D, assess, confidences, not_seen, stages, xr
+from .builders import D, assess, confidences, not_seen, stages, xr
+from .morphs import DWHB, DWHN, MIHC
 
 CPPD = Entity.CPPD  # persists
 

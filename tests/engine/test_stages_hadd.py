@@ -9,22 +9,8 @@ import pytest
 from tracker.engine import Resolution
 from tracker.vocabulary import Entity, Feature, Modality
 
-from .builders import (
-    DWHN,
-    FIHC,
-    MIHC,
-    MWHN,
-    D,
-    alert,
-    alert_kinds,
-    assess,
-    confidences,
-    mr,
-    not_seen,
-    stages,
-    us,
-    xr,
-)
+from .builders import D, alert, alert_kinds, assess, confidences, mr, not_seen, stages, us, xr
+from .morphs import DWHN, FIHC, MIHC, MWHN
 
 HADD = Entity.HADD
 

@@ -8,21 +8,8 @@ import pytest
 from tracker.engine import Finding, Resolution
 from tracker.vocabulary import Entity, Feature, Modality
 
-from .builders import (
-    CONSOLIDATING,
-    DWHB,
-    FIHC,
-    MWHS,
-    D,
-    Morph,
-    alert_kinds,
-    assess,
-    confidences,
-    not_seen,
-    stages,
-    us,
-    xr,
-)
+from .builders import D, alert_kinds, assess, confidences, not_seen, stages, us, xr
+from .morphs import CONSOLIDATING, DWHB, FIHC, MWHS, Morph
 
 HO = Entity.HO
 EVENT = "2024-01-01"  # contusion of the thigh

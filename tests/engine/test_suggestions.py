@@ -18,7 +18,8 @@ from tracker.vocabulary import (
     Region,
 )
 
-from .builders import DWHB, DWHN, FIHC, MIHC, Morph, assess, lesion, not_seen, stages, us, xr
+from .builders import assess, lesion, not_seen, stages, us, xr
+from .morphs import DWHB, DWHN, FIHC, MIHC, Morph
 
 
 def test_cues_count_once_and_the_score_is_clamped_to_one() -> None:
@@ -80,14 +81,8 @@ def test_suggestions_use_observations_up_to_as_of_and_are_output_when_given() ->
 
 
 def test_event_date_is_a_cue() -> None:
-    a = assess(
-        None,
-        xr("2024-03-10", 8, MIHC),
-        compartment=Compartment.ARTICULAR,
-        region=Region.KNEE,
-        event="2024-01-10",
-        as_of="2024-03-10",
-    )
+    a = assess(None, xr("2024-03-10", 8, MIHC), compartment=Compartment.ARTICULAR,
+               region=Region.KNEE, event="2024-01-10", as_of="2024-03-10")
     post_injection = next(s for s in a.suggestions if s.entity is Entity.POST_INJECTION)
     assert post_injection.why == ("articular", "event_date", "cloud")
 

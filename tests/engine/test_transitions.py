@@ -7,7 +7,8 @@ import pytest
 from tracker.engine.transitions import unexpected_generic, unexpected_hadd, unexpected_ho
 from tracker.vocabulary import Course, Entity, Stage
 
-from .builders import DWHB, FIHC, MIHC, MWHS, Morph, assess, not_seen, xr
+from .builders import assess, not_seen, xr
+from .morphs import DWHB, FIHC, MIHC, MWHS, Morph
 
 S = Stage
 

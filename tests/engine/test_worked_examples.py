@@ -16,24 +16,8 @@ from tracker.vocabulary import Compartment, Density, Entity, Feature, Margin, Re
 from tracker.vocabulary import Pattern as P
 from tracker.vocabulary import Texture as T
 
-from .builders import (
-    DWHB,
-    DWHN,
-    FIHC,
-    MIHC,
-    MWHN,
-    MWHS,
-    D,
-    Morph,
-    alert,
-    alert_kinds,
-    assess,
-    confidences,
-    not_seen,
-    stages,
-    us,
-    xr,
-)
+from .builders import D, alert, alert_kinds, assess, confidences, not_seen, stages, us, xr
+from .morphs import DWHB, DWHN, FIHC, MIHC, MWHN, MWHS, Morph
 
 F = Feature
 DEHB = Morph(Density.DENSE, Margin.WELL_DEFINED, T.HETEROGENEOUS, P.BONE)

@@ -22,19 +22,6 @@ from pydicom.uid import (
 
 from testkit.dicom import LENGTH, MM, RIGHT, SHOULDER
 
-# The codes testkit's radiographs and reports use are its own; these are what only these
-# files need (legacy SRT codes, other sites, units and measurements a report may carry).
-SHOULDER_SRT = Code("T-D2220", "SRT", "Shoulder")
-LUMBAR = Code("122496007", "SCT", "Lumbar spine structure")
-LUNG = Code("39607008", "SCT", "Lung structure")
-LEFT_SRT = Code("G-A101", "SRT", "Left")
-LONG_AXIS_SRT = Code("G-A185", "SRT", "Long Axis")
-SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
-AREA = Code("42798000", "SCT", "Area")
-CM = Code("cm", "UCUM", "centimeter")
-UM = Code("um", "UCUM", "micrometer")
-MM2 = Code("mm2", "UCUM", "square millimeter")
-PIXELS = Code("{pixels}", "UCUM", "pixels")
 SOP_OF = {"CT": CTImageStorage, "DX": DigitalXRayImageStorageForPresentation,
           "US": UltrasoundImageStorage}
 

@@ -9,24 +9,26 @@ from typing import Any
 import pytest
 from pydicom.uid import generate_uid
 
-from testkit.dicom import CIRCUMSCRIBED, HIGH_DENSITY, KNEE, LENGTH, MM
-from tests.interop.dcmjs_sr import write_dcmjs_sr
-from tests.interop.sr_files import (
+from testkit.dicom import (
     AREA,
+    CIRCUMSCRIBED,
     CM,
+    HIGH_DENSITY,
+    KNEE,
     LEFT_SRT,
+    LENGTH,
     LONG_AXIS_SRT,
     LUMBAR,
     LUNG,
+    MM,
     MM2,
     PIXELS,
     SHORT_AXIS,
     SHOULDER_SRT,
     UM,
-    Group,
-    drop_tracking_uids,
-    write_sr,
 )
+from tests.interop.dcmjs_sr import write_dcmjs_sr
+from tests.interop.sr_files import Group, drop_tracking_uids, write_sr
 from tracker.errors import InvalidInput
 from tracker.interop.sr import Compartment, SrInput, collect_paths, convert
 from tracker.timeline.reader import validate_timeline

@@ -14,10 +14,10 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
-from testkit.dicom import CIRCUMSCRIBED, HIGH_DENSITY, KNEE, LEFT, LENGTH, MM
+from testkit.dicom import CIRCUMSCRIBED, CM, HIGH_DENSITY, KNEE, LEFT, LENGTH, MM, SHORT_AXIS
 from tests.cli.test_import_export import row_counts
 from tests.interop.dcmjs_sr import write_dcmjs_sr
-from tests.interop.sr_files import CM, SHORT_AXIS, Group, write_sr
+from tests.interop.sr_files import Group, write_sr
 from tracker.errors import InvalidInput
 from tracker.interop.sr import Compartment, SrInput, convert
 

@@ -10,20 +10,21 @@ from typing import Any
 from pydicom.uid import generate_uid
 from sqlalchemy import select
 
-from testkit.dicom import KNEE, LENGTH, MM
-from tests.cli.test_import_export import row_counts
-from tests.interop.sr_files import (
+from testkit.dicom import (
     AREA,
     CM,
+    KNEE,
     LEFT_SRT,
+    LENGTH,
     LONG_AXIS_SRT,
     LUNG,
+    MM,
     MM2,
     SHORT_AXIS,
     SHOULDER_SRT,
-    Group,
-    write_sr,
 )
+from tests.cli.test_import_export import row_counts
+from tests.interop.sr_files import Group, write_sr
 from tracker.db import session_factory
 from tracker.models import Lesion, Treatment
 from tracker.services.treatments import record_treatment

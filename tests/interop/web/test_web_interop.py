@@ -12,8 +12,8 @@ from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from testkit.dicom import CIRCUMSCRIBED, HIGH_DENSITY, LENGTH, MM
-from tests.interop.sr_files import AREA, LUNG, MM2, Group, write_sr
+from testkit.dicom import AREA, CIRCUMSCRIBED, HIGH_DENSITY, LENGTH, LUNG, MM, MM2
+from tests.interop.sr_files import Group, write_sr
 from tests.web.conftest import Client
 from tracker.errors import InvalidInput
 from tracker.models import Observation
