@@ -34,7 +34,7 @@ ENGINE_VERSION = "2026.12.1"
 RULES_REVISION = 3  # clinical-rules.md revision these modules implement (§12 lists the changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One observation of the lesion on one date."""
 
@@ -50,7 +50,7 @@ class Finding:
     pain: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Treatment:
     """A treatment of the lesion on one date (§7a); it never changes a stage."""
 
@@ -59,7 +59,7 @@ class Treatment:
     note: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LesionFacts:
     """One lesion as the engine sees it: a service builds it from rows, never the engine."""
 
@@ -72,7 +72,7 @@ class LesionFacts:
     treatments: tuple[Treatment, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Response:
     """§7a treatment response of one observation against the baseline before the treatment."""
 
@@ -82,7 +82,7 @@ class Response:
     category: ResponseCategory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageCall:
     """The stage of one observation, with the evidence a clinician can check it against.
 
@@ -100,7 +100,7 @@ class StageCall:
     resolution: Resolution | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransitionCall:
     """A stage change; `unexpected` where the entity's course says it should not happen."""
 
@@ -111,7 +111,7 @@ class TransitionCall:
     unexpected: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlertCall:
     """An alert open on `as_of`; `since` is the observation that first triggered it."""
 
@@ -122,7 +122,7 @@ class AlertCall:
     rule: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Suggestion:
     """A candidate entity; `why` names the compartment and the cues that matched."""
 
@@ -131,7 +131,7 @@ class Suggestion:
     why: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LesionAssessment:
     """Everything the engine says about one lesion as of a date; stored with its version."""
 

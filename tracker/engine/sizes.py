@@ -77,7 +77,7 @@ class Change(StrEnum):
     STABLE = "stable"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SizeComparison:
     """L(ref(o)) against L(o); `a`, `b` as in §1."""
 

@@ -29,7 +29,7 @@ from tracker.vocabulary import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Model:
     """What the lesion's entity and history mean for staging (the same for every observation)."""
 
@@ -44,7 +44,7 @@ class Model:
     region: Region | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """What a `resolved` row says: how sure, and the negative §5 counts from (9a.25)."""
 
@@ -52,7 +52,7 @@ class Resolved:
     on: date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """The stage row that matched: rule id, stage, base confidence in hundredths.
 
@@ -71,7 +71,7 @@ class Row:
     final: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """Facts every rule needs about `o`: its predecessors (already staged), ref and change."""
 
@@ -149,7 +149,7 @@ class Step:
         return not self.visible and self.finding.modality is Modality.MR and self.seen_before
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Staged:
     """An observation with its stage call (hundredths), evidence and treatment response."""
 

@@ -38,7 +38,7 @@ _RESOLVED = Stage.RESOLVED.value
 _MR = Modality.MR.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Visit:
     """One observation as the outcome and the baseline covariates read it (codes as strings,
     as stored). `size_mm` (longest diameter), `pain` and `gartner` matter at baseline only."""
@@ -52,7 +52,7 @@ class Visit:
     gartner: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """A lesion as survival data, in days from its baseline.
 

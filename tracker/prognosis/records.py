@@ -53,7 +53,7 @@ INVASIVE_TREATMENTS = frozenset({
 GARTNER_REGION = Region.SHOULDER.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Baseline:
     """What is known of a lesion at its first visible observation: the model's covariates.
 
@@ -72,7 +72,7 @@ class Baseline:
     event_kind: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LesionRecord:
     """One lesion: `key` says which (patient/lesion), for checking a record by hand."""
 

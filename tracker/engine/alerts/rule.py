@@ -15,7 +15,7 @@ from tracker.engine.steps import Model, Staged
 from tracker.vocabulary import AlertKind, Family, Severity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fired:
     """A trigger that holds at `o`: its reason and severity (and `t` for a treatment rule)."""
 
@@ -44,7 +44,7 @@ Trigger = Callable[[Staged], Fired | None]
 Clears = Callable[[Staged, OpenAlert], bool]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlertRule:
     """One row of §4's table: rule id, kind, which lesions it applies to, trigger, clearing."""
 

@@ -52,7 +52,7 @@ RESORBED = frozenset({Stage.RESORPTIVE, Stage.POSTCALCIFIC, Stage.RESOLVED})
 SPREADING = frozenset({Feature.COMET_TAIL, Feature.INTRABURSAL_MIGRATION})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HaddSigns:
     """Signs M, F, D of a visible observation; `peak` set when only the run peak shows D."""
 
