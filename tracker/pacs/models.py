@@ -11,21 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    JSON,
-    CheckConstraint,
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
-    Text,
-    UniqueConstraint,
-)
+import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from tracker.clock import now
@@ -52,9 +38,9 @@ class WriteBackState(StrEnum):
     SENT = "sent"
 
 
-def _one_of(column: str, codes: type[StrEnum]) -> CheckConstraint:
-    return CheckConstraint(f"{column} IN ({', '.join(repr(c.value) for c in codes)})",
-                           name=column)
+def _one_of(column: str, codes: type[StrEnum]) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"{column} IN ({', '.join(repr(c.value) for c in codes)})",
+                              name=column)
 
 
 class SrReport(Base):
@@ -65,28 +51,28 @@ class SrReport(Base):
     __tablename__ = "sr_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sop_instance_uid: Mapped[str] = mapped_column(String(UID_CHARS), unique=True)
-    study_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    series_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    sop_class_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    source: Mapped[str] = mapped_column(String(8))
-    state: Mapped[str] = mapped_column(String(10), default=ReportState.PENDING.value)
-    patient: Mapped[str | None] = mapped_column(String(64))  # PatientID as the report says
-    content_date: Mapped[date | None] = mapped_column(Date)
-    reason: Mapped[str | None] = mapped_column(Text)
+    sop_instance_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS), unique=True)
+    study_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    series_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    sop_class_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    source: Mapped[str] = mapped_column(sa.String(8))
+    state: Mapped[str] = mapped_column(sa.String(10), default=ReportState.PENDING.value)
+    patient: Mapped[str | None] = mapped_column(sa.String(64))  # PatientID as the report says
+    content_date: Mapped[date | None] = mapped_column(sa.Date)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
     # [{"path", "message", "kind", "subject"}]: why it is held or rejected
-    problems: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    handled_by: Mapped[str | None] = mapped_column(String(64))
+    problems: Mapped[list[dict[str, str]] | None] = mapped_column(sa.JSON(none_as_null=True))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    content: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
+    first_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=now)
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=now)
+    handled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    handled_by: Mapped[str | None] = mapped_column(sa.String(64))
 
     __table_args__ = (
         _one_of("state", ReportState),
         _one_of("source", ReportSource),
-        Index("ix_sr_reports_state", "state", "content_date"),
+        sa.Index("ix_sr_reports_state", "state", "content_date"),
     )
 
 
@@ -95,10 +81,10 @@ class ReportObservation(Base):
 
     __tablename__ = "sr_report_observations"
 
-    report_id: Mapped[int] = mapped_column(ForeignKey("sr_reports.id", ondelete="CASCADE"),
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("sr_reports.id", ondelete="CASCADE"),
                                            primary_key=True)
     observation_id: Mapped[int] = mapped_column(
-        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa.ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class OfReportedObservation:
@@ -107,8 +93,8 @@ class OfReportedObservation:
 
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
     observation_id: Mapped[int] = mapped_column(
-        ForeignKey("observations.id", ondelete="CASCADE"), index=True, sort_order=-1)
-    report_id: Mapped[int] = mapped_column(ForeignKey("sr_reports.id", ondelete="CASCADE"),
+        sa.ForeignKey("observations.id", ondelete="CASCADE"), index=True, sort_order=-1)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("sr_reports.id", ondelete="CASCADE"),
                                            index=True, sort_order=-1)
 
 
@@ -119,17 +105,17 @@ class KeyImage(OfReportedObservation, Base):
 
     __tablename__ = "key_images"
 
-    study_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    series_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    sop_instance_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    sop_class_uid: Mapped[str] = mapped_column(String(UID_CHARS))
-    frame: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    graphic_type: Mapped[str | None] = mapped_column(String(16))
-    graphic_data: Mapped[list[list[float]] | None] = mapped_column(JSON(none_as_null=True))
-    measured_mm: Mapped[float | None] = mapped_column(Float)
+    study_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    series_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    sop_instance_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    sop_class_uid: Mapped[str] = mapped_column(sa.String(UID_CHARS))
+    frame: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    graphic_type: Mapped[str | None] = mapped_column(sa.String(16))
+    graphic_data: Mapped[list[list[float]] | None] = mapped_column(sa.JSON(none_as_null=True))
+    measured_mm: Mapped[float | None] = mapped_column(sa.Float)
 
     __table_args__ = (
-        UniqueConstraint("observation_id", "report_id", "sop_instance_uid", "frame"),
+        sa.UniqueConstraint("observation_id", "report_id", "sop_instance_uid", "frame"),
     )
 
     @property
@@ -144,26 +130,26 @@ class WriteBack(OfReportedObservation, Base):
 
     __tablename__ = "pacs_write_backs"
 
-    sop_instance_uid: Mapped[str | None] = mapped_column(String(UID_CHARS))  # once built
-    stage: Mapped[str] = mapped_column(String(20))
-    confidence: Mapped[float] = mapped_column(Float)
-    next_follow_up: Mapped[date | None] = mapped_column(Date)
-    engine_version: Mapped[str] = mapped_column(String(32))
-    data_version: Mapped[int] = mapped_column(Integer)
-    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(8), default=WriteBackState.PENDING.value)
-    attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sop_instance_uid: Mapped[str | None] = mapped_column(sa.String(UID_CHARS))  # once built
+    stage: Mapped[str] = mapped_column(sa.String(20))
+    confidence: Mapped[float] = mapped_column(sa.Float)
+    next_follow_up: Mapped[date | None] = mapped_column(sa.Date)
+    engine_version: Mapped[str] = mapped_column(sa.String(32))
+    data_version: Mapped[int] = mapped_column(sa.Integer)
+    assessed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(sa.String(8), default=WriteBackState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=now)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=now)
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (
         # one SR per assessment version of a visit
-        UniqueConstraint("observation_id", "data_version", "engine_version", "stage",
-                         name="uq_pacs_write_backs_version"),
+        sa.UniqueConstraint("observation_id", "data_version", "engine_version", "stage",
+                            name="uq_pacs_write_backs_version"),
         _one_of("state", WriteBackState),
-        Index("ix_pacs_write_backs_due", "state", "next_attempt_at"),
+        sa.Index("ix_pacs_write_backs_due", "state", "next_attempt_at"),
     )
 
 
@@ -174,9 +160,9 @@ class PacsSync(Base):
     __tablename__ = "pacs_sync"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    watermark: Mapped[date | None] = mapped_column(Date)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_found: Mapped[int | None] = mapped_column(Integer)
+    watermark: Mapped[date | None] = mapped_column(sa.Date)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_found: Mapped[int | None] = mapped_column(sa.Integer)
 
