@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import ColumnElement, Table, Update, bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import Session
 
 from tracker.models import Alert, Lesion
@@ -33,13 +33,39 @@ COPIES: dict[str, Any] = {
     "next_follow_up": LESIONS.c.next_follow_up,
 }
 
-# UPDATE ... FROM (both engines): each alert row joined to its lesion once.
-_SYNC = (
-    update(ALERTS)
-    .where(ALERTS.c.lesion_id == LESIONS.c.id, LESIONS.c.id.in_(bindparam("b_ids", expanding=True)),
-           ALERTS.c.state != AlertState.CLEARED.value)
-    .values(COPIES)
-)
+def _copying(*where: ColumnElement[bool]) -> Update:
+    """UPDATE ... FROM (both engines): each uncleared alert joined to its lesion once."""
+    return (update(ALERTS)
+            .where(ALERTS.c.lesion_id == LESIONS.c.id,
+                   ALERTS.c.state != AlertState.CLEARED.value, *where)
+            .values(COPIES))
+
+
+_SYNC = _copying(LESIONS.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
+def _differs() -> ColumnElement[bool]:
+    """An uncleared alert whose copies are not its lesion's values (joined on lesion_id)."""
+    return or_(*(ALERTS.c[name].is_distinct_from(value) for name, value in COPIES.items()))
+
+
+def copy_differences(conn: Connection | Session) -> tuple[int, int | None]:
+    """How many uncleared alerts hold other values than their lesion's, and the first
+    (lowest alert id): one scan of the uncleared alerts, as the repair's."""
+    found = conn.execute(
+        select(func.count(), func.min(ALERTS.c.id))
+        .select_from(ALERTS.join(LESIONS, ALERTS.c.lesion_id == LESIONS.c.id))
+        .where(ALERTS.c.state != AlertState.CLEARED.value, _differs())
+    ).one()
+    return int(found[0]), found[1]
+
+
+def repair_copies(conn: Connection | Session) -> int:
+    """Copy every lesion's current values onto those of its uncleared alerts that differ (rows
+    written around the services, e.g. a bulk SQL load); how many alerts were mended."""
+    mended: CursorResult[Any] = conn.execute(_copying(_differs()))  # type: ignore[assignment]
+    return int(mended.rowcount)
+
 
 def sync_alert_columns(conn: Connection | Session, lesion_ids: Sequence[int]) -> None:
     """Copy the lesions' current values onto their uncleared alerts (one statement)."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from testkit.factories import PERSISTENT, make_lesion
 from tracker.cli.main import main
 from tracker.db import session_factory
-from tracker.models import PatientSummary
+from tracker.models import Alert, Lesion, PatientSummary
+from tracker.queries.worklist import WorklistFilter, worklist
 
 
 def test_cli_assess_and_scan(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,6 +46,38 @@ def test_cli_db_summaries_finds_and_mends_a_stale_summary(
     mended = runner.invoke(main, ["db", "summaries", "--rebuild"])
     assert mended.exit_code == 0 and "1 patients" in mended.output
     assert runner.invoke(main, ["db", "summaries"]).exit_code == 0
+
+
+def test_cli_db_worklist_finds_and_mends_copies_written_around_the_services(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lesion's region changed by hand in SQL: the worklist's region filter misses its alert
+    until `tracker db worklist --repair` copies the lesion's values again."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    with session_factory(database_url)() as s:
+        make_lesion(s, observations=PERSISTENT)
+    assert runner.invoke(main, ["assess", "--all", "--as-of", "2025-03-01"]).exit_code == 0
+    assert runner.invoke(main, ["scan", "--as-of", "2025-09-01"]).exit_code == 0
+    assert runner.invoke(main, ["db", "worklist"]).output == "worklist copies match every lesion\n"
+
+    on_the_knee = WorklistFilter(region="knee")
+    with session_factory(database_url)() as s:
+        alert_ids = sorted(s.scalars(select(Alert.id).where(Alert.state != "cleared")))
+        s.execute(update(Lesion).values(region="knee"))  # written around the services
+        s.commit()
+        assert worklist(s, on_the_knee, today=date(2025, 9, 1)).items == []
+
+    stale = runner.invoke(main, ["db", "worklist"])
+    assert stale.exit_code == 1, stale.output
+    assert f"{len(alert_ids)} uncleared alerts hold other lesion values than their lesion's " \
+           f"(the first: alert row {alert_ids[0]})" in stale.output
+    mended = runner.invoke(main, ["db", "worklist", "--repair"])
+    assert mended.exit_code == 0
+    assert mended.output == f"worklist copies repaired: {len(alert_ids)} alerts\n"
+    assert runner.invoke(main, ["db", "worklist"]).exit_code == 0
+    with session_factory(database_url)() as s:
+        found = worklist(s, on_the_knee, today=date(2025, 9, 1)).items
+        assert alert_ids and sorted(a.id for a in found) == alert_ids
 
 
 def test_cli_user_add_and_token(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

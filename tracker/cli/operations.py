@@ -8,7 +8,7 @@ from datetime import date
 
 import click
 
-from tracker import alert_counts, demo
+from tracker import alert_columns, alert_counts, demo
 from tracker.cli.edge import (
     fail,
     parse_as_of,
@@ -93,6 +93,28 @@ def db_counts(repair: bool) -> None:
                                           "run `tracker db counts --repair`")], code=1)
         else:
             click.echo(f"alert counts match ({sum(want.values())} uncleared alerts)")
+@db_group.command("worklist")
+@click.option("--repair", is_flag=True, help="copy each lesion's values onto its alerts")
+@reports_errors
+def db_worklist(repair: bool) -> None:
+    """Check the lesion values copied onto uncleared alerts (what the worklist filters by)
+    against the lesions (a scan: run it off-peak). Exit status 1 when any differs and --repair
+    was not given."""
+    with session() as s:
+        differ, first = alert_columns.copy_differences(s)
+        if differ and repair:
+            mended = alert_columns.repair_copies(s)
+            s.commit()
+            click.echo(f"worklist copies repaired: {mended} alerts")
+        elif differ:
+            fail([Problem("alerts", f"{differ} uncleared alerts hold other lesion values than "
+                                    f"their lesion's (the first: alert row {first}), so the "
+                                    "worklist's filters miss or misplace them; run "
+                                    "`tracker db worklist --repair`")], code=1)
+        else:
+            click.echo("worklist copies match every lesion")
+
+
 @db_group.command("summaries")
 @click.option("--rebuild", is_flag=True, help="recompute every patient's summary")
 @reports_errors
