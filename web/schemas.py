@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from reporting.words import stage_label
+from tracker.audit import MAX_REASON_CHARS
 from tracker.cohort import BY_CHOICES
 from tracker.errors import InvalidInput
 from tracker.queries.patient_list import check_cursor
@@ -332,10 +333,11 @@ class Query(BaseModel):
 
 
 class RemovalQuery(Query):
-    """Why a record is removed (a DELETE has no body): required, kept in the audit."""
+    """Why a record is removed (a DELETE has no body), kept in the audit: required for a
+    treatment; optional for an observation, whose DELETE clients used before it took one."""
 
-    reason: str | None = Field(default=None, max_length=2000,
-                               description="why it is removed (required; kept in the audit)")
+    reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS,
+                               description="why it is removed (kept in the audit)")
 
 
 class PageNumber(Query):

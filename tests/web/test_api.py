@@ -78,6 +78,29 @@ def test_observation_create_update_delete(api: Any, session: Session,
     assert actors == {"radiologist (api token)"}
 
 
+def test_observation_delete_keeps_a_given_reason_and_refuses_a_blank_one(
+        api: Any, session: Session, queued: list[list[int]]) -> None:
+    """The page's form asks why; an API client may say why too (kept in the audit). A blank
+    reason is refused and nothing is removed; none at all is still accepted."""
+    ids = seed_patient(session)
+    made = [api("POST", f"/api/v1/lesions/{ids[0]}/observations",
+                json={**GOOD, "date": day}).json["id"] for day in ("2024-12-01", "2024-12-02")]
+    blank = api("DELETE", f"/api/v1/observations/{made[0]}?reason=%20",
+                headers={"If-Match": '"1"'})
+    assert blank.status_code == 400
+    assert blank.json["errors"] == [{"path": "reason",
+                                     "message": "say briefly why this observation is removed"}]
+    assert api("GET", f"/api/v1/observations/{made[0]}").status_code == 200
+    assert api("DELETE", f"/api/v1/observations/{made[0]}?reason=wrong%20patient",
+               headers={"If-Match": '"1"'}).status_code == 204
+    assert api("DELETE", f"/api/v1/observations/{made[1]}",
+               headers={"If-Match": '"1"'}).status_code == 204
+    reasons = dict(session.execute(
+        select(AuditEvent.target_id, AuditEvent.reason)
+        .where(AuditEvent.action == "observation.delete")).tuples().all())
+    assert reasons == {made[0]: "wrong patient", made[1]: None}
+
+
 def test_observation_validation_errors_name_paths(api: Any, session: Session,
                                                   queued: list[list[int]]) -> None:
     ids = seed_patient(session)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import jsonify, request, url_for
 from werkzeug.wrappers import Response
 
+from tracker.audit import required_reason
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.models import Observation
 from tracker.queries.lookup import load_lesion, load_observation
@@ -143,13 +144,17 @@ def update_observation(observation_id: int, observation: ObservationIn
 @operation("DELETE", "/observations/<int:observation_id>", Permission.CORRECT_OWN,
            "observations", "Remove an observation recorded in error",
            "Conditional like PUT (If-Match). A lesion keeps at least one observation: deleting its "
-           "last one is a 409.",
+           "last one is a 409. `reason` (query), when given, is kept in the audit (a blank one is "
+           "a 400 and nothing removed); the page's form requires it.",
            {**CONDITIONAL, 409: "It is the lesion's only observation: a lesion keeps at least one, "
                                 "so correct it instead"},
-           entry="observation", gives={}, status=204)
-def delete_observation(observation_id: int) -> tuple[str, int]:
+           takes=schemas.RemovalQuery, entry="observation", location="query", arg="query",
+           gives={}, status=204)
+def delete_observation(observation_id: int, query: schemas.RemovalQuery) -> tuple[str, int]:
     version = expected_version()
+    reason = (None if query.reason is None
+              else required_reason(query.reason, "say briefly why this observation is removed"))
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
-                                           expected_version=version)
+                                           reason=reason, expected_version=version)
     dispatch.request_assessment([lesion_id])
     return "", 204
