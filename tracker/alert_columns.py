@@ -4,7 +4,8 @@ Each worklist filter (patient, region, entity, stage, overdue) is then an index 
 alone, led by the filter's column and followed by the sort, instead of a join of every
 candidate alert to its lesion. The one writer of the copies: called, in the writer's
 transaction, wherever a lesion's values change (the assessment chunk, a site correction, an
-import's lesion update, a split or merge) and by the migration's backfill.
+import's lesion update, a split or merge), by the migration's backfill and by `tracker db
+worklist --repair` (rows written around the services).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Update, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, func, or_, select, text, update
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ COPIES: dict[str, Any] = {
     "stage": LESIONS.c.current_stage,
     "next_follow_up": LESIONS.c.next_follow_up,
 }
+
 
 def _copying(*where: ColumnElement[bool]) -> Update:
     """UPDATE ... FROM (both engines): each uncleared alert joined to its lesion once."""
@@ -60,10 +62,17 @@ def copy_differences(conn: Connection | Session) -> tuple[int, int | None]:
     return int(found[0]), found[1]
 
 
-def repair_copies(conn: Connection | Session) -> int:
+def repair_copies(session: Session) -> int:
     """Copy every lesion's current values onto those of its uncleared alerts that differ (rows
-    written around the services, e.g. a bulk SQL load); how many alerts were mended."""
-    mended: CursorResult[Any] = conn.execute(_copying(_differs()))  # type: ignore[assignment]
+    written around the services, e.g. a bulk SQL load); how many alerts were mended.
+
+    On PostgreSQL the lesions are locked against writers until the caller commits: a worker
+    changing a lesion meanwhile would otherwise have its alerts' new copies overwritten with
+    the values the UPDATE's snapshot joined (PostgreSQL re-reads a locked alert row, not the
+    lesion it was joined to)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE lesions IN SHARE MODE"))
+    mended: CursorResult[Any] = session.execute(_copying(_differs()))  # type: ignore[assignment]
     return int(mended.rowcount)
 
 

@@ -11,7 +11,14 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+)
 
 from reporting.words import stage_label
 from tracker.audit import MAX_REASON_CHARS
@@ -336,8 +343,10 @@ class RemovalQuery(Query):
     """Why a record is removed (a DELETE has no body), kept in the audit: required for a
     treatment; optional for an observation, whose DELETE clients used before it took one."""
 
-    reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS,
-                               description="why it is removed (kept in the audit)")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True,
+                                             max_length=MAX_REASON_CHARS)] | None = Field(
+        default=None, description="why it is removed, kept in the audit: required to remove a "
+                                  "treatment, optional for an observation")
 
 
 class PageNumber(Query):

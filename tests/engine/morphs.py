@@ -1,8 +1,10 @@
 """Named morphologies of seen findings for engine tests.
 
 A name spells the four codes' initials in `Finding`'s order: density (Dense, Moderate, Faint),
-margin (Well defined, Ill defined), texture (Homogeneous, Heterogeneous) and pattern (Nodular,
-Cloud, Bone, Shell, Linear; `_` for none): `DWHN` is dense, well defined, homogeneous, nodular.
+margin (Well defined, Ill defined), texture and pattern (Nodular, Cloud, Bone, Shell, Linear;
+`_` for none): `DWHN` is dense, well defined, homogeneous, nodular. Texture's H stands for
+homogeneous or heterogeneous alike (`MWHN` is homogeneous, `MWHS` heterogeneous): the
+definition says which.
 """
 
 from __future__ import annotations

@@ -93,6 +93,8 @@ def db_counts(repair: bool) -> None:
                                           "run `tracker db counts --repair`")], code=1)
         else:
             click.echo(f"alert counts match ({sum(want.values())} uncleared alerts)")
+
+
 @db_group.command("worklist")
 @click.option("--repair", is_flag=True, help="copy each lesion's values onto its alerts")
 @reports_errors
@@ -107,8 +109,9 @@ def db_worklist(repair: bool) -> None:
             s.commit()
             click.echo(f"worklist copies repaired: {mended} alerts")
         elif differ:
-            fail([Problem("alerts", f"{differ} uncleared alerts hold other lesion values than "
-                                    f"their lesion's (the first: alert row {first}), so the "
+            fail([Problem("alerts", f"{differ} uncleared alert(s) differ from their lesion in a "
+                                    "copied value (patient, region, entity, stage or next "
+                                    f"follow-up; the first: alert row {first}), so the "
                                     "worklist's filters miss or misplace them; run "
                                     "`tracker db worklist --repair`")], code=1)
         else:
