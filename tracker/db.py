@@ -97,6 +97,9 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)
 
 
+_IN_SNAPSHOT = "calcitrack.read_snapshot"
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that rolls back whatever its user did not commit."""
@@ -124,3 +127,21 @@ def begin_read_snapshot(session: Session) -> None:
                                               "postgresql_readonly": True})
     else:
         session.connection().exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def read_snapshot(session: Session) -> Iterator[None]:
+    """Every read of `session` within sees one state of the database (`begin_read_snapshot`),
+    ended (rolled back) on the way out. Within another `read_snapshot` of the same session it
+    joins that one, so a caller can make several readers (a check, then the export it
+    describes) read the same moment."""
+    if session.info.get(_IN_SNAPSHOT):
+        yield
+        return
+    begin_read_snapshot(session)
+    session.info[_IN_SNAPSHOT] = True
+    try:
+        yield
+    finally:
+        del session.info[_IN_SNAPSHOT]
+        session.rollback()  # it wrote nothing

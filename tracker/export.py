@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.db import begin_read_snapshot
+from tracker.db import read_snapshot
 from tracker.errors import NotFound
 from tracker.models import Lesion, Observation, Patient, Treatment
 from tracker.timeline.models import FORMAT
@@ -139,14 +139,11 @@ def patient_documents(session: Session, patient_external_id: str | None = None,
     """Each stored patient as lesion-timeline/1 writes it, in id order, `chunk` patients
     loaded at a time: memory follows the chunk, not the database (the session's identity map
     holds its unchanged rows weakly, so a written chunk is let go). Every chunk is read from
-    one snapshot (`begin_read_snapshot`, which ends the session's transaction), so a merge,
-    split, import or deletion committed meanwhile is in the export whole or not at all: a
-    backup is one moment of the database, and it imports again."""
-    begin_read_snapshot(session)
-    try:
+    one snapshot (`read_snapshot`: the caller's, or one that ends the session's transaction),
+    so a merge, split, import or deletion committed meanwhile is in the export whole or not at
+    all: a backup is one moment of the database, and it imports again."""
+    with read_snapshot(session):
         yield from _patient_chunks(session, patient_external_id, chunk)
-    finally:
-        session.rollback()  # the snapshot ends with the export (it wrote nothing)
 
 
 def _patient_chunks(session: Session, patient_external_id: str | None, chunk: int

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tests.web.seed import seed_patient
+from tracker.errors import Problem
 from tracker.models import Alert, AuditEvent, Observation, Patient
+from web.api import timelines
 
 GOOD = {"date": "2024-12-01", "modality": "XR", "size_mm": [7.5], "density": "faint",
         "margin": "ill_defined", "features": ["comet_tail"], "pain": 3}
@@ -248,3 +252,32 @@ def test_the_export_warns_in_a_header_when_stored_rows_would_not_import(
     assert r.status_code == 200
     assert r.headers["X-Export-Warning"].startswith("1 problem(s) in stored rows")
     assert [p["id"] for p in json.loads(r.data)["patients"]] == ["P-0001"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_export_warning_and_body_are_read_from_one_snapshot(
+        api: Any, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bad row is mended and committed just after the warning was judged, before the body
+    is read: the body is still the state the warning speaks of (it would not import again)."""
+    seed_patient(session)
+    first = session.scalar(select(func.min(Observation.id)))
+    session.execute(update(Observation).where(Observation.id == first)
+                    .values(date=date(2099, 1, 1)))
+    session.commit()
+    judged = timelines.stored_problems
+
+    def then_mended(*args: Any, **kw: Any) -> Iterator[Problem]:
+        yield from judged(*args, **kw)
+        session.execute(update(Observation).where(Observation.id == first)
+                        .values(date=date(2024, 6, 1)))
+        session.commit()
+
+    monkeypatch.setattr(timelines, "stored_problems", then_mended)
+    r = api("GET", "/api/v1/timelines")
+    assert r.status_code == 200
+    assert r.headers["X-Export-Warning"].startswith("1 problem(s) in stored rows")
+    dates = [o["date"] for le in json.loads(r.data)["patients"][0]["lesions"]
+             for o in le["observations"]]
+    assert "2099-01-01" in dates and "2024-06-01" not in dates
+    assert session.scalar(select(Observation.date).where(Observation.id == first)) == \
+        date(2024, 6, 1)

@@ -3,14 +3,14 @@ patient, or every patient streamed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from flask import current_app
 from werkzeug.wrappers import Response
 
 from tracker import export
-from tracker.db import session_scope
+from tracker.db import read_snapshot, session_scope
 from tracker.queries.check import stored_problems
 from tracker.services import imports
 from tracker.services.users import Permission
@@ -54,16 +54,19 @@ def import_timeline(timeline: PatientStream) -> dict[str, Any]:
 def export_timeline() -> Response:
     """Streamed patient by patient (`tracker export`'s text): memory does not grow with the
     database. The stream outlives the request's context, so it reads through a session of its
-    own, opened when the server starts sending and closed when it is done (or abandoned)."""
-    url = current_app.config["DATABASE_URL"]
-    with session_scope(url) as session:  # judged before sending: headers come first
+    own, closed with the response (sent, or abandoned); the warning header and the body are
+    read from one snapshot."""
+    held = ExitStack()  # the session and its snapshot, until the response is closed
+    try:
+        session = held.enter_context(session_scope(current_app.config["DATABASE_URL"]))
+        held.enter_context(read_snapshot(session))
+        # judged before sending (headers come first), from the snapshot the body is read from
         bad = sum(1 for _ in stored_problems(session, today=today()))
-
-    def pieces() -> Iterator[str]:
-        with session_scope(url) as session:
-            yield from export.export_text(session)
-
-    response = Response(pieces(), mimetype="application/json")
+    except BaseException:
+        held.close()
+        raise
+    response = Response(export.export_text(session), mimetype="application/json")
+    response.call_on_close(held.close)
     if bad:
         response.headers[EXPORT_WARNING] = (
             f"{bad} problem(s) in stored rows: this export would not import again; "
