@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
 
-from tracker.engine import ENGINE_VERSION, Finding, assessment_to_json, suggestion_cues
+from tracker.engine import (
+    ENGINE_VERSION,
+    Finding,
+    LesionFacts,
+    assessment_to_json,
+    suggestion_cues,
+)
+from tracker.engine.suggestions import suggest_entities, suggestions_after_each
 from tracker.vocabulary import (
     Compartment,
     Density,
@@ -18,7 +27,7 @@ from tracker.vocabulary import (
     Region,
 )
 
-from .builders import assess, lesion, not_seen, stages, us, xr
+from .builders import assess, lesion, lesions, not_seen, stages, us, xr
 from .morphs import DWHB, DWHN, FIHC, MIHC, Morph
 
 
@@ -191,3 +200,14 @@ def test_prior_by_compartment_order_and_ties_by_that_order(
     a = assess(None, film, compartment=compartment, region=region, as_of=film.date)
     assert [(s.entity.value, s.score) for s in a.suggestions] == ranked
     assert (a.entity.value, a.entity_source) == (ranked[0][0], "suggested")
+
+
+@settings(max_examples=100, deadline=None)
+@given(lesions())
+def test_the_suggestions_after_each_film_are_those_of_the_films_so_far(facts: LesionFacts) -> None:
+    """model_changed reads the top suggestion after each film from one pass over the films:
+    it is what suggesting from that film and the ones before it gives."""
+    ordered = sorted(facts.findings, key=lambda f: f.date)
+    assert suggestions_after_each(facts) == [
+        suggest_entities(replace(facts, findings=tuple(ordered[: i + 1])))
+        for i in range(len(ordered))]

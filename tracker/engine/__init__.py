@@ -56,7 +56,11 @@ from tracker.engine.stages.generic import GENERIC_ROWS
 from tracker.engine.stages.hadd import HADD_ROWS
 from tracker.engine.stages.ho import HO_ROWS
 from tracker.engine.steps import Model, Row, Staged, StageRow, Step
-from tracker.engine.suggestions import suggest_entities, suggestion_cues
+from tracker.engine.suggestions import (
+    suggest_entities,
+    suggestion_cues,
+    suggestions_after_each,
+)
 from tracker.engine.transitions import transitions
 from tracker.vocabulary import ENTITIES, Entity, Family, Resolution
 
@@ -183,10 +187,7 @@ def infer(lesion: LesionFacts, as_of: date) -> LesionAssessment:
     entity = suggestions[0].entity if lesion.entity is None else lesion.entity
     tops: list[Entity | None] = []
     if suggested:  # any.model_changed compares the top suggestion before and after each film
-        tops = [
-            suggest_entities(replace(known, findings=findings[: i + 1]))[0].entity
-            for i in range(len(findings))
-        ]
+        tops = [s[0].entity for s in suggestions_after_each(known)]
     info = ENTITIES[entity]
     model = Model(
         entity=entity,

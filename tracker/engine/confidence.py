@@ -80,10 +80,16 @@ def confidence(step: Step, row: Row) -> int:
     return clamp_confidence(total)
 
 
+# Features in vocabulary order with their codes, read once: iterating the Enum and reading
+# `.value` for every finding was a tenth of an inference's time.
+_FEATURE_CODES = tuple((feat, feat.value) for feat in Feature)
+
+
 def morphology_codes(f: Finding) -> list[str]:
     """Codes in field order: density, margin, texture, pattern, features in vocabulary order."""
     codes = [c.value for c in (f.density, f.margin, f.texture, f.pattern) if c is not None]
-    codes += [feat.value for feat in Feature if feat in f.features]
+    if f.features:
+        codes += [code for feat, code in _FEATURE_CODES if feat in f.features]
     return codes
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tracker.engine.confidence import morphology_codes
 from tracker.engine.model import LesionFacts, Suggestion
-from tracker.vocabulary import Entity, Modality, entities_of
+from tracker.vocabulary import Compartment, Entity, Modality, entities_of
 
 # Hundredths (design, from the compartment-based differential of [S1]).
 SUGGESTION_PRIOR_BY_POSITION = (40, 30, 20)
@@ -111,34 +111,51 @@ SUGGESTION_CUES: dict[Entity, tuple[tuple[str, int], ...]] = {
 
 def suggestion_cues(lesion: LesionFacts) -> set[str]:
     """Every code seen on a visible finding, plus region, event date and resolved_seen."""
-    findings = sorted(lesion.findings, key=lambda f: f.date)
-    cues: set[str] = {f"region:{lesion.region.value}"}
-    for f in findings:
-        if f.visible:
-            cues.update(morphology_codes(f))
+    after = _cues_after_each(lesion)
+    return after[-1] if after else _lesion_cues(lesion)
+
+
+def _lesion_cues(lesion: LesionFacts) -> set[str]:
+    cues = {f"region:{lesion.region.value}"}
     if lesion.event_date is not None:
         cues.add("event_date")
+    return cues
+
+
+def _cues_after_each(lesion: LesionFacts) -> list[set[str]]:
+    """The cues after each finding in date order, in one pass: a cue, once there, stays."""
+    cues = _lesion_cues(lesion)
+    out: list[set[str]] = []
     seen = False
-    for f in findings:
+    for f in sorted(lesion.findings, key=lambda f: f.date):
         if f.visible:
             seen = True
+            cues.update(morphology_codes(f))
         elif seen and f.modality is not Modality.MR:  # 9a.7: MR not-seen is no resolution
             cues.add("resolved_seen")
-            break
-    return cues
+        out.append(set(cues))
+    return out
 
 
 def suggest_entities(lesion: LesionFacts) -> tuple[Suggestion, ...]:
     """§6: compartment prior by position + each matching cue once; top 3 (design, from [S1])."""
-    cues = suggestion_cues(lesion)
-    candidates = entities_of(lesion.compartment)
+    return _ranked(lesion.compartment, suggestion_cues(lesion))
+
+
+def suggestions_after_each(lesion: LesionFacts) -> list[tuple[Suggestion, ...]]:
+    """`suggest_entities` of each date-ordered prefix of the lesion's findings, in one pass
+    over them (model_changed compares the top suggestion before and after each film)."""
+    return [_ranked(lesion.compartment, cues) for cues in _cues_after_each(lesion)]
+
+
+def _ranked(compartment: Compartment, cues: set[str]) -> tuple[Suggestion, ...]:
     scored: list[tuple[int, int, Entity, tuple[str, ...]]] = []
-    for position, entity in enumerate(candidates):
+    for position, entity in enumerate(entities_of(compartment)):
         priors = SUGGESTION_PRIOR_BY_POSITION
         prior = priors[position] if position < len(priors) else SUGGESTION_PRIOR_OTHERS
         matched = [(cue, w) for cue, w in SUGGESTION_CUES.get(entity, ()) if cue in cues]
         score = max(0, min(SUGGESTION_SCORE_MAX, prior + sum(w for _, w in matched)))
-        why = (lesion.compartment.value, *(cue for cue, _ in matched))
+        why = (compartment.value, *(cue for cue, _ in matched))
         scored.append((-score, position, entity, why))  # ties: suggestion order
     scored.sort(key=lambda t: (t[0], t[1]))
     return tuple(
