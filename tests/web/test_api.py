@@ -281,3 +281,16 @@ def test_the_export_warning_and_body_are_read_from_one_snapshot(
     assert "2099-01-01" in dates and "2024-06-01" not in dates
     assert session.scalar(select(Observation.date).where(Observation.id == first)) == \
         date(2024, 6, 1)
+
+
+def test_an_operation_without_query_arguments_refuses_any(api: Any, session: Session) -> None:
+    """`?patient=X` on the whole-database export is no filter: a 400 naming it, not every
+    patient's record; as on the operations that take arguments."""
+    seed_patient(session)
+    for url in ("/api/v1/timelines?patient=P-0001", "/api/v1/patients/P-0001/timeline?x=1",
+                "/api/v1/inbox?state=held"):
+        r = api("GET", url)
+        assert r.status_code == 400, url
+        key = url.split("?")[1].split("=")[0]
+        assert [e["path"] for e in r.json["errors"]] == [key], r.json
+    assert api("GET", "/api/v1/timelines").status_code == 200

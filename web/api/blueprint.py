@@ -10,7 +10,8 @@ puts the routes, the OpenAPI document's additions and Swagger UI into the app.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from apiflask import APIBlueprint
 from flask import abort, current_app, request
@@ -29,6 +30,7 @@ from tracker.vocabulary import Role
 from web import validation
 from web.auth import csrf, requires, user
 from web.db import get_session
+from web.schemas import Query
 
 validation.install()  # before any @bp.input: how APIFlask validates request input
 
@@ -61,7 +63,8 @@ def operation(method: str, rule: str, permission: Role | Permission, tag: str, s
     and gives (`gives` with `status`, `headers`), and its OpenAPI entry (`doc`)."""
 
     def declare(view: F) -> F:
-        declared: Any = doc(tag, summary, description, responses)(view)
+        own = view if location == "query" else _without_query_arguments(view)
+        declared: Any = doc(tag, summary, description, responses)(own)
         if gives is not None:
             declared = bp.output(gives, status_code=status, headers=headers)(declared)
         if takes is not None:
@@ -71,6 +74,20 @@ def operation(method: str, rule: str, permission: Role | Permission, tag: str, s
         return routed
 
     return declare
+
+
+def _without_query_arguments(view: F) -> F:
+    """An operation that takes no query argument refuses any, as one that takes some refuses
+    an unknown one: a mistyped filter must not quietly answer with everything (`GET
+    /timelines?patient=X` would be every patient's record)."""
+
+    @wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if request.args:
+            validation.query_args(Query, form=False)
+        return view(*args, **kwargs)
+
+    return cast(F, checked)
 
 
 @bp.before_request
