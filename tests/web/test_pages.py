@@ -242,7 +242,8 @@ def test_edit_and_delete_observation(login: Login, session: Session,
     assert session.get(Observation, obs_id).size1_mm == 13.5  # type: ignore[union-attr]
     refused = client.post(f"/observations/{obs_id}/delete", {"version": "2"},
                           follow_redirects=True)
-    assert "Observation not removed" in refused.text
+    assert "Observation not removed: reason: say briefly why this observation is removed" \
+        in refused.text
     assert session.get(Observation, obs_id) is not None
     r = client.post(f"/observations/{obs_id}/delete", {"reason": "entered on the wrong lesion",
                                                           "version": "2"})

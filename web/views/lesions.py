@@ -428,7 +428,7 @@ def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn
 @requires(Permission.CORRECT_OWN, entry="observation")
 def delete_observation(observation_id: int) -> Response | tuple[str, int]:
     try:
-        reason = correction_reason(request.form)
+        reason = correction_reason(request.form, "removed")
         version = posted_version()
     except InvalidInput as exc:
         flash(f"Observation not removed: {exc}", "error")
