@@ -166,12 +166,16 @@ class Difference:
     changed: bool
 
 
+# What the timeline format leaves out when it is the default: a compared visit shows it.
+_DEFAULTS = {"visible": True}
+
+
 def compare(first: Observation, second: Observation) -> list[Difference]:
     """Field by field, what changed between two visits (values as the timeline format writes
-    them)."""
-    a, b = observation_snapshot(first), observation_snapshot(second)
-    return [Difference(name, a.get(name), b.get(name), a.get(name) != b.get(name))
-            for name in FIELDS]
+    them, defaults included)."""
+    a, b = (({name: s.get(name, _DEFAULTS.get(name)) for name in FIELDS})
+            for s in (observation_snapshot(first), observation_snapshot(second)))
+    return [Difference(name, a[name], b[name], a[name] != b[name]) for name in FIELDS]
 
 
 def size_change(first: Observation, second: Observation) -> Change | None:

@@ -3,6 +3,7 @@ filters and bulk actions, and labels that read as words."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from html.parser import HTMLParser
@@ -342,3 +343,14 @@ def test_cli_lesion_merge_and_split(session: Session, database_url: str,
     session.expire_all()
     assert session.get(Observation, session.scalar(select(Observation.id).where(
         Observation.lesion_id == a))) is not None
+
+
+def test_the_compare_page_says_a_seen_deposit_was_visible(login: Login, session: Session) -> None:
+    """The timeline format leaves `visible` out when it is true: the page still says yes."""
+    ids = seed_patient(session, "P-CMP")
+    visits = list(session.scalars(select(Observation.id).where(Observation.lesion_id == ids[0])
+                                  .order_by(Observation.date)))
+    page = login("clinician").get(f"/lesions/{ids[0]}/compare?a={visits[0]}&b={visits[1]}").text
+    row = re.search(r'<th scope="row">Visible</th>\s*<td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>',
+                    page)
+    assert row is not None and row.groups() == ("yes", "yes", "")
