@@ -23,8 +23,6 @@ from tracker.cohort import (
 )
 from tracker.vocabulary import label
 
-GREY = "#8a8a8a"
-
 
 def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constrained",
             width: float = 9) -> Any:
@@ -37,16 +35,17 @@ def _figure(height: float = 5.0, layout: Literal["constrained"] | None = "constr
 
 
 def _drawn_until(kmf: Any) -> float:
-    """The last time with at least `MIN_AT_RISK_DRAWN` lesions at risk (the whole curve when
-    it never had as many)."""
+    """The last time with at least `MIN_AT_RISK_DRAWN` lesions at risk; 0 (the curve's start
+    only, its legend entry kept) when it never had as many."""
     table = kmf.event_table
     enough = table.index[table["at_risk"] >= MIN_AT_RISK_DRAWN]
-    return float(enough[-1]) if len(enough) else float(table.index[-1])
+    return float(enough[-1]) if len(enough) else 0.0
 
 
 def km_figure(items: Sequence[Tally], by: str = DEFAULT_BY) -> Any:
     """The curves with their 95 % bands and the number at risk under the plot; a group too
-    small to estimate is drawn grey and dashed, without a band, and says so in the legend."""
+    small to estimate is drawn dashed in its own colour, without a band, and says so in the
+    legend; every curve stops where fewer than `MIN_AT_RISK_DRAWN` lesions are at risk."""
     from lifelines.plotting import add_at_risk_counts
 
     groups = split(items, by)
@@ -58,12 +57,12 @@ def km_figure(items: Sequence[Tally], by: str = DEFAULT_BY) -> Any:
     for name, members in groups:
         curve = curves[name]
         kmf = fit(members, f"{short(curve.label)} (n={curve.n})")
+        drawn = slice(0, _drawn_until(kmf))  # the README's promise: no tail of a few lesions
         if curve.estimable:
-            kmf.plot_survival_function(ax=ax, ci_show=True, ci_alpha=0.18,
-                                       loc=slice(0, _drawn_until(kmf)))
-        else:
-            kmf.plot_survival_function(ax=ax, ci_show=False, color=GREY, linestyle="--",
-                                       linewidth=1.2)
+            kmf.plot_survival_function(ax=ax, ci_show=True, ci_alpha=0.18, loc=drawn)
+        else:  # its own colour (several may be too few), dashed, no band
+            kmf.plot_survival_function(ax=ax, ci_show=False, linestyle="--", linewidth=1.2,
+                                       loc=drawn)
         fitters.append(kmf)
     ax.set_xlabel("days from first visible observation"
                   f" (each curve drawn while {MIN_AT_RISK_DRAWN} or more are at risk)")
@@ -74,7 +73,7 @@ def km_figure(items: Sequence[Tally], by: str = DEFAULT_BY) -> Any:
     small = [c for c in curves.values() if not c.estimable]
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
               title_fontsize="small",
-              title=(f"shaded: 95 % CI\ngrey dashed: {TOO_FEW}\n(< {MIN_LESIONS} lesions "
+              title=(f"shaded: 95 % CI\ndashed: {TOO_FEW}\n(< {MIN_LESIONS} lesions "
                      f"or < {MIN_EVENTS} resolved)") if small else "shaded: 95 % CI")
     if fitters:
         add_at_risk_counts(*fitters, ax=ax, fig=fig, rows_to_show=["At risk"])

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
 from tests.web.conftest import Client
+from tracker.cohort import Tally
+from tracker.cohort_figures import km_figure
 from tracker.queries.to_assess import all_lesions
 from tracker.services.assessment.assess import assess_lesions
 
@@ -65,3 +67,19 @@ def test_cohort_rejects_unknown_codes_and_needs_sign_in(login: Login, session: S
     assert client.get("/cohort?by=shoe").status_code == 400
     assert "No assessed lesion" in client.get("/cohort").text
     assert login(None).get("/cohort").status_code == 302
+
+
+def test_every_km_curve_stops_where_fewer_than_five_are_at_risk() -> None:
+    """Eight deposits resolving at 10, 20, ... 80 days (too few to estimate) are drawn to 40
+    days, the last time 5 were at risk, not down to 0 at 80; three never had 5 at risk: only
+    their legend entry is left."""
+    eight = [Tally(("hadd", "I", "small", "shoulder", "tendon"), 10 * k, True, 1)
+             for k in range(1, 9)]
+    three = [Tally(("phlebolith", "not graded", "not graded", "lower_leg", "vascular"),
+                   30 * k, True, 1) for k in range(1, 4)]
+    fig = km_figure(eight + three, by="family")
+    drawn = {line.get_label().split(" (n=")[0]: max(line.get_xdata())
+             for line in fig.axes[0].get_lines() if " (n=" in str(line.get_label())}
+    assert drawn == {"Hydroxyapatite (HADD)": 40, "Other (generic family)": 0}
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(labels) == ["Hydroxyapatite (HADD) (n=8)", "Other (generic family) (n=3)"]
