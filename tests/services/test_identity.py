@@ -62,6 +62,31 @@ def test_merge_refuses_other_patients_and_itself(session: Session) -> None:
         merge_lesions(session, a, other.id, prefer={}, actor="rad", reason=" ")
 
 
+def test_merge_refuses_lesions_at_two_sites_and_changes_nothing(session: Session) -> None:
+    """A phlebolith of the right forearm is no record of a left-shoulder deposit: a merge
+    would start the shoulder's series with the vein's film. Structure may differ."""
+    patient = make_patient(session, "P-S")
+    shoulder = make_lesion(session, patient=patient, laterality="left",
+                           observations=[obs("2024-01-10", 12)])
+    vein = make_lesion(session, patient=patient, external_id="L4", compartment="vascular",
+                       region="forearm", laterality="right", structure="cephalic vein",
+                       entity="phlebolith", observations=[obs("2024-02-10", 4)])
+    other_side = make_lesion(session, patient=patient, external_id="L5",
+                             observations=[obs("2024-03-10", 9)])
+    for merged, where in ((vein.id, "right forearm"), (other_side.id, "right shoulder")):
+        with pytest.raises(InvalidInput, match=f"is at the {where} and L1 at the left shoulder: "
+                                               "a merge joins one lesion recorded twice"):
+            merge_lesions(session, shoulder.id, merged, prefer={}, actor="rad", reason="same")
+        session.rollback()
+    assert _dates(session, shoulder.id) == [("2024-01-10", 12.0)]
+    assert session.get(Lesion, vein.id) is not None and session.get(Lesion, other_side.id)
+    assert session.scalar(select(func.count(AuditEvent.id))) == 0
+    elsewhere = make_lesion(session, patient=patient, external_id="L6", laterality="left",
+                            structure="infraspinatus", observations=[obs("2024-04-10", 11)])
+    merge_lesions(session, shoulder.id, elsewhere.id, prefer={}, actor="rad", reason="same")
+    assert _dates(session, shoulder.id) == [("2024-01-10", 12.0), ("2024-04-10", 11.0)]
+
+
 def test_split_moves_chosen_observations_to_a_new_lesion(session: Session) -> None:
     a, _ = lesions_sharing_a_visit_day(session, "P-M")
     ids = [o for o, in session.execute(select(Observation.id)

@@ -274,9 +274,16 @@ def test_history_pages_show_who_changed_what(login: Login, session: Session) -> 
 def test_merge_page_asks_about_same_date_visits(login: Login, session: Session,
                                                 queued: list[list[int]]) -> None:
     a, b = lesions_sharing_a_visit_day(session, "P-MS")
+    patient = session.scalar(select(Patient).where(Patient.external_id == "P-MS"))
+    knee = make_lesion(session, patient=patient, external_id="K", region="knee", structure=None,
+                       observations=[obs("2024-02-01", 5)])
     client = login("radiologist")
     page = client.get(f"/lesions/{a}/merge?other={b}").text
     assert "Both records have a visit on these dates" in page and "2024-03-01" in page
+    # only a record at the same site is offered; another site is refused by the service
+    assert f'<option value="{b}"' in page and f'<option value="{knee.id}"' not in page
+    assert "no other lesion at the right knee to merge" in client.get(
+        f"/lesions/{knee.id}/merge").text
     undecided = client.post(f"/lesions/{a}/merge", {"other": str(b), "reason": "same"})
     assert undecided.status_code == 409 and "choose which observation to keep" in undecided.text
     no_reason = client.post(f"/lesions/{a}/merge", {"other": str(b),

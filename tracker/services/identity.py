@@ -77,6 +77,16 @@ def merge_plan(kept: Lesion, merged: Lesion) -> MergePlan:
     return MergePlan([(by_date[o.date], o) for o in merged.observations if o.date in by_date])
 
 
+def same_site(kept: Lesion, merged: Lesion) -> bool:
+    """A merge joins one lesion recorded twice: both records are at one region on one side
+    (a deposit's structure or compartment may have been recorded differently)."""
+    return (kept.region, kept.laterality) == (merged.region, merged.laterality)
+
+
+def _at(lesion: Lesion) -> str:
+    return f"{lesion.laterality} {lesion.region.replace('_', ' ')}"
+
+
 def merge_lesions(
     session: Session,
     kept_id: int,
@@ -96,6 +106,11 @@ def merge_lesions(
     if kept.patient_id != merged.patient_id:
         raise InvalidInput([Problem("other", f"lesion {merged.external_id} belongs to another "
                                              "patient; only lesions of one patient merge")])
+    if not same_site(kept, merged):
+        raise InvalidInput([Problem("other", (
+            f"lesion {merged.external_id} is at the {_at(merged)} and {kept.external_id} at the "
+            f"{_at(kept)}: a merge joins one lesion recorded twice, at one site (if a site was "
+            "recorded wrongly, correct it first)"))])
     plan = merge_plan(kept, merged)
     undecided = [a.date for a, _ in plan.conflicts if prefer.get(a.date) not in ("kept", "merged")]
     if undecided:

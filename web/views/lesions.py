@@ -32,7 +32,7 @@ from tracker.queries.stages import (
     shown_assessment,
 )
 from tracker.services import identity, records, treatments
-from tracker.services.identity import merge_plan
+from tracker.services.identity import merge_plan, same_site
 from tracker.services.users import Permission
 from tracker.timeline.models import ObservationIn, TreatmentIn
 from tracker.timeline.reader import validate_observation, validate_treatment
@@ -159,7 +159,7 @@ def merge(lesion_id: int) -> str | Response | tuple[str, int]:
     lesion = lesion_with_everything(session, lesion_id)
     other_id = (_int_value(request.form.get("other", "")) if request.method == "POST"
                 else query_args(MergeQuery).other)
-    others = _siblings(lesion)
+    others = [le for le in _siblings(lesion) if same_site(lesion, le)]
     other = next((le for le in others if le.id == other_id), None)
     conflicts = merge_plan(lesion, lesion_with_everything(session, other.id)).conflicts \
         if other is not None else []
