@@ -26,6 +26,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# The last item of the `__table_args__` of a table whose row ids reach URLs, ETags or the
+# audit: on SQLite such an id is never given again after its row is deleted (AUTOINCREMENT;
+# migration 0016), as PostgreSQL's sequences never give one again.
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """SQLite enforces foreign keys (and so ON DELETE) only when asked, per connection."""
     cur = dbapi_conn.cursor()

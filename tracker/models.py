@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker import cohort_table  # noqa: F401  (registers cohort_subjects)
 from tracker.clock import now
-from tracker.db import Base
+from tracker.db import NEVER_REUSED_IDS, Base
 from tracker.pacs import models as pacs_models  # noqa: F401  (registers the PACS tables)
 from tracker.prognosis import table as prognosis_table  # noqa: F401  (registers prognosis_fits)
 from tracker.timeline.models import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_SIZE_MM, MAX_STRUCTURE_CHARS
@@ -187,6 +187,7 @@ class Lesion(Base):
         Index("ix_lesions_engine_version", "engine_version"),
         Index("ix_lesions_next_follow_up", "next_follow_up"),
         Index("ix_lesions_recheck_on", "recheck_on"),
+        NEVER_REUSED_IDS,
     )
 
 
@@ -253,6 +254,7 @@ class Observation(Base):
         CheckConstraint(
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),
+        NEVER_REUSED_IDS,
     )
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -314,6 +316,7 @@ class Treatment(Base):
         CheckConstraint(
             f"note IS NULL OR length(note) <= {MAX_NOTE_CHARS}", name="note_length"
         ),
+        NEVER_REUSED_IDS,
     )
 
 
@@ -348,6 +351,7 @@ class Assessment(Base):
         code_check("stage", Stage),
         code_check("resolution", Resolution),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        NEVER_REUSED_IDS,
     )
 
 
@@ -370,6 +374,7 @@ class Transition(Base):
         UniqueConstraint("lesion_id", "date"),
         code_check("from_stage", Stage),
         code_check("to_stage", Stage),
+        NEVER_REUSED_IDS,
     )
 
 
@@ -521,6 +526,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_target", "target_type", "target_id"),
         Index("ix_audit_events_patient", "patient_id", "at"),
         Index("ix_audit_events_lesion", "lesion_id", "at"),
+        NEVER_REUSED_IDS,
     )
 
 
@@ -537,7 +543,7 @@ class User(Base):
     # password change, deactivation) revokes every session of this user at once.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (code_check("role", Role),)
+    __table_args__ = (code_check("role", Role), NEVER_REUSED_IDS)
 
 
 class ApiToken(Base):
@@ -552,6 +558,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = NEVER_REUSED_IDS
 
 
 class CsvRejects(Base):

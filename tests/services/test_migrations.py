@@ -12,13 +12,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
 from tracker import models  # noqa: F401
 from tracker.db import Base, engine_for, session_factory
 from tracker.migrate import alembic_config, upgrade
 from tracker.models import Alert, Observation, PatientSummary
+from tracker.services import records
 from tracker.summaries import summary_differences
+from tracker.timeline.models import ObservationIn
 
 
 def _patient_with_lesion(conn: Connection, columns: str, values: str) -> int:
@@ -171,3 +174,46 @@ def test_the_patient_summaries_migration_fills_them_from_the_stored_rows(
     assert len(rows) == 2  # the patient without lesions is listed too
     # the acknowledged urgent alert needs no action; the lesion waits for its assessment
     assert rows[lesion.patient_id] == (0, 1, 0, 1, 1, date(2024, 6, 1))
+
+
+def test_a_deleted_rows_id_is_never_given_again(session: Session) -> None:
+    """A removed visit's id (and with version 1 its ETag) must not become another lesion's
+    visit: an old URL or If-Match would reach it. PostgreSQL's sequences never reuse an id;
+    SQLite, without AUTOINCREMENT, gave the newest row's id to the next row."""
+    other = make_lesion(session, patient=make_patient(session, "P-2"),
+                        observations=[obs("2024-01-10", 5)])
+    first = make_lesion(session, observations=[obs("2024-01-10", 12), obs("2024-03-01", 10)])
+    newest = max(o.id for o in session.scalars(select(Observation)))
+    records.delete_observation(session, newest, actor="rad", reason="wrong film")
+    assert session.get(Observation, newest) is None
+    again = records.record_observation(session, other.id, ObservationIn.model_validate(
+        {"date": "2024-05-01", "modality": "XR", "size_mm": [4]}), actor="rad")
+    assert again.id > newest and first.id != other.id
+
+
+def test_upgrading_sqlite_to_row_ids_keeps_rows_and_never_reuses_an_id(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    upgrade(url, "0015_patient_id_lower")
+    with engine_for(url).begin() as conn:
+        lid = _patient_with_lesion(conn, "compartment, region, laterality, entity",
+                                   "'tendon', 'shoulder', 'right', 'hadd'")
+        for day in ("2024-02-01", "2024-03-01"):
+            conn.execute(text(
+                "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm,"
+                " created_at, updated_at) VALUES (:l, :d, 'XR', 1, 12.5, CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP)"), {"l": lid, "d": day})
+    engine_for(url).dispose()
+    upgrade(url)
+    with engine_for(url).begin() as conn:
+        ids = list(conn.execute(text("SELECT id FROM observations ORDER BY id")).scalars())
+        assert len(ids) == 2
+        conn.execute(text("DELETE FROM observations WHERE id = :i"), {"i": ids[-1]})
+        conn.execute(text(
+            "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, created_at,"
+            " updated_at) VALUES (:l, '2024-04-01', 'XR', 1, 9, CURRENT_TIMESTAMP,"
+            " CURRENT_TIMESTAMP)"), {"l": lid})
+        assert conn.execute(text("SELECT max(id) FROM observations")).scalar_one() > ids[-1]
+        indexes = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'lesions'"))}
+        assert {"ix_lesions_next_follow_up", "ix_lesions_recheck_on"} <= indexes
+    engine_for(url).dispose()

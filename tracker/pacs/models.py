@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from tracker.clock import now
-from tracker.db import Base
+from tracker.db import NEVER_REUSED_IDS, Base
 
 UID_CHARS = 64
 
@@ -73,6 +73,7 @@ class SrReport(Base):
         _one_of("state", ReportState),
         _one_of("source", ReportSource),
         sa.Index("ix_sr_reports_state", "state", "content_date"),
+        NEVER_REUSED_IDS,
     )
 
 
@@ -116,6 +117,7 @@ class KeyImage(OfReportedObservation, Base):
 
     __table_args__ = (
         sa.UniqueConstraint("observation_id", "report_id", "sop_instance_uid", "frame"),
+        NEVER_REUSED_IDS,
     )
 
     @property
@@ -150,6 +152,7 @@ class WriteBack(OfReportedObservation, Base):
                             name="uq_pacs_write_backs_version"),
         _one_of("state", WriteBackState),
         sa.Index("ix_pacs_write_backs_due", "state", "next_attempt_at"),
+        NEVER_REUSED_IDS,
     )
 
 

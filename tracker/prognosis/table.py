@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracker.db import Base
+from tracker.db import NEVER_REUSED_IDS, Base
 
 
 class PrognosisFit(Base):
@@ -35,4 +35,4 @@ class PrognosisFit(Base):
     events: Mapped[int] = mapped_column(Integer)
     fit: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-    __table_args__ = (UniqueConstraint("family", "version"),)
+    __table_args__ = (UniqueConstraint("family", "version"), NEVER_REUSED_IDS)
