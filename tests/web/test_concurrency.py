@@ -188,7 +188,9 @@ def test_stale_edit_form_shows_the_current_values_and_saves_nothing(login: Any,
         == 302
     stale = second.post(f"/observations/{target}/edit", {**form, "note": "second"})
     assert stale.status_code == 409
+    assert "the observation of 2024-01-10 (lesion " in stale.text  # named as README says
     assert "was changed by someone else since you read it" in stale.text
+    assert f"observation {target} " not in stale.text
     assert 'name="version" value="2"' in stale.text
     assert ">first</textarea>" in stale.text  # the stored value, in the form
     assert "Your entry (not saved)" in stale.text and "second" in stale.text

@@ -210,8 +210,9 @@ def lock_observation(
     if expected_version is not None and row.version != expected_version:
         current = row.version
         raise StaleVersion(
-            f"observation {observation_id} was changed by someone else since you read it"
-            f" (your version {expected_version}, now {current}); review the current values",
+            f"the observation of {row.date} (lesion {row.lesion.external_id}) was changed by"
+            f" someone else since you read it (your version {expected_version}, now {current});"
+            " review the current values",
             current,
         )
     return row
