@@ -26,7 +26,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from reporting import charts
-from reporting.words import alert_reason, code_label, evidence, lesion_caption, stage_label
+from reporting.words import (
+    alert_reason,
+    code_label,
+    evidence,
+    field_value,
+    lesion_caption,
+    stage_label,
+)
 from tracker.models import Lesion
 from tracker.pacs.client import PacsRefused, PacsUnavailable
 from tracker.pacs.thumbnails import Thumbnails
@@ -57,6 +64,7 @@ def templates() -> Environment:
     env.filters["stage_label"] = stage_label
     env.filters["alert_reason"] = alert_reason
     env.filters["evidence"] = evidence
+    env.filters["treatment"] = lambda kind: field_value(kind, "kind")
     return env
 
 

@@ -173,6 +173,9 @@ def test_oversized_file_is_rejected(run: Any, tmp_path: Path, database_url: str)
 
 def test_show_prints_pending_until_assessed(run: Any, tmp_path: Path) -> None:
     doc = demo_patients(20)
+    lesion = doc["patients"][1]["lesions"][0]
+    lesion["treatments"] = [{"date": lesion["observations"][0]["date"], "kind": "lavage",
+                             "note": "barbotage"}]
     assert run("import", write(tmp_path, doc)).exit_code == 0
     res = run("show", "DEMO-002", "--json")
     assert res.exit_code == 0
@@ -182,6 +185,7 @@ def test_show_prints_pending_until_assessed(run: Any, tmp_path: Path) -> None:
     assert stages and set(stages) == {"pending"}
     text = run("show", "DEMO-002")
     assert "Lesion L1" in text.output and "pending" in text.output
+    assert f"{lesion['observations'][0]['date']} treated: lavage (barbotage)" in text.output
     missing = run("show", "NOPE")
     assert missing.exit_code == 1 and "NOPE" in missing.stderr
 

@@ -86,3 +86,18 @@ def test_the_header_line_names_the_institution_only_when_one_is_configured(
              for institution in (None, "Hôpital Saint-Exemple, radiologie")]
     assert "Hôpital" not in pages[0]
     assert "Hôpital Saint-Exemple, radiologie" in pages[1]
+
+
+def test_each_lesion_says_how_it_was_treated(session: Session) -> None:
+    """A signed follow-up report says the deposit was treated, when and how, as the lesion
+    page lists it beside the visits; an untreated lesion says none was recorded."""
+    patient = make_patient(session, "P-TR")
+    make_lesion(session, patient=patient, observations=[obs("2024-01-10", 12)],
+                treatments=[("2024-02-01", "lavage")])
+    make_lesion(session, patient=patient, external_id="L2", laterality="left",
+                observations=[obs("2024-01-10", 8)])
+    html = report_html(session, "P-TR", today=date(2024, 6, 1))
+    first, second = html.split("<h2>Lesion ")[1:3]
+    assert "<dt>Treatments</dt><dd><div>2024-02-01 · US-guided needling / lavage (barbotage)" \
+        in first
+    assert "<dt>Treatments</dt><dd>none recorded</dd>" in second

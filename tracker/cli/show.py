@@ -52,6 +52,9 @@ def render_record(record: dict[str, Any]) -> str:
             conf = f" ({o['confidence']:.2f})" if "confidence" in o else ""
             stage = with_resolution(str(o["stage"]), o["stage"], o.get("resolution"))
             lines.append(f"    {o['date']} {o['modality']:<2} {size:<12} {stage}{conf}")
+        for tr in sorted(lesion["treatments"], key=lambda tr: tr["date"]):
+            note = f" ({tr['note']})" if tr.get("note") else ""
+            lines.append(f"    {tr['date']} treated: {tr['kind']}{note}")
         for t in lesion["transitions"]:
             lines.append(f"    transition {t['date']}: {t['from']} -> {t['to']}")
         for al in lesion["alerts"]:
@@ -60,7 +63,6 @@ def render_record(record: dict[str, Any]) -> str:
                 f" [{al['state']}]: {al['reason']}"
             )
     return "\n".join(lines)
-
 
 
 def register(main: click.Group) -> None:
