@@ -89,6 +89,9 @@ def test_patient_list_search_order_and_pages(login: Login, session: Session) -> 
     found = client.get("/patients?q=aaa").text
     assert "AAA-1" in found and "ZZZ-9" not in found
     assert "No patient id contains" in client.get("/patients?q=%25").text  # % is literal
+    past = client.get("/patients?q=aaa&page=2").text  # the one match is on page 1
+    assert "No patient id contains" not in past
+    assert "No more patients whose id contains “aaa” past this point" in past
     for i in range(30):
         make_patient(session, f"B-{i:02d}")
     session.commit()
@@ -184,6 +187,9 @@ def test_record_observation_validates_like_the_cli(login: Login, session: Sessio
     ids = seed_patient(session)
     client = login("radiologist")
     url = f"/lesions/{ids[0]}/observations/new"
+    # each field's hint reads the last visit as the choices read, not as codes
+    hints = dict(re.findall(r'data-was="(\w+)">last visit: ([^<]*)<', client.get(url).text))
+    assert hints["density"] == "Dense" and hints["margin"] == "Well defined", hints
     bad = client.post(url, _form(size_mm=["0", "9", ""], pain="11", density="solid",
                                  date="2999-01-01", features=["comet_tail", "comet_tail"]))
     assert bad.status_code == 400
