@@ -121,3 +121,22 @@ def test_a_division_with_bad_sizes_is_refused_whole(session: Session) -> None:
     session.rollback()
     assert session.scalar(select(Lesion.id).where(Lesion.external_id == "L2")) is None
     assert session.scalar(select(Observation.size1_mm).where(Observation.id == second)) == 12.0
+
+
+def test_a_part_longer_than_the_whole_the_film_measured_is_refused(session: Session) -> None:
+    """The film measured both deposits together as 12 mm: neither is longer than that."""
+    lesion = _shoulder_deposit(session)
+    second = session.scalar(select(Observation.id).where(
+        Observation.lesion_id == lesion.id, Observation.date == D("2024-04-02")))
+    assert second is not None
+    with pytest.raises(InvalidInput) as bad:
+        split_lesion(session, lesion.id, [], new_external_id="L2", actor="dr.r", reason="x",
+                     divide={second: ([20], [5])})
+    assert [(p.path, p.message) for p in bad.value.problems] == [(
+        "divide.2024-04-02.new_size_mm[0]", "20 mm is longer than the 12 mm the film of "
+        "2024-04-02 measured for both deposits together")]
+    session.rollback()
+    assert session.scalar(select(Lesion.id).where(Lesion.external_id == "L2")) is None
+    new = split_lesion(session, lesion.id, [], new_external_id="L2", actor="dr.r", reason="x",
+                       divide={second: ([12], [5])})
+    assert new.external_id == "L2"

@@ -175,13 +175,15 @@ class Divide:
 def divided_visit(observation: Observation, new_size_mm: Sequence[float],
                   remaining_size_mm: Sequence[float], path: str) -> Divide:
     """The two halves of a visit, each checked like a timeline's observation (sizes 1-3 values,
-    above 0, at most 500 mm, longest first); problems named under `path`."""
+    above 0, at most 500 mm, longest first) and no longer than the whole the film measured;
+    problems named under `path`."""
     if not observation.visible:
         raise InvalidInput([Problem(path, f"the observation of {observation.date} did not see "
                                           "the deposit: there is no size to divide")])
     base = observation_snapshot(observation)
     halves = []
     problems: list[Problem] = []
+    whole = observation.size1_mm
     for name, sizes in (("new_size_mm", new_size_mm), ("remaining_size_mm", remaining_size_mm)):
         try:
             halves.append(validate_observation({**base, "size_mm": list(sizes)},
@@ -189,6 +191,12 @@ def divided_visit(observation: Observation, new_size_mm: Sequence[float],
         except InvalidInput as exc:
             problems += [Problem(f"{path}.{name}" + p.path.removeprefix("size_mm"), p.message)
                          for p in exc.problems]
+            continue
+        # each deposit lies within what the film measured of both together
+        if whole is not None and sizes and sizes[0] > whole:
+            problems.append(Problem(f"{path}.{name}[0]", (
+                f"{sizes[0]:g} mm is longer than the {whole:g} mm the film of "
+                f"{observation.date} measured for both deposits together")))
     if problems or len(halves) != 2:
         raise InvalidInput(problems or [Problem(path, "sizes could not be read")])
     return Divide(halves[0], halves[1])
