@@ -19,6 +19,7 @@ from testkit.cohort import generate, insert_rows
 from tracker import alert_counts
 from tracker.alert_columns import COPIES
 from tracker.db import session_factory
+from tracker.errors import InvalidInput
 from tracker.models import Alert, Lesion, Observation, Patient
 from tracker.queries.worklist import WorklistFilter, attention_counts, worklist
 from tracker.services.alerts import acknowledge_alert, decide_alerts, snooze_alert
@@ -187,14 +188,32 @@ def test_counts_and_copies_stay_exact_under_random_actions(database_url: str) ->
                     expected_version=None)
                 done["sites"] += 1
         if step % 4 == 2:  # a merge: the merged lesion's alerts go with it
-            pairs = session.execute(select(Lesion.id, Lesion.patient_id)
+            pairs = session.execute(select(Lesion.id, Lesion.patient_id, Lesion.compartment,
+                                           Lesion.region, Lesion.laterality)
                                     .order_by(Lesion.patient_id, Lesion.id)).all()
             session.rollback()
-            by_patient: dict[int, list[int]] = {}
-            for lid, pid in pairs:
-                by_patient.setdefault(pid, []).append(lid)
-            two = [ids for ids in by_patient.values() if len(ids) == 2]
-            kept, merged = rng.choice(two)
+            by_patient: dict[int, list[Any]] = {}
+            for row in pairs:
+                by_patient.setdefault(row.patient_id, []).append(row)
+            two = [rows for rows in by_patient.values() if len(rows) == 2]
+            rng.shuffle(two)
+            for kept_row, merged_row in two:
+                # one lesion recorded twice is at one site: a record at another is corrected
+                # first, as the merge's refusal asks (its entity may not allow that site)
+                if (kept_row.region, kept_row.laterality) != (merged_row.region,
+                                                                merged_row.laterality):
+                    try:
+                        correct_site(session, merged_row.id, {
+                            "compartment": kept_row.compartment, "region": kept_row.region,
+                            "laterality": kept_row.laterality}, actor="dr.c",
+                            reason="recorded at the wrong site", expected_version=None)
+                    except InvalidInput:
+                        session.rollback()
+                        continue
+                break
+            else:
+                pytest.fail("no two records of one patient could be put at one site")
+            kept, merged = kept_row.id, merged_row.id
             dates = [d for d, n in session.execute(
                 select(Observation.date, func.count()).where(
                     Observation.lesion_id.in_((kept, merged))).group_by(Observation.date))
