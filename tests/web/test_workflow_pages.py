@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from reporting.words import stage_label
 from testkit.factories import lesions_sharing_a_visit_day, make_lesion, make_patient, obs
 from tests.web.conftest import Client
 from tests.web.seed import assess, seed_patient
 from tracker.cli.main import main
 from tracker.models import Alert, Assessment, AuditEvent, Lesion, Observation, Patient
+from tracker.services.assessment.assess import assess_lesions
 from workers.cli import report_cmd
 
 Login = Callable[[str | None], Client]
@@ -361,3 +363,18 @@ def test_the_compare_page_says_a_seen_deposit_was_visible(login: Login, session:
     row = re.search(r'<th scope="row">Visible</th>\s*<td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>',
                     page)
     assert row is not None and row.groups() == ("yes", "yes", "")
+
+
+def test_a_transition_to_resolved_reads_as_its_visits_stage(login: Login,
+                                                             session: Session) -> None:
+    """The visit's badge says how sure the resolution is; its transition says the same."""
+    lesion = make_lesion(session, patient=make_patient(session, "P-RES"),
+                         observations=[obs("2024-01-10", 12.0),
+                                       obs("2024-06-10", visible=False, size=None)])
+    assess_lesions(session, [lesion.id], date(2024, 6, 20))
+    resolution = session.scalar(select(Assessment.resolution).join(Observation).where(
+        Observation.lesion_id == lesion.id, Observation.date == date(2024, 6, 10)))
+    assert resolution is not None
+    page = login("clinician").get(f"/lesions/{lesion.id}").text
+    moves = page.split('id="transitions-h"')[1].split("</section>")[0]
+    assert f">{stage_label('resolved', resolution)}</span>" in moves

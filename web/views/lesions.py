@@ -118,6 +118,8 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
         "alerts": alerts,
         "cleared": [a for a in lesion.alerts if a.state == AlertState.CLEARED.value],
         "transitions": lesion.transitions,
+        # a transition to `resolved` reads as its visit's stage does ("Resolved (expected)")
+        "resolution_on": {r["obs"].date: r["resolution"] for r in rows},
         "suggestions": lesion.suggestions or [],
         "any_classification": any(r["classifications"] for r in rows),
         "editable_observations": editable("observation", [o.id for o in lesion.observations]),
