@@ -24,7 +24,7 @@ from tracker.models import Lesion, Observation, Patient
 from tracker.queries.stages import PENDING, observation_stage, open_alerts_of
 from tracker.vocabulary import SEVERITY_RANK, Severity, Stage
 
-STYLE = "5"  # bump when the drawing changes, so caches and ETags move on
+STYLE = "6"  # bump when the drawing changes, so caches and ETags move on
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 STAGE_COLORS: dict[str, str] = {
@@ -51,7 +51,7 @@ INK = "#1f2933"
 TREATMENT_COLOR = "#6a4fb3"
 date2num = cast(Callable[[date], float], _date2num)
 MUTED = "#6b7785"
-TODAY = "#7a3db8"
+TODAY = INK  # dotted: neither the treatments' dashed purple nor a stage colour
 
 
 # --------------------------------------------------------------------------- drawing helpers
@@ -127,8 +127,8 @@ def _today_line(ax: Any, today: date, handles: list[Any]) -> None:
     """Where "now" is on the time axis (a follow-up due or overdue reads at a glance)."""
     left, right = ax.get_xlim()
     if left <= date2num(today) <= right:
-        ax.axvline(date2num(today), color=TODAY, lw=1.2, ls="-", zorder=1)
-        handles.append(Line2D([], [], color=TODAY, lw=1.2, label="Today"))
+        ax.axvline(date2num(today), color=TODAY, lw=1.2, ls=":", zorder=1)
+        handles.append(Line2D([], [], color=TODAY, lw=1.2, ls=":", label="Today"))
 
 
 def _lesion_figure(lesion: Lesion, today: date, narrow: bool = False) -> Figure:
