@@ -185,3 +185,37 @@ def test_worklist_on_a_phone_and_its_snooze_and_urgent_acknowledgement(
     page.wait_for_selector(".flash-success")
     message = page.inner_text(".flash-success")
     assert "of patient P-0002, lesion L1 snoozed until" in message, message
+
+
+def test_a_refused_alert_action_keeps_what_was_chosen_and_typed(
+        page: Any, server: dict[str, Any]) -> None:
+    """The server refuses a bulk acknowledge of an urgent alert without a reason, and a snooze
+    to a past date: the page comes back with the alerts still chosen and the reason still
+    typed, so nothing is chosen or typed twice."""
+    base = server["base"]
+    sign_in(page, base, "clinician")
+    page.goto(f"{base}/alerts")
+    urgent = page.locator("table.worklist tbody tr.row-sev-urgent").first
+    other = page.locator("table.worklist tbody tr:not(.row-sev-urgent)").first
+    chosen = [row.locator("input[name=alert]").get_attribute("value") for row in (urgent, other)]
+    for row in (urgent, other):
+        row.locator("input[name=alert]").check()
+    page.click("#bulk button[value=acknowledge]")
+    page.wait_for_selector(".flash-error")
+    assert "No alert changed" in page.inner_text(".flash-error")
+    assert sorted(page.locator("input[name=alert]:checked").evaluate_all(
+        "els => els.map(e => e.value)")) == sorted(chosen)
+    assert page.inner_text("[data-bulk-count]") == "2"
+    card = page.locator("table.worklist tbody tr.row-sev-urgent").first
+    card.locator("details.snooze summary").click()
+    card.locator("details.snooze input[name=until_date]").fill("2020-01-01")
+    card.locator("details.snooze input[name=reason]").fill("MR booked")
+    card.locator("details.snooze button:has-text('Snooze')").click()
+    page.wait_for_selector(".flash-error")
+    assert "Alert not snoozed" in page.inner_text(".flash-error")
+    again = page.locator("table.worklist tbody tr.row-sev-urgent").first
+    assert again.locator("details.snooze").get_attribute("open") is not None
+    assert again.locator("details.snooze input[name=reason]").input_value() == "MR booked"
+    assert page.locator("input[name=alert]:checked").count() == 0  # only that form's values
+    with session_factory(server["url"])() as s:
+        assert s.scalar(select(Alert.state).where(Alert.severity == "urgent")) == "open"

@@ -113,6 +113,41 @@
       }
     });
   }
+  // An alert action the server refused comes back as this page with an error: what was chosen
+  // and typed (the alerts, the reason, the snooze date) is kept for this tab and put back.
+  var KEPT = "calcitrack.kept-action";
+  var keepable = Array.prototype.slice.call(document.querySelectorAll("form[data-keep]"));
+  if (keepable.length) {
+    var kept = null;
+    try { kept = JSON.parse(sessionStorage.getItem(KEPT) || "null"); } catch (err) { kept = null; }
+    sessionStorage.removeItem(KEPT);
+    var again = kept && kept.page === location.pathname && document.querySelector(".flash-error")
+      ? document.querySelector('form[data-keep="' + kept.form + '"]') : null;
+    if (again) {
+      (kept.alerts || []).forEach(function (id) {
+        boxes.forEach(function (b) { if (b.value === id) { b.checked = true; } });
+      });
+      Object.keys(kept.fields).forEach(function (name) {
+        again.querySelectorAll('[name="' + name + '"]').forEach(function (el) {
+          if (el.type === "radio") { el.checked = el.value === kept.fields[name]; }
+          else { el.value = kept.fields[name]; }
+        });
+      });
+      var panel = again.closest("details");
+      if (panel) { panel.open = true; }
+    }
+    keepable.forEach(function (form) {
+      form.addEventListener("submit", function () {
+        var fields = {};
+        form.querySelectorAll("input[name=reason], input[name=until_date], select[name=until], input[name=until]:checked")
+          .forEach(function (el) { fields[el.name] = el.value; });
+        sessionStorage.setItem(KEPT, JSON.stringify({
+          form: form.getAttribute("data-keep"), page: location.pathname, fields: fields,
+          alerts: form === bulkForm ? boxes.filter(function (b) { return b.checked; })
+            .map(function (b) { return b.value; }) : []}));
+      });
+    });
+  }
   if (bulkForm) { syncCount(); }
   // Key images come from the PACS through the server: when one cannot be had (the PACS is
   // down), its place says so instead of showing a broken image.
