@@ -137,6 +137,11 @@ def test_pages_fit_a_phone(page: Any, server: dict[str, Any]) -> None:
                       ("23-phone-record", f"/lesions/{lesion_id}/observations/new")]:
         page.goto(base + url)
         assert page.evaluate(NO_SIDEWAYS), f"{url} scrolls sideways at 390 px"
+        if name == "20-phone-lesion":
+            # each visit a card: its stage and evidence in sight, not scrolled off to the right
+            for cell in ("td[data-label=Stage]", "td[data-label=Evidence]"):
+                box = page.locator(f"table.observations {cell}").first.bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 390, cell
         if "lesion" in name or "timeline" in name:
             # the chart's smallest text (8 pt in the figure) as the phone draws it, in CSS px
             page.wait_for_function(CHART_LOADED)
