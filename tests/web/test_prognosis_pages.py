@@ -84,6 +84,9 @@ def test_the_demo_says_not_enough_follow_up_data(login: Login, session: Session)
     some = session.scalar(select(Lesion.id).order_by(Lesion.id).limit(1))
     before = client.get(f"/lesions/{some}").text
     assert "No model fitted yet." in before
+    cohort = client.get("/cohort").text  # the command is named in words a page can show
+    assert "No model fitted yet (the nightly refit fits one, or now: tracker cohort prognosis " \
+        "fit)." in cohort and "`" not in cohort
 
     results = refit(session)
     assert not any(r.usable for r in results)

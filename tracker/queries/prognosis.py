@@ -188,8 +188,9 @@ def model_summary(family: str, stored: StoredFit | None) -> dict[str, Any]:
     if stored is None:
         return {"family": family, "family_label": FAMILY_LABELS.get(family, family),
                 "version": None, "usable": False,
-                "refusal": {"code": NOT_FITTED, "text": "no model fitted yet (`tracker cohort "
-                                                        "prognosis fit`, or the nightly refit)"}}
+                "refusal": {"code": NOT_FITTED, "text": "no model fitted yet (the nightly "
+                                                        "refit fits one, or now: tracker cohort "
+                                                        "prognosis fit)"}}
     fit = stored.fit
     return {
         "family": family, "family_label": FAMILY_LABELS.get(family, family),
