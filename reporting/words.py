@@ -89,6 +89,29 @@ def field_value(value: Any, field: str) -> Any:
     return value
 
 
+# What an audited action did, as the history pages say it (an action not listed reads as its
+# code's words: a new one is never hidden).
+AUDIT_ACTIONS = {
+    "patient.import": "Patient imported", "patient.update": "Patient updated",
+    "lesion.create": "Lesion created", "lesion.import": "Lesion imported",
+    "lesion.update": "Lesion updated", "lesion.site": "Site corrected",
+    "lesion.merge": "Lesions merged", "lesion.merged_away": "Merged into another lesion",
+    "lesion.split": "Lesion split",
+    "observation.record": "Observation recorded", "observation.import": "Observation imported",
+    "observation.update": "Observation corrected", "observation.delete": "Observation removed",
+    "treatment.record": "Treatment recorded", "treatment.import": "Treatment imported",
+    "treatment.update": "Treatment corrected", "treatment.delete": "Treatment removed",
+    "alert.opened": "Alert opened", "alert.acknowledge": "Alert acknowledged",
+    "alert.snooze": "Alert snoozed", "alert.snooze_ended": "Snooze ended",
+    "sr_report.accepted": "Report accepted", "sr_report.imported": "Report imported",
+    "sr_report.held": "Report held", "sr_report.rejected": "Report rejected",
+}
+
+
+def audit_action(code: str) -> str:
+    return AUDIT_ACTIONS.get(code, code.replace(".", " ").replace("_", " "))
+
+
 def audit_target(target_type: str, before: dict[str, Any] | None,
                  after: dict[str, Any] | None) -> str:
     """What an audit event changed, as a reader names it: `observation of 2024-03-02`,

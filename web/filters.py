@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from reporting.words import (
     alert_reason,
+    audit_action,
     audit_target,
     code_label,
     evidence,
@@ -119,6 +120,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(morphology_label, "morphology_label")
     app.add_template_filter(field_value, "field_value")
     app.add_template_filter(audit_target, "audit_target")
+    app.add_template_filter(audit_action, "audit_action")
     app.add_template_filter(alert_reason, "alert_reason")
     app.add_template_filter(sizes, "sizes")
     app.add_template_filter(evidence, "evidence")

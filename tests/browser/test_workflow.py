@@ -111,7 +111,7 @@ def test_radiologist_merges_and_splits_lesions(page: Any, server: dict[str, Any]
     assert "L1b" in page.inner_text("h1")
     page.goto(f"{base}/lesions/{first}/history")
     text = page.inner_text("table.history")
-    assert "lesion split" in text and "lesion merge" in text
+    assert "Lesion split" in text and "Lesions merged" in text
     shot(page, "18-history")
     with session_factory(server["url"])() as s:
         actions = set(s.scalars(select(AuditEvent.action)))

@@ -3,13 +3,22 @@ show the deposit drawn as what it is (no size), not at 0 mm (which reads as reso
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from reporting.charts import _lesion_figure
-from reporting.words import alert_reason, audit_target, field_value, stage_label
+from reporting.words import (
+    AUDIT_ACTIONS,
+    alert_reason,
+    audit_action,
+    audit_target,
+    field_value,
+    stage_label,
+)
 from testkit.factories import make_lesion, obs
 from tracker.models import Alert, Lesion
 from tracker.queries.lesion import lesion_with_everything
@@ -46,6 +55,18 @@ def test_fields_and_records_read_as_labels_never_codes() -> None:
     assert audit_target("treatment", None, {"date": "2024-01-22", "kind": "lavage"}) == \
         "US-guided needling / lavage of 2024-01-22"
     assert audit_target("lesion", {"id": "L2"}, None) == "lesion L2"
+    assert audit_action("observation.delete") == "Observation removed"
+    assert audit_action("user.login_failed") == "user login failed"  # not listed: its words
+
+
+def test_every_audited_action_of_a_patients_record_reads_as_words() -> None:
+    """Each action the services audit on a patient's record (what the history pages show)
+    has its wording, found in the source as the services write it."""
+    tracker = Path(__file__).resolve().parents[2] / "tracker"
+    source = "\n".join(p.read_text() for p in tracker.rglob("*.py"))
+    written = set(re.findall(r'"((?:patient|lesion|observation|treatment|alert)\.[a-z_]+)"',
+                             source))
+    assert written and written <= set(AUDIT_ACTIONS), sorted(written - set(AUDIT_ACTIONS))
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

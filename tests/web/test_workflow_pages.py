@@ -268,7 +268,7 @@ def test_history_pages_show_who_changed_what(login: Login, session: Session) -> 
     assert r.status_code == 302, r.text
     for url in (f"/lesions/{ids[0]}/history", "/patients/P-H/history"):
         text = login("clinician").get(url).text
-        assert "observation update" in text and "radiologist" in text
+        assert "Observation corrected" in text and "radiologist" in text
         assert "re-measured on PACS" in text
         assert "<strong>size mm</strong>: 14 mm → 12.5 mm" in text
 
@@ -298,7 +298,7 @@ def test_merge_page_asks_about_same_date_visits(login: Login, session: Session,
     shown = client.get(f"/lesions/{a}").text
     assert "2024-06-01" in shown
     assert client.get(f"/lesions/{b}").status_code == 404
-    assert "lesion merge" in client.get(f"/lesions/{a}/history").text
+    assert "Lesions merged" in client.get(f"/lesions/{a}/history").text
     assert login("clinician").get(f"/lesions/{a}/merge").status_code == 403
 
 

@@ -81,7 +81,7 @@ def lesion_view(lesion: Lesion) -> dict[str, Any]:
     """What the lesion page shows, computed once here so the template only formats."""
     current = lesion.assessment_current
     flagged = cross_modality(lesion.observations)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for o in lesion.observations:
         a = shown_assessment(o, current)
         rows.append({
