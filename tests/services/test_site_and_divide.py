@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from testkit.factories import make_lesion, make_patient, obs
-from tracker.errors import InvalidInput, StaleVersion
+from tracker.errors import InvalidInput, Problem, StaleVersion
 from tracker.models import Assessment, AuditEvent, Lesion, Observation
 from tracker.services.assessment.assess import assess_lesion
 from tracker.services.identity import correct_site, split_lesion
@@ -108,35 +108,35 @@ def test_split_divides_a_visit_and_takes_the_chosen_site(session: Session) -> No
             divided["new_size_mm"]) == ([12.0], [8.0, 6.0], [5.0])
 
 
-def test_a_division_with_bad_sizes_is_refused_whole(session: Session) -> None:
+def _dividing(session: Session, new: list[float], remaining: list[float]
+              ) -> tuple[Lesion, int, list[Problem]]:
+    """The shoulder deposit, its 12 mm visit of 2024-04-02, and the problems of dividing that
+    visit into `new` and `remaining` (nothing written: checked after the rollback)."""
     lesion = _shoulder_deposit(session)
     second = session.scalar(select(Observation.id).where(
         Observation.lesion_id == lesion.id, Observation.date == D("2024-04-02")))
     assert second is not None
     with pytest.raises(InvalidInput) as bad:
         split_lesion(session, lesion.id, [], new_external_id="L2", actor="dr.r", reason="x",
-                     divide={second: ([4, 6], [0])})
-    paths = {p.path for p in bad.value.problems}
-    assert paths == {"divide.2024-04-02.new_size_mm", "divide.2024-04-02.remaining_size_mm[0]"}
+                     divide={second: (new, remaining)})
     session.rollback()
     assert session.scalar(select(Lesion.id).where(Lesion.external_id == "L2")) is None
     assert session.scalar(select(Observation.size1_mm).where(Observation.id == second)) == 12.0
+    return lesion, second, bad.value.problems
+
+
+def test_a_division_with_bad_sizes_is_refused_whole(session: Session) -> None:
+    _, _, problems = _dividing(session, [4, 6], [0])
+    assert {p.path for p in problems} == {"divide.2024-04-02.new_size_mm",
+                                          "divide.2024-04-02.remaining_size_mm[0]"}
 
 
 def test_a_part_longer_than_the_whole_the_film_measured_is_refused(session: Session) -> None:
     """The film measured both deposits together as 12 mm: neither is longer than that."""
-    lesion = _shoulder_deposit(session)
-    second = session.scalar(select(Observation.id).where(
-        Observation.lesion_id == lesion.id, Observation.date == D("2024-04-02")))
-    assert second is not None
-    with pytest.raises(InvalidInput) as bad:
-        split_lesion(session, lesion.id, [], new_external_id="L2", actor="dr.r", reason="x",
-                     divide={second: ([20], [5])})
-    assert [(p.path, p.message) for p in bad.value.problems] == [(
+    lesion, second, problems = _dividing(session, [20], [5])
+    assert [(p.path, p.message) for p in problems] == [(
         "divide.2024-04-02.new_size_mm[0]", "20 mm is longer than the 12 mm the film of "
         "2024-04-02 measured for both deposits together")]
-    session.rollback()
-    assert session.scalar(select(Lesion.id).where(Lesion.external_id == "L2")) is None
     new = split_lesion(session, lesion.id, [], new_external_id="L2", actor="dr.r", reason="x",
                        divide={second: ([12], [5])})
     assert new.external_id == "L2"
