@@ -459,6 +459,7 @@ class Alert(Base):
         # The e-mail digest's query (notifications): urgent, open, not yet sent.
         Index("ix_alerts_undelivered", "opened_at", "id",
               postgresql_where=text(UNDELIVERED), sqlite_where=text(UNDELIVERED)),
+        NEVER_REUSED_IDS,
     )
 
 

@@ -12,9 +12,9 @@ AUTOINCREMENT SQLite does not either. SQLite takes AUTOINCREMENT only on a colum
 PRIMARY KEY, so each table is rebuilt from its stored CREATE statement with the key moved onto
 `id` and nothing else changed (column constraints stay where they are: later downgrades drop
 columns natively), its rows copied with their ids and its indexes created again, foreign keys
-off as for every migration here; `sqlite_sequence` starts at the highest id copied. Left as
-they are: `patients` (reached by their external id) and `alerts` (cleared, not deleted, but for
-a merged-away lesion's; a generated column cannot be copied). Nothing changes on PostgreSQL.
+off as for every migration here (a generated column, the alerts' sort rank, is computed again,
+not copied); `sqlite_sequence` starts at the highest id copied. `patients` is left as it is:
+its rows are reached by their external id. Nothing changes on PostgreSQL.
 """
 import re
 from collections.abc import Callable, Sequence
@@ -29,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 # Spelled out, not read from the models: a migration records the schema as it was written.
 TABLES = ('users', 'api_tokens', 'lesions', 'observations', 'treatments', 'assessments',
-          'transitions', 'audit_events', 'prognosis_fits', 'sr_reports', 'key_images',
+          'transitions', 'alerts', 'audit_events', 'prognosis_fits', 'sr_reports', 'key_images',
           'pacs_write_backs')
 PLAIN_ID = '\tid INTEGER NOT NULL, \n'
 OWN_ID = '\tid INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \n'
@@ -39,12 +39,14 @@ def _own_key(name: str, sql: str) -> str:
     # the table's key constraint, the last item (its comma before it) or another (comma after)
     key = re.compile(r'(, \n\tCONSTRAINT pk_%s PRIMARY KEY \(id\)(?=\n\)$)'
                      r'|\tCONSTRAINT pk_%s PRIMARY KEY \(id\), \n)' % (name, name))
-    assert sql.count(PLAIN_ID) >= 1 and len(key.findall(sql)) == 1, name
+    if PLAIN_ID not in sql or len(key.findall(sql)) != 1:
+        raise RuntimeError(f'{name}: its CREATE statement is not the one this migration knows')
     return key.sub('', sql.replace(PLAIN_ID, OWN_ID, 1))
 
 
 def _table_key(name: str, sql: str) -> str:
-    assert sql.count(OWN_ID) == 1 and sql.endswith('\n)'), name
+    if sql.count(OWN_ID) != 1 or not sql.endswith('\n)'):
+        raise RuntimeError(f'{name}: its CREATE statement is not the one this migration wrote')
     return (sql.replace(OWN_ID, PLAIN_ID, 1)[:-2]
             + f', \n\tCONSTRAINT pk_{name} PRIMARY KEY (id)\n)')
 
@@ -63,7 +65,9 @@ def _rebuild(change: Callable[[str, str], str]) -> None:
         create = re.sub(r'^CREATE TABLE "?%s"? \(' % name, f'CREATE TABLE {temp} (',
                         change(name, sql))
         conn.exec_driver_sql(create)
-        conn.exec_driver_sql(f'INSERT INTO {temp} SELECT * FROM {name}')
+        stored = ', '.join(f'"{row[1]}"' for row in conn.exec_driver_sql(
+            f'PRAGMA table_xinfo({name})') if row[6] == 0)  # not a generated column
+        conn.exec_driver_sql(f'INSERT INTO {temp} ({stored}) SELECT {stored} FROM {name}')
         conn.exec_driver_sql(f'DROP TABLE {name}')
         conn.exec_driver_sql(f'ALTER TABLE {temp} RENAME TO {name}')
         for index in indexes:

@@ -202,9 +202,15 @@ def test_upgrading_sqlite_to_row_ids_keeps_rows_and_never_reuses_an_id(tmp_path:
                 "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm,"
                 " created_at, updated_at) VALUES (:l, :d, 'XR', 1, 12.5, CURRENT_TIMESTAMP,"
                 " CURRENT_TIMESTAMP)"), {"l": lid, "d": day})
+        conn.execute(text(
+            "INSERT INTO alerts (lesion_id, kind, severity, rule, since, reason, state,"
+            " opened_at) VALUES (:l, 'no_resolution', 'urgent', 'hadd.no_resolution',"
+            " '2024-03-01', 'r', 'acknowledged', CURRENT_TIMESTAMP)"), {"l": lid})
     engine_for(url).dispose()
     upgrade(url)
     with engine_for(url).begin() as conn:
+        # the generated sort rank is computed again: acknowledged (3) + urgent (0)
+        assert conn.execute(text("SELECT sort_rank FROM alerts")).scalar_one() == 3
         ids = list(conn.execute(text("SELECT id FROM observations ORDER BY id")).scalars())
         assert len(ids) == 2
         conn.execute(text("DELETE FROM observations WHERE id = :i"), {"i": ids[-1]})
@@ -217,3 +223,16 @@ def test_upgrading_sqlite_to_row_ids_keeps_rows_and_never_reuses_an_id(tmp_path:
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'lesions'"))}
         assert {"ix_lesions_next_follow_up", "ix_lesions_recheck_on"} <= indexes
     engine_for(url).dispose()
+
+
+@pytest.mark.parametrize("own_database_url", ["sqlite"], indirect=True)
+def test_every_table_marked_never_reused_has_autoincrement_on_sqlite(own_database_url: str,
+                                                                      ) -> None:
+    """The models' `NEVER_REUSED_IDS` and migration 0016 say the same: comparing models with
+    migrations cannot see AUTOINCREMENT, and a later batch rebuild of a table would drop it."""
+    marked = {name for name, table in Base.metadata.tables.items()
+              if table.dialect_options["sqlite"]["autoincrement"]}
+    with engine_for(own_database_url).connect() as conn:
+        stored = {name for name, sql in conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'")) if "AUTOINCREMENT" in sql}
+    assert marked and marked == stored
