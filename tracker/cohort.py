@@ -18,7 +18,7 @@ lesion (tested), so the cost follows the number of distinct groups, not of lesio
 Honesty rules (one owner, here): the default split is by entity family, since pooling deposits
 that resolve (tendinopathy) with ones that never do (phleboliths) describes neither; a group with
 fewer than `MIN_LESIONS` lesions or `MIN_EVENTS` resolutions is "too few to estimate" (no median,
-no interval, drawn grey); a median bound that the curve's interval does not reach while it is
+no interval, drawn dashed); a median bound that the curve's interval does not reach while it is
 informative (survival above 0) is "not estimable", never a zero-width interval.
 """
 
@@ -127,7 +127,7 @@ class Curve:
     """The Kaplan–Meier estimate of "still not resolved" for one group.
 
     `estimable` is False below `MIN_LESIONS` lesions or `MIN_EVENTS` resolutions: the curve is
-    shown (grey) but has no median. A `median_ci` bound of None is not estimable.
+    shown (dashed) but has no median. A `median_ci` bound of None is not estimable.
     """
 
     group: str

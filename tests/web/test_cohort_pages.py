@@ -49,6 +49,7 @@ def test_cohort_page_splits_by_family_and_says_what_it_cannot_estimate(
     generic = text.split("Other (generic family)</th>")[1].split("</tr>")[0]
     assert '<td colspan="2">too few to estimate</td>' in generic
     assert 'class="too-few"' in text
+    assert "drawn dashed in its own colour" in text and "fewer than 5 lesions are at risk" in text
     svg = client.get("/cohort/km.svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert b"At risk" in svg.data and b"too few to estimate" in svg.data

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, render_template
 from tracker.cohort import (
     BY_CHOICES,
     DEFAULT_BY,
+    MIN_AT_RISK_DRAWN,
     MIN_EVENTS,
     MIN_LESIONS,
     NO_SPLIT,
@@ -72,7 +73,7 @@ def index() -> str:
     return render_template("cohort/index.html", curves=curves, n=sum(t.n for t in items),
                            skipped=skipped, flt=flt, by=by, no_split=NO_SPLIT,
                            strata=BY_CHOICES, choices=CHOICES, min_lesions=MIN_LESIONS,
-                           min_events=MIN_EVENTS, query=query,
+                           min_events=MIN_EVENTS, min_at_risk=MIN_AT_RISK_DRAWN, query=query,
                            prognosis_models=model_summaries(get_session()))
 
 
