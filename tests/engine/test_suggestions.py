@@ -202,12 +202,28 @@ def test_prior_by_compartment_order_and_ties_by_that_order(
     assert (a.entity.value, a.entity_source) == (ranked[0][0], "suggested")
 
 
+def _cues_by_definition(facts: LesionFacts) -> set[str]:
+    """§6's cues, written out here as the rules say them (not through the engine's code):
+    the region, every code seen on a visible film, an event date, and resolved_seen once a
+    non-MR film no longer shows a deposit an earlier one showed."""
+    films = sorted(facts.findings, key=lambda f: f.date)
+    cues = {f"region:{facts.region.value}"} | ({"event_date"} if facts.event_date else set())
+    for i, f in enumerate(films):
+        if f.visible:
+            cues |= {c.value for c in (f.density, f.margin, f.texture, f.pattern) if c}
+            cues |= {feature.value for feature in f.features}
+        elif f.modality is not Modality.MR and any(g.visible for g in films[:i]):
+            cues.add("resolved_seen")
+    return cues
+
+
 @settings(max_examples=100, deadline=None)
 @given(lesions())
-def test_the_suggestions_after_each_film_are_those_of_the_films_so_far(facts: LesionFacts) -> None:
+def test_the_cues_after_each_film_are_those_the_rules_give(facts: LesionFacts) -> None:
     """model_changed reads the top suggestion after each film from one pass over the films:
-    it is what suggesting from that film and the ones before it gives."""
+    after each film, the cues are those the rules give for that film and the ones before it,
+    and so are the suggestions."""
     ordered = sorted(facts.findings, key=lambda f: f.date)
-    assert suggestions_after_each(facts) == [
-        suggest_entities(replace(facts, findings=tuple(ordered[: i + 1])))
-        for i in range(len(ordered))]
+    prefixes = [replace(facts, findings=tuple(ordered[: i + 1])) for i in range(len(ordered))]
+    assert [suggestion_cues(p) for p in prefixes] == [_cues_by_definition(p) for p in prefixes]
+    assert suggestions_after_each(facts) == [suggest_entities(p) for p in prefixes]
