@@ -189,7 +189,9 @@ def test_record_observation_validates_like_the_cli(login: Login, session: Sessio
     url = f"/lesions/{ids[0]}/observations/new"
     # each field's hint reads the last visit as the choices read, not as codes
     hints = dict(re.findall(r'data-was="(\w+)">last visit: ([^<]*)<', client.get(url).text))
-    assert hints["density"] == "Dense" and hints["margin"] == "Well defined", hints
+    # the last visit was an ultrasound: its density and margin read as echogenicity, shadowing
+    assert hints["density"] == "Dense (hyperechoic)", hints
+    assert hints["margin"] == "Well defined (clean acoustic shadow)", hints
     bad = client.post(url, _form(size_mm=["0", "9", ""], pain="11", density="solid",
                                  date="2999-01-01", features=["comet_tail", "comet_tail"]))
     assert bad.status_code == 400
