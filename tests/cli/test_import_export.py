@@ -175,7 +175,7 @@ def test_show_prints_pending_until_assessed(run: Any, tmp_path: Path) -> None:
     doc = demo_patients(20)
     lesion = doc["patients"][1]["lesions"][0]
     lesion["treatments"] = [{"date": lesion["observations"][0]["date"], "kind": "lavage",
-                             "note": "barbotage"}]
+                             "note": "two needles"}]
     assert run("import", write(tmp_path, doc)).exit_code == 0
     res = run("show", "DEMO-002", "--json")
     assert res.exit_code == 0
@@ -185,7 +185,12 @@ def test_show_prints_pending_until_assessed(run: Any, tmp_path: Path) -> None:
     assert stages and set(stages) == {"pending"}
     text = run("show", "DEMO-002")
     assert "Lesion L1" in text.output and "pending" in text.output
-    assert f"{lesion['observations'][0]['date']} treated: lavage (barbotage)" in text.output
+    first = lesion["observations"][0]["date"]
+    shown = text.output.split("Lesion L1")[1].splitlines()
+    treated = f"    {first} treated: US-guided needling / lavage (barbotage) (two needles)"
+    assert treated in shown  # by date, after that day's film
+    assert shown.index(treated) == next(
+        i for i, line in enumerate(shown) if line.startswith(f"    {first} ")) + 1
     missing = run("show", "NOPE")
     assert missing.exit_code == 1 and "NOPE" in missing.stderr
 

@@ -12,7 +12,7 @@ from tracker.cli.edge import (
     session,
 )
 from tracker.queries.show import patient_record
-from tracker.vocabulary import with_resolution
+from tracker.vocabulary import TREATMENT_KIND_LABELS, TreatmentKind, with_resolution
 
 
 @click.command("show")
@@ -47,14 +47,18 @@ def render_record(record: dict[str, Any]) -> str:
             f"    stage: {with_resolution(str(a['stage']), a['stage'], a.get('resolution'))}"
             f"   next follow-up: {a['next_follow_up'] or '-'}"
         )
+        visits: list[tuple[str, int, str]] = []  # by date; a treatment after its day's film
         for o in lesion["observations"]:
             size = "x".join(f"{s:g}" for s in o.get("size_mm", [])) or "not seen"
             conf = f" ({o['confidence']:.2f})" if "confidence" in o else ""
             stage = with_resolution(str(o["stage"]), o["stage"], o.get("resolution"))
-            lines.append(f"    {o['date']} {o['modality']:<2} {size:<12} {stage}{conf}")
-        for tr in sorted(lesion["treatments"], key=lambda tr: tr["date"]):
+            visits.append((o["date"], 0, f"    {o['date']} {o['modality']:<2} {size:<12} "
+                                         f"{stage}{conf}"))
+        for tr in lesion["treatments"]:
             note = f" ({tr['note']})" if tr.get("note") else ""
-            lines.append(f"    {tr['date']} treated: {tr['kind']}{note}")
+            kind = TREATMENT_KIND_LABELS[TreatmentKind(tr["kind"])]
+            visits.append((tr["date"], 1, f"    {tr['date']} treated: {kind}{note}"))
+        lines += [line for _, _, line in sorted(visits)]
         for t in lesion["transitions"]:
             lines.append(f"    transition {t['date']}: {t['from']} -> {t['to']}")
         for al in lesion["alerts"]:
