@@ -349,6 +349,13 @@ class RemovalQuery(Query):
                                   "treatment, optional for an observation")
 
 
+class FhirQuery(Query):
+    """FHIR's `_format`, which a FHIR client may send: JSON is the one format served."""
+
+    format: Literal["json", "application/json", "application/fhir+json"] | None = Field(
+        default=None, alias="_format", description="FHIR's _format: JSON only")
+
+
 class PageNumber(Query):
     """A page of a list whose page size is the page's own (the history pages)."""
 

@@ -294,3 +294,8 @@ def test_an_operation_without_query_arguments_refuses_any(api: Any, session: Ses
         key = url.split("?")[1].split("=")[0]
         assert [e["path"] for e in r.json["errors"]] == [key], r.json
     assert api("GET", "/api/v1/timelines").status_code == 200
+    # a FHIR client's _format is FHIR's own argument: JSON is served, another format refused
+    fhir = api("GET", "/api/v1/patients/P-0001/fhir?_format=json")
+    assert fhir.status_code == 200 and fhir.json["resourceType"] == "Bundle"
+    xml = api("GET", "/api/v1/patients/P-0001/fhir?_format=xml")
+    assert xml.status_code == 400 and [e["path"] for e in xml.json["errors"]] == ["_format"]

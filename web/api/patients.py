@@ -53,8 +53,9 @@ def get_patient(external_id: str) -> dict[str, Any]:
            "ImagingStudy, Flags (open alerts), ServiceRequests (next follow-up). Content type "
            "application/fhir+json.",
            {200: {"description": "A FHIR R5 Bundle (type collection)",
-                  "content": {"application/fhir+json": {"schema": {"type": "object"}}}}})
-def export_patient_fhir(external_id: str) -> Response:
+                  "content": {"application/fhir+json": {"schema": {"type": "object"}}}}},
+           takes=schemas.FhirQuery, location="query", arg="query")
+def export_patient_fhir(external_id: str, query: schemas.FhirQuery) -> Response:
     bundle = bundle_json(patient_bundle(
         patient_record(get_session(), external_id),
         patient_system=current_app.config.get("PATIENT_IDENTIFIER_SYSTEM")))
