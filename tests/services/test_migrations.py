@@ -34,6 +34,15 @@ def _patient_with_lesion(conn: Connection, columns: str, values: str) -> int:
         f" VALUES (:p, 'L', {values}, 1) RETURNING id"), {"p": pid}).scalar_one())
 
 
+def _seen_film(conn: Connection, lesion_id: int, day: str, size: float) -> None:
+    """A radiograph that saw the deposit, in the columns every revision since 0001 has."""
+    conn.execute(text(
+        "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, density,"
+        " margin, created_at, updated_at) VALUES (:l, :d, 'XR', 1, :s, 'dense',"
+        " 'well_defined', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"l": lesion_id, "d": day,
+                                                                   "s": size})
+
+
 def test_models_match_migrations(database_url: str) -> None:
     # database_url is already upgraded to head by the fixture
     with engine_for(database_url).connect() as conn:
@@ -138,10 +147,7 @@ def test_upgrading_a_database_with_data_keeps_every_row(tmp_path: Path) -> None:
     with engine_for(url).begin() as conn:
         lid = _patient_with_lesion(conn, "compartment, region, laterality, entity",
                                    "'tendon', 'shoulder', 'right', 'hadd'")
-        conn.execute(text(
-            "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, density,"
-            " margin, created_at, updated_at) VALUES (:l, '2024-02-01', 'XR', 1, 12.5, 'dense',"
-            " 'well_defined', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"l": lid})
+        _seen_film(conn, lid, "2024-02-01", 12.5)
     engine_for(url).dispose()
     upgrade(url)
     with engine_for(url).connect() as conn:
@@ -198,10 +204,7 @@ def test_upgrading_sqlite_to_row_ids_keeps_rows_and_never_reuses_an_id(tmp_path:
         lid = _patient_with_lesion(conn, "compartment, region, laterality, entity",
                                    "'tendon', 'shoulder', 'right', 'hadd'")
         for day in ("2024-02-01", "2024-03-01"):
-            conn.execute(text(
-                "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm,"
-                " created_at, updated_at) VALUES (:l, :d, 'XR', 1, 12.5, CURRENT_TIMESTAMP,"
-                " CURRENT_TIMESTAMP)"), {"l": lid, "d": day})
+            _seen_film(conn, lid, day, 12.5)
         conn.execute(text(
             "INSERT INTO alerts (lesion_id, kind, severity, rule, since, reason, state,"
             " opened_at) VALUES (:l, 'no_resolution', 'urgent', 'hadd.no_resolution',"
@@ -214,10 +217,7 @@ def test_upgrading_sqlite_to_row_ids_keeps_rows_and_never_reuses_an_id(tmp_path:
         ids = list(conn.execute(text("SELECT id FROM observations ORDER BY id")).scalars())
         assert len(ids) == 2
         conn.execute(text("DELETE FROM observations WHERE id = :i"), {"i": ids[-1]})
-        conn.execute(text(
-            "INSERT INTO observations (lesion_id, date, modality, visible, size1_mm, created_at,"
-            " updated_at) VALUES (:l, '2024-04-01', 'XR', 1, 9, CURRENT_TIMESTAMP,"
-            " CURRENT_TIMESTAMP)"), {"l": lid})
+        _seen_film(conn, lid, "2024-04-01", 9)
         assert conn.execute(text("SELECT max(id) FROM observations")).scalar_one() > ids[-1]
         indexes = {r[0] for r in conn.execute(text(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'lesions'"))}
