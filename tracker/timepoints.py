@@ -20,6 +20,7 @@ from tracker.facts import Film
 from tracker.models import Lesion, Observation
 from tracker.queries.timeline_page import PageLesion
 from tracker.queries.timeline_page import Visit as PageVisit
+from tracker.timeline.models import ObservationIn
 from tracker.vocabulary import Modality
 
 NOT_COMPARABLE = "not comparable"
@@ -166,8 +167,11 @@ class Difference:
     changed: bool
 
 
-# What the timeline format leaves out when it is the default: a compared visit shows it.
-_DEFAULTS = {"visible": True}
+# What the timeline format leaves out when it is the default (its model owns the defaults):
+# a compared visit shows it.
+_DEFAULTS = {name: f.get_default(call_default_factory=True)
+             for name, f in ObservationIn.model_fields.items()
+             if name in FIELDS and not f.is_required()}
 
 
 def compare(first: Observation, second: Observation) -> list[Difference]:
