@@ -193,9 +193,10 @@ def divided_visit(observation: Observation, new_size_mm: Sequence[float],
                          for p in exc.problems]
             continue
         # each deposit lies within what the film measured of both together
-        if whole is not None and sizes and sizes[0] > whole:
+        longest = (halves[-1].size_mm or [0.0])[0]
+        if whole is not None and longest > whole:
             problems.append(Problem(f"{path}.{name}[0]", (
-                f"{sizes[0]:g} mm is longer than the {whole:g} mm the film of "
+                f"{longest:g} mm is longer than the {whole:g} mm the film of "
                 f"{observation.date} measured for both deposits together")))
     if problems or len(halves) != 2:
         raise InvalidInput(problems or [Problem(path, "sizes could not be read")])
