@@ -149,10 +149,9 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
     }
 
 
-def correction_reason(form: MultiDict[str, str], done: str = "corrected") -> str:
-    """Why a stored observation is corrected (or `done`: removed): required, short, kept in the
-    audit."""
-    return required_reason(form.get("reason"), f"say briefly why this observation is {done}")
+def correction_reason(form: MultiDict[str, str]) -> str:
+    """Why a stored observation is corrected: required, short, kept in the audit."""
+    return required_reason(form.get("reason"), "say briefly why this observation is corrected")
 
 
 def field_errors(problems: Iterable[Problem],

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from tracker.audit import audit
+from tracker.audit import audit, required_reason
 from tracker.clock import now
 from tracker.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from tracker.export import observation_snapshot
@@ -270,11 +270,15 @@ def delete_observation(
     session: Session, observation_id: int, *, actor: str, reason: str | None = None,
     expected_version: int | None = None,
 ) -> int:
-    """Remove a visit recorded in error; returns its lesion id (to re-assess).
+    """Remove a visit recorded in error; returns its lesion id (to re-assess). A `reason` given
+    is kept in the audit and may not be blank (the page always gives one; an API client may
+    give none, as before it could).
 
     The lesion is locked before its observations are counted, so two deletions of its last two
     observations cannot both pass the count; a second deletion of the same one finds it gone.
     """
+    if reason is not None:
+        reason = required_reason(reason, "say briefly why this observation is removed")
     row = lock_observation(session, observation_id, expected_version)
     lesion = row.lesion
     count = session.scalar(

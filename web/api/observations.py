@@ -10,7 +10,6 @@ from typing import Any
 from flask import jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker.audit import required_reason
 from tracker.errors import InvalidInput, NotFound, Problem, StaleVersion
 from tracker.models import Observation
 from tracker.queries.lookup import load_lesion, load_observation
@@ -152,9 +151,7 @@ def update_observation(observation_id: int, observation: ObservationIn
            gives={}, status=204)
 def delete_observation(observation_id: int, query: schemas.RemovalQuery) -> tuple[str, int]:
     version = expected_version()
-    reason = (None if query.reason is None
-              else required_reason(query.reason, "say briefly why this observation is removed"))
     lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
-                                           reason=reason, expected_version=version)
+                                           reason=query.reason, expected_version=version)
     dispatch.request_assessment([lesion_id])
     return "", 204

@@ -430,16 +430,16 @@ def _correction(raw: dict[str, Any], lesion: Lesion) -> tuple[str, ObservationIn
 @requires(Permission.CORRECT_OWN, entry="observation")
 def delete_observation(observation_id: int) -> Response | tuple[str, int]:
     try:
-        reason = correction_reason(request.form, "removed")
         version = posted_version()
+        # the page always gives a reason (a missing one is blank): the service refuses it
+        lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
+                                               reason=request.form.get("reason", ""),
+                                               expected_version=version)
+    except StaleVersion as exc:
+        return _stale(observation_id, exc)
     except InvalidInput as exc:
         flash(f"Observation not removed: {exc}", "error")
         return redirect(url_for("lesions.edit_observation", observation_id=observation_id))
-    try:
-        lesion_id = records.delete_observation(get_session(), observation_id, actor=actor(),
-                                               reason=reason, expected_version=version)
-    except StaleVersion as exc:
-        return _stale(observation_id, exc)
     return back_to_lesion(lesion_id, "Observation removed; stage pending until re-assessed.")
 
 
