@@ -102,20 +102,21 @@ def db_worklist(repair: bool) -> None:
     """Check the lesion values copied onto uncleared alerts (what the worklist filters by)
     against the lesions (a scan: run it off-peak). Exit status 1 when any differs and --repair
     was not given."""
+    matching = "worklist copies match every lesion"
     with session() as s:
-        differ, first = alert_columns.copy_differences(s)
-        if differ and repair:
+        if repair:  # its own scan, copying only what differs: no check before it
             mended = alert_columns.repair_copies(s)
             s.commit()
-            click.echo(f"worklist copies repaired: {mended} alerts")
-        elif differ:
-            fail([Problem("alerts", f"{differ} uncleared alert(s) differ from their lesion in a "
-                                    "copied value (patient, region, entity, stage or next "
-                                    f"follow-up; the first: alert row {first}), so the "
-                                    "worklist's filters miss or misplace them; run "
-                                    "`tracker db worklist --repair`")], code=1)
-        else:
-            click.echo("worklist copies match every lesion")
+            click.echo(f"worklist copies repaired: {mended} alerts" if mended else matching)
+            return
+        differ, first = alert_columns.copy_differences(s)
+    if differ:
+        fail([Problem("alerts", f"{differ} uncleared alert(s) differ from their lesion in a "
+                                "copied value (patient, region, entity, stage or next "
+                                f"follow-up; the first: alert row {first}), so the "
+                                "worklist's filters miss or misplace them; run "
+                                "`tracker db worklist --repair`")], code=1)
+    click.echo(matching)
 
 
 @db_group.command("summaries")
