@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Update, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import Session
 
+from tracker.db import lock_against_writers
 from tracker.models import Alert, Lesion
 from tracker.vocabulary import AlertState
 
@@ -70,8 +71,7 @@ def repair_copies(session: Session) -> int:
     changing a lesion meanwhile would otherwise have its alerts' new copies overwritten with
     the values the UPDATE's snapshot joined (PostgreSQL re-reads a locked alert row, not the
     lesion it was joined to)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE lesions IN SHARE MODE"))
+    lock_against_writers(session, "lesions")
     mended: CursorResult[Any] = session.execute(_copying(_differs()))  # type: ignore[assignment]
     return int(mended.rowcount)
 

@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from tracker.db import insert_of
+from tracker.db import insert_of, lock_against_writers
 from tracker.models import Alert, AlertCount
 from tracker.vocabulary import AlertState, Severity, snooze_over
 
@@ -102,8 +102,7 @@ def uncleared_delta(rows: Iterable[Any]) -> Delta:
 def rebuild(session: Session) -> None:
     """Replace the maintained counts by a recount (repair; rows written outside the services,
     as test seeds do). On PostgreSQL the alerts are locked against writers meanwhile."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE alerts IN SHARE MODE"))
+    lock_against_writers(session, "alerts")
     session.execute(delete(COUNTS))
     rows = [{"severity": k[0], "state": k[1], "n": n} for k, n in sorted(recount(session).items())]
     if rows:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -151,3 +151,10 @@ def read_snapshot(session: Session) -> Iterator[None]:
     finally:
         del session.info[_IN_SNAPSHOT]
         session.rollback()  # it wrote nothing
+
+
+def lock_against_writers(session: Session, table: str) -> None:
+    """No other transaction writes `table` until this one ends (a repair reading the whole
+    table and writing from it): PostgreSQL's SHARE lock; SQLite has one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
